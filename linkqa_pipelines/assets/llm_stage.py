@@ -1,0 +1,58 @@
+"""What every model-backed asset does around the LLM layer, written once.
+
+It sends the batch through the configured backend (offline algorithms included), records
+requests that still failed after retries in the `llm_failures` table for this stage and
+partition (replaced on each materialization, so a later success clears them and the next
+run retries them), logs which backend answered, and returns Dagster metadata with the
+accounting the `linkqa run` summary shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import AssetExecutionContext
+
+from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.core.llm import ChatRequest, ChatResult
+from linkqa_pipelines.resources.llm import LLMResource, stats_metadata
+
+
+@dataclass
+class StageOutcome:
+    results: list[ChatResult]
+    metadata: dict[str, Any]
+
+    @property
+    def ok(self) -> list[ChatResult]:
+        return [r for r in self.results if r.ok]
+
+
+def run_llm_stage(
+    context: AssetExecutionContext,
+    llm: LLMResource,
+    lake: Lake,
+    stage: str,
+    requests: Sequence[ChatRequest],
+    *,
+    offline: Callable[[Sequence[ChatRequest]], list[dict]],
+    offline_name: str,
+    validate: Callable[[ChatRequest, dict], str | None] | None = None,
+) -> StageOutcome:
+    partition = context.partition_key if context.has_partition_key else None
+    client = llm.client(str(lake.home))
+    label = "[offline backend: non-LLM algorithm " + offline_name + "]" if llm.backend == "offline" else llm.describe()
+    context.log.info(f"{stage}: {len(requests)} requests via {label}")
+    outcome = client.generate(
+        stage, partition, requests, offline=offline, offline_name=offline_name, validate=validate
+    )
+    failures = outcome.failures_frame()
+    lake.write("llm_failures", failures, {"stage": stage, "discipline": partition or "all"})
+    if failures.height:
+        context.log.warning(
+            f"{stage}: {failures.height} of {len(requests)} requests failed after retries; "
+            "recorded in llm_failures and retried by the next materialization"
+        )
+    return StageOutcome(outcome.results, stats_metadata(outcome, backend=llm.backend))

@@ -1,0 +1,220 @@
+"""The lake: Parquet files per asset partition, with DuckDB views as the query surface.
+
+Why this shape: Dagster runs partitions in parallel (separate processes locally, pods in
+production) and DuckDB allows one writing process per database file. So every asset
+partition owns its own Parquet file (`<root>/<table>/discipline=<key>/data.parquet`),
+written atomically, and the DuckDB file under `LINKQA_HOME` only holds views whose globs
+are resolved at query time. Writers never contend; the only shared write is the short
+`CREATE OR REPLACE VIEW`, retried on a lock conflict.
+
+Roots may be local folders or `s3://bucket/prefix` URIs (Polars reads and writes object
+storage natively; credentials come from the environment).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+DATA_FILE = "data.parquet"
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+PartitionSpec = Mapping[str, str] | str | None
+
+
+class LakeError(RuntimeError):
+    """A lake table or partition is missing or unreadable."""
+
+
+def _partition_parts(partition: PartitionSpec) -> list[str]:
+    if partition is None:
+        return []
+    pairs = {"discipline": partition} if isinstance(partition, str) else dict(partition)
+    parts = []
+    for key, value in pairs.items():
+        if not _NAME_RE.match(key) or not _KEY_RE.match(value):
+            raise ValueError(f"invalid partition {key}={value!r}")
+        parts.append(f"{key}={value}")
+    return parts
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Local or object-storage Parquet lake plus the DuckDB view file that exposes it."""
+
+    home: Path
+    root: str = ""  # default: <home>/lake
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+    lock_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
+        if not self.root:
+            object.__setattr__(self, "root", str(self.home / "lake"))
+        elif not self.is_remote:
+            object.__setattr__(self, "root", str(Path(self.root).expanduser().resolve()))
+
+    @property
+    def is_remote(self) -> bool:
+        return "://" in self.root
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    # ---- paths -------------------------------------------------------------------
+    def table_uri(self, table: str) -> str:
+        if not _NAME_RE.match(table):
+            raise ValueError(f"invalid table name {table!r}")
+        return f"{self.root.rstrip('/')}/{table}"
+
+    def file_uri(self, table: str, partition: PartitionSpec = None, name: str = DATA_FILE) -> str:
+        return "/".join([self.table_uri(table), *_partition_parts(partition), name])
+
+    # ---- writes ------------------------------------------------------------------
+    def write(self, table: str, df: pl.DataFrame, partition: PartitionSpec = None) -> str:
+        """Replace one partition (or the whole unpartitioned table) atomically; returns its URI."""
+        uri = self.file_uri(table, partition)
+        if self.is_remote:
+            df.write_parquet(uri, storage_options=dict(self.storage_options) or None)
+        else:
+            target = Path(uri)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                df.write_parquet(tmp, compression="zstd", statistics=True)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        self.ensure_view(table)
+        return uri
+
+    def write_bytes(self, table: str, name: str, data: bytes, partition: PartitionSpec = None) -> str:
+        """Store a non-tabular artefact (arrays, plots) beside a table's data."""
+        uri = self.file_uri(table, partition, name)
+        if self.is_remote:
+            import fsspec  # object storage only; ships with the AWS extras
+
+            with fsspec.open(uri, "wb", **dict(self.storage_options)) as fh:
+                fh.write(data)
+            return uri
+        target = Path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as fh:
+            fh.write(data)
+        os.replace(fh.name, target)
+        return uri
+
+    def read_bytes(self, table: str, name: str, partition: PartitionSpec = None) -> bytes:
+        uri = self.file_uri(table, partition, name)
+        if self.is_remote:
+            import fsspec
+
+            with fsspec.open(uri, "rb", **dict(self.storage_options)) as fh:
+                return fh.read()
+        try:
+            return Path(uri).read_bytes()
+        except FileNotFoundError as exc:
+            raise LakeError(f"{uri} does not exist: materialize its asset first") from exc
+
+    # ---- reads -------------------------------------------------------------------
+    def files(self, table: str, partitions: Sequence[str] | None = None) -> list[str]:
+        """Data files of a table, optionally only the given discipline partitions."""
+        if self.is_remote:
+            raise LakeError("listing is local-only; scan remote tables by glob")
+        base = Path(self.table_uri(table))
+        if partitions is not None:
+            return [p for key in partitions if Path(p := self.file_uri(table, key)).exists()]
+        if (base / DATA_FILE).exists():
+            return [str(base / DATA_FILE)]
+        return sorted(str(p) for p in base.glob(f"**/{DATA_FILE}"))
+
+    def exists(self, table: str, partition: PartitionSpec = None) -> bool:
+        return self.is_remote or Path(self.file_uri(table, partition)).exists()
+
+    def scan(
+        self,
+        table: str,
+        partitions: Sequence[str] | None = None,
+        schema: Mapping[str, pl.DataType] | None = None,
+    ) -> pl.LazyFrame:
+        """Lazy, columnar read of a table (all partitions unless some are named).
+
+        A missing table raises LakeError unless `schema` is given, in which case an empty
+        frame of that schema stands in (an upstream partition with no data is normal).
+        """
+        opts = dict(self.storage_options) or None
+        if self.is_remote:
+            if partitions is None:
+                return pl.scan_parquet(f"{self.table_uri(table)}/**/{DATA_FILE}", storage_options=opts)
+            return pl.scan_parquet([self.file_uri(table, k) for k in partitions], storage_options=opts)
+        files = self.files(table, partitions)
+        if not files:
+            if schema is not None:
+                return pl.LazyFrame(schema=dict(schema))
+            raise LakeError(
+                f"table {table!r} has no data under {self.table_uri(table)}"
+                + (f" for partitions {list(partitions)}" if partitions is not None else "")
+                + ": materialize its asset first"
+            )
+        if len(files) == 1:
+            return pl.scan_parquet(files[0])
+        # Partitions may differ in optional columns (an empty partition carries only the
+        # contract's): align them by name instead of failing.
+        return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
+
+    def read(self, table: str, partitions: Sequence[str] | None = None, **kw: object) -> pl.DataFrame:
+        return self.scan(table, partitions, **kw).collect()  # type: ignore[arg-type]
+
+    # ---- DuckDB query surface ----------------------------------------------------
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """Open the warehouse file, retrying while another process holds its lock."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.warehouse_path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    def ensure_view(self, table: str) -> None:
+        """(Re)create `table` as a view over its Parquet files; the glob resolves at query time."""
+        glob = f"{self.table_uri(table)}/**/{DATA_FILE}".replace("'", "''")
+        sql = (
+            f'CREATE OR REPLACE VIEW "{table}" AS SELECT * FROM '
+            f"read_parquet('{glob}', union_by_name = true, hive_partitioning = false)"
+        )
+        con = self.connect()
+        try:
+            if self.is_remote:
+                con.execute("INSTALL httpfs; LOAD httpfs;")
+                con.execute("CREATE SECRET IF NOT EXISTS linkqa_s3 (TYPE s3, PROVIDER credential_chain)")
+            con.execute(sql)
+        finally:
+            con.close()
+
+    def tables(self) -> list[str]:
+        """Views present in the warehouse file."""
+        if not self.warehouse_path.exists():
+            return []
+        con = self.connect(read_only=True)
+        try:
+            rows = con.execute("select view_name from duckdb_views() where not internal order by 1").fetchall()
+        finally:
+            con.close()
+        return [r[0] for r in rows]

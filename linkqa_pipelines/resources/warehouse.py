@@ -1,0 +1,23 @@
+"""Dagster resource around the Parquet lake and its DuckDB view file."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.settings import linkqa_home
+
+
+class WarehouseResource(ConfigurableResource):
+    """Lake root (local folder or `s3://bucket/prefix`) and the DuckDB query file.
+
+    Empty `home` means `LINKQA_HOME` (default `./.linkqa`), resolved when a run starts so
+    that the CLI, `dagster dev` and tests can point the same code at different homes.
+    """
+
+    home: str = Field(default="", description="LINKQA_HOME override; empty = environment/default")
+    lake_root: str = Field(default="", description="lake root; empty = <home>/lake; may be s3://bucket/prefix")
+
+    def lake(self) -> Lake:
+        return Lake(home=self.home or linkqa_home(), root=self.lake_root)
