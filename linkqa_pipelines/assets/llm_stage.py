@@ -7,7 +7,6 @@ run retries them), logs which backend answered, and returns Dagster metadata wit
 accounting the `linkqa run` summary shows.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

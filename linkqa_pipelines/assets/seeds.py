@@ -6,7 +6,6 @@ every source once and letting `seed_qa` partitions select their discipline is ch
 than each of ~25 partitions re-reading every file.
 """
 
-from __future__ import annotations
 
 import os
 from collections.abc import Iterator

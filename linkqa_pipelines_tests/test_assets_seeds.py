@@ -1,0 +1,80 @@
+"""Seed assets through Dagster: accounting check, quarantine, idempotent partitions, failures naming the file."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import DagsterInstance, materialize
+from dagster_aws.s3 import S3Resource
+
+from linkqa_pipelines.assets.seeds import ingest_seeds, seed_answers_in_choices, seed_qa, seed_rows_accounted
+from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.core.seed_readers import SeedSourceError
+from linkqa_pipelines.resources.warehouse import WarehouseResource
+
+FIXTURES = Path(__file__).parent / "fixtures" / "bad_seeds"
+
+
+def _resources(home: Path) -> dict:
+    return {"warehouse": WarehouseResource(home=str(home)), "s3": S3Resource()}
+
+
+def _ingest(home: Path, sources: list[str] | None = None, instance: DagsterInstance | None = None):
+    config = {"ops": {"ingest_seeds": {"config": {"sources": sources}}}} if sources else None
+    return materialize(
+        [ingest_seeds, seed_rows_accounted],
+        resources=_resources(home),
+        run_config=config,
+        instance=instance,
+        raise_on_error=True,
+    )
+
+
+def test_sample_ingest_balances_and_partitions_are_idempotent(tmp_path: Path) -> None:
+    result = _ingest(tmp_path)
+    checks = result.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [True]
+    lake = Lake(tmp_path)
+    seeds = lake.read("seed_sources")
+    accounting = lake.read("seed_accounting")
+    assert int(accounting["rows_in"].sum()) == seeds.height + lake.read("seed_quarantine").height + int(
+        accounting["duplicates"].sum()
+    )
+    assert seeds["seed_id"].is_unique().all()
+
+    discipline = seeds["discipline"].value_counts(sort=True)["discipline"][0]
+    for _ in range(2):
+        materialize([seed_qa, seed_answers_in_choices], partition_key=discipline, resources=_resources(tmp_path))
+    part = lake.read("seed_qa", [discipline])
+    assert part.height == seeds.filter(pl.col("discipline") == discipline).height
+    assert part["seed_id"].is_unique().all()
+    assert set(part["discipline"]) == {discipline}
+    con = lake.connect(read_only=True)
+    assert con.execute("select count(*) from seed_qa").fetchall() == [(part.height,)]
+    con.close()
+
+
+def test_bad_rows_are_quarantined_with_file_row_field_and_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "mixed.jsonl").write_text(
+        '{"question": "What is 2+2?", "choices": ["3", "4"], "answer": "B", "subject": "math"}\n'
+        '{"question": "", "choices": ["x", "y"], "answer": "A"}\n'
+        '{"question": "Pick one", "choices": ["x", "y"], "answer": "E"}\n'
+        '{"question": "Only one choice", "choices": ["x"], "answer": "A"}\n'
+        "{not json\n",
+        encoding="utf-8",
+    )
+    _ingest(tmp_path / "home", [str(bad)])
+    q = Lake(tmp_path / "home").read("seed_quarantine").sort("source_row")
+    assert q["source_row"].to_list() == [2, 3, 4, 5]
+    assert all(s.endswith("mixed.jsonl") for s in q["source"])
+    assert q["field"].to_list()[:3] == ["question", "answer", "choices"]
+    assert "empty" in q["reason"][0] and "among the 2 choices" in q["reason"][1]
+
+
+def test_unreadable_file_fails_the_materialization_naming_it(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"\xff\xfe\x00garbage \xc3\x28 not utf-8\n")
+    with pytest.raises(SeedSourceError, match="broken.jsonl"):
+        _ingest(tmp_path / "home", [str(broken)])
