@@ -1,0 +1,375 @@
+"""Text fingerprints and deduplication of QA rows.
+
+The module holds the text primitives the late stages share — normalisation, token estimates,
+vectorised k-gram hashing — and `dedup`, which removes
+exact duplicates (same normalised text) and near duplicates (character or word shingle
+Jaccard >= threshold) found with MinHash + LSH banding in numpy.
+
+Near-duplicate detection works in three steps, each bounded in memory by a batch of rows:
+1. k-gram hashes of every text (rolling polynomial hash over a token array, one numpy pass
+   per k), MinHash signatures by broadcasting the hashes against `num_perm` multiply-add
+   permutations in blocks and reducing per row;
+2. LSH banding: rows that agree on a whole band of the signature become candidate pairs;
+3. exact verification: candidates whose signature agreement is near the threshold get the
+   true Jaccard of their shingle sets, computed with Polars joins; a row is dropped when it is
+   at least `threshold` similar to an earlier kept row.
+Because pairs are verified exactly, MinHash only decides which pairs are looked at; the bands
+are chosen so that a pair exactly at the threshold becomes a candidate with probability >= 0.99.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+ShingleMode = Literal["char", "word"]
+
+# A "word" token: one Han character, or a run of other letters/digits.
+WORD_TOKEN = r"\p{Han}|[\p{L}\p{N}--\p{Han}]+"
+
+_BASE = np.uint64(0x100000001B3)  # odd multiplier of the rolling polynomial hash
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_BLOCK = 1 << 14  # k-grams per MinHash block: _BLOCK x num_perm uint64 stays ~16 MB
+_ROW_BATCH = 20_000  # rows whose k-grams are materialised at once
+_ESTIMATE_MARGIN = 0.2  # > 5 standard deviations of the 128-permutation MinHash estimate
+
+
+# --- text primitives -------------------------------------------------------------------
+
+
+def normalize_expr(expr: pl.Expr) -> pl.Expr:
+    """NFKC, lower case, every run of non letters/digits -> one space, trimmed.
+
+    Makes copies that differ only in case, width, punctuation or spacing compare equal.
+    """
+    return expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+
+
+def normalize_texts(texts: Sequence[str]) -> list[str]:
+    """`normalize_expr` for a few Python strings (validators)."""
+    return pl.Series("t", list(texts), dtype=pl.String).to_frame().select(normalize_expr(pl.col("t")))["t"].to_list()
+
+
+def token_estimate_expr(expr: pl.Expr) -> pl.Expr:
+    """Rough token count: Han characters plus runs of other letters/digits.
+
+    Close enough to BPE counts for statistics and difficulty features, and free of a
+    tokenizer dependency.
+    """
+    return expr.str.count_matches(WORD_TOKEN).cast(pl.Int64)
+
+
+def _shingle_set(norm: str, k: int) -> set[str]:
+    if len(norm) <= k:
+        return {norm} if norm else set()
+    return {norm[i : i + k] for i in range(len(norm) - k + 1)}
+
+
+def char_shingles(text: str, k: int = 5) -> set[str]:
+    """Character k-grams of the normalised text (the whole text when shorter than k)."""
+    return _shingle_set(normalize_texts([text])[0], k)
+
+
+def jaccard_to_each(text: str, others: Sequence[str], k: int = 5) -> list[float]:
+    """Char k-gram Jaccard of `text` with each of `others` (one normalisation pass for all)."""
+    norm, *rest = normalize_texts([text, *others])
+    base = _shingle_set(norm, k)
+    out = []
+    for other in rest:
+        shingles = _shingle_set(other, k)
+        union = len(base | shingles)
+        out.append(len(base & shingles) / union if union else 1.0)
+    return out
+
+
+def text_jaccard(a: str, b: str, k: int = 5) -> float:
+    """Jaccard similarity of two texts' character k-gram sets."""
+    return jaccard_to_each(a, [b], k)[0]
+
+
+# --- vectorised k-gram hashing ---------------------------------------------------------
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads structured inputs over all 64 bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def token_arrays(texts: pl.Series, mode: ShingleMode) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten texts to one uint64 token array plus per-text lengths.
+
+    "char": Unicode code points of the text as given. "word": `WORD_TOKEN` tokens hashed to
+    64 bits with Polars' string hash (stable within a Polars version, which is all a
+    fingerprint computed and compared in one process needs).
+    """
+    texts = texts.fill_null("")
+    if mode == "char":
+        lengths = texts.str.len_chars().to_numpy().astype(np.int64)
+        flat = "".join(texts.to_list())
+        tokens = np.frombuffer(flat.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        return tokens, lengths
+    if mode == "word":
+        words = texts.str.extract_all(WORD_TOKEN)
+        lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+        word_series = words.explode().drop_nulls()
+        tokens = word_series.hash(seed=0x5EED).to_numpy() | np.uint64(1)  # never 0: 0 is padding
+        return tokens, lengths
+    raise ValueError(f"unknown shingle mode {mode!r}: use 'char' or 'word'")
+
+
+def ngram_hashes(
+    tokens: np.ndarray,
+    lengths: np.ndarray,
+    k: int,
+    *,
+    short: Literal["whole", "skip"] = "whole",
+    salt: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """64-bit hashes of every contiguous k-gram of every text.
+
+    Returns (hashes, text index, start position within the text). Texts are laid out with
+    k-1 zero tokens after each, so one vectorised pass per k computes every window and no
+    window mixes two texts. Texts shorter than k give one hash of the whole text
+    (`short="whole"`, used by dedup) or none (`short="skip"`, used by decontamination).
+    `salt` separates hash spaces (e.g. different k or tokenisations).
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n_texts = lengths.shape[0]
+    pad = k - 1
+    slot = lengths + pad
+    offsets = np.zeros(n_texts, dtype=np.int64)
+    np.cumsum(slot[:-1], out=offsets[1:])
+    padded = np.zeros(int(slot.sum()), dtype=np.uint64)
+    token_starts = np.zeros(n_texts, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=token_starts[1:])
+    within = np.arange(tokens.shape[0], dtype=np.int64) - np.repeat(token_starts, lengths)
+    padded[np.repeat(offsets, lengths) + within] = tokens
+
+    n_windows = padded.shape[0] - pad
+    window = np.zeros(max(n_windows, 0), dtype=np.uint64)
+    for j in range(k):
+        window = window * _BASE + padded[j : j + n_windows]
+
+    if short == "whole":
+        n_grams = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
+    else:
+        n_grams = np.where(lengths >= k, lengths - k + 1, 0)
+    gram_starts = np.zeros(n_texts, dtype=np.int64)
+    np.cumsum(n_grams[:-1], out=gram_starts[1:])
+    position = np.arange(int(n_grams.sum()), dtype=np.int64) - np.repeat(gram_starts, n_grams)
+    text_index = np.repeat(np.arange(n_texts, dtype=np.int64), n_grams)
+    hashes = mix64(window[np.repeat(offsets, n_grams) + position] ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
+    return hashes, text_index, position
+
+
+# --- MinHash + LSH ---------------------------------------------------------------------
+
+
+def lsh_params(threshold: float, num_perm: int, min_recall: float = 0.99) -> tuple[int, int]:
+    """(bands, rows per band): the most selective banding that still makes a pair at
+    exactly `threshold` Jaccard a candidate with probability >= `min_recall`."""
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if 1.0 - (1.0 - threshold**rows) ** bands >= min_recall:
+            return bands, rows
+    return num_perm, 1
+
+
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0x11A5)
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def minhash_signatures(texts: pl.Series, *, mode: ShingleMode = "char", k: int = 5, num_perm: int = 128) -> np.ndarray:
+    """(n, num_perm) uint32 MinHash signatures of the texts' k-gram sets (high 32 bits of
+    each 64-bit minimum: half the memory, same ordering).
+
+    Works permutation-major — (num_perm, block) arrays reduced along contiguous rows —
+    which is several times faster than reducing a (block, num_perm) array down columns.
+    """
+    a, b = _permutations(num_perm)
+    n = texts.len()
+    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    for lo in range(0, n, _ROW_BATCH):
+        batch = texts.slice(lo, _ROW_BATCH)
+        tokens, lengths = token_arrays(batch, mode)
+        hashes, owner, _ = ngram_hashes(tokens, lengths, k, short="whole")
+        mins = np.full((num_perm, batch.len()), np.iinfo(np.uint64).max, dtype=np.uint64)
+        for start in range(0, hashes.shape[0], _BLOCK):
+            rows = owner[start : start + _BLOCK]
+            permuted = a[:, None] * hashes[None, start : start + _BLOCK]
+            permuted += b[:, None]
+            seg = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            mins[:, rows[seg]] = np.minimum(mins[:, rows[seg]], np.minimum.reduceat(permuted, seg, axis=1))
+        signatures[lo : lo + batch.len()] = (mins.T >> np.uint64(32)).astype(np.uint32)
+    return signatures
+
+
+def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(m, 2) int64 array of row pairs (i < j) that share at least one whole band."""
+    n = signatures.shape[0]
+    found: list[np.ndarray] = []
+    for band in range(bands):
+        key = np.zeros(n, dtype=np.uint64)
+        for col in range(band * rows, (band + 1) * rows):
+            key = mix64(key * _BASE + signatures[:, col].astype(np.uint64))
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        bounds = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
+        sizes = np.diff(bounds)
+        for g in np.flatnonzero(sizes > 1):
+            members = np.sort(order[bounds[g] : bounds[g + 1]])
+            i, j = np.triu_indices(members.shape[0], k=1)
+            found.append(np.stack([members[i], members[j]], axis=1))
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def pair_jaccard(texts: pl.Series, pairs: np.ndarray, *, mode: ShingleMode = "char", k: int = 5) -> np.ndarray:
+    """Exact Jaccard of the k-gram hash sets of each (i, j) pair, via Polars joins."""
+    if pairs.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    involved = np.unique(pairs)
+    tokens, lengths = token_arrays(texts.gather(involved), mode)
+    hashes, owner, _ = ngram_hashes(tokens, lengths, k, short="whole")
+    grams = pl.DataFrame({"doc": involved[owner], "h": hashes}).unique()
+    sizes = grams.group_by("doc").len("size")
+    pair_frame = pl.DataFrame({"i": pairs[:, 0], "j": pairs[:, 1], "pair": np.arange(pairs.shape[0])})
+    inter = (
+        pair_frame.join(grams, left_on="i", right_on="doc")
+        .join(grams, left_on=["j", "h"], right_on=["doc", "h"], how="semi")
+        .group_by("pair")
+        .len("inter")
+    )
+    scored = (
+        pair_frame.join(inter, on="pair", how="left")
+        .join(sizes.rename({"doc": "i", "size": "size_i"}), on="i")
+        .join(sizes.rename({"doc": "j", "size": "size_j"}), on="j")
+        .sort("pair")
+        .select(pl.col("inter").fill_null(0) / (pl.col("size_i") + pl.col("size_j") - pl.col("inter").fill_null(0)))
+    )
+    return scored.to_series().to_numpy()
+
+
+# --- dedup -----------------------------------------------------------------------------
+
+
+def qa_text_expr(text_col: str = "question", include_choices: bool = True) -> pl.Expr:
+    """A QA's text as dedup, decontamination and difficulty read it: the question, then its
+    choices one per line (two items with the same stem and different options differ)."""
+    if not include_choices:
+        return pl.col(text_col)
+    return pl.concat_str([pl.col(text_col), pl.col("choices").list.join("\n")], separator="\n", ignore_nulls=True)
+
+
+def dedup_text_expr(text_col: str, include_choices: bool) -> pl.Expr:
+    """The normalised `qa_text_expr`: what exact and near duplicates are judged on."""
+    return normalize_expr(qa_text_expr(text_col, include_choices))
+
+
+def dedup(
+    qa: pl.DataFrame,
+    text_col: str = "question",
+    threshold: float = 0.8,
+    *,
+    id_col: str = "qa_id",
+    include_choices: bool = True,
+    mode: ShingleMode = "char",
+    k: int = 5,
+    num_perm: int = 128,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split `qa` into (kept, dropped).
+
+    Exact duplicates (equal normalised text) keep their first occurrence in input order.
+    Near duplicates: a row is dropped when its shingle-set Jaccard with an earlier *kept*
+    row is >= `threshold` (greedy in input order, so chains A~B~C never drop C for a
+    resemblance to A it lacks). Every dropped row points at a row that is in `kept`: an
+    exact copy of a row that was dropped as a near duplicate is reported as "near" with
+    that row's target and similarity.
+    `dropped` holds the dropped rows plus `dedup_reason` ("exact" | "near"),
+    `duplicate_of` (the kept row's id) and `similarity` (1.0 for exact). Deterministic:
+    the same input gives the same split. Rows of `kept` stay in input order.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    for col in (text_col, id_col) + (("choices",) if include_choices else ()):
+        if col not in qa.columns:
+            raise ValueError(f"dedup: column {col!r} missing (columns: {qa.columns})")
+    if qa[text_col].null_count():
+        bad = qa.filter(pl.col(text_col).is_null())[id_col].head(5).to_list()
+        raise ValueError(f"dedup: {qa[text_col].null_count()} rows have a null {text_col!r}, e.g. {id_col} {bad}")
+    if qa[id_col].n_unique() != qa.height:
+        dup_ids = qa.filter(pl.col(id_col).is_duplicated())[id_col].unique().head(5).to_list()
+        raise ValueError(f"dedup: {id_col!r} is not unique, e.g. {dup_ids}")
+
+    work = qa.with_columns(
+        _text=dedup_text_expr(text_col, include_choices), _row=pl.int_range(pl.len(), dtype=pl.Int64)
+    ).with_columns(_first=pl.col("_row").min().over("_text"), _first_id=pl.col(id_col).first().over("_text"))
+    exact_mask = (work["_row"] != work["_first"]).to_numpy()
+
+    survivors = work.filter(~pl.Series(exact_mask))
+    drop_near = np.zeros(survivors.height, dtype=bool)
+    near_of = np.full(survivors.height, -1, dtype=np.int64)
+    near_sim = np.zeros(survivors.height, dtype=np.float64)
+    if survivors.height > 1:
+        bands, rows = lsh_params(threshold, num_perm)
+        signatures = minhash_signatures(survivors["_text"], mode=mode, k=k, num_perm=num_perm)
+        pairs = candidate_pairs(signatures, bands, rows)
+        # Signature agreement estimates Jaccard (std ~0.035 at 0.8 with 128 permutations);
+        # only pairs within _ESTIMATE_MARGIN of the threshold are worth an exact check.
+        estimate = (signatures[pairs[:, 0]] == signatures[pairs[:, 1]]).mean(axis=1)
+        pairs = pairs[estimate >= threshold - _ESTIMATE_MARGIN]
+        sims = pair_jaccard(survivors["_text"], pairs, mode=mode, k=k)
+        similar = sims >= threshold
+        pairs, sims = pairs[similar], sims[similar]
+        # Greedy in input order: visit pairs by later row, best match first.
+        for p in np.lexsort((-sims, pairs[:, 1])):
+            i, j = pairs[p]
+            if not drop_near[j] and not drop_near[i]:
+                drop_near[j], near_of[j], near_sim[j] = True, i, sims[p]
+
+    ids = survivors[id_col]
+    near = survivors.filter(pl.Series(drop_near)).with_columns(
+        dedup_reason=pl.lit("near"),
+        duplicate_of=ids.gather(near_of[drop_near]),
+        similarity=pl.Series(near_sim[drop_near]),
+    )
+    # A copy of a row that was itself dropped as a near duplicate points where that row points.
+    via = near.select(
+        pl.col(id_col).alias("_first_id"), pl.col("duplicate_of").alias("_via"), pl.col("similarity").alias("_via_sim")
+    )
+    exact = (
+        work.filter(pl.Series(exact_mask))
+        .join(via, on="_first_id", how="left", maintain_order="left")
+        .with_columns(
+            dedup_reason=pl.when(pl.col("_via").is_null()).then(pl.lit("exact")).otherwise(pl.lit("near")),
+            duplicate_of=pl.coalesce("_via", "_first_id"),
+            similarity=pl.col("_via_sim").fill_null(1.0),
+        )
+        .drop("_via", "_via_sim")
+    )
+    helper = ["_text", "_row", "_first", "_first_id"]
+    dropped = (
+        pl.concat([exact, near], how="vertical_relaxed").sort("_row").drop(helper)
+        if exact.height + near.height
+        else qa.clear().with_columns(
+            dedup_reason=pl.lit(None, pl.String),
+            duplicate_of=pl.lit(None, pl.String),
+            similarity=pl.lit(None, pl.Float64),
+        )
+    )
+    kept = survivors.filter(~pl.Series(drop_near)).drop(helper)
+    return kept, dropped

@@ -1,0 +1,171 @@
+"""Decontamination against the real MMLU test split and CMMLU dev split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from linkqa_pipelines.core.decontamination import (
+    BENCHMARK_SCHEMA,
+    CONTAMINATION_SCHEMA,
+    BenchmarkIndex,
+    find_contaminated,
+    load_benchmark_questions,
+)
+from linkqa_pipelines.core.dedup import normalize_texts
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _data() -> Path:
+    if not DATA.is_dir():
+        pytest.skip("../shared/data absent: real benchmark files unavailable")
+    return DATA
+
+
+@pytest.fixture(scope="module")
+def mmlu() -> pl.DataFrame:
+    return load_benchmark_questions([_data() / "mmlu" / "test"])
+
+
+@pytest.fixture(scope="module")
+def mmlu_index(mmlu: pl.DataFrame) -> BenchmarkIndex:
+    return BenchmarkIndex.from_frame(mmlu)
+
+
+def _qa(questions: list[str], choices: list[list[str] | None] | None = None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "qa_id": [f"qa{i}" for i in range(len(questions))],
+            "question": questions,
+            "choices": choices or [None] * len(questions),
+        },
+        schema={"qa_id": pl.String, "question": pl.String, "choices": pl.List(pl.String)},
+    )
+
+
+def test_loads_every_mmlu_test_row(mmlu: pl.DataFrame) -> None:
+    assert mmlu.schema == pl.Schema(BENCHMARK_SCHEMA)
+    assert mmlu.height == 14080  # rows in the 57 CSV files (csv and polars readers agree)
+    assert mmlu["subject"].n_unique() == 57 and mmlu["benchmark_id"].n_unique() == mmlu.height
+    assert set(mmlu["choices"].list.len()) == {4}
+
+
+def test_copies_and_light_edits_of_mmlu_questions_are_flagged(mmlu: pl.DataFrame, mmlu_index: BenchmarkIndex) -> None:
+    target = mmlu.filter(pl.col("benchmark_id") == "mmlu/high_school_biology/10").row(0, named=True)
+    question = target["question"]
+    assert len(question.split()) >= 25
+    words = question.split()
+    words[len(words) // 2] = "quite"  # one word changed, punctuation and case edited
+    edited = "Consider this: " + " ".join(words).upper().replace(",", ";")
+    gsm8k = [json.loads(line)["question"] for line in (_data() / "gsm8k" / "test.jsonl").open()][:50]
+    unrelated = "Which enzyme unwinds the DNA double helix ahead of the replication fork during S phase?"
+    composed = (
+        "This question links A -> B.\nPart 1: What is 2 + 2?\nPart 2: " + question + "\nGive the answers to all parts."
+    )
+    qa = _qa([question, edited, unrelated, composed, *gsm8k])
+    found = find_contaminated(qa, mmlu_index)
+    assert found.schema == pl.Schema(CONTAMINATION_SCHEMA)
+    flagged = set(found["qa_id"])
+    assert {"qa0", "qa1", "qa3"} <= flagged and "qa2" not in flagged
+    assert not flagged & {f"qa{i}" for i in range(4, 4 + len(gsm8k))}  # real, unrelated questions
+    best = {
+        r["qa_id"]: r
+        for r in found.sort("overlap", descending=True).unique("qa_id", keep="first").iter_rows(named=True)
+    }
+    assert (
+        best["qa0"]["benchmark_id"]
+        == best["qa1"]["benchmark_id"]
+        == best["qa3"]["benchmark_id"]
+        == target["benchmark_id"]
+    )
+    assert best["qa1"]["overlap"] < best["qa0"]["overlap"]
+    for r in best.values():
+        assert r["ngram_n"] == 13 and r["mode"] == "word" and len(r["matched_ngram"].split()) == 13
+        assert r["matched_ngram"] in normalize_texts([question])[0]
+
+
+def test_whole_item_copy_with_choices_covers_the_benchmark_item(mmlu: pl.DataFrame, mmlu_index: BenchmarkIndex) -> None:
+    item = mmlu.row(500, named=True)
+    found = find_contaminated(_qa([item["question"]], [item["choices"]]), mmlu_index)
+    top = found.sort("overlap", descending=True).row(0, named=True)
+    assert top["benchmark_id"] == item["benchmark_id"] and top["benchmark_coverage"] == pytest.approx(1.0)
+
+
+def test_templates_do_not_tie_a_copy_to_every_item(mmlu: pl.DataFrame, mmlu_index: BenchmarkIndex) -> None:
+    moral = mmlu.filter(pl.col("subject") == "moral_scenarios")
+    assert moral.height == 895 and mmlu_index.boilerplate > 0
+    item = moral.row(17, named=True)
+    found = find_contaminated(_qa([item["question"]], [item["choices"]]), mmlu_index)
+    assert found["benchmark_id"].to_list()[0] == item["benchmark_id"] and found.height <= 3
+
+
+def test_short_question_quoted_with_relettered_options_is_caught(
+    mmlu: pl.DataFrame, mmlu_index: BenchmarkIndex
+) -> None:
+    words = mmlu["question"].str.count_matches(r"\S+")
+    item = mmlu.filter((words >= 8) & (words < 12) & ~pl.col("question").str.contains("_")).row(0, named=True)
+    options = "  ".join(f"({letter}) {c}" for letter, c in zip("ABCD", item["choices"], strict=True))
+    composed = f"This question links A -> B.\nPart 1: {item['question']}\n{options}\nPart 2: What is 2 + 2?"
+    found = find_contaminated(_qa([composed]), mmlu_index)
+    assert item["benchmark_id"] in found["benchmark_id"].to_list()
+
+
+def test_chinese_items_use_character_grams() -> None:
+    cmmlu = load_benchmark_questions([_data() / "cmmlu" / "dev"])
+    index = BenchmarkIndex.from_frame(cmmlu)
+    assert index.lengths["char"] and index.skipped < 10
+    long_item = cmmlu.filter(pl.col("question").str.len_chars() >= 30).row(0, named=True)
+    short_item = cmmlu.filter(pl.col("question").str.len_chars() < 10).row(0, named=True)
+    embedded = "请先阅读下面的题目，再回答。" + short_item["question"]
+    qa = _qa(
+        [long_item["question"].replace("，", "。"), embedded, "地球围绕太阳公转一周大约需要多少天？请说明理由。"],
+        [None, short_item["choices"], None],
+    )
+    found = find_contaminated(qa, index)
+    got = dict(
+        found.sort("overlap", descending=True).unique("qa_id", keep="first").select("qa_id", "benchmark_id").iter_rows()
+    )
+    assert got == {"qa0": long_item["benchmark_id"], "qa1": short_item["benchmark_id"]}
+    assert set(found.filter(pl.col("qa_id") == "qa0")["mode"]) == {"char"}
+
+
+def test_short_items_are_matched_whole_and_generic_ones_skipped() -> None:
+    nine_words = "Which gas do green plants release during photosynthesis today?"
+    index = BenchmarkIndex.from_texts(["Which is true?", nine_words], ids=["generic", "nine"])
+    assert index.skipped == 1 and index.gram_counts.tolist() == [0, 1] and index.lengths["word"] == (9,)
+    qa = _qa(
+        [
+            "Which is true? Explain photosynthesis.",
+            f"Answer briefly. {nine_words.upper()} Explain.",
+            "Which gas do plants release?",
+        ]
+    )
+    found = find_contaminated(qa, index)
+    assert found.select("qa_id", "benchmark_id", "ngram_n").rows() == [("qa1", "nine", 9)]
+
+
+def test_unreadable_benchmark_rows_raise_with_file_row_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "anatomy_test.csv"
+    bad.write_text('What is the largest organ?,skin,liver,heart,lung,A\n"Second, question",a,b,A\n')
+    with pytest.raises(ValueError, match=r"anatomy_test.csv: data row 2: field '<csv>': expected 6 fields"):
+        load_benchmark_questions([bad])
+    zh = tmp_path / "anatomy.csv"
+    zh.write_text(",Question,A,B,C,D,Answer\n0,这是第一题吗,a,b,c,d,A\n1, ,a,b,c,d,A\n")
+    with pytest.raises(ValueError, match=r"anatomy.csv: data row 2: field 'question' is empty"):
+        load_benchmark_questions([zh])
+    with pytest.raises(ValueError, match="no such file or folder"):
+        load_benchmark_questions([tmp_path / "absent"])
+
+
+def test_other_benchmark_layouts_load_through_the_seed_adapters() -> None:
+    gsm8k = load_benchmark_questions([_data() / "gsm8k" / "test.jsonl"])
+    assert (
+        gsm8k.height == 1319 and gsm8k["benchmark_id"][0] == "gsm8k/gsm8k/1" and gsm8k["choices"].null_count() == 1319
+    )
+    index = BenchmarkIndex.from_frame(gsm8k)
+    found = find_contaminated(_qa([gsm8k["question"][41]]), index)
+    assert found.sort("overlap", descending=True)["benchmark_id"][0] == "gsm8k/gsm8k/42"

@@ -1,0 +1,338 @@
+"""LinkSyn synthesis: prompts, offline template composition, validation, contract frame."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
+from linkqa_pipelines.core.decontamination import load_benchmark_questions
+from linkqa_pipelines.core.llm.types import ChatRequest, ChatResult, SamplingParams
+from linkqa_pipelines.core.synthesis import (
+    OFFLINE_SYNTH_MODEL,
+    SYNTH_ANSWER_SCHEMA,
+    build_synthesis_requests,
+    offline_synthesis,
+    qa_id,
+    synthesized_frame,
+    validate_synthesis,
+)
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+KPS = pl.DataFrame(
+    {
+        "kp_id": ["k_force", "k_accel", "k_energy", "k_ion", "k_acid"],
+        "name": ["Newton's second law", "uniform acceleration", "kinetic energy", "离子反应", "酸碱中和"],
+        "description": ["F = m a", "v = u + a t", "E = m v^2 / 2", "溶液中离子之间的反应", "酸与碱反应生成盐和水"],
+    }
+)
+
+SEEDS = pl.DataFrame(
+    {
+        "seed_id": ["s1", "s2", "s3", "z1", "z2", "f1", "f2"],
+        "language": ["en", "en", "en", "zh", "zh", "en", "en"],
+        "qa_type": ["multiple_choice"] * 5 + ["free_form"] * 2,
+        "question": [
+            "A net force of 10 N acts on a 2 kg cart on a frictionless track. What is the acceleration of the cart?",
+            "A car starts from rest and accelerates uniformly at 3 m/s^2. What is its speed after 4 seconds?",
+            "Which quantity doubles when the mass of a moving body doubles at constant speed?",
+            "下列各组离子在水溶液中能够大量共存的是哪一组离子",
+            "用氢氧化钠溶液中和一定量的盐酸时，溶液的酸碱性如何变化",
+            "How long does a ball dropped from rest take to fall 20 m if g = 10 m/s^2?",
+            "What is the momentum of a 3 kg ball moving at 4 m/s?",
+        ],
+        "choices": [
+            ["2 m/s^2", "5 m/s^2", "10 m/s^2", "20 m/s^2"],
+            ["7 m/s", "12 m/s", "3 m/s", "0.75 m/s"],
+            ["speed", "kinetic energy", "acceleration", "velocity"],
+            ["钠离子、氯离子", "氢离子、氢氧根离子", "钡离子、硫酸根离子", "银离子、氯离子"],
+            ["酸性增强", "碱性减弱", "由酸性逐渐变为中性再变为碱性", "始终为中性"],
+            None,
+            None,
+        ],
+        "answer": ["B", "B", "B", "A", "C", "2 s", "12 kg m/s"],
+        "explanation": [
+            "a = F / m = 10 / 2 = 5 m/s^2.",
+            None,
+            "E = m v^2 / 2 is linear in m.",
+            "钠离子与氯离子不反应。",
+            None,
+            None,
+            "p = m v.",
+        ],
+    }
+)
+
+PATHS = pl.DataFrame(
+    {
+        "path_id": ["p_en", "p_zh", "p_ff"],
+        "discipline": ["physics", "chemistry", "physics"],
+        "kp_ids": [["k_force", "k_accel", "k_energy"], ["k_ion", "k_acid"], ["k_accel", "k_force"]],
+        "seed_ids": [["s1", "s2", "s3"], ["z1", "z2"], ["f1", "f2"]],
+        "score": [1.0, 0.5, 0.2],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def requests() -> dict[str, dict]:
+    return {r["payload"]["path_id"]: r for r in build_synthesis_requests(PATHS, SEEDS, KPS)}
+
+
+def test_requests_carry_path_seeds_and_schema(requests: dict[str, dict]) -> None:
+    en = requests["p_en"]
+    assert en["key"] == "synthesis:p_en" and en["schema"] is SYNTH_ANSWER_SCHEMA
+    (message,) = en["messages"]  # one user turn, no system prompt (R1 guidance)
+    assert message["role"] == "user"
+    text = message["content"]
+    for name, desc in zip(KPS["name"][:3], KPS["description"][:3], strict=True):
+        assert f"{name}: {desc}" in text
+    positions = [text.index(q) for q in SEEDS["question"][:3]]
+    assert positions == sorted(positions)
+    assert "exactly 4 options" in text and "in English" in text
+    payload = en["payload"]
+    assert payload["qa_type"] == "multiple_choice" and payload["language"] == "en"
+    assert payload["seed_ids"] == ["s1", "s2", "s3"] and payload["kp_ids"] == ["k_force", "k_accel", "k_energy"]
+    assert set(SYNTH_ANSWER_SCHEMA["required"]) == {
+        "question",
+        "qa_type",
+        "choices",
+        "answer",
+        "rationale",
+        "kp_names_used",
+    }
+
+
+def test_chinese_prompt_and_auto_free_form(requests: dict[str, dict]) -> None:
+    zh = requests["p_zh"]["messages"][0]["content"]
+    assert "命题专家" in zh and "均使用中文" in zh and "离子反应：溶液中离子之间的反应" in zh
+    assert requests["p_zh"]["payload"]["language"] == "zh"
+    ff = requests["p_ff"]["payload"]
+    assert ff["qa_type"] == "free_form" and ff["n_choices"] is None
+    assert '"choices" is null' in requests["p_ff"]["messages"][0]["content"]
+
+
+def test_broken_walk_output_raises_with_path_id() -> None:
+    with pytest.raises(ValueError, match="p_en"):
+        build_synthesis_requests(PATHS.head(1).with_columns(seed_ids=pl.lit(["s1"], pl.List(pl.String))), SEEDS, KPS)
+    with pytest.raises(ValueError, match="nope"):
+        build_synthesis_requests(
+            PATHS.head(1).with_columns(seed_ids=pl.lit(["s1", "nope"], pl.List(pl.String))), SEEDS, KPS
+        )
+    with pytest.raises(ValueError, match="k_missing"):
+        build_synthesis_requests(
+            PATHS.head(1).with_columns(kp_ids=pl.lit(["k_force", "k_missing"], pl.List(pl.String))), SEEDS, KPS
+        )
+    bad_seed = SEEDS.with_columns(answer=pl.when(pl.col("seed_id") == "s2").then(pl.lit("F")).otherwise("answer"))
+    with pytest.raises(ValueError, match="s2"):
+        build_synthesis_requests(PATHS.head(1), bad_seed, KPS)
+
+
+def test_offline_free_form_composes_seeds_in_order() -> None:
+    payload = build_synthesis_requests(PATHS.head(1), SEEDS, KPS, qa_type="free_form")[0]["payload"]
+    (answer,) = offline_synthesis([payload])
+    q = answer["question"]
+    assert q.startswith("This question links Newton's second law -> uniform acceleration -> kinetic energy.")
+    positions = [q.index(f"Part {i}: {s}") for i, s in enumerate(SEEDS["question"][:3], start=1)]
+    assert positions == sorted(positions)
+    assert "(B) 5 m/s^2" in q and q.endswith("Give the answers to all parts.")
+    assert answer["answer"] == "Part 1: (B) 5 m/s^2; Part 2: (B) 12 m/s; Part 3: (B) kinetic energy"
+    assert answer["qa_type"] == "free_form" and answer["choices"] is None
+    assert "a = F / m = 10 / 2 = 5 m/s^2." in answer["rationale"]  # the seed's own explanation
+    assert "Part 2: The answer is (B) 12 m/s." in answer["rationale"]  # stated when a seed has none
+    assert answer["kp_names_used"] == ["Newton's second law", "uniform acceleration", "kinetic energy"]
+    assert validate_synthesis(payload, answer) is None
+    assert offline_synthesis([payload]) == [answer]  # deterministic
+
+
+def test_offline_chinese_template(requests: dict[str, dict]) -> None:
+    payload = {**requests["p_zh"]["payload"], "qa_type": "free_form", "n_choices": None}
+    (answer,) = offline_synthesis([payload])
+    assert answer["question"].startswith("本题串联以下知识点：离子反应 → 酸碱中和。")
+    assert "第1部分：下列各组离子" in answer["question"] and "第2部分：用氢氧化钠" in answer["question"]
+    assert answer["answer"] == "第1部分：(A) 钠离子、氯离子；第2部分：(C) 由酸性逐渐变为中性再变为碱性"
+    assert answer["question"].endswith("请给出所有部分的答案。")
+    assert validate_synthesis(payload, answer) is None
+
+
+def test_offline_composite_multiple_choice(requests: dict[str, dict]) -> None:
+    payload = requests["p_en"]["payload"]
+    (answer,) = offline_synthesis([payload])
+    assert answer["qa_type"] == "multiple_choice" and len(answer["choices"]) == 4
+    correct = answer["choices"]["ABCD".index(answer["answer"])]
+    assert correct == "Part 1: (B) 5 m/s^2; Part 2: (B) 12 m/s; Part 3: (B) kinetic energy"
+    right_parts = correct.split("; ")
+    for option in answer["choices"]:
+        if option != correct:  # each distractor swaps exactly one part's answer
+            assert sum(a != b for a, b in zip(option.split("; "), right_parts, strict=True)) == 1
+    assert validate_synthesis(payload, answer) is None
+    assert offline_synthesis([payload]) == [answer]
+    letters = Counter(a["answer"] for a in offline_synthesis([{**payload, "path_id": f"p{i}"} for i in range(400)]))
+    assert set(letters) == set("ABCD") and min(letters.values()) > 60  # the key is not always in one place
+
+
+def test_multiple_choice_requested_without_mc_seeds_is_rejected() -> None:
+    payload = build_synthesis_requests(PATHS.tail(1), SEEDS, KPS, qa_type="multiple_choice")[0]["payload"]
+    (answer,) = offline_synthesis([payload])
+    assert answer["qa_type"] == "free_form"
+    assert validate_synthesis(payload, answer) == "qa_type is free_form, multiple_choice was requested"
+
+
+GOOD_EN = {
+    "question": "A 4 kg block starts from rest and is pushed by a constant net force of 8 N for 3 s. "
+    "What is its kinetic energy at the end of the push?",
+    "qa_type": "multiple_choice",
+    "choices": ["18 J", "36 J", "72 J", "12 J"],
+    "answer": "C",
+    "rationale": "a = F/m = 2 m/s^2 (Newton's second law); v = a t = 6 m/s; E = m v^2 / 2 = 72 J.",
+    "kp_names_used": ["Newton's second law", "uniform acceleration", "kinetic energy"],
+}
+
+
+def _mutate(**changes: object) -> dict:
+    answer = copy.deepcopy(GOOD_EN)
+    answer.update(changes)
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (_mutate(answer="E"), "is not one of the choices A-D"),
+        (_mutate(answer="100 J"), "is not one of the choices"),
+        (_mutate(question="   "), "'question' is missing or empty"),
+        (_mutate(rationale=""), "'rationale' is missing or empty"),
+        (_mutate(choices=["18 J", "36 J", "72 J"]), "3 choices given, 4 required"),
+        (_mutate(choices=["18 J", "18 j", "72 J", "12 J"]), "choices are not distinct"),
+        (_mutate(qa_type="free_form"), "qa_type is free_form"),
+        (_mutate(qa_type="essay"), "is not multiple_choice or free_form"),
+        (_mutate(kp_names_used=["kinetic energy"]), "uses 1 of the path's knowledge points"),
+        (
+            _mutate(question="一个4千克的物块在8牛的恒定合力作用下由静止开始运动3秒，末动能是多少？"),
+            "in Chinese, English was expected",
+        ),
+        (
+            _mutate(
+                question="A net force of 10 N acts on a 2 kg cart on a frictionless track. "
+                "What is the acceleration of that cart?"
+            ),
+            "copies seed 1",
+        ),
+    ],
+)
+def test_validator_rejects_bad_answers(requests: dict[str, dict], answer: dict, reason: str) -> None:
+    result = validate_synthesis(requests["p_en"]["payload"], answer)
+    assert result is not None and reason in result
+
+
+def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[str, dict]) -> None:
+    assert validate_synthesis(requests["p_en"]["payload"], GOOD_EN) is None
+    assert validate_synthesis(requests["p_en"]["payload"], _mutate(answer="72 J")) is None  # choice text is fine
+    lettered = _mutate(choices=["A. 18 J", "B. 36 J", "C. 72 J", "D. 12 J"])  # letters models add anyway
+    assert validate_synthesis(requests["p_en"]["payload"], lettered) is None
+    frame = synthesized_frame([requests["p_en"]["payload"]], [lettered], [{"backend": "openai", "model": "m"}])
+    assert frame["choices"].to_list() == [["18 J", "36 J", "72 J", "12 J"]] and frame["answer"].to_list() == ["C"]
+    zh_payload = requests["p_zh"]["payload"]
+    zh_answer = {
+        "question": "向含有钡离子和氢离子的溶液中逐滴加入氢氧化钠和硫酸钠的混合溶液，下列说法正确的是",
+        "qa_type": "multiple_choice",
+        "choices": ["先生成沉淀后中和", "溶液始终呈酸性", "生成硫酸钡沉淀且溶液最终呈碱性", "不发生离子反应"],
+        "answer": "C",
+        "rationale": "钡离子与硫酸根离子反应生成沉淀（离子反应），氢离子被中和（酸碱中和）。",
+        "kp_names_used": ["离子反应", "酸碱中和"],
+    }
+    assert validate_synthesis(zh_payload, zh_answer) is None
+    english = {
+        **zh_answer,
+        "question": "Which statement about adding NaOH and Na2SO4 to a solution of barium and hydrogen ions is true?",
+    }
+    assert "not in Chinese" in validate_synthesis(zh_payload, english)
+
+
+def test_synthesized_frame_contract(requests: dict[str, dict]) -> None:
+    payloads = [requests["p_en"]["payload"], requests["p_zh"]["payload"]]
+    answers = [_mutate(answer="72 J"), None]  # the second request failed
+    meta = [
+        {"backend": "openai", "model": "deepseek-reasoner", "prompt_tokens": 812, "completion_tokens": 1450},
+        {"backend": "openai", "model": "deepseek-reasoner"},
+    ]
+    frame = synthesized_frame(payloads, answers, meta)
+    assert frame.schema == pl.Schema(SYNTH_QA_SCHEMA)
+    row = frame.row(0, named=True)
+    assert frame.height == 1 and row["answer"] == "C"  # choice text normalised to its letter
+    assert row["qa_id"] == qa_id("p_en", GOOD_EN["question"]) == synthesized_frame(payloads, answers, meta)["qa_id"][0]
+    assert row["difficulty"] is None and row["prompt_tokens"] == 812 and row["seed_ids"] == ["s1", "s2", "s3"]
+    offline = synthesized_frame(
+        payloads[:1], offline_synthesis(payloads[:1]), [{"backend": "offline", "model": OFFLINE_SYNTH_MODEL}]
+    )
+    assert offline["model"].to_list() == [OFFLINE_SYNTH_MODEL] and offline["completion_tokens"].to_list() == [0]
+    result = ChatResult(
+        key="synthesis:p_en",
+        ok=True,
+        parsed=GOOD_EN,
+        text=None,
+        reasoning=None,
+        prompt_tokens=5,
+        completion_tokens=7,
+        reasoning_tokens=0,
+        cached=False,
+        attempts=1,
+        error=None,
+        backend="vllm",
+        model="DeepSeek-R1-Distill-Qwen-32B",
+    )  # the LLM layer's result object is accepted as metadata
+    from_result = synthesized_frame(payloads[:1], [result.parsed], [result])
+    assert from_result.select("backend", "model", "prompt_tokens", "completion_tokens").row(0) == (
+        "vllm",
+        "DeepSeek-R1-Distill-Qwen-32B",
+        5,
+        7,
+    )
+    piece = requests["p_en"]
+    assert ChatRequest(**{**piece, "params": SamplingParams(**piece["params"])}).key == "synthesis:p_en"
+    with pytest.raises(ValueError, match="must align"):
+        synthesized_frame(payloads, answers, meta[:1])
+    with pytest.raises(ValueError, match="model"):
+        synthesized_frame(payloads[:1], answers[:1], [{"backend": "openai"}])
+
+
+def test_offline_answers_validate_on_real_seeds() -> None:
+    if not DATA.is_dir():
+        pytest.skip("../shared/data absent: real MMLU/CMMLU seeds unavailable")
+    bench = load_benchmark_questions(
+        [DATA / "mmlu" / "test" / "high_school_physics_test.csv", DATA / "cmmlu" / "dev" / "high_school_chemistry.csv"]
+    )
+    rng_answers = ["A", "B", "C", "D"]
+    seeds = bench.with_columns(
+        seed_id=pl.col("benchmark_id"),
+        language=pl.when(pl.col("benchmark") == "cmmlu").then(pl.lit("zh")).otherwise(pl.lit("en")),
+        qa_type=pl.lit("multiple_choice"),
+        answer=pl.Series([rng_answers[i % 4] for i in range(bench.height)]),
+        explanation=pl.lit(None, pl.String),
+    )
+    en_ids = seeds.filter(pl.col("benchmark") == "mmlu")["seed_id"].head(60).to_list()
+    zh_ids = seeds.filter(pl.col("benchmark") == "cmmlu")["seed_id"].to_list()
+    groups = [en_ids[i : i + 3] for i in range(0, 60, 3)] + [zh_ids[i : i + 2] for i in range(0, len(zh_ids) - 1, 2)]
+    paths = pl.DataFrame(
+        {
+            "path_id": [f"p{i}" for i in range(len(groups))],
+            "discipline": ["physics" if len(g) == 3 else "chemistry" for g in groups],
+            "kp_ids": [["k_force", "k_accel", "k_energy"] if len(g) == 3 else ["k_ion", "k_acid"] for g in groups],
+            "seed_ids": groups,
+            "score": [0.0] * len(groups),
+        }
+    )
+    for qa_type in ("multiple_choice", "free_form"):
+        reqs = build_synthesis_requests(paths, seeds, KPS, qa_type=qa_type)
+        payloads = [r["payload"] for r in reqs]
+        answers = offline_synthesis(payloads)
+        reasons = [validate_synthesis(p, a) for p, a in zip(payloads, answers, strict=True)]
+        assert reasons == [None] * len(reqs), [r for r in reasons if r]
+        frame = synthesized_frame(payloads, answers, [{"backend": "offline", "model": OFFLINE_SYNTH_MODEL}] * len(reqs))
+        assert frame.height == len(groups) and frame["qa_id"].n_unique() == len(groups)
+        assert set(frame["qa_type"]) == {qa_type}
