@@ -79,17 +79,25 @@ def _configure_env(args: argparse.Namespace) -> None:
 
     linkqa_home().mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    instance_dir = Path(os.environ["DAGSTER_HOME"])
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    config = instance_dir / "dagster.yaml"
+    if not config.exists():  # a local instance: SQLite storage beside it, no telemetry
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
 
 
 def _metadata_value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _run_stage(job: Any, instance: Any, stage: str, partition: str | None, run_config: dict) -> StageResult:
+    """One in-process run; Dagster's console log is kept to warnings (the UI has the full log)."""
     started = time.perf_counter()
     result = job.execute_in_process(
-        instance=instance, partition_key=partition, run_config=run_config, raise_on_error=True
+        instance=instance, partition_key=partition, run_config={**QUIET, **run_config}, raise_on_error=True
     )
     out = StageResult(stage, partition, time.perf_counter() - started)
     for event in result.get_asset_materialization_events():
@@ -105,13 +113,27 @@ def _run_stage(job: Any, instance: Any, stage: str, partition: str | None, run_c
 def _print_summary(console: Any, results: Sequence[StageResult], total: float) -> None:
     from rich.table import Table
 
-    rows = Table(title="Rows per asset and partition")
-    for col in ("asset", "partition", "rows"):
-        rows.add_column(col, justify="right" if col == "rows" else "left")
+    unpartitioned = Table(title="Rows per asset")
+    unpartitioned.add_column("asset")
+    unpartitioned.add_column("rows", justify="right")
+    per_partition: dict[str, dict[str, int]] = {}
     for r in results:
         for asset_name, n in r.rows.items():
-            rows.add_row(asset_name, r.partition or "-", f"{n:,}")
-    console.print(rows)
+            if r.partition is None:
+                unpartitioned.add_row(asset_name, f"{n:,}")
+            else:
+                per_partition.setdefault(r.partition, {})[asset_name] = n
+    console.print(unpartitioned)
+    assets = list(dict.fromkeys(a for counts in per_partition.values() for a in counts))
+    if assets:
+        grid = Table(title="Rows per discipline partition")
+        grid.add_column("discipline")
+        for asset_name in assets:
+            grid.add_column(asset_name, justify="right")
+        for partition, counts in per_partition.items():
+            grid.add_row(partition, *(f"{counts.get(a, 0):,}" for a in assets))
+        grid.add_row("total", *(f"{sum(c.get(a, 0) for c in per_partition.values()):,}" for a in assets))
+        console.print(grid)
 
     stages = Table(title="Time per stage")
     stages.add_column("stage")
@@ -125,23 +147,22 @@ def _print_summary(console: Any, results: Sequence[StageResult], total: float) -
     stages.add_row("total", str(len(results)), f"{total:.1f}")
     console.print(stages)
 
-    llm = Table(title="LLM use per stage (backend, calls, cache hits, failures, tokens, cost)")
-    for col in ("asset", "partition", "backend", "calls", "cache_hits", "failures", "prompt_tok", "completion_tok", "cost_usd"):
-        llm.add_column(col)
+    llm = Table(title="LLM use per stage (summed over partitions)")
+    counters = ("llm_requests", "llm_calls", "llm_cache_hits", "llm_retries", "llm_failures",
+                "llm_prompt_tokens", "llm_completion_tokens", "llm_reasoning_tokens", "llm_cost_usd")
+    llm.add_column("asset")
+    llm.add_column("backend")
+    for c in counters:
+        llm.add_column(c.removeprefix("llm_"), justify="right")
+    totals: dict[tuple[str, str], dict[str, float]] = {}
     for r in results:
         for asset_name, meta in r.metadata.items():
             if "llm_backend" in meta:
-                llm.add_row(
-                    asset_name,
-                    r.partition or "-",
-                    str(meta["llm_backend"]),
-                    str(meta.get("llm_calls", 0)),
-                    str(meta.get("llm_cache_hits", 0)),
-                    str(meta.get("llm_failures", 0)),
-                    str(meta.get("llm_prompt_tokens", 0)),
-                    str(meta.get("llm_completion_tokens", 0)),
-                    f"{float(meta.get('llm_cost_usd', 0.0)):.4f}",
-                )
+                acc = totals.setdefault((asset_name, str(meta["llm_backend"])), dict.fromkeys(counters, 0.0))
+                for c in counters:
+                    acc[c] += float(meta.get(c) or 0)
+    for (asset_name, backend), acc in totals.items():
+        llm.add_row(asset_name, backend, *(f"{acc[c]:.4f}" if c == "llm_cost_usd" else f"{int(acc[c]):,}" for c in counters))
     if llm.row_count:
         console.print(llm)
     quarantined = next((r.rows.get("seed_quarantine") for r in results if "seed_quarantine" in r.rows), 0)
@@ -151,6 +172,7 @@ def _print_summary(console: Any, results: Sequence[StageResult], total: float) -
 def cmd_run(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
     from rich.console import Console
+    from rich.markup import escape
 
     from linkqa_pipelines.definitions import defs
     from linkqa_pipelines.settings import linkqa_home
@@ -182,7 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     def stage(name: str, job_name: str, partitions: Sequence[str | None], run_config: dict) -> None:
         job = defs.resolve_job_def(job_name)
         for i, partition in enumerate(partitions, 1):
-            label = f"{name} [{partition}] ({i}/{len(partitions)})" if partition else name
+            label = escape(f"{name} [{partition}] ({i}/{len(partitions)})" if partition else name)
             with console.status(f"running {label} ..."):
                 res = _run_stage(job, instance, name, partition, run_config)
             shown = ", ".join(f"{k}={v:,}" for k, v in res.rows.items())

@@ -8,15 +8,39 @@ accounting the `linkqa run` summary shows.
 """
 
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dagster import AssetExecutionContext
 
 from linkqa_pipelines.core.lake import Lake
-from linkqa_pipelines.core.llm import ChatRequest, ChatResult
+from linkqa_pipelines.core.llm import ChatRequest, ChatResult, SamplingParams
 from linkqa_pipelines.resources.llm import LLMResource, stats_metadata
+
+
+def to_requests(pieces: Sequence[Mapping[str, Any]]) -> list[ChatRequest]:
+    """Core task builders return plain dicts (they know nothing of the LLM layer's types)."""
+    return [
+        ChatRequest(
+            key=p["key"],
+            messages=tuple(p["messages"]),
+            schema=p.get("schema"),
+            schema_name=p.get("schema_name", "answer"),
+            params=SamplingParams(**p.get("params", {})),
+            payload=p.get("payload", {}),
+        )
+        for p in pieces
+    ]
+
+
+def payload_offline(algorithm: Callable[[Sequence[Mapping[str, Any]]], list[dict]]) -> Callable[[Sequence[ChatRequest]], list[dict]]:
+    """Adapt a core offline algorithm over payloads to the LLM layer's batch hook."""
+    return lambda batch: algorithm([r.payload for r in batch])
+
+
+def payload_validator(check: Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]) -> Callable[[ChatRequest, dict], str | None]:
+    return lambda request, answer: check(request.payload, answer)
 
 
 @dataclass
@@ -27,6 +51,10 @@ class StageOutcome:
     @property
     def ok(self) -> list[ChatResult]:
         return [r for r in self.results if r.ok]
+
+    def answers(self) -> list[dict | None]:
+        """Parsed answers aligned with the requests; None where the request failed."""
+        return [r.parsed if r.ok else None for r in self.results]
 
 
 def run_llm_stage(

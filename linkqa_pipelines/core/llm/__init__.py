@@ -1,0 +1,42 @@
+"""The LLM generation layer: one batch interface over openai-compatible endpoints, in-process vLLM
+and the stages' offline algorithms, with a response cache that makes every stage resumable.
+
+Stages build `ChatRequest`s and call `LLMClient.generate(stage, partition, requests, ...)`.
+"""
+
+from linkqa_pipelines.core.llm.accounting import BatchStats
+from linkqa_pipelines.core.llm.cache import ResponseCache, cache_key
+from linkqa_pipelines.core.llm.client import LLMClient, Validator
+from linkqa_pipelines.core.llm.offline_backend import OfflineAlgorithm
+from linkqa_pipelines.core.llm.parsing import extract_json, split_reasoning
+from linkqa_pipelines.core.llm.settings import LLMSettings
+from linkqa_pipelines.core.llm.types import (
+    FAILURE_SCHEMA,
+    BatchOutcome,
+    ChatRequest,
+    ChatResult,
+    LLMBackendError,
+    RawResponse,
+    SamplingParams,
+)
+from linkqa_pipelines.core.llm.vllm_backend import gpu_op_tags
+
+__all__ = [
+    "FAILURE_SCHEMA",
+    "BatchOutcome",
+    "BatchStats",
+    "ChatRequest",
+    "ChatResult",
+    "LLMBackendError",
+    "LLMClient",
+    "LLMSettings",
+    "OfflineAlgorithm",
+    "RawResponse",
+    "ResponseCache",
+    "SamplingParams",
+    "Validator",
+    "cache_key",
+    "extract_json",
+    "gpu_op_tags",
+    "split_reasoning",
+]

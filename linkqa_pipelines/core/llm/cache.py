@@ -1,0 +1,122 @@
+"""Response cache: raw responses in SQLite, keyed by a hash of everything that shapes the answer.
+
+Why SQLite in WAL mode: several partitions run at once in separate processes and all share
+one file; WAL lets readers proceed while one writer commits, `busy_timeout` makes writers
+queue instead of failing, and committing each response as it arrives means a SIGKILL loses
+only the requests still in flight. Rows hold the raw text, so parsing stays after the cache.
+
+A response that a chain finally rejected (unparseable or invalid even after repairs) is
+marked `rejected`: it is served again only if the current parser and validator accept it,
+otherwise the next run asks the model anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+
+from linkqa_pipelines.core.llm.types import Call, RawResponse
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    model TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reasoning TEXT,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    finish_reason TEXT,
+    rejected TEXT,
+    created_at REAL NOT NULL
+) WITHOUT ROWID
+"""
+_CHUNK = 500  # keys per SELECT ... IN (...), below SQLite's variable limit
+
+
+def cache_key(backend: str, model: str, call: Call) -> str:
+    """sha256 of (backend, model, messages, schema, sampling params, response format)."""
+    material = [backend, model, call.messages, call.schema, call.schema_name, asdict(call.params), call.response_format]
+    return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    raw: RawResponse
+    rejected: str | None
+
+
+class ResponseCache:
+    """One connection per instance (opened lazily, so instances survive a fork unopened)."""
+
+    def __init__(self, path: Path, busy_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False,
+                                   isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a process kill
+            conn.execute(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, CachedResponse]:
+        found: dict[str, CachedResponse] = {}
+        with self._lock:
+            db = self._db()
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                rows = db.execute(
+                    "SELECT key, text, reasoning, prompt_tokens, completion_tokens, reasoning_tokens, finish_reason,"
+                    f" rejected FROM responses WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for key, text, reasoning, pt, ct, rt, finish, rejected in rows:
+                    found[key] = CachedResponse(RawResponse(text, reasoning, pt, ct, rt, finish), rejected)
+        return found
+
+    def put(self, key: str, backend: str, model: str, raw: RawResponse) -> None:
+        """Store and commit at once: what is committed survives a crash of this process."""
+        with self._lock:
+            self._db().execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                (key, backend, model, raw.text, raw.reasoning, raw.prompt_tokens, raw.completion_tokens,
+                 raw.reasoning_tokens, raw.finish_reason, time.time()),
+            )
+
+    def reject(self, reasons: Iterable[tuple[str, str]]) -> None:
+        """Mark (key, reason) rows as not to be served again unless they now parse and validate."""
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("UPDATE responses SET rejected = ? WHERE key = ?", [(r, k) for k, r in reasons])
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db().execute("SELECT count(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

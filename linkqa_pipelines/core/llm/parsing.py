@@ -1,0 +1,141 @@
+"""Turning a raw model response into an answer: reasoning apart, JSON out of text, schema check.
+
+Runs after the cache, so a better parser re-reads cached responses for free. Errors are
+short sentences meant for the model's repair prompt and the failure ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from linkqa_pipelines.core.llm.types import RawResponse
+
+_THINK = re.compile(r"<think>(.*?)</think>", re.S | re.I)
+_FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
+_MAX_SCANS = 64  # '{' positions tried when the JSON is buried in prose
+
+
+class ParseError(ValueError):
+    """The text holds no usable JSON object; the message says why."""
+
+
+@dataclass(frozen=True)
+class Interpreted:
+    """A response read against the request's schema."""
+
+    answer: str  # the text without reasoning
+    reasoning: str | None  # reasoning_content and <think> text, joined
+    parsed: dict[str, Any] | None
+    error: str | None
+
+
+def split_reasoning(text: str) -> tuple[str, str | None]:
+    """Answer text and `<think>` reasoning, also for an opening tag left in the prompt or a cut-off block."""
+    if "think>" not in text.lower():
+        return text.strip(), None
+    thoughts = [t.strip() for t in _THINK.findall(text)]
+    rest = _THINK.sub("", text)
+    close = rest.lower().rfind("</think>")
+    if close >= 0:  # the chat template opened the block: everything before the close is reasoning
+        thoughts.insert(0, rest[:close].strip())
+        rest = rest[close + len("</think>") :]
+    opening = rest.lower().find("<think>")
+    if opening >= 0:  # cut off while thinking
+        thoughts.append(rest[opening + len("<think>") :].strip())
+        rest = rest[:opening]
+    return rest.strip(), "\n\n".join(t for t in thoughts if t) or None
+
+
+def extract_json(text: str) -> dict[str, Any]:
+    """The first JSON object in `text`: bare, in a code fence, or after leading prose."""
+    s = text.strip()
+    if not s:
+        raise ParseError("the answer is empty")
+    if s[0] == "{":
+        try:
+            return _object(orjson.loads(s))
+        except orjson.JSONDecodeError:
+            pass
+    for block in _FENCE.findall(s):
+        try:
+            value = orjson.loads(block.strip())
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    decoder = json.JSONDecoder()
+    first_error: json.JSONDecodeError | None = None
+    pos = s.find("{")
+    for _ in range(_MAX_SCANS):
+        if pos < 0:
+            break
+        try:
+            value, _end = decoder.raw_decode(s, pos)
+        except json.JSONDecodeError as exc:
+            first_error = first_error or exc
+        else:
+            if isinstance(value, dict):
+                return value
+        pos = s.find("{", pos + 1)
+    if first_error is not None:
+        raise ParseError(f"invalid JSON: {first_error.msg} (line {first_error.lineno}, column {first_error.colno})")
+    raise ParseError("no JSON object found in the answer")
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ParseError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+@lru_cache(maxsize=64)
+def _validator(schema_json: bytes) -> Draft202012Validator:
+    return Draft202012Validator(orjson.loads(schema_json))
+
+
+def schema_error(value: dict[str, Any], schema: dict[str, Any]) -> str | None:
+    """The most relevant schema violation, or None."""
+    validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    error = best_match(validator.iter_errors(value))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return f"schema violation at {where}: {error.message[:300]}"
+
+
+def interpret(raw: RawResponse, schema: dict[str, Any] | None) -> Interpreted:
+    """Split reasoning off, then (with a schema) parse and check the JSON answer."""
+    answer, thought = split_reasoning(raw.text)
+    reasoning = "\n\n".join(r for r in (raw.reasoning, thought) if r) or None
+    if schema is None:
+        return Interpreted(answer, reasoning, None, None if answer else "the answer is empty")
+    try:
+        parsed = extract_json(answer)
+    except ParseError as exc:
+        error = str(exc)
+        if raw.finish_reason == "length":
+            error = f"the answer was cut off at the token limit ({error}); answer more briefly"
+        return Interpreted(answer, reasoning, None, error)
+    return Interpreted(answer, reasoning, parsed, schema_error(parsed, schema))
+
+
+def schema_instruction(schema: dict[str, Any]) -> str:
+    """Tells the model the answer's shape; endpoints without json_schema support rely on it."""
+    return (
+        "Reply with a single JSON object, without prose or code fences, that conforms to this JSON schema:\n"
+        + orjson.dumps(schema).decode()
+    )
+
+
+def repair_instruction(error: str, structured: bool) -> str:
+    """The follow-up message that shows the model why its previous answer was not usable."""
+    tail = "Reply again with only the corrected JSON object." if structured else "Please answer again."
+    return f"Your previous answer could not be used: {error}. {tail}"
