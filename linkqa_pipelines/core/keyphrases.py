@@ -26,8 +26,9 @@ Algorithm (all columnar in Polars except the Chinese segmenter call):
    same seed, or share two words with it, is dropped ("binary" under "binary systems",
    "King George III" under "English King George").
 7. Selection: the best candidates with score >= 40% of the seed's best, clamped to
-   [min_kps, max_kps]; dropped candidates back-fill up to min_kps, then the subject name
-   ("astronomy"), so every seed gets a row — nothing is silently dropped.
+   [min_kps, max_kps]; dropped candidates back-fill up to min_kps, then the subject's topic
+   ("astronomy"), the discipline and the full subject name ("elementary mathematics"), so
+   every seed gets rows — nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -567,14 +568,16 @@ def extract_keyphrases(
     picked = _select(scored.join(own.select("doc"), on="doc", how="semi"), min_kps, max_kps)
     picked = _with_descriptions(picked, tokens, own)
 
-    # Back-fill seeds short of min_kps with their subject, then their discipline.
+    # Back-fill seeds short of min_kps with their subject's topic, their discipline, then the
+    # full subject name ("mathematics", "elementary mathematics").
     meta = own.select("doc", "seed_id", "subject_label").join(
-        seeds.select("seed_id", "discipline"), on="seed_id", how="left"
+        seeds.select("seed_id", "discipline", _optional(seeds, "subject", pl.String())), on="seed_id", how="left"
     )
     labels = pl.concat(
         [
             meta.select("doc", label="subject_label", order=pl.lit(0)),
             meta.select("doc", label=pl.col("discipline").str.replace_all("_", " "), order=pl.lit(1)),
+            meta.select("doc", label=pl.col("subject").str.replace_all("_", " ").str.strip_chars(), order=pl.lit(2)),
         ]
     ).filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
     have = picked.group_by("doc").agg(have=pl.len())
@@ -593,9 +596,9 @@ def extract_keyphrases(
             score=pl.lit(0.0),
             order=pl.col("i") + 1,
             kp_description=pl.col("label")
-            + pl.when(pl.col("order") == 0)
-            .then(pl.lit(" (subject of the seed)"))
-            .otherwise(pl.lit(" (discipline of the seed)")),
+            + pl.when(pl.col("order") == 1)
+            .then(pl.lit(" (discipline of the seed)"))
+            .otherwise(pl.lit(" (subject of the seed)")),
         )
     )
     kps = pl.concat(

@@ -1,0 +1,218 @@
+"""Offline keyphrase extractor on real MMLU / CMMLU / GSM8K seeds, checked by content."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, SEED_SCHEMA
+from linkqa_pipelines.core.keyphrases import (
+    EXTRACTION_STOP_WORDS,
+    OFFLINE_MODEL,
+    extract_keyphrases,
+    offline_seed_difficulty,
+)
+from linkqa_pipelines.core.kp_catalog import canonical_keys
+from linkqa_pipelines.core.kp_prompts import GRADE_LEVELS
+from linkqa_pipelines.core.seed_normalise import normalise_seeds
+from linkqa_pipelines.core.seed_readers import read_source
+from linkqa_pipelines.taxonomy import load_taxonomy
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def seeds_from(*relative: str) -> pl.DataFrame:
+    if not DATA.is_dir():
+        pytest.skip(f"../shared/data absent: {DATA}")
+    rows = pl.concat([read_source(DATA / r).rows for r in relative])
+    return normalise_seeds(rows, load_taxonomy().map_subjects).seeds
+
+
+def keys_of(links: pl.DataFrame, seeds: pl.DataFrame, question_start: str) -> set[str]:
+    """Canonical keys of the KPs extracted for the seed whose question starts with `question_start`."""
+    seed = seeds.filter(pl.col("question").str.starts_with(question_start))
+    assert seed.height == 1, question_start
+    names = links.filter(pl.col("seed_id") == seed["seed_id"][0])["kp_name"]
+    return set(canonical_keys(names).to_list())
+
+
+@pytest.fixture(scope="module")
+def mmlu() -> tuple[pl.DataFrame, pl.DataFrame]:
+    seeds = seeds_from(
+        "mmlu/test/astronomy_test.csv",
+        "mmlu/test/high_school_psychology_test.csv",
+        "mmlu/test/high_school_macroeconomics_test.csv",
+        "mmlu/test/formal_logic_test.csv",
+        "mmlu/test/college_biology_test.csv",
+    )
+    return seeds, extract_keyphrases(seeds)
+
+
+def test_mmlu_kps_are_the_topics_of_the_question(mmlu: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    seeds, links = mmlu
+    supernova = keys_of(links, seeds, 'What is true for a type-Ia ("type one-a") supernova?')
+    assert {"supernova", "binary system"} <= supernova
+    assert "true" not in supernova and "type" not in supernova
+    assert {"cerebral cortex", "thalamus"} <= keys_of(
+        links, seeds, "The relaying of sensory information to the cerebral cortex"
+    )
+    assert "economic growth" in keys_of(links, seeds, "Which of the following would reduce economic growth?")
+    assert "predicate logic" in keys_of(
+        links, seeds, "Select the best translation into predicate logic: Either Taylor or Eric"
+    )
+
+
+def test_mmlu_every_seed_gets_two_to_eight_clean_kps(mmlu: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    seeds, links = mmlu
+    assert links.schema.to_python() == {**pl.Schema(KP_LINK_SCHEMA).to_python(), "kp_score": float}
+    per_seed = links.group_by("seed_id").agg(n=pl.len(), ranks=pl.col("kp_rank").sort())
+    assert per_seed.height == seeds.height  # no seed dropped
+    assert per_seed["n"].is_between(2, 8).all()
+    assert all(r == list(range(len(r))) for r in per_seed["ranks"].to_list())
+    names = links["kp_name"]
+    assert not names.str.to_lowercase().is_in(list(EXTRACTION_STOP_WORDS)).any()
+    assert (names.str.len_chars() >= 2).all()
+    assert links.select(pl.struct("seed_id", pl.col("kp_name").str.to_lowercase()).is_unique().all()).item()
+    assert set(links["backend"].unique()) == {"offline"} and set(links["model"].unique()) == {OFFLINE_MODEL}
+    assert set(links["grade_level"].unique()) <= set(GRADE_LEVELS)
+    assert links["difficulty"].is_between(1, 5).all()
+    # Descriptions carry context: the subject and the text around the phrase.
+    row = links.filter(pl.col("kp_name") == "supernova").row(0, named=True)
+    assert row["kp_description"].startswith("astronomy: ") and "supernova" in row["kp_description"]
+
+
+def test_corpus_feeds_idf_and_question_outweighs_distractors() -> None:
+    seeds = seeds_from("mmlu/test/astronomy_test.csv")
+    target = seeds.filter(pl.col("question").str.starts_with("What is true for a type-Ia"))
+    alone = extract_keyphrases(target)
+    with_corpus = extract_keyphrases(target, corpus=seeds)
+    assert set(with_corpus["seed_id"]) == set(target["seed_id"])
+
+    def score(links: pl.DataFrame, name: str) -> float:
+        return links.filter(pl.col("kp_name") == name)["kp_score"].item()
+
+    # Alone, every candidate has idf 1; over the corpus the score scales by exactly
+    # ln((N+1)/(df+1)) + 1, df = seeds mentioning a supernova.
+    text = pl.concat_str([pl.col("question"), pl.col("choices").list.join(" ")], separator=" ")
+    df = seeds.filter(text.str.contains(r"(?i)\bsupernova(?:e|s|'s)?\b")).height
+    assert df >= 2
+    expected = math.log((seeds.height + 1) / (df + 1)) + 1
+    assert score(with_corpus, "supernova") / score(alone, "supernova") == pytest.approx(expected)
+    # The question (weight 3) outweighs a distractor choice (weight 1) for equal-length phrases.
+    assert score(alone, "supernova") > score(alone, "X-rays")
+
+
+def test_cmmlu_chinese_seeds_give_chinese_kps() -> None:
+    seeds = seeds_from(
+        "cmmlu/dev/high_school_biology.csv", "cmmlu/dev/clinical_knowledge.csv", "cmmlu/dev/astronomy.csv"
+    )
+    links = extract_keyphrases(seeds)
+    assert links["seed_id"].n_unique() == seeds.height
+    topical = links.filter(pl.col("kp_score") > 0)  # back-filled subject names are English
+    assert topical["kp_name"].str.contains(CJK.pattern).sum() > 0.9 * topical.height
+    assert "细胞凋亡" in keys_of(links, seeds, "下列关于细胞凋亡的叙述")
+    assert "急性肾损伤" in keys_of(links, seeds, "急性肾损伤进展期的主要死亡原因是")
+    assert not topical["kp_name"].is_in(["的", "是", "下列", "正确", "以下"]).any()
+
+
+def test_gsm8k_explanations_feed_free_form_seeds() -> None:
+    seeds = seeds_from("gsm8k/test.jsonl").head(200)
+    links = extract_keyphrases(seeds)
+    assert links["seed_id"].n_unique() == 200
+    janet = keys_of(links, seeds, "Janet’s ducks lay 16 eggs per day")
+    assert "duck egg" in janet and "per" not in janet
+    assert set(links["grade_level"].unique()) == {"primary"}
+
+
+def test_fallback_fills_seeds_without_candidates_and_never_drops_them() -> None:
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["s1"],
+            "question": ["What is 2 + 2?"],
+            "choices": [["3", "4", "5", "6"]],
+            "answer": ["B"],
+            "subject": ["elementary_mathematics"],
+            "discipline": ["mathematics"],
+            "language": ["en"],
+        }
+    )
+    links = extract_keyphrases(seeds)
+    # No word in the text qualifies: the subject's topic ("elementary_" stripped) stands in;
+    # the discipline adds nothing new, so the full subject name comes next.
+    assert links["kp_name"].to_list() == ["mathematics", "elementary mathematics"]
+    assert links["kp_description"].to_list() == [
+        "mathematics (subject of the seed)",
+        "elementary mathematics (subject of the seed)",
+    ]
+    two = extract_keyphrases(seeds.with_columns(subject=pl.lit("number_sense")))
+    assert two["kp_name"].to_list() == ["number sense", "mathematics"]
+    assert two["kp_description"].to_list() == [
+        "number sense (subject of the seed)",
+        "mathematics (discipline of the seed)",
+    ]
+    alone = extract_keyphrases(seeds.drop("subject").with_columns(discipline=pl.lit("mathematics")))
+    assert alone["kp_name"].to_list() == ["mathematics"]  # nothing else to say: one KP, not zero
+
+
+def test_bad_seeds_fail_naming_the_row() -> None:
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["a", "b"],
+            "question": ["Fine question about photosynthesis", "  "],
+            "discipline": ["biology", "biology"],
+        }
+    )
+    with pytest.raises(ValueError, match=r"rows \[1\].*seed_ids \['b'\]"):
+        extract_keyphrases(seeds)
+    with pytest.raises(ValueError, match=r"duplicate 'seed_id' \(0-based rows \[0, 1\]"):
+        extract_keyphrases(seeds.with_columns(seed_id=pl.lit("a"), question=pl.lit("photosynthesis")))
+    with pytest.raises(ValueError, match="discipline"):
+        extract_keyphrases(seeds.drop("discipline").head(1))
+    with pytest.raises(ValueError, match="min_kps"):
+        extract_keyphrases(seeds.head(1), min_kps=5, max_kps=3)
+    assert extract_keyphrases(pl.DataFrame(schema=SEED_SCHEMA)).height == 0
+
+
+def test_offline_seed_difficulty_heuristic() -> None:
+    long_question = " ".join(["word"] * 130)
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["elem", "hs", "college_long", "prof_math", "gsm", "math_ref", "plain"],
+            "subject": [
+                "elementary_mathematics",
+                "high_school_biology",
+                "college_physics",
+                "professional_accounting",
+                "grade school",
+                "Algebra",
+                "astronomy",
+            ],
+            "adapter": ["mmlu_csv", "mmlu_csv", "mmlu_csv", "mmlu_csv", "gsm8k_jsonl", "math_jsonl", "mmlu_csv"],
+            "question": [
+                "Which is bigger?",
+                "What do cells do?",
+                long_question,
+                "If x = 3 + 4, what is 2x?",
+                "Tom has 3 apples.",
+                "Solve x^2 = 4.",
+                "What is a star?",
+            ],
+            "explanation": [None, None, None, "a.\nb.\nc.\nd.\ne.\nf.\ng.", "<<1>> <<2>> <<3>>", None, None],
+            "ref_difficulty": [None, None, None, None, None, 5, None],
+        },
+        schema_overrides={"ref_difficulty": pl.Int8},
+    )
+    out = {r["seed_id"]: r for r in offline_seed_difficulty(seeds).to_dicts()}
+    assert out["elem"] == {"seed_id": "elem", "grade_level": "primary", "difficulty": 1}
+    assert out["hs"]["grade_level"] == "high_school" and out["hs"]["difficulty"] == 2
+    assert out["college_long"]["grade_level"] == "undergraduate" and out["college_long"]["difficulty"] == 4
+    # 1 + professional prior 2 + maths 0.5 + 7 explanation steps 1 = 4.5 -> rounded half up
+    assert out["prof_math"] == {"seed_id": "prof_math", "grade_level": "graduate_professional", "difficulty": 5}
+    assert out["gsm"]["grade_level"] == "primary" and out["gsm"]["difficulty"] == 2
+    assert out["math_ref"] == {"seed_id": "math_ref", "grade_level": "competition", "difficulty": 5}
+    assert out["plain"]["grade_level"] == "high_school" and out["plain"]["difficulty"] == 2

@@ -1,0 +1,167 @@
+"""KP co-occurrence graph: exact edges on a hand-made example, CSR consistency, igraph, storage."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from collections import Counter, defaultdict
+
+import numpy as np
+import polars as pl
+import pytest
+
+from linkqa_pipelines.core.kp_catalog import build_catalog
+from linkqa_pipelines.core.kp_graph import (
+    KP_EDGE_SCHEMA,
+    KPGraph,
+    build_graph,
+    degree_plot_png,
+    graph_summary,
+    load_arrays,
+    save_arrays,
+)
+
+# s1: A B C   s2: A B   s3: A D (two surface forms of D)   s4: D   s5: E (alone)
+HAND_MADE = pl.DataFrame(
+    {
+        "seed_id": ["s1", "s1", "s1", "s2", "s2", "s3", "s3", "s3", "s4", "s5"],
+        "discipline": ["physics"] * 5 + ["chemistry"] * 5,
+        "kp_name": ["alpha", "beta", "gamma", "alpha", "beta", "alpha", "delta", "Deltas", "delta", "epsilon"],
+        "kp_description": "d",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def hand_made() -> KPGraph:
+    catalog = build_catalog(HAND_MADE)
+    return build_graph(catalog.links, catalog.catalog)
+
+
+def named_edges(graph: KPGraph) -> dict[tuple[str, str], dict]:
+    names = dict(zip(graph.nodes["kp_id"], graph.nodes["name"], strict=True))
+    return {tuple(sorted((names[r["src_kp_id"]], names[r["dst_kp_id"]]))): r for r in graph.edges.to_dicts()}
+
+
+def test_hand_made_edges_exact(hand_made: KPGraph) -> None:
+    edges = named_edges(hand_made)
+    assert set(edges) == {("alpha", "beta"), ("alpha", "gamma"), ("beta", "gamma"), ("alpha", "delta")}
+    assert {k: e["weight"] for k, e in edges.items()} == {
+        ("alpha", "beta"): 2,
+        ("alpha", "gamma"): 1,
+        ("beta", "gamma"): 1,
+        ("alpha", "delta"): 1,
+    }
+    assert edges[("alpha", "beta")]["seed_ids"] == ["s1", "s2"]
+    assert edges[("alpha", "delta")]["seed_ids"] == ["s3"]  # "delta" + "Deltas" in s3 is one link
+
+    # NPMI over the 5 seeds: alpha in 3, beta 2, gamma 1, delta 2.
+    def npmi(n_ab: int, n_a: int, n_b: int, n: int = 5) -> float:
+        p_ab = n_ab / n
+        return math.log(p_ab / ((n_a / n) * (n_b / n))) / -math.log(p_ab)
+
+    assert edges[("alpha", "beta")]["npmi"] == pytest.approx(npmi(2, 3, 2))
+    assert edges[("beta", "gamma")]["npmi"] == pytest.approx(npmi(1, 2, 1)) and edges[("beta", "gamma")]["npmi"] > 0
+    assert edges[("alpha", "delta")]["npmi"] < 0  # co-occur less than chance
+    assert hand_made.edges.schema == pl.Schema(KP_EDGE_SCHEMA)
+    assert (hand_made.edges["src"] < hand_made.edges["dst"]).all()
+    assert hand_made.edges.select(pl.struct("src", "dst").is_unique().all()).item()
+    assert hand_made.n_seeds == 5
+
+
+def test_seed_links_deduplicated_with_nodes(hand_made: KPGraph) -> None:
+    links = hand_made.seed_links
+    assert links.columns == ["seed_id", "kp_id", "node", "discipline"]
+    assert links.height == 9  # 10 input rows; s3 names delta twice ("delta", "Deltas"), one link
+    assert links.filter(pl.col("seed_id") == "s5")["discipline"].to_list() == ["chemistry"]
+    node_of = dict(zip(hand_made.nodes["kp_id"], hand_made.nodes["node"], strict=True))
+    assert all(node_of[k] == n for k, n in zip(links["kp_id"], links["node"], strict=True))
+
+
+def test_csr_arrays_match_edges(hand_made: KPGraph) -> None:
+    a = hand_made.arrays
+    n = a.n_nodes
+    assert n == hand_made.nodes.height == 5
+    assert a.indptr.dtype == np.int64 and a.indices.dtype == np.int32 and a.strength.dtype == np.float64
+    assert a.indptr[-1] == 2 * hand_made.edges.height
+    expected: dict[int, dict[int, float]] = defaultdict(dict)
+    for e in hand_made.edges.iter_rows(named=True):
+        expected[e["src"]][e["dst"]] = expected[e["dst"]][e["src"]] = float(e["weight"])
+    for u in range(n):
+        nbrs = a.indices[a.indptr[u] : a.indptr[u + 1]]
+        assert list(nbrs) == sorted(expected[u])
+        assert list(a.strength[a.indptr[u] : a.indptr[u + 1]]) == [expected[u][v] for v in nbrs]
+    popularity = dict(zip(hand_made.nodes["name"], a.popularity, strict=True))
+    assert popularity == {"alpha": 3.0, "beta": 2.0, "delta": 2.0, "gamma": 1.0, "epsilon": 1.0}
+
+
+def test_matches_naive_pair_count_and_caps_seed_lists() -> None:
+    rng = np.random.default_rng(5)
+    n_seeds, names = 400, [f"topic {chr(97 + i)}{chr(97 + j)}" for i in range(6) for j in range(6)]
+    seed_of = np.repeat(np.arange(n_seeds), 4)
+    picks = rng.zipf(1.6, size=seed_of.size) % len(names)
+    links = pl.DataFrame(
+        {"seed_id": [f"q{s:04d}" for s in seed_of], "discipline": "biology", "kp_name": [names[p] for p in picks]}
+    )
+    catalog = build_catalog(links)
+    graph = build_graph(catalog.links, catalog.catalog, seed_id_cap=5)
+    by_seed: dict[str, set[str]] = defaultdict(set)
+    for s, k in catalog.links.select("seed_id", "kp_id").iter_rows():
+        by_seed[s].add(k)
+    counter: Counter[tuple[str, str]] = Counter()
+    seeds: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for s in sorted(by_seed):
+        for pair in itertools.combinations(sorted(by_seed[s]), 2):
+            counter[pair] += 1
+            seeds[pair].append(s)
+    got = {tuple(sorted((r["src_kp_id"], r["dst_kp_id"]))): r for r in graph.edges.to_dicts()}
+    assert {k: r["weight"] for k, r in got.items()} == dict(counter)
+    assert all(r["seed_ids"] == seeds[k][:5] for k, r in got.items())
+    assert max(len(r["seed_ids"]) for r in got.values()) == 5 < max(counter.values())
+
+
+def test_igraph_summary_and_plot(hand_made: KPGraph) -> None:
+    g = hand_made.to_igraph()
+    assert (g.vcount(), g.ecount()) == (5, 4) and not g.is_directed()
+    assert sorted(g.es["weight"]) == [1, 1, 1, 2]
+    assert g.vs["kp_id"] == hand_made.nodes["kp_id"].to_list()
+    summary = graph_summary(hand_made)
+    assert summary["nodes"] == 5 and summary["edges"] == 4 and summary["seeds"] == 5
+    assert summary["components"] == 2 and summary["isolated_nodes"] == 1  # epsilon is alone
+    assert summary["largest_component_share"] == pytest.approx(4 / 5)
+    assert summary["degree_histogram"] == {"degree": [0, 1, 2, 3], "count": [1, 1, 2, 1]}
+    png = degree_plot_png(hand_made)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+
+def test_save_load_arrays_roundtrip_and_validation(hand_made: KPGraph, tmp_path) -> None:
+    path = tmp_path / "csr.npz"
+    save_arrays(hand_made.arrays, path)
+    loaded = load_arrays(path)
+    for field in ("indptr", "indices", "strength", "popularity"):
+        assert np.array_equal(getattr(loaded, field), getattr(hand_made.arrays, field))
+    buf = io.BytesIO()
+    save_arrays(hand_made.arrays, buf)
+    buf.seek(0)
+    assert np.array_equal(load_arrays(buf).indices, hand_made.arrays.indices)
+    broken = tmp_path / "broken.npz"
+    a = hand_made.arrays
+    np.savez(broken, indptr=a.indptr, indices=a.indices[:-1], strength=a.strength, popularity=a.popularity)
+    with pytest.raises(ValueError, match="inconsistent CSR"):
+        load_arrays(broken)
+
+
+def test_bad_inputs_fail_loudly() -> None:
+    catalog = build_catalog(HAND_MADE)
+    with pytest.raises(ValueError, match=r"not in the catalog, e.g. \['kp_unknown'\]"):
+        build_graph(catalog.links.with_columns(kp_id=pl.lit("kp_unknown")), catalog.catalog)
+    with pytest.raises(ValueError, match=r"null 'kp_id' \(0-based rows \[0\]\)"):
+        build_graph(
+            catalog.links.with_columns(kp_id=pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise("kp_id")),
+            catalog.catalog,
+        )
+    with pytest.raises(ValueError, match=r"dense 0\.\.n-1"):
+        build_graph(catalog.links, catalog.catalog.with_columns(node=pl.col("node") + 1))
+    with pytest.raises(ValueError, match="missing columns"):
+        build_graph(HAND_MADE, catalog.catalog)
