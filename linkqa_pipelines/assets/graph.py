@@ -3,13 +3,12 @@
 
 import io
 
-import numpy as np
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, GraphArrays
 from linkqa_pipelines.core.kp_catalog import build_catalog
-from linkqa_pipelines.core.kp_graph import build_graph, degree_plot_png, graph_summary
+from linkqa_pipelines.core.kp_graph import build_graph, degree_plot_png, graph_summary, load_arrays, save_arrays
 from linkqa_pipelines.metadata import md_table, png_md
 from linkqa_pipelines.resources.warehouse import WarehouseResource
 
@@ -17,14 +16,14 @@ CSR_FILE = "csr.npz"
 
 
 def save_graph_arrays(arrays: GraphArrays) -> bytes:
+    """CSR arrays as bytes, so the lake can put them on local disk or object storage."""
     buf = io.BytesIO()
-    np.savez(buf, indptr=arrays.indptr, indices=arrays.indices, strength=arrays.strength, popularity=arrays.popularity)
+    save_arrays(arrays, buf)
     return buf.getvalue()
 
 
 def load_graph_arrays(data: bytes) -> GraphArrays:
-    with np.load(io.BytesIO(data)) as z:
-        return GraphArrays(z["indptr"], z["indices"], z["strength"], z["popularity"])
+    return load_arrays(io.BytesIO(data))
 
 
 @asset(
