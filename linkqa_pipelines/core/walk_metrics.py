@@ -33,7 +33,9 @@ def universe_mask(universe: Universe, n_nodes: int | None = None) -> np.ndarray:
         return np.ones(int(universe), dtype=bool)
     mask = np.asarray(universe)
     if mask.dtype != np.bool_ or mask.ndim != 1 or (n_nodes is not None and mask.shape[0] != n_nodes):
-        raise ValueError(f"universe must be an int or a 1-D bool mask over {n_nodes or 'all'} nodes, got {mask.dtype} {mask.shape}")
+        raise ValueError(
+            f"universe must be an int or a 1-D bool mask over {n_nodes or 'all'} nodes, got {mask.dtype} {mask.shape}"
+        )
     return mask
 
 
@@ -61,7 +63,9 @@ def gini(values: np.ndarray) -> float:
     return float(2.0 * np.dot(rank, x) / (x.size * total) - (x.size + 1) / x.size)
 
 
-def coverage_curve(paths: Paths, universe: Universe, checkpoints: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coverage_curve(
+    paths: Paths, universe: Universe, checkpoints: Sequence[int] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(x, y): y[i] = share of universe KPs used by the first x[i] paths (checkpoints past the
     number of paths are clipped to it)."""
     mask = universe_mask(universe)
@@ -108,7 +112,9 @@ def walk_summary(arrays: GraphArrays, paths: Paths, universe: Universe) -> dict[
     }
 
 
-def coverage_plot_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str = "KP coverage against paths") -> bytes:
+def coverage_plot_png(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str = "KP coverage against paths"
+) -> bytes:
     """Coverage curves (one line per sampler) as PNG bytes; Agg canvas, no pyplot state, so it is
     safe in worker threads."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -9,27 +9,31 @@ later batches go where earlier ones did not. They count every drawn path, discar
 included: otherwise a dead-end pocket of unused KPs would keep the highest value and
 attract start after start.
 
+Starts are drawn exactly by V over the start pool (one O(pool) cumulative sum per batch).
 How a step is drawn, for all active walkers of a batch at once:
 
 1. Proposal (O(log degree) per walker). Once per "epoch" the sampler builds, over the whole
-   CSR, the per-node inverse CDF of strength^gamma * V_epoch(v), normalised within each
-   node's neighbour segment, as one global cumulative array. A walker at u draws one
-   uniform, maps it into u's segment and finds its neighbour with one `searchsorted` over
-   all walkers (queries sorted first, which makes the search cache friendly).
+   CSR, the inverse CDF of strength^gamma * V_epoch(v) normalised within each node's
+   neighbour segment, as one global cumulative array. A walker at u maps one uniform into
+   u's segment and finds its neighbour by a binary search bounded to that segment,
+   vectorised over all walkers (`bounded_search`).
 2. Exact correction. V only falls as use counts grow, so the proposal is accepted with
    probability V_now(v) / V_epoch(v) <= 1, and rejected if v is already in the walker's
-   path: rejection sampling, so the accepted draw has exactly the target distribution.
-   Rejected walkers try again, up to `rejection_rounds` times.
+   path, whose cdf interval is then cut out of that walker's later proposals: rejection
+   sampling, so an accepted draw has exactly the target distribution. Rejected walkers try
+   again, up to `rejection_rounds` times.
 3. Fallback (O(degree) per walker). The few walkers still pending draw from the exact
    target by a vectorised inverse CDF over their gathered neighbour segments (np.repeat of
    walker ids, segment-normalised cumsum, one uniform each, searchsorted), in chunks of at
    most `max_gather` neighbour entries, so a hub with a huge degree keeps memory bounded.
-   It is also what detects dead ends (no admissible neighbour). `rejection_rounds=0`
-   uses only this path.
+   It is also what decides dead ends (no admissible neighbour). `rejection_rounds=0` uses
+   only this path.
 
-The epoch proposal is rebuilt (O(edges)) when the last batch accepted fewer than half of its
-proposals, so its cost is paid a few times per run, not per batch. Starts use the same
-scheme with the start pool as one segment.
+Why not only step 3: its cost is the degree of the walker's KP, and walkers sit on hubs
+(a random walk visits KPs in proportion to degree), so on a power-law graph it gathers
+~70 entries per step at 1M nodes; steps 1-2 cost a few cache lines. The epoch proposal is
+rebuilt (O(edges)) only when a batch passed fewer than half of its proposals, so a run
+pays it a few times, not per batch.
 
 Probabilities are resolved to about 1e-16 * n_nodes within a segment (the global cumulative
 array holds one unit per node), ample for KP graphs.
@@ -49,7 +53,6 @@ uniform start, next KP in proportion to co-occurrence count) and `popularity_wal
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -64,7 +67,7 @@ _REBUILD_BELOW = 0.5  # rebuild the proposal once a batch passed fewer than this
 
 @dataclass(frozen=True)
 class WalkConfig:
-    """Sampler settings. `batch_size=None` picks one that keeps coverage adaptive (see `effective_batch_size`)."""
+    """Sampler settings. `batch_size=None` picks one that keeps coverage adaptive (`effective_batch_size`)."""
 
     n_paths: int
     min_len: int = 3
@@ -102,11 +105,12 @@ class WalkConfig:
         return ValueFunctionConfig(alpha=self.alpha, beta=self.beta, gamma=self.gamma)
 
     def effective_batch_size(self, n_start: int) -> int:
-        """Walkers per batch. Auto: at least ~32 batches per run, and a batch visits at most about
-        a quarter of the start pool, so use counts stay fresh; capped at 65,536 to bound memory."""
+        """Walkers per batch. Auto: at least 16 batches per run, and a batch visits at most about a
+        quarter of the start pool, so use counts stay fresh (on MMLU graphs coverage is the same
+        for 8 to 32 batches, and far lower for one); capped at 65,536 to bound memory."""
         if self.batch_size is not None:
             return self.batch_size
-        return max(1, min(65_536, n_start // (4 * self.max_len), -(-self.n_paths // 32)))
+        return max(1, min(65_536, n_start // (4 * self.max_len), -(-self.n_paths // 16)))
 
 
 @dataclass(frozen=True)
@@ -291,15 +295,15 @@ def bounded_search(
     its segment instead of searching the whole array (2-3x faster than `np.searchsorted` here).
     """
     size = hi - lo
-    rounds = np.frexp(size)[1]  # bit length: a segment of this size needs that many halvings
-    order = np.argsort(-rounds)
+    rounds = -np.frexp(size)[1].astype(np.int8)  # minus the bit length: halvings this segment needs
+    order = np.argsort(rounds, kind="stable")  # radix sort on int8: linear time
     first = lo.take(order)  # the answer lies in [first, first + count]
     count = size.take(order)  # <= size >> k after round k, so finished queries leave the prefix
     goal = target.take(order)
-    descending = -rounds.take(order)
+    neg_bits = rounds.take(order)  # ascending
     below = np.less_equal if side == "right" else np.less
     k = 0
-    while (active := int(np.searchsorted(descending, -k, side="left"))) > 0:
+    while (active := int(np.searchsorted(neg_bits, -k, side="left"))) > 0:  # bit length > k
         f, c = first[:active], count[:active]  # views: updated in place
         half = c >> 1
         right = below(values.take(f + half, mode="clip"), goal[:active]) & (c > 0)
@@ -312,7 +316,7 @@ def bounded_search(
 
 
 def _sorted_search(cdf: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """`locate` for queries that all share one big segment (the start pool): one `searchsorted`,
+    """`locate` for queries that all share one segment (the start pool): one `searchsorted`,
     with the queries sorted first so that it walks the array nearly in order."""
     order = np.argsort(target)
     index = np.empty(target.shape[0], dtype=np.int64)
@@ -355,9 +359,8 @@ class _Sampler:
                 raise ValueError(f"start_mask must be a bool array of shape ({n},), got {given.dtype} {given.shape}")
             mask = given & (degree > 0)  # an isolated KP cannot start a path of >= 2 KPs
         self.starts = np.flatnonzero(mask).astype(np.int32)
-        self.start_bounds = np.array([0, self.starts.shape[0]], dtype=np.int64)
         self.cdf: np.ndarray | None = None  # epoch proposal over the CSR entries
-        self.start_cdf = np.zeros(1)  # epoch proposal over the start pool
+        self.segment_start = np.zeros(0)  # cdf at each node's first entry (n + 1): one gather per walker
         self.proposals = 0
         self.window = np.zeros(2, dtype=np.int64)  # this batch: proposals, how many passed the V test
         self.rebuilds = 0
@@ -383,29 +386,33 @@ class _Sampler:
         weights = np.take(self.value_epoch, self.arrays.indices, out=reuse, mode="clip")  # clip: unbuffered
         weights *= self.edge
         self.cdf = segment_cdf(weights, self.arrays.indptr, out=self.cdf)
-        self.start_cdf = segment_cdf(self.value_epoch[self.starts], self.start_bounds, out=self.start_cdf)
+        self.segment_start = self.cdf.take(self.arrays.indptr)
         self.rebuilds += 1
 
     # ---- drawing -----------------------------------------------------------------
-    def draw(self, rows: np.ndarray, t: int, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Position t of the walkers `rows` (batch-local): (node or -1 at a dead end, V at pick).
+    def draw_starts(self, k: int) -> np.ndarray:
+        """k start KPs drawn by V_now over the start pool (exact: one O(pool) CDF per batch)."""
+        cdf = np.empty(self.starts.shape[0] + 1)
+        cdf[0] = 0.0
+        np.cumsum(self.value_now.take(self.starts), out=cdf[1:])
+        target = np.minimum(self.rng.random(k) * cdf[-1], np.nextafter(cdf[-1], -np.inf))
+        return self.starts.take(_sorted_search(cdf, target)).astype(np.int64)
+
+    def draw_next(self, rows: np.ndarray, t: int, paths: np.ndarray) -> np.ndarray:
+        """Position t >= 1 of the walkers `rows` (batch-local): the next KP, or -1 at a dead end.
 
         Hot loop: boolean selection uses `compress` and gathers use `take`, several times faster
         than mask and fancy indexing on these sizes.
         """
         k = rows.shape[0]
         chosen = np.full(k, -1, dtype=np.int64)
-        at = paths[rows, t - 1] if t else np.zeros(0, dtype=np.int32)
+        at = paths[:, t - 1].take(rows)
         pending = np.arange(k)
         deferred: list[np.ndarray] = []
         if self.cfg.rejection_rounds and self.cdf is not None:
-            if t:
-                cdf, entry_node = self.cdf, self.arrays.indices
-                bounds = np.stack([self.arrays.indptr.take(at), self.arrays.indptr.take(at + 1)], axis=1)
-            else:
-                cdf, entry_node = self.start_cdf, self.starts
-                bounds = np.tile(self.start_bounds, (k, 1))
-            base, end = cdf.take(bounds[:, 0]), cdf.take(bounds[:, 1])
+            cdf, entry_node = self.cdf, self.arrays.indices
+            bounds = np.stack([self.arrays.indptr.take(at), self.arrays.indptr.take(at + 1)], axis=1)
+            base, end = self.segment_start.take(at), self.segment_start.take(at + 1)
             live = end > base  # dead under V_epoch means dead under V_now
             # per pending walker: segment start, free proposal mass, highest admissible target
             span = np.stack([base, end - base, np.nextafter(end, -np.inf)], axis=1).compress(live, axis=0)
@@ -421,7 +428,7 @@ class _Sampler:
                     start = skip[:, col, 0]
                     target = np.where(target >= start, target - start + skip[:, col, 1], target)
                 np.minimum(target, span[:, 2], out=target)
-                entry = locate(cdf, bounds[:, 0], bounds[:, 1], target) if t else _sorted_search(cdf, target)
+                entry = locate(cdf, bounds[:, 0], bounds[:, 1], target)
                 candidate = entry_node.take(entry)
                 passed = u[1] < self.accept.take(candidate)
                 repeat = self.in_path(prefix, candidate)
@@ -450,18 +457,12 @@ class _Sampler:
                         prefix, skip = prefix.take(keep, axis=0), skip.take(keep, axis=0)
         rest = np.concatenate([*deferred, pending])
         if rest.size:
-            chosen[rest] = self.exact_next(rows[rest], at[rest], t, paths) if t else self.exact_start(rest.size)
-        picked_value = self.value_now.take(chosen, mode="clip")  # V at pick time (meaningless where chosen = -1)
-        return chosen, picked_value
+            chosen[rest] = self.exact_next(rows[rest], at[rest], t, paths)
+        return chosen
 
     @staticmethod
     def in_path(prefix: np.ndarray, candidate: np.ndarray) -> np.ndarray:
         return (prefix == candidate[:, None]).any(axis=1)
-
-    def exact_start(self, k: int) -> np.ndarray:
-        cdf = segment_cdf(self.value_now[self.starts], self.start_bounds)
-        entry, alive = segment_search(cdf, np.zeros(k, dtype=np.int64), np.full(k, self.starts.shape[0]), self.rng.random(k))
-        return np.where(alive, self.starts[entry], -1)
 
     def exact_next(self, rows: np.ndarray, at: np.ndarray, t: int, paths: np.ndarray) -> np.ndarray:
         """Inverse CDF over the gathered neighbour segments, in chunks of <= max_gather entries."""
@@ -535,17 +536,17 @@ class _Sampler:
         lengths = np.zeros(size, dtype=np.int64)
         active = np.arange(size)
         for t in range(cfg.max_len):
-            active = active[target[active] > t]
+            active = active.compress(target.take(active) > t)
             if not active.size:
                 break
-            node, value = self.draw(active, t, paths)
+            node = self.draw_next(active, t, paths) if t else self.draw_starts(active.size)
             found = node >= 0
-            active = active[found]
-            paths[active, t] = node[found]
-            values[active, t] = value[found]
+            active, node = active.compress(found), node.compress(found)
+            paths[active, t] = node
+            values[active, t] = self.value_now.take(node)  # V at pick time
             lengths[active] = t + 1
             if t:
                 self.steps += int(active.size)
             if cfg.coverage_update == "step":
-                self.count_use(node[found])
+                self.count_use(node)
         return paths, values, lengths
