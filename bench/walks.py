@@ -1,6 +1,6 @@
-"""Benchmark: value-function walk sampler vs igraph's random_walk and a plain Python loop.
+"""Benchmark: value-function walk sampler vs igraph's random_walk and Python loops.
 
-Run by hand:  .venv/bin/python bench/walks.py [--nodes 1000000] [--paths N] [--quick]
+Run by hand:  .venv/bin/python bench/walks.py [--nodes 1000000] [--paths N] [--repeat 3] [--quick]
 
 Graph: igraph.Graph.Barabasi(nodes, m=10) (power-law degrees, ~10 edges per node), edge
 weights Zipf(2) co-occurrence counts capped at 1000, popularity (seed count) ~ degree x
@@ -9,25 +9,35 @@ Rates are transitions per second (a path of 5 KPs is 4 steps; starts are not cou
 
 Measured:
 - this sampler, value function on (alpha = beta = gamma = 1), use counts updated per batch,
-  run in a fresh subprocess so its peak RSS is its own (graph arrays included);
+  run in a fresh subprocess so its peak RSS is its own (graph arrays included), with its
+  default engine (the numba kernel when numba is installed; `--engine numpy` for the fallback);
+  the time includes loading the cached kernel, not compiling it (a warm-up run does that);
 - igraph weighted `random_walk` as one long walk of `--long-steps` steps (one C call);
 - igraph weighted `random_walk` once per short path (it rebuilds its weight tables on every
   call), `--short-calls` calls timed and extrapolated;
-- a plain Python loop over walkers doing the same value-function steps with numpy on each
-  neighbour slice, `--loop-walkers` walkers timed and extrapolated.
-Goals: >= 2x the long walk, >= 100x the Python loop, <= 4 GB peak RSS.
+- a Python loop over walkers doing the same value-function steps with numpy on each
+  neighbour slice, `--loop-walkers` walkers timed and extrapolated;
+- a plain Python loop (no numpy inside): Python lists of neighbours and weights,
+  `random.choices` per step, V of a path's KPs refreshed after each path.
+Every timed measurement runs `--repeat` times on the same graph; the table shows medians
+(the machine may be shared) and the ratios of the medians.
+Goals: >= 2x the long walk, >= 100x the Python loop (both loops are reported), <= 4 GB peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import itertools
 
 import igraph as ig
 import numpy as np
@@ -87,7 +97,7 @@ def run_sampler_child(csr: Path, cfg: WalkConfig) -> dict[str, float]:
 
 
 def python_loop(arrays: GraphArrays, cfg: WalkConfig, walkers: int) -> tuple[int, float]:
-    """The straightforward implementation: per walker, per step, weights over the neighbour slice."""
+    """The straightforward numpy implementation: per walker, per step, weights over the neighbour slice."""
     rng = np.random.default_rng(cfg.seed)
     value_fn = ValueFunction(arrays.popularity, cfg.value_config)
     edge = value_fn.edge_factor(arrays.strength)
@@ -112,6 +122,42 @@ def python_loop(arrays: GraphArrays, cfg: WalkConfig, walkers: int) -> tuple[int
     return steps, time.perf_counter() - t
 
 
+class PlainGraph:
+    """The CSR arrays as Python lists, built once outside the timing (as a pure-Python program would hold them)."""
+
+    def __init__(self, arrays: GraphArrays, cfg: WalkConfig) -> None:
+        value_fn = ValueFunction(arrays.popularity, cfg.value_config)
+        self.indptr: list[int] = arrays.indptr.tolist()
+        self.indices: list[int] = arrays.indices.tolist()
+        self.edge: list[float] = value_fn.edge_factor(arrays.strength).tolist()
+        self.popularity_term: list[float] = value_fn.popularity_term.tolist()
+        self.beta = cfg.beta
+
+
+def plain_python_loop(g: PlainGraph, cfg: WalkConfig, walkers: int) -> tuple[int, float]:
+    """No numpy: per step, Python lists of neighbours and weights and `random.choices`."""
+    rng = random.Random(cfg.seed)
+    use = [0] * len(g.popularity_term)
+    t = time.perf_counter()
+    value = [p / (1.0 + c) ** g.beta for p, c in zip(g.popularity_term, use, strict=True)]
+    start_cum = list(itertools.accumulate(value))
+    steps = 0
+    for _ in range(walkers):
+        path = [bisect.bisect_right(start_cum, rng.random() * start_cum[-1])]
+        while len(path) < cfg.max_len:
+            lo, hi = g.indptr[path[-1]], g.indptr[path[-1] + 1]
+            neighbours = g.indices[lo:hi]
+            weights = [e * value[v] if v not in path else 0.0 for v, e in zip(neighbours, g.edge[lo:hi], strict=True)]
+            if not sum(weights) > 0:
+                break
+            path.append(rng.choices(neighbours, weights)[0])
+            steps += 1
+        for k in path:  # coverage: V of the path's KPs falls before the next walker
+            use[k] += 1
+            value[k] = g.popularity_term[k] / (1.0 + use[k]) ** g.beta
+    return steps, time.perf_counter() - t
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=1_000_000)
@@ -119,23 +165,32 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=None, help="paths to sample (default: --nodes)")
     parser.add_argument("--length", type=int, default=5, help="KPs per path")
     parser.add_argument("--batch-size", type=int, default=None, help="walkers per batch (default: the sampler's auto)")
+    parser.add_argument("--engine", choices=["auto", "numba", "numpy"], default="auto")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every timed measurement; medians reported")
     parser.add_argument("--long-steps", type=int, default=1_000_000)
     parser.add_argument("--short-calls", type=int, default=30)
     parser.add_argument("--loop-walkers", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="100k nodes: a check in under a minute")
+    parser.add_argument("--quick", action="store_true", help="100k nodes: a check in about a minute")
     parser.add_argument("--child", type=str, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.nodes = 100_000
     n_paths = args.paths or args.nodes
     cfg = WalkConfig(
-        n_paths=n_paths, min_len=args.length, max_len=args.length, seed=args.seed, batch_size=args.batch_size
+        n_paths=n_paths,
+        min_len=args.length,
+        max_len=args.length,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        engine=args.engine,
     )
     if args.child:
         print(json.dumps(run_sampler_child(Path(args.child), cfg)))
         return
 
+    timings: dict[str, list[tuple[int, float]]] = {key: [] for key in ("ours", "long", "loop", "plain")}
+    children = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         g, arrays = build_graph(args.nodes, args.m, args.seed, workdir)
@@ -143,54 +198,76 @@ def main() -> None:
         np.savez(
             csr, indptr=arrays.indptr, indices=arrays.indices, strength=arrays.strength, popularity=arrays.popularity
         )
-        child = [sys.executable, __file__, "--child", str(csr), "--nodes", str(args.nodes), "--paths", str(n_paths),
-                 "--length", str(args.length), "--seed", str(args.seed)]
-        if args.batch_size:
-            child += ["--batch-size", str(args.batch_size)]
-        ours = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
 
+        def sampler_child(paths: int) -> dict[str, float]:
+            command = [sys.executable, __file__, "--child", str(csr), "--nodes", str(args.nodes), "--paths", str(paths),
+                       "--length", str(args.length), "--seed", str(args.seed), "--engine", args.engine]
+            if args.batch_size:
+                command += ["--batch-size", str(args.batch_size)]
+            return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+        warm = sampler_child(1_000) if cfg.compiled else None  # compiles the kernel into numba's cache once
+        plain = PlainGraph(arrays, cfg)
         rng = np.random.default_rng(args.seed)
-        t = time.perf_counter()
-        long_walk = g.random_walk(int(rng.integers(args.nodes)), args.long_steps, weights="weight")
-        long_s = time.perf_counter() - t
         t = time.perf_counter()
         short_steps = 0
         for start in rng.integers(args.nodes, size=args.short_calls):
             short_steps += len(g.random_walk(int(start), args.length - 1, weights="weight")) - 1
-        short_s = time.perf_counter() - t
-        loop_steps, loop_s = python_loop(arrays, cfg, args.loop_walkers)
+        short = (short_steps, time.perf_counter() - t)
+        for _ in range(args.repeat):
+            children.append(sampler_child(n_paths))
+            timings["ours"].append((int(children[-1]["steps"]), children[-1]["seconds"]))
+            t = time.perf_counter()
+            long_walk = g.random_walk(int(rng.integers(args.nodes)), args.long_steps, weights="weight")
+            timings["long"].append((len(long_walk) - 1, time.perf_counter() - t))
+            timings["loop"].append(python_loop(arrays, cfg, args.loop_walkers))
+            timings["plain"].append(plain_python_loop(plain, cfg, args.loop_walkers))
         parent_mb = peak_rss_mb()
 
-    ours_rate = ours["steps"] / ours["seconds"]
+    def median_rate(runs: list[tuple[int, float]]) -> float:
+        return statistics.median(steps / seconds for steps, seconds in runs)
+
+    def median_run(runs: list[tuple[int, float]]) -> tuple[int, float]:
+        return runs[int(np.argsort([steps / seconds for steps, seconds in runs])[len(runs) // 2])]
+
+    ours_rate = median_rate(timings["ours"])
     rows = [
-        ("this sampler (value function, coverage per batch)", ours["steps"], ours["seconds"], ours_rate),
-        ("igraph random_walk, one long walk", len(long_walk) - 1, long_s, (len(long_walk) - 1) / long_s),
-        (f"igraph random_walk per path ({args.short_calls} calls, extrapolated)", short_steps, short_s,
-         short_steps / short_s),
-        (f"Python loop over walkers ({args.loop_walkers:,} walkers, extrapolated)", loop_steps, loop_s,
-         loop_steps / loop_s),
+        ("this sampler (value function, coverage per batch)", timings["ours"]),
+        ("igraph random_walk, one long walk", timings["long"]),
+        (f"igraph random_walk per path ({args.short_calls} calls, extrapolated)", [short]),
+        (f"Python loop, numpy per step ({args.loop_walkers:,} walkers, extrap.)", timings["loop"]),
+        (f"plain Python loop, random.choices ({args.loop_walkers:,} walkers, extrap.)", timings["plain"]),
     ]
-    print(f"\n{n_paths:,} paths of {args.length} KPs on {args.nodes:,} nodes; steps = transitions\n")
-    print(f"| {'method':<62} | {'steps':>11} | {'seconds':>8} | {'steps/s':>11} | {'sampler is':>10} |")
-    print(f"|{'-' * 64}|{'-' * 13}|{'-' * 10}|{'-' * 13}|{'-' * 12}|")
-    for name, steps, seconds, rate in rows:
-        ratio = "-" if rate == ours_rate else f"{ours_rate / rate:,.1f}x"
-        print(f"| {name:<62} | {steps:>11,} | {seconds:>8.2f} | {rate:>11,.0f} | {ratio:>10} |")
-    full_short = n_paths * (args.length - 1) / (short_steps / short_s)
-    full_loop = n_paths * (args.length - 1) / (loop_steps / loop_s)
+    engine = "numba" if cfg.compiled else "numpy"
+    print(f"\n{n_paths:,} paths of {args.length} KPs on {args.nodes:,} nodes; steps = transitions; engine {engine}; "
+          f"median of {args.repeat} runs (igraph per path: 1 run)\n")
+    print(f"| {'method':<66} | {'steps':>10} | {'seconds':>8} | {'steps/s':>10} | {'runs (k steps/s)':>22} | "
+          f"{'sampler is':>10} |")
+    print(f"|{'-' * 68}|{'-' * 12}|{'-' * 10}|{'-' * 12}|{'-' * 24}|{'-' * 12}|")
+    for name, runs in rows:
+        rate = median_rate(runs)
+        steps, seconds = median_run(runs)
+        each = ", ".join(f"{s / sec / 1000:,.0f}" if s / sec >= 10_000 else f"{s / sec / 1000:.2g}" for s, sec in runs)
+        ratio = "-" if runs is timings["ours"] else f"{ours_rate / rate:,.1f}x"
+        print(f"| {name:<66} | {steps:>10,} | {seconds:>8.2f} | {rate:>10,.0f} | {each:>22} | {ratio:>10} |")
+    per_path = n_paths * (args.length - 1)
     print(
-        f"\nextrapolated to {n_paths:,} paths: igraph per path {full_short / 3600:,.1f} h, "
-        f"Python loop {full_loop / 60:,.1f} min"
+        f"\nextrapolated to {n_paths:,} paths: igraph per path {per_path / median_rate([short]) / 3600:,.1f} h, "
+        f"numpy loop {per_path / median_rate(timings['loop']) / 60:,.1f} min, "
+        f"plain Python loop {per_path / median_rate(timings['plain']) / 60:,.1f} min"
     )
+    ours = children[0]
     print(
         f"sampler: {ours['paths']:,} paths kept, {ours['discarded']:,} discarded, {ours['proposals']:,} proposals, "
-        f"{ours['rebuilds']} proposal builds; peak RSS {ours['peak_rss_mb']:,.0f} MB "
+        f"{ours['rebuilds']} proposal builds; peak RSS {max(c['peak_rss_mb'] for c in children):,.0f} MB "
         f"({ours['loaded_rss_mb']:,.0f} MB after loading the arrays); benchmark parent {parent_mb:,.0f} MB"
+        + (f"; kernel warm-up run (1,000 paths, cache load or compile) {warm['seconds']:.2f} s" if warm else "")
     )
     goals = [
-        (">= 2x igraph long walk", ours_rate >= 2 * rows[1][3]),
-        (">= 100x Python loop", ours_rate >= 100 * rows[3][3]),
-        ("<= 4 GB peak RSS", ours["peak_rss_mb"] <= 4096),
+        (">= 2x igraph long walk", ours_rate >= 2 * median_rate(timings["long"])),
+        (">= 100x Python loop (numpy per step)", ours_rate >= 100 * median_rate(timings["loop"])),
+        (">= 100x plain Python loop", ours_rate >= 100 * median_rate(timings["plain"])),
+        ("<= 4 GB peak RSS", max(c["peak_rss_mb"] for c in children) <= 4096),
     ]
     print("goals: " + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in goals))
 

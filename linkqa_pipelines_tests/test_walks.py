@@ -1,10 +1,12 @@
 """Walk sampler: valid paths, determinism, dead ends, exactness of the fast path, and coverage
 against the uniform and MathScale-style baselines (hand-made graphs and a graph built from
-real MMLU seeds with the project's offline KP extractor)."""
+real MMLU seeds with the project's offline KP extractor). Every property is checked for both
+engines, the numba kernel and the numpy fallback (the numba cases skip without numba)."""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,8 +16,10 @@ import pytest
 
 from linkqa_pipelines.core.contracts import GraphArrays
 from linkqa_pipelines.core.value_function import ValueFunction, ValueFunctionConfig, popularity_share
+from linkqa_pipelines.core import walks
 from linkqa_pipelines.core.walk_metrics import gini, kp_coverage, use_counts
 from linkqa_pipelines.core.walks import (
+    HAS_NUMBA,
     WalkConfig,
     WalkResult,
     _Sampler,
@@ -28,6 +32,9 @@ from linkqa_pipelines.core.walks import (
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BASELINES = (uniform_walk, mathscale_walk, popularity_walk)
+ENGINES = pytest.mark.parametrize(
+    "engine", [pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")), "numpy"]
+)
 
 
 def hub_ring(n_tail: int = 60, n_hub: int = 3, hub_weight: float = 3.0, hub_popularity: float = 5.0) -> GraphArrays:
@@ -80,11 +87,12 @@ def assert_valid(result: WalkResult, g: GraphArrays, cfg: WalkConfig, start_mask
     [{}, {"rejection_rounds": 0}, {"coverage_update": "step"}, {"batch_size": 7, "gamma": 2.0, "alpha": 0.5}],
     ids=["default", "exact", "step", "batch7"],
 )
-def test_paths_follow_edges_never_repeat_and_respect_lengths(options: dict) -> None:
+@ENGINES
+def test_paths_follow_edges_never_repeat_and_respect_lengths(options: dict, engine: str) -> None:
     g = random_graph()
     start_mask = np.zeros(g.n_nodes, dtype=bool)
     start_mask[::3] = True
-    cfg = WalkConfig(n_paths=300, min_len=3, max_len=6, seed=5, **options)
+    cfg = WalkConfig(n_paths=300, min_len=3, max_len=6, seed=5, engine=engine, **options)
     for sampler in (sample_paths, *BASELINES):
         result = sampler(g, cfg, start_mask)
         assert len(result) == cfg.n_paths
@@ -94,27 +102,54 @@ def test_paths_follow_edges_never_repeat_and_respect_lengths(options: dict) -> N
     assert all(np.array_equal(row[row >= 0], p) for row, p in zip(padded, result.paths(), strict=True))
 
 
-def test_same_seed_same_paths_other_seed_other_paths() -> None:
+@ENGINES
+def test_same_seed_same_paths_other_seed_other_paths(engine: str) -> None:
     g = random_graph()
-    cfg = WalkConfig(n_paths=200, seed=11, batch_size=16)
+    cfg = WalkConfig(n_paths=200, seed=11, batch_size=16, engine=engine)
     a, b = sample_paths(g, cfg), sample_paths(g, cfg)
     np.testing.assert_array_equal(a.nodes, b.nodes)
     np.testing.assert_array_equal(a.offsets, b.offsets)
     np.testing.assert_array_equal(a.values, b.values)
-    c = sample_paths(g, WalkConfig(n_paths=200, seed=12, batch_size=16))
+    c = sample_paths(g, WalkConfig(n_paths=200, seed=12, batch_size=16, engine=engine))
     assert not np.array_equal(a.nodes[: c.nodes.size], c.nodes[: a.nodes.size])
 
 
-def test_dead_ends_are_discarded_and_counted() -> None:
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
+def test_kernel_paths_do_not_depend_on_the_thread_count() -> None:
+    g = random_graph()
+    cfg = WalkConfig(n_paths=20_000, batch_size=20_000, max_len=4, seed=4, engine="numba", threads=1)
+    one = sample_paths(g, cfg)
+    three = sample_paths(g, WalkConfig(**{**cfg.__dict__, "threads": 3}))  # 3 row blocks on 3 threads
+    np.testing.assert_array_equal(one.nodes, three.nodes)
+    np.testing.assert_array_equal(one.values, three.values)
+    assert (one.steps, one.proposals) == (three.steps, three.proposals)
+
+
+def test_engine_auto_falls_back_to_numpy_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert WalkConfig(n_paths=1).compiled == HAS_NUMBA
+    monkeypatch.setattr(walks, "HAS_NUMBA", False)
+    assert not WalkConfig(n_paths=1).compiled
+    with pytest.raises(ValueError, match="needs the numba package"):
+        WalkConfig(n_paths=1, engine="numba")
+    g = random_graph()
+    cfg = WalkConfig(n_paths=50, seed=3)
+    np.testing.assert_array_equal(  # auto without numba is exactly the numpy engine
+        sample_paths(g, cfg).nodes, sample_paths(g, WalkConfig(n_paths=50, seed=3, engine="numpy")).nodes
+    )
+
+
+@ENGINES
+def test_dead_ends_are_discarded_and_counted(engine: str) -> None:
     # a triangle 0-1-2 plus a pendant pair 3-4: from 3 or 4 a path dies at 2 KPs
     g = graph_arrays_from_edges(5, np.array([0, 1, 0, 3]), np.array([1, 2, 2, 4]), np.ones(4), np.ones(5))
     only_pair = np.array([False, False, False, True, True])
-    dead = sample_paths(g, WalkConfig(n_paths=10, min_len=3, max_len=3), only_pair)
+    dead = sample_paths(g, WalkConfig(n_paths=10, min_len=3, max_len=3, engine=engine), only_pair)
     assert len(dead) == 0 and dead.discarded == 100  # max_draws = 10 * n_paths, all dead
     assert dead.steps == 100  # each made its one step before the dead end
 
     for update in ("batch", "step"):
-        mixed = sample_paths(g, WalkConfig(n_paths=50, min_len=3, max_len=3, seed=1, coverage_update=update))
+        cfg = WalkConfig(n_paths=50, min_len=3, max_len=3, seed=1, coverage_update=update, engine=engine)
+        mixed = sample_paths(g, cfg)
         assert len(mixed) == 50 and 0 < mixed.discarded < 50  # starts at 3/4 drawn, discarded, topped up
         assert {frozenset(p.tolist()) for p in mixed.paths()} == {frozenset({0, 1, 2})}
         # attempts count as coverage, so the dead-end pair loses its pull instead of hogging the starts
@@ -122,18 +157,21 @@ def test_dead_ends_are_discarded_and_counted() -> None:
         assert mixed.coverage[:3].sum() == 150
 
 
-def test_dead_end_after_min_len_keeps_the_shorter_path() -> None:
+@ENGINES
+def test_dead_end_after_min_len_keeps_the_shorter_path(engine: str) -> None:
     g = graph_arrays_from_edges(4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.ones(3), np.ones(4))  # a line
     starts = np.array([True, False, False, False])
-    result = sample_paths(g, WalkConfig(n_paths=5, min_len=4, max_len=6), starts)  # targets 4-6, the line ends at 4
+    cfg = WalkConfig(n_paths=5, min_len=4, max_len=6, engine=engine)  # targets 4-6, the line ends at 4
+    result = sample_paths(g, cfg, starts)
     assert [p.tolist() for p in result.paths()] == [[0, 1, 2, 3]] * 5 and result.discarded == 0
 
 
-def test_coverage_beats_uniform_and_mathscale_on_hand_made_graph() -> None:
+@ENGINES
+def test_coverage_beats_uniform_and_mathscale_on_hand_made_graph(engine: str) -> None:
     g = hub_ring()
     coverage = {s.__name__: [] for s in (sample_paths, uniform_walk, mathscale_walk)}
     for seed in range(5):
-        cfg = WalkConfig(n_paths=40, seed=seed)  # ~180 KP uses on 63 KPs
+        cfg = WalkConfig(n_paths=40, seed=seed, engine=engine)  # ~180 KP uses on 63 KPs
         for sampler in (sample_paths, uniform_walk, mathscale_walk):
             coverage[sampler.__name__].append(kp_coverage(sampler(g, cfg), g.n_nodes))
     ours = np.mean(coverage["sample_paths"])
@@ -141,22 +179,24 @@ def test_coverage_beats_uniform_and_mathscale_on_hand_made_graph() -> None:
     assert ours > np.mean(coverage["mathscale_walk"]) + 0.05
 
 
-def test_without_coverage_term_popular_kps_dominate() -> None:
+@ENGINES
+def test_without_coverage_term_popular_kps_dominate(engine: str) -> None:
     g = hub_ring(hub_popularity=50.0)  # 3 popular hubs among 63 KPs (5% of the KPs)
 
     def hub_share(result: WalkResult) -> float:
         counts = use_counts(result, g.n_nodes)
         return counts[:3].sum() / counts.sum()
 
-    cfg = WalkConfig(n_paths=200, seed=2)
-    no_coverage = hub_share(sample_paths(g, WalkConfig(n_paths=200, seed=2, beta=0.0)))
+    cfg = WalkConfig(n_paths=200, seed=2, engine=engine)
+    no_coverage = hub_share(sample_paths(g, replace(cfg, beta=0.0)))
     assert no_coverage > 0.4  # 5% of the KPs take over 40% of the uses (at most 3 per path)
     assert no_coverage > hub_share(sample_paths(g, cfg)) + 0.08
     assert no_coverage > hub_share(uniform_walk(g, cfg)) + 0.1
     assert hub_share(popularity_walk(g, cfg)) > hub_share(uniform_walk(g, cfg)) + 0.1
 
 
-def test_fast_path_draws_exactly_the_target_distribution() -> None:
+@ENGINES
+def test_fast_path_draws_exactly_the_target_distribution(engine: str) -> None:
     """The epoch proposal + rejection step must give P(v | u) ~ strength^gamma * V_now(v) with path
     KPs excluded, also after use counts changed since the proposal was built."""
     rng = np.random.default_rng(0)
@@ -165,14 +205,17 @@ def test_fast_path_draws_exactly_the_target_distribution() -> None:
     weight = rng.integers(1, 9, size=src.size).astype(float)
     popularity = rng.integers(1, 30, size=n).astype(float)
     g = graph_arrays_from_edges(n, src, dst, weight, popularity)
-    cfg = WalkConfig(n_paths=1, max_len=4, gamma=1.5, alpha=1.0, beta=1.0)
+    cfg = WalkConfig(n_paths=1, max_len=4, gamma=1.5, alpha=1.0, beta=1.0, engine=engine)
     sampler = _Sampler(g, cfg, None)
     sampler.maybe_rebuild()
     sampler.count_use(np.array([1, 1, 1, 2, 5, 5, 7, 3, 3, 3, 3, 3, 3]))  # V_now < V_epoch for these
     k = 60_000
-    paths = np.full((k, cfg.max_len), -1, dtype=np.int32)
-    paths[:, 0], paths[:, 1] = 0, 4  # walkers at 4 came from 0: 0 and 4 are excluded
-    chosen = sampler.draw_next(np.arange(k), 2, paths)
+    walkers = sampler.start_walkers(k)
+    walkers.paths[:, 0], walkers.paths[:, 1] = 0, 4  # walkers at 4 came from 0: 0 and 4 are excluded
+    walkers.lengths[:] = 2
+    sampler.advance(walkers, 3)
+    chosen = walkers.paths[:, 2]
+    assert np.all(walkers.lengths == 3)
     value_fn = ValueFunction(popularity, cfg.value_config)
     target = np.zeros(n)
     row = slice(g.indptr[4], g.indptr[5])
@@ -190,14 +233,14 @@ def test_fast_path_draws_exactly_the_target_distribution() -> None:
     assert np.all(np.abs(observed - start_target) <= 5 * np.sqrt(start_target * (1 - start_target) / k) + 1e-12)
 
 
-def test_exact_fallback_is_chunked_and_chunking_does_not_change_paths() -> None:
+def test_exact_fallback_is_chunked_and_chunking_does_not_change_paths() -> None:  # numpy engine: it chunks
     # a star with a 3000-degree hub plus a ring around it: every walker passes the hub
     n = 3001
     leaves = np.arange(1, n)
     src = np.r_[np.zeros(n - 1, dtype=int), leaves]
     dst = np.r_[leaves, np.r_[leaves[1:], 1]]
     g = graph_arrays_from_edges(n, src, dst, np.ones(src.size), np.ones(n))
-    base = WalkConfig(n_paths=200, min_len=3, max_len=4, seed=3, rejection_rounds=0)
+    base = WalkConfig(n_paths=200, min_len=3, max_len=4, seed=3, rejection_rounds=0, engine="numpy")
     whole = sample_paths(g, base)
     chunked = sample_paths(g, WalkConfig(**{**base.__dict__, "max_gather": 500}))
     np.testing.assert_array_equal(whole.nodes, chunked.nodes)
@@ -235,6 +278,10 @@ def test_bad_config_and_inputs_fail_loudly() -> None:
         WalkConfig(n_paths=5, beta=-1.0)
     with pytest.raises(ValueError, match="coverage_update"):
         WalkConfig(n_paths=5, coverage_update="path")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="engine"):
+        WalkConfig(n_paths=5, engine="cuda")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="threads"):
+        WalkConfig(n_paths=5, threads=0)
     g = random_graph()
     with pytest.raises(ValueError, match="start_mask"):
         sample_paths(g, WalkConfig(n_paths=5), np.ones(3, dtype=bool))
@@ -289,12 +336,13 @@ def require_data() -> None:
 
 
 @pytest.mark.parametrize(("discipline", "n_paths"), [("biology", 600), ("chemistry", 300)])
-def test_real_seeds_coverage_and_gini_beat_uniform_and_mathscale(discipline: str, n_paths: int) -> None:
+@ENGINES
+def test_real_seeds_coverage_and_gini_beat_uniform_and_mathscale(discipline: str, n_paths: int, engine: str) -> None:
     require_data()
     g = mmlu_graph()
     mask = g.catalog["disciplines"].list.contains(discipline).to_numpy()
     assert mask.sum() > 500  # a real discipline, not a toy
-    cfg = WalkConfig(n_paths=n_paths, seed=0)
+    cfg = WalkConfig(n_paths=n_paths, seed=0, engine=engine)
     stats = {}
     for sampler in (sample_paths, uniform_walk, mathscale_walk):
         result = sampler(g.arrays, cfg, mask)

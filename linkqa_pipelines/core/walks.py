@@ -35,11 +35,21 @@ Why not only step 3: its cost is the degree of the walker's KP, and walkers sit 
 rebuilt (O(edges)) only when a batch passed fewer than half of its proposals, so a run
 pays it a few times, not per batch.
 
+Engines (`WalkConfig.engine`): "numba" runs steps 1-3 per walker in a compiled kernel
+(`walk_kernels.advance_walkers`: the same proposal, acceptance test and exact fallback, no
+per-step numpy overhead), on row blocks of the batch in parallel threads (the kernel
+releases the GIL); "numpy" is the vectorised form above. "auto" picks numba when it can be
+imported. Starts, use counts and proposal rebuilds are shared numpy code, so both engines
+draw from the same distributions; they consume random numbers differently, so their paths
+differ for one seed.
+
 Probabilities are resolved to about 1e-16 * n_nodes within a segment (the global cumulative
 array holds one unit per node), ample for KP graphs.
 
 Determinism: every random number comes from one `numpy.random.Generator(seed)`, consumed
-in an order that depends only on the inputs, so the same seed gives the same paths.
+in an order that depends only on the inputs, so the same seed gives the same paths. The
+numba engine draws one 64-bit state per walker from it and expands that in the kernel, so
+its paths do not depend on the thread count either.
 
 Score of a path: the mean of log V over its KPs at pick time, i.e. the log geometric mean
 of the value the path added (popular KPs not yet used score high). Comparable across
@@ -53,7 +63,9 @@ uniform start, next KP in proportion to co-occurrence count) and `popularity_wal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -62,7 +74,14 @@ import numpy as np
 from linkqa_pipelines.core.contracts import GraphArrays
 from linkqa_pipelines.core.value_function import ValueFunction, ValueFunctionConfig, popularity_share
 
+try:
+    from linkqa_pipelines.core.walk_kernels import advance_walkers, build_proposal
+except ImportError:  # numba not installed: the numpy engine does all the work
+    advance_walkers = build_proposal = None
+
+HAS_NUMBA = advance_walkers is not None
 _REBUILD_BELOW = 0.5  # rebuild the proposal once a batch passed fewer than this share of proposals
+_ROWS_PER_THREAD = 4096  # smaller batches run the kernel on one thread: a hand-off costs more than they do
 
 
 @dataclass(frozen=True)
@@ -79,8 +98,10 @@ class WalkConfig:
     batch_size: int | None = None  # walkers advanced together; coverage is refreshed between batches
     coverage_update: Literal["batch", "step"] = "batch"
     rejection_rounds: int = 8  # 0: exact inverse CDF over gathered neighbours for every step
-    max_gather: int = 1 << 20  # most neighbour entries gathered at once by the exact fallback
+    max_gather: int = 1 << 20  # numpy engine: most neighbour entries gathered at once by the exact fallback
     max_draws: int | None = None  # paths attempted at most (None: 10 * n_paths); stops an all-dead-end graph
+    engine: Literal["auto", "numba", "numpy"] = "auto"  # auto: numba when importable
+    threads: int | None = None  # numba engine: threads per batch (None: the CPUs this process may use)
 
     def __post_init__(self) -> None:
         def whole(name: str, low: int) -> None:
@@ -93,12 +114,21 @@ class WalkConfig:
         whole("max_len", self.min_len)
         whole("rejection_rounds", 0)
         whole("max_gather", 1)
-        for name in ("batch_size", "max_draws"):
+        for name in ("batch_size", "max_draws", "threads"):
             if getattr(self, name) is not None:
                 whole(name, 1)
         if self.coverage_update not in ("batch", "step"):
             raise ValueError(f"WalkConfig.coverage_update must be 'batch' or 'step', got {self.coverage_update!r}")
+        if self.engine not in ("auto", "numba", "numpy"):
+            raise ValueError(f"WalkConfig.engine must be 'auto', 'numba' or 'numpy', got {self.engine!r}")
+        if self.engine == "numba" and not HAS_NUMBA:
+            raise ValueError("WalkConfig.engine='numba' needs the numba package (pip install numba), or use 'auto'")
         self.value_config  # validates the exponents
+
+    @property
+    def compiled(self) -> bool:
+        """Whether this run uses the numba kernel."""
+        return self.engine == "numba" or (self.engine == "auto" and HAS_NUMBA)
 
     @property
     def value_config(self) -> ValueFunctionConfig:
@@ -365,6 +395,8 @@ class _Sampler:
         self.window = np.zeros(2, dtype=np.int64)  # this batch: proposals, how many passed the V test
         self.rebuilds = 0
         self.steps = 0
+        self.threads = cfg.threads or len(os.sched_getaffinity(0))
+        self.pool: ThreadPoolExecutor | None = None  # set by run(); without it kernel blocks run in turn
 
     def count_use(self, nodes: np.ndarray) -> None:
         np.add.at(self.use, nodes, 1)
@@ -382,11 +414,18 @@ class _Sampler:
             return
         self.value_epoch[:] = self.value_now
         self.accept[:] = 1.0
-        reuse = self.cdf[1:] if self.cdf is not None else None
-        weights = np.take(self.value_epoch, self.arrays.indices, out=reuse, mode="clip")  # clip: unbuffered
-        weights *= self.edge
-        self.cdf = segment_cdf(weights, self.arrays.indptr, out=self.cdf)
-        self.segment_start = self.cdf.take(self.arrays.indptr)
+        indptr, indices = self.arrays.indptr, self.arrays.indices
+        if self.cfg.compiled:
+            assert build_proposal is not None
+            if self.cdf is None:
+                self.cdf, self.segment_start = np.empty(indices.shape[0] + 1), np.empty(indptr.shape[0])
+            build_proposal(indptr, indices, self.edge, self.value_epoch, self.cdf, self.segment_start)
+        else:
+            reuse = self.cdf[1:] if self.cdf is not None else None
+            weights = np.take(self.value_epoch, indices, out=reuse, mode="clip")  # clip: unbuffered
+            weights *= self.edge
+            self.cdf = segment_cdf(weights, indptr, out=self.cdf)
+            self.segment_start = self.cdf.take(indptr)
         self.rebuilds += 1
 
     # ---- drawing -----------------------------------------------------------------
@@ -494,20 +533,21 @@ class _Sampler:
         kept_values: list[np.ndarray] = []
         kept_lengths: list[np.ndarray] = []
         kept = draws = discarded = 0
-        while kept < cfg.n_paths and draws < max_draws:
-            size = min(batch, cfg.n_paths - kept, max_draws - draws)
-            paths, values, lengths = self.run_batch(size)
-            keep = lengths >= cfg.min_len
-            filled = np.arange(cfg.max_len) < lengths[:, None]
-            nodes = paths[keep][filled[keep]]
-            if cfg.coverage_update == "batch":
-                self.count_use(paths[filled])
-            kept_nodes.append(nodes)
-            kept_values.append(values[keep][filled[keep]])
-            kept_lengths.append(lengths[keep])
-            draws += size
-            kept += int(keep.sum())
-            discarded += int((~keep).sum())
+        with ThreadPoolExecutor(self.threads) as self.pool:
+            while kept < cfg.n_paths and draws < max_draws:
+                size = min(batch, cfg.n_paths - kept, max_draws - draws)
+                walkers = self.run_batch(size)
+                paths, lengths = walkers.paths, walkers.lengths
+                keep = lengths >= cfg.min_len
+                filled = np.arange(cfg.max_len) < lengths[:, None]
+                if cfg.coverage_update == "batch":
+                    self.count_use(paths[filled])
+                kept_nodes.append(paths[keep][filled[keep]])
+                kept_values.append(walkers.values[keep][filled[keep]])
+                kept_lengths.append(lengths[keep])
+                draws += size
+                kept += int(keep.sum())
+                discarded += int((~keep).sum())
         lengths = np.concatenate([np.zeros(0, dtype=np.int64), *kept_lengths])
         offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -526,27 +566,85 @@ class _Sampler:
             config=cfg,
         )
 
-    def run_batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Advance `size` new walkers to their target lengths: (paths padded with -1, values, lengths)."""
+    def run_batch(self, size: int) -> _Walkers:
+        """Start `size` new walkers and advance them to their target lengths (or dead ends)."""
         cfg = self.cfg
         self.maybe_rebuild()
+        walkers = self.start_walkers(size)
+        if cfg.coverage_update == "batch":
+            self.advance(walkers, cfg.max_len)
+        else:
+            self.count_use(walkers.paths[:, 0])
+            for t in range(1, cfg.max_len):
+                self.advance(walkers, t + 1)
+                self.count_use(walkers.paths[:, t].compress(walkers.lengths > t))
+        return walkers
+
+    def start_walkers(self, size: int) -> _Walkers:
+        """`size` walkers placed on start KPs drawn by V, each with a target length."""
+        cfg = self.cfg
         target = self.rng.integers(cfg.min_len, cfg.max_len + 1, size=size)
+        start = self.draw_starts(size)
         paths = np.full((size, cfg.max_len), -1, dtype=np.int32)
         values = np.zeros((size, cfg.max_len))
-        lengths = np.zeros(size, dtype=np.int64)
-        active = np.arange(size)
-        for t in range(cfg.max_len):
-            active = active.compress(target.take(active) > t)
+        paths[:, 0] = start
+        values[:, 0] = self.value_now.take(start)  # V at pick time
+        state = self.rng.integers(0, 1 << 64, size=size, dtype=np.uint64) if self.cfg.compiled else None
+        return _Walkers(paths, values, np.ones(size, dtype=np.int64), target, state)
+
+    def advance(self, walkers: _Walkers, stop: int) -> None:
+        """Advance every walker to min(target, stop) KPs; a dead end sets its target to its length."""
+        before = int(walkers.lengths.sum())
+        if self.cfg.compiled:
+            self.advance_compiled(walkers, stop)
+        else:
+            self.advance_numpy(walkers, stop)
+        self.steps += int(walkers.lengths.sum()) - before
+
+    def advance_numpy(self, walkers: _Walkers, stop: int) -> None:
+        """All walkers at the same length take one vectorised step together (`draw_next`)."""
+        paths, lengths, target = walkers.paths, walkers.lengths, walkers.target
+        for t in range(int(lengths.min(initial=stop)), stop):
+            active = np.flatnonzero((lengths == t) & (target > t))
             if not active.size:
-                break
-            node = self.draw_next(active, t, paths) if t else self.draw_starts(active.size)
+                continue
+            node = self.draw_next(active, t, paths)
             found = node >= 0
+            target[active.compress(~found)] = t
             active, node = active.compress(found), node.compress(found)
             paths[active, t] = node
-            values[active, t] = self.value_now.take(node)  # V at pick time
+            walkers.values[active, t] = self.value_now.take(node)
             lengths[active] = t + 1
-            if t:
-                self.steps += int(active.size)
-            if cfg.coverage_update == "step":
-                self.count_use(node)
-        return paths, values, lengths
+
+    def advance_compiled(self, walkers: _Walkers, stop: int) -> None:
+        """The numba kernel over row blocks of the batch, one block per thread."""
+        assert advance_walkers is not None and walkers.state is not None
+        rounds = self.cfg.rejection_rounds if self.cdf is not None else 0
+        cdf = self.cdf if self.cdf is not None else np.zeros(1)
+        graph = (self.arrays.indptr, self.arrays.indices, self.edge)
+        shared = (*graph, self.value_now, self.accept, cdf, self.segment_start, rounds)
+        size = walkers.paths.shape[0]
+        blocks = max(1, min(self.threads, size // _ROWS_PER_THREAD))
+        bounds = np.linspace(0, size, blocks + 1).astype(np.int64)
+
+        def block(i: int) -> tuple[int, int]:
+            rows = slice(bounds[i], bounds[i + 1])
+            own = (walkers.paths, walkers.values, walkers.lengths, walkers.target, walkers.state)
+            return advance_walkers(*shared, *(a[rows] for a in own), stop)
+
+        pool = self.pool if blocks > 1 else None
+        counts = list(pool.map(block, range(blocks))) if pool else [block(i) for i in range(blocks)]
+        drawn, passed = (sum(c) for c in zip(*counts, strict=True))
+        self.proposals += drawn
+        self.window += (drawn, passed)
+
+
+@dataclass
+class _Walkers:
+    """One batch of walkers, row-aligned; `state` is the numba engine's per-walker RNG state."""
+
+    paths: np.ndarray  # int32 (size, max_len), -1 past a walker's length
+    values: np.ndarray  # float64 (size, max_len), V of each KP when picked
+    lengths: np.ndarray  # int64 (size,), KPs placed so far
+    target: np.ndarray  # int64 (size,), length to reach; set to the length at a dead end
+    state: np.ndarray | None  # uint64 (size,)
