@@ -15,10 +15,10 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field, SecretStr
 
-from linkqa_pipelines.core.llm import BatchOutcome, LLMClient, LLMSettings, gpu_op_tags
+from linkqa_pipelines.core.llm import BatchOutcome, LLMClient, LLMSettings
 from linkqa_pipelines.core.llm.settings import API_KEY_ENV
 
-__all__ = ["LLMResource", "gpu_op_tags", "stats_metadata"]
+__all__ = ["LLMResource", "stats_metadata"]
 
 
 def _env(name: str) -> Any:

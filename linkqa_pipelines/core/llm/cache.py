@@ -90,22 +90,25 @@ class ResponseCache:
                     found[key] = CachedResponse(RawResponse(text, reasoning, pt, ct, rt, finish), rejected)
         return found
 
-    def put(self, key: str, backend: str, model: str, raw: RawResponse) -> None:
-        """Store and commit at once: what is committed survives a crash of this process."""
-        with self._lock:
-            self._db().execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (key, backend, model, raw.text, raw.reasoning, raw.prompt_tokens, raw.completion_tokens,
-                 raw.reasoning_tokens, raw.finish_reason, time.time()),
-            )
+    def put_many(self, backend: str, model: str, responses: Iterable[tuple[str, RawResponse]]) -> None:
+        """Store (key, response) pairs in one transaction, committed before returning."""
+        now = time.time()
+        rows = [(key, backend, model, raw.text, raw.reasoning, raw.prompt_tokens, raw.completion_tokens,
+                 raw.reasoning_tokens, raw.finish_reason, now) for key, raw in responses]
+        self._write("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)", rows)
 
     def reject(self, reasons: Iterable[tuple[str, str]]) -> None:
         """Mark (key, reason) rows as not to be served again unless they now parse and validate."""
+        self._write("UPDATE responses SET rejected = ? WHERE key = ?", [(r, k) for k, r in reasons])
+
+    def _write(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+        if not rows:
+            return
         with self._lock:
             db = self._db()
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")  # take the write lock up front: waits (busy_timeout) instead of failing
             try:
-                db.executemany("UPDATE responses SET rejected = ? WHERE key = ?", [(r, k) for k, r in reasons])
+                db.executemany(sql, rows)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise

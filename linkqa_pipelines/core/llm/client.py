@@ -55,8 +55,8 @@ class Backend(Protocol):
     name: str
     model: str
 
-    def run(self, calls: Sequence[tuple[str, Call]], on_done: Callable[[str, CallOutcome], None]) -> None:
-        """Answer every call, calling `on_done(key, outcome)` as each completes."""
+    def run(self, calls: Sequence[tuple[str, Call]], on_done: Callable[[list[tuple[str, CallOutcome]]], None]) -> None:
+        """Answer every call, handing `(key, outcome)` pairs to `on_done` as they complete."""
 
 
 @dataclass(slots=True, eq=False)
@@ -181,22 +181,23 @@ class LLMClient:
         return BatchOutcome(results, stats)
 
     def _received(self, to_send: dict[str, list[_Chain]], backend: Backend, stats: BatchStats,
-                  validate: Validator | None, next_round: list[_Chain], key: str, outcome: CallOutcome) -> None:
-        """A backend's answer to one call: cache it (committed at once), then read it for each waiting request."""
-        stats.calls += outcome.attempts
-        stats.retries += outcome.attempts - 1
-        if outcome.raw is None:
+                  validate: Validator | None, next_round: list[_Chain], done: list[tuple[str, CallOutcome]]) -> None:
+        """Answers from the backend: cache them (one committed transaction), then read each for its requests."""
+        self.cache.put_many(backend.name, backend.model, [(key, o.raw) for key, o in done if o.raw is not None])
+        for key, outcome in done:
+            stats.calls += outcome.attempts
+            stats.retries += outcome.attempts - 1
+            raw = outcome.raw
+            if raw is None:
+                for chain in to_send[key]:
+                    chain.attempts += outcome.attempts
+                    self._fail(chain, outcome.error or "no response", backend)
+                continue
+            stats.add_usage(raw.prompt_tokens, raw.completion_tokens, raw.reasoning_tokens,
+                            self.settings.price_input, self.settings.price_output)
             for chain in to_send[key]:
-                chain.attempts += outcome.attempts
-                self._fail(chain, outcome.error or "no response", backend)
-            return
-        raw = outcome.raw
-        self.cache.put(key, backend.name, backend.model, raw)
-        stats.add_usage(raw.prompt_tokens, raw.completion_tokens, raw.reasoning_tokens,
-                        self.settings.price_input, self.settings.price_output)
-        for chain in to_send[key]:
-            self._advance(chain, key, raw, self._judge(chain.request, raw, validate), outcome.attempts, False,
-                          stats, next_round)
+                self._advance(chain, key, raw, self._judge(chain.request, raw, validate), outcome.attempts, False,
+                              stats, next_round)
 
     def _judge(self, request: ChatRequest, raw: RawResponse, validate: Validator | None) -> Interpreted:
         verdict = interpret(raw, request.schema)

@@ -4,12 +4,12 @@ The `AsyncOpenAI` client defines what is sent: base URL, API key, organization/p
 SDK headers. Two transports send it (setting `http_transport`):
 
 - `openai`: `AsyncOpenAI.post("/chat/completions", cast_to=httpx2.Response, body=...)`, the
-  SDK's own request pipeline (its aiohttp transport when aiohttp is installed). It skips the
-  SDK's TypedDict transform and pydantic response models but still costs about 1 ms of CPU
-  per request in the SDK (measured with `bench/llm_throughput.py`).
-- `aiohttp`: the same URL and headers posted with one pooled `aiohttp.ClientSession`, about
-  0.3 ms per request: the transport that reaches the throughput goals of issue 3 (>= 0.9 of
-  ideal at 64 in flight, >= 1.5x the plain SDK at 256, <= 1 ms CPU per request).
+  SDK's own request pipeline (on its aiohttp transport when aiohttp is installed). It skips
+  the SDK's TypedDict transform and pydantic response models, yet the pipeline still costs
+  well over 1 ms of client CPU per request (`bench/llm_throughput.py`).
+- `aiohttp`: the SDK client's URL and headers posted with one pooled `aiohttp.ClientSession`,
+  about 0.5 ms per request with this layer's work included: the transport that meets the
+  throughput goals of issue 3.
 - `auto` (default): `aiohttp` when installed, else `openai`.
 
 Either way: a fixed pool of `concurrency` workers (no task per request), orjson bodies, the
@@ -25,6 +25,7 @@ import logging
 import random
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -200,14 +201,13 @@ def env_proxy(url: str) -> str | None:
     return getproxies().get(parts.scheme)
 
 
-def sdk_client(settings: LLMSettings, http_client: Any = None) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        api_key=settings.secret() or "not-needed",  # local servers accept any key; the SDK insists on one
-        base_url=settings.base_url,
-        timeout=settings.timeout,
-        max_retries=0,
-        http_client=http_client,
-    )
+@lru_cache(maxsize=16)
+def endpoint(base_url: str | None, api_key: str | None) -> Endpoint:
+    """URL, headers and proxy as the SDK would use them; once per process (an AsyncOpenAI costs ~40 ms CPU)."""
+    client = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=0)
+    url = f"{str(client.base_url).rstrip('/')}/chat/completions"
+    headers = {**client.default_headers, **client.auth_headers}
+    return Endpoint(url, {k: v for k, v in headers.items() if isinstance(v, str)}, env_proxy(url))  # drops Omit
 
 
 def aiohttp_installed() -> bool:
@@ -218,7 +218,13 @@ def sdk_transport(settings: LLMSettings) -> SDKTransport:
     """The SDK's pipeline, on its aiohttp transport when installed; built per event loop."""
     limits = httpx2.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
     http_client = openai.DefaultAioHttpClient if aiohttp_installed() else openai.DefaultAsyncHttpxClient
-    return SDKTransport(sdk_client(settings, http_client(limits=limits, timeout=settings.timeout)))
+    return SDKTransport(openai.AsyncOpenAI(
+        api_key=settings.secret() or "not-needed",  # local servers accept any key; the SDK insists on one
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        max_retries=0,  # retries are ours
+        http_client=http_client(limits=limits, timeout=settings.timeout),
+    ))
 
 
 def use_aiohttp(settings: LLMSettings) -> bool:
@@ -258,41 +264,56 @@ class OpenAIBackend:
         self.redact = redact
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(settings.rpm, settings.tpm)  # shared by every batch of this client
-        self._endpoint: Endpoint | None = None
-
-    def endpoint(self) -> Endpoint:
-        """URL, headers and proxy as the SDK would use them; built once (an AsyncOpenAI costs ~35 ms)."""
-        if self._endpoint is None:
-            client = sdk_client(self.settings)
-            url = f"{str(client.base_url).rstrip('/')}/chat/completions"
-            headers = {**client.default_headers, **client.auth_headers}
-            self._endpoint = Endpoint(url, {k: v for k, v in headers.items() if isinstance(v, str)},  # no Omit
-                                      env_proxy(url))
-        return self._endpoint
 
     def transport(self) -> Transport:
         """A transport for the running event loop."""
         if use_aiohttp(self.settings):
-            return AiohttpTransport(self.endpoint(), self.settings)
+            return AiohttpTransport(endpoint(self.settings.base_url, self.settings.secret()), self.settings)
         return sdk_transport(self.settings)
 
-    def run(self, calls: Sequence[tuple[str, Call]], on_done: Callable[[str, CallOutcome], None]) -> None:
+    def run(self, calls: Sequence[tuple[str, Call]], on_done: Callable[[list[tuple[str, CallOutcome]]], None]) -> None:
         """Send every call from an event loop of its own (the caller is sync code, e.g. a Dagster asset)."""
         if calls:
             run_sync(lambda: self._run(calls, on_done))
 
-    async def _run(self, calls: Sequence[tuple[str, Call]], on_done: Callable[[str, CallOutcome], None]) -> None:
+    async def _run(self, calls: Sequence[tuple[str, Call]],
+                   on_done: Callable[[list[tuple[str, CallOutcome]]], None]) -> None:
+        """`concurrency` workers share one iterator of calls; a deliverer hands what completed to `on_done`.
+
+        Delivering once per event-loop pass rather than per response lets the cache commit a
+        whole pass in one transaction (a commit costs more than the rest of a request's
+        client-side work); a SIGKILL still loses only responses of the current pass.
+        """
         transport = self.transport()
         pending = iter(calls)
+        done: list[tuple[str, CallOutcome]] = []
+        arrived = asyncio.Event()
+        workers = min(self.settings.concurrency, len(calls))
 
         async def worker() -> None:
-            for key, call in pending:  # one shared iterator: each call is taken by exactly one worker
-                on_done(key, await self._complete(transport, self.limiter, call))
+            nonlocal workers
+            try:
+                for key, call in pending:  # each call is taken by exactly one worker
+                    done.append((key, await self._complete(transport, self.limiter, call)))
+                    arrived.set()
+            finally:
+                workers -= 1
+                arrived.set()
+
+        async def deliver() -> None:
+            while workers or done:
+                await arrived.wait()
+                arrived.clear()
+                if done:
+                    batch = done.copy()
+                    done.clear()
+                    on_done(batch)
 
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(self.settings.concurrency, len(calls))):
+                for _ in range(workers):
                     group.create_task(worker())
+                group.create_task(deliver())
         except BaseExceptionGroup as errors:  # a refusing endpoint, or an error in a callback: raise it as is
             raise errors.exceptions[0] from None
         finally:

@@ -87,11 +87,12 @@ class VLLMBackend:
             _ENGINES[key] = self.engine_factory(self.settings)
         return _ENGINES[key]
 
-    def run(self, calls: Sequence[tuple[str, Call]], on_done: Callable[[str, CallOutcome], None]) -> None:
+    def run(self, calls: Sequence[tuple[str, Call]], on_done: Callable[[list[tuple[str, CallOutcome]]], None]) -> None:
         if calls:
             self._submit(self.engine(), list(calls), on_done)
 
-    def _submit(self, engine: Any, calls: list[tuple[str, Call]], on_done: Callable[[str, CallOutcome], None]) -> None:
+    def _submit(self, engine: Any, calls: list[tuple[str, Call]],
+                on_done: Callable[[list[tuple[str, CallOutcome]]], None]) -> None:
         """One `chat` call for the batch; if vLLM rejects it (e.g. a prompt over max_model_len), bisect."""
         try:
             outputs = engine.chat(
@@ -101,7 +102,7 @@ class VLLMBackend:
             )
         except ValueError as exc:  # vLLM's way of refusing a prompt; engine failures propagate
             if len(calls) == 1:
-                on_done(calls[0][0], CallOutcome(None, f"vLLM rejected the request: {str(exc)[:300]}", 1))
+                on_done([(calls[0][0], CallOutcome(None, f"vLLM rejected the request: {str(exc)[:300]}", 1))])
                 return
             half = len(calls) // 2
             self._submit(engine, calls[:half], on_done)
@@ -109,11 +110,9 @@ class VLLMBackend:
             return
         if len(outputs) != len(calls):
             raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(calls)} prompts")
-        for (key, _call), out in zip(calls, outputs, strict=True):
-            completion = out.outputs[0]
-            on_done(key, CallOutcome(RawResponse(
-                text=completion.text,
-                prompt_tokens=len(out.prompt_token_ids or ()),
-                completion_tokens=len(completion.token_ids or ()),
-                finish_reason=completion.finish_reason,
-            ), None, 1))
+        on_done([(key, CallOutcome(RawResponse(
+            text=out.outputs[0].text,
+            prompt_tokens=len(out.prompt_token_ids or ()),
+            completion_tokens=len(out.outputs[0].token_ids or ()),
+            finish_reason=out.outputs[0].finish_reason,
+        ), None, 1)) for (key, _call), out in zip(calls, outputs, strict=True)])
