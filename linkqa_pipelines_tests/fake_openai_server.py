@@ -31,6 +31,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -61,7 +62,8 @@ class FakeOpenAIServer:
     """Serve chat completions from a background thread (tests) or the main thread (bench)."""
 
     def __init__(self, *, latency: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULT_KINDS,
-                 seed: int = 0, retry_after: float = 0.05, hang_seconds: float = 30.0, record: bool = True) -> None:
+                 seed: int = 0, retry_after: float = 0.05, hang_seconds: float = 30.0, record: bool = True,
+                 responder: Callable[[dict[str, Any], int], Any] | None = None) -> None:
         self.latency = latency
         self.fault_rate = fault_rate
         self.faults = faults
@@ -69,6 +71,7 @@ class FakeOpenAIServer:
         self.retry_after = retry_after
         self.hang_seconds = hang_seconds
         self.record = record
+        self.responder = responder  # (request body, attempt) -> answer object; default `answer_for`
         self.port = 0
         self.total = 0
         self.answered = 0  # 200 responses with a usable JSON answer, written to the socket
@@ -162,7 +165,7 @@ class FakeOpenAIServer:
         if outcome == "drop":
             self._finish(conn, None)
             return
-        response = self._response(request, messages, directives, outcome, headers)
+        response = self._response(request, messages, directives, outcome, headers, attempt)
         counted = response[0] == 200 and outcome == "ok"
 
         def send() -> None:
@@ -182,7 +185,7 @@ class FakeOpenAIServer:
             self.answered += int(bool(sent) and counted)
 
     def _response(self, request: dict[str, Any], messages: list[dict[str, Any]], directives: dict[str, str],
-                  outcome: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+                  outcome: str, headers: dict[str, str], attempt: int = 0) -> tuple[int, dict[str, str], bytes]:
         if outcome in ("429", "500", "503", "echo_auth"):
             status = 401 if outcome == "echo_auth" else int(outcome)
             error = f"simulated {status}"
@@ -192,7 +195,8 @@ class FakeOpenAIServer:
             return status, extra, orjson.dumps({"error": {"message": error, "type": "fake", "code": status}})
         if outcome == "garbage":
             return 200, {}, b"<html>upstream proxy error</html>"
-        answer = orjson.dumps(answer_for(messages)).decode()
+        answer_obj = self.responder(request, attempt) if self.responder else answer_for(messages)
+        answer = orjson.dumps(answer_obj).decode()
         fmt = (request.get("response_format") or {}).get("type", "text")
         content = answer if fmt.startswith("json") else f"Sure, here is the answer.\n```json\n{answer}\n```\nDone."
         finish = "stop"
