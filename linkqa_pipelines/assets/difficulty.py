@@ -6,7 +6,7 @@ import polars as pl
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from linkqa_pipelines.assets.llm_stage import payload_offline, payload_validator, run_llm_stage, to_requests
+from linkqa_pipelines.assets.llm_stage import model_backed_asset, payload_offline, payload_validator, run_llm_stage, to_requests
 from linkqa_pipelines.assets.synthesis import path_seeds, synthesized_qa
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
 from linkqa_pipelines.core.difficulty import (
@@ -26,9 +26,7 @@ from linkqa_pipelines.core.difficulty import (
 )
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.metadata import counts_md, md_table
-from linkqa_pipelines.partitions import discipline_partitions
 from linkqa_pipelines.resources.llm import LLMResource
-from linkqa_pipelines.resources.llm_placement import llm_op_tags, llm_pool
 from linkqa_pipelines.resources.warehouse import WarehouseResource
 
 HARD = 4  # levels >= HARD count as "hard" when deciding how many variants to make
@@ -64,12 +62,9 @@ def judge(context: AssetExecutionContext, llm: LLMResource, lake: Lake, stage: s
 
 
 @asset(
-    partitions_def=discipline_partitions,
+    **model_backed_asset(),
     deps=[synthesized_qa],
     group_name="synthesis",
-    kinds={"openai", "polars", "parquet"},
-    pool=llm_pool(),
-    op_tags=llm_op_tags(),
     description="Difficulty score and method per QA; harder variants linked to their originals (enhanced_from).",
 )
 def difficulty_scored_qa(

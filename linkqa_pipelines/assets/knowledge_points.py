@@ -5,15 +5,13 @@ from collections.abc import Sequence
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from linkqa_pipelines.assets.llm_stage import run_llm_stage
+from linkqa_pipelines.assets.llm_stage import model_backed_asset, run_llm_stage
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, SEED_SCHEMA, empty_frame
 from linkqa_pipelines.core.keyphrases import OFFLINE_MODEL, extract_keyphrases
 from linkqa_pipelines.core.kp_prompts import KP_EXTRACTION_SCHEMA, build_kp_messages, kp_links_from_answers, validate_kp_answer
 from linkqa_pipelines.core.llm import ChatRequest
 from linkqa_pipelines.metadata import counts_md, md_table
-from linkqa_pipelines.partitions import discipline_partitions
 from linkqa_pipelines.resources.llm import LLMResource
-from linkqa_pipelines.resources.llm_placement import llm_op_tags, llm_pool
 from linkqa_pipelines.resources.warehouse import WarehouseResource
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -35,12 +33,9 @@ def offline_kp_answers(seeds: pl.DataFrame, corpus: pl.DataFrame) -> dict[str, d
 
 
 @asset(
-    partitions_def=discipline_partitions,
+    **model_backed_asset(),
     deps=["seed_qa"],
     group_name="knowledge_points",
-    kinds={"openai", "polars", "parquet"},
-    pool=llm_pool(),
-    op_tags=llm_op_tags(),
     description="2-8 knowledge points per seed with description, grade level and difficulty (LLM or offline keyphrases).",
 )
 def seed_knowledge_points(

@@ -16,7 +16,20 @@ from dagster import AssetExecutionContext
 
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.llm import ChatRequest, ChatResult, SamplingParams
+from linkqa_pipelines.partitions import discipline_partitions
 from linkqa_pipelines.resources.llm import LLMResource, stats_metadata
+from linkqa_pipelines.resources.llm_placement import llm_op_tags, llm_pool
+
+
+def model_backed_asset() -> dict[str, Any]:
+    """`@asset` arguments every model-backed stage shares: per-discipline partitions, the
+    endpoint's concurrency pool and, for in-process vLLM, the GPU request."""
+    return {
+        "partitions_def": discipline_partitions,
+        "kinds": {"openai", "polars", "parquet"},
+        "pool": llm_pool(),
+        "op_tags": llm_op_tags(),
+    }
 
 
 def to_requests(pieces: Sequence[Mapping[str, Any]]) -> list[ChatRequest]:

@@ -6,7 +6,7 @@ import polars as pl
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from linkqa_pipelines.assets.llm_stage import payload_offline, payload_validator, run_llm_stage, to_requests
+from linkqa_pipelines.assets.llm_stage import model_backed_asset, payload_offline, payload_validator, run_llm_stage, to_requests
 from linkqa_pipelines.assets.walks import walk_paths
 from linkqa_pipelines.core.contracts import PATH_SCHEMA, SYNTH_QA_SCHEMA, empty_frame
 from linkqa_pipelines.core.synthesis import (
@@ -17,9 +17,7 @@ from linkqa_pipelines.core.synthesis import (
     validate_synthesis,
 )
 from linkqa_pipelines.metadata import counts_md, md_table
-from linkqa_pipelines.partitions import discipline_partitions
 from linkqa_pipelines.resources.llm import LLMResource
-from linkqa_pipelines.resources.llm_placement import llm_op_tags, llm_pool
 from linkqa_pipelines.resources.warehouse import WarehouseResource
 
 
@@ -38,12 +36,9 @@ def path_seeds(warehouse: WarehouseResource, paths: pl.DataFrame) -> pl.DataFram
 
 
 @asset(
-    partitions_def=discipline_partitions,
+    **model_backed_asset(),
     deps=[walk_paths],
     group_name="synthesis",
-    kinds={"openai", "polars", "parquet"},
-    pool=llm_pool(),
-    op_tags=llm_op_tags(),
     description="New QA per walk path with provenance (path, seeds, KPs, backend, model, tokens).",
 )
 def synthesized_qa(
