@@ -29,13 +29,11 @@ ingest_job = define_asset_job("ingest_job", AssetSelection.assets("seed_sources"
 discipline_seed_job = define_asset_job(
     "discipline_seed_job",
     AssetSelection.assets("seed_qa", "seed_knowledge_points"),
-    partitions_def=discipline_partitions,
 )
 graph_job = define_asset_job("graph_job", AssetSelection.assets("kp_catalog", "kp_graph"))
 discipline_synthesis_job = define_asset_job(
     "discipline_synthesis_job",
     AssetSelection.assets("walk_paths", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"),
-    partitions_def=discipline_partitions,
 )
 release_job = define_asset_job("release_job", AssetSelection.assets("linkqa_release"))
 

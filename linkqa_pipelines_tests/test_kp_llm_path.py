@@ -45,10 +45,11 @@ def play_model(request: dict[str, Any], attempt: int) -> Any:
         return {"knowledge_points": [], "discipline": "physics", "grade_level": "high_school", "difficulty": 2}
     zh = bool(_CJK.search(question))
     if zh and not ("WRONGLANG-FIRST" in question and attempt == 0):
-        names = list(dict.fromkeys(_CJK.findall(question.split(":", 1)[-1])))[:3]
+        names = list(dict.fromkeys([*_CJK.findall(question.split(":", 1)[-1]), "基本概念", "推理方法"]))[:3]
         desc = "题目考查的知识点"
     else:
-        names = list(dict.fromkeys(w.lower() for w in _WORD.findall(question.split(":", 1)[-1])))[:3]
+        found = [w.lower() for w in _WORD.findall(question.split(":", 1)[-1])]
+        names = list(dict.fromkeys([*found, "problem solving", "quantitative reasoning"]))[:3]
         desc = "A concept the question tests."
     return {
         "knowledge_points": [{"name": n, "description": desc} for n in names],

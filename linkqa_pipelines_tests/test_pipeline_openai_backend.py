@@ -1,0 +1,107 @@
+"""The whole asset graph on the openai backend: every model-backed stage talks to a loopback
+OpenAI-compatible server through the real `openai` client, and every output row says so."""
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from dagster import materialize
+from dagster_aws.s3 import S3Resource
+
+from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.definitions import all_assets, all_checks
+from linkqa_pipelines.resources.llm import LLMResource
+from linkqa_pipelines.resources.warehouse import WarehouseResource
+from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
+from linkqa_pipelines_tests.test_kp_llm_path import play_model as play_kp_model
+
+DISCIPLINES = ["mathematics", "economics"]
+_KP_LINE = re.compile(r"^\d+\. ([^:：\n]+)", re.M)
+
+
+def play_model(request: dict[str, Any], attempt: int) -> Any:
+    """A deterministic stand-in model for every LinkSyn task, chosen by the response schema name."""
+    task = request["response_format"]["json_schema"]["name"]
+    prompt = request["messages"][-1]["content"]
+    digest = hashlib.sha1(prompt.encode()).hexdigest()[:8]
+    if task == "knowledge_points":
+        return play_kp_model(request, attempt)
+    if task == "linkqa_difficulty":
+        return {"score": 1 + int(digest, 16) % 5, "grade_level": "undergraduate", "justification": "Two linked steps."}
+    zh = "知识点路径" in prompt or "知识点路径：" in prompt or "原题" in prompt
+    names = _KP_LINE.findall(prompt)[:2]
+    a, b = (names + names)[:2]
+    mc = '"qa_type": "multiple_choice"' in prompt
+    question = (
+        f"在综合运用{a}与{b}的情形下，下列哪一项推理是正确的？（题号{digest}）"
+        if zh
+        else f"When {a} and {b} must be combined, which conclusion follows (item {digest})?"
+    )
+    answer: dict[str, Any] = {
+        "question": question,
+        "qa_type": "multiple_choice" if mc else "free_form",
+        "choices": [f"{w} {digest}" for w in ("alpha", "beta", "gamma", "delta")] if mc else None,
+        "answer": "A" if mc else f"result {digest}",
+        "rationale": f"Apply {a}, then {b}." if not zh else f"先用{a}，再用{b}。",
+        "kp_names_used": [a, b],
+    }
+    if task == "linkqa_enhance":
+        answer["question"] = ("更难：" if zh else "Harder variant: ") + question + (" 并说明理由。" if zh else " Justify the intermediate step.")
+        answer["harder_because"] = "adds a justification step"
+    return answer
+
+
+@pytest.fixture()
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(responder=play_model, fault_rate=0.1, seed=7) as srv:
+        yield srv
+
+
+@pytest.mark.slow
+def test_whole_graph_on_the_openai_backend(tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINKQA_LLM_API_KEY", "sk-test-SECRET-pipeline-456")
+    home = tmp_path / "home"
+    resources = {
+        "warehouse": WarehouseResource(home=str(home)),
+        "s3": S3Resource(),
+        "llm": LLMResource(backend="openai", base_url=server.base_url, model="fake-r1", timeout=2.0, max_retries=4),
+    }
+
+    def run(selection: list[str], partition: str | None = None, config: dict | None = None) -> None:
+        result = materialize([*all_assets, *all_checks], selection=selection, partition_key=partition,
+                             resources=resources, run_config=config)
+        assert result.success
+
+    run(["seed_sources", "seed_quarantine"])
+    for d in DISCIPLINES:
+        run(["seed_qa", "seed_knowledge_points"], d)
+    run(["kp_catalog", "kp_graph"])
+    for d in DISCIPLINES:
+        run(["walk_paths", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"], d,
+            {"ops": {"walk_paths": {"config": {"n_paths": 40}}}})
+    run(["linkqa_release"])
+
+    lake = Lake(home)
+    for table in ("seed_knowledge_points", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"):
+        frame = lake.read(table, DISCIPLINES)
+        assert frame.height > 0, table
+        assert set(frame["backend"]) == {"openai"} and set(frame["model"]) == {"fake-r1"}, table
+    qa = lake.read("synthesized_qa", DISCIPLINES)
+    assert (qa["prompt_tokens"] > 0).all() and (qa["completion_tokens"] > 0).all()
+    scored = lake.read("difficulty_scored_qa", DISCIPLINES)
+    assert set(scored["difficulty_method"].drop_nulls()) <= {"fake-r1", "offline-heuristic-v1"}
+    assert (scored["difficulty_method"] == "fake-r1").sum() > 0
+    variants = scored.filter(pl.col("enhanced_from").is_not_null())
+    assert variants["enhanced_from"].is_in(scored["qa_id"].to_list()).all()
+    failures = lake.read("llm_failures") if lake.files("llm_failures") else pl.DataFrame()
+    # with 10% injected faults and 4 retries nearly everything succeeds; what did not is on record
+    assert failures.height <= 0.05 * qa.height + 1, failures.select("stage", "reason").to_dicts()
+    assert server.outcomes["ok"] > 0 and sum(n for k, n in server.outcomes.items() if k != "ok") > 0
+    assert (home / "release" / "README.md").read_text(encoding="utf-8").count("openai") >= 1
+    for path in home.rglob("*"):
+        if path.is_file() and path.suffix in {".parquet", ".json", ".md", ".sqlite", ".duckdb"}:
+            assert b"sk-test-SECRET-pipeline-456" not in path.read_bytes(), path
