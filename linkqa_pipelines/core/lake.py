@@ -218,7 +218,7 @@ class Lake:
                     con.execute("CREATE SECRET IF NOT EXISTS linkqa_s3 (TYPE s3, PROVIDER credential_chain)")
                 except duckdb.Error as exc:
                     # The data is written; only the query surface waits for the extension.
-                    warnings.warn(f"DuckDB view {table!r} over {self.root} not refreshed: httpfs unavailable ({exc})")
+                    warnings.warn(f"DuckDB view {table!r} over {self.root} not refreshed: httpfs unavailable ({exc})", stacklevel=2)
                     return
             con.execute(sql)
         finally:
