@@ -1,15 +1,19 @@
-"""Compiled (numba) inner loop of the walk sampler: one batch of walkers over the CSR arrays.
+"""Compiled (numba) parts of the walk sampler's numba engine.
 
-Each walker runs to its target length in one call (or up to `stop`, when coverage is updated
-per step), so the per-step numpy overhead of the vectorised engine disappears. Same draws as
-the numpy engine in `walks`: rejection rounds against the epoch proposal (O(log degree)),
-then, for the few walkers still pending, an exact pass over the neighbour slice.
+`advance_walkers` is the inner loop: each walker of a batch runs to its target length in one
+call (or up to `stop`, when coverage is updated per step), so the per-step numpy overhead of
+the vectorised engine disappears. Same draws as the numpy engine in `walks`: rejection rounds
+against the epoch proposal (O(log degree)), then, for the few walkers still pending, an exact
+pass over the neighbour slice. The per-batch bookkeeping around it is compiled too, each
+piece one or two passes without numpy's temporaries: `build_proposal` (the epoch proposal,
+per node range), `draw_starts` (start KPs by V), `count_use` (use counts and V, per KP
+share) and `collect_batch` (kept paths into the run's buffers). `walks` runs
+`advance_walkers`, `build_proposal` and `count_use` on parallel threads (they release the GIL).
 
 Random numbers: each walker carries one 64-bit state, drawn by the caller from the run's
 seeded numpy Generator, and expands it with splitmix64. A walker only touches its own state
 and its own output row, so results depend on the seed alone, never on numba's RNG or on how
-walkers are split across threads (the kernel releases the GIL; `walks` runs row blocks of a
-batch on a thread pool).
+walkers are split across threads.
 
 Importing this module needs numba; `walks` falls back to its numpy engine without it.
 """
@@ -86,7 +90,6 @@ def advance_walkers(
     value_now: np.ndarray,
     accept: np.ndarray,
     cdf: np.ndarray,
-    segment_start: np.ndarray,
     rounds: int,
     paths: np.ndarray,
     values: np.ndarray,
@@ -98,7 +101,7 @@ def advance_walkers(
     """Advance every walker (row) from lengths[w] to min(target[w], stop) KPs, in place.
 
     A dead end sets target[w] = lengths[w], so later calls leave the walker alone. With
-    rounds > 0, `cdf` / `segment_start` are the epoch proposal and `accept` = V_now / V_epoch.
+    rounds > 0, `cdf` is the epoch proposal (`build_proposal`) and `accept` = V_now / V_epoch.
     Returns (proposals drawn, proposals that passed the V test) for the rebuild heuristic.
     """
     proposals = 0
@@ -109,29 +112,29 @@ def advance_walkers(
         end_t = min(target[w], stop)
         while t < end_t:
             at = paths[w, t - 1]
+            lo, hi = indptr[at], indptr[at + 1]
             node = -1
-            if rounds > 0:
-                base, end = segment_start[at], segment_start[at + 1]
-                if end > base:
-                    top = np.nextafter(end, -np.inf)
-                    for _ in range(rounds):
-                        s, x = _uniform(s)
-                        s, y = _uniform(s)
-                        goal = min(base + x * (end - base), top)
-                        a, b = indptr[at] + 1, indptr[at + 1]  # first p in [a, b] with cdf[p] > goal
-                        while a < b:
-                            mid = (a + b) >> 1
-                            if cdf[mid] > goal:
-                                b = mid
-                            else:
-                                a = mid + 1
-                        candidate = indices[a - 1]
-                        proposals += 1
-                        if y < accept[candidate]:
-                            passed += 1
-                            if not _in_path(paths, w, t, candidate):
-                                node = candidate
-                                break
+            if rounds > 0 and hi > lo and cdf[hi - 1] > 0.0:  # dead under V_epoch: the exact pass decides
+                total = cdf[hi - 1]
+                top = np.nextafter(total, -np.inf)
+                for _ in range(rounds):
+                    s, x = _uniform(s)
+                    s, y = _uniform(s)
+                    goal = min(x * total, top)
+                    a, b = lo, hi - 1  # first p in [lo, hi - 1] with cdf[p] > goal (cdf[hi - 1] is)
+                    while a < b:
+                        mid = (a + b) >> 1
+                        if cdf[mid] > goal:
+                            b = mid
+                        else:
+                            a = mid + 1
+                    candidate = indices[a]
+                    proposals += 1
+                    if y < accept[candidate]:
+                        passed += 1
+                        if not _in_path(paths, w, t, candidate):
+                            node = candidate
+                            break
             if node < 0:
                 s, x = _uniform(s)
                 node = _exact_next(indptr, indices, edge, value_now, paths, w, t, x)
@@ -148,28 +151,109 @@ def advance_walkers(
 
 @numba.njit(cache=True, nogil=True)
 def build_proposal(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    edge: np.ndarray,
-    value: np.ndarray,
-    cdf: np.ndarray,
-    segment_start: np.ndarray,
+    indptr: np.ndarray, indices: np.ndarray, edge: np.ndarray, value: np.ndarray, cdf: np.ndarray, first: int, last: int
 ) -> None:
-    """The epoch proposal in place, as `walks.segment_cdf` builds it: cdf (len(indices) + 1) holds
-    edge * value[neighbour] normalised within each node's segment and summed over all entries;
-    segment_start[u] = cdf[indptr[u]]. One fused pass instead of numpy's six over the edges."""
-    acc = 0.0
-    cdf[0] = 0.0
-    for u in range(indptr.shape[0] - 1):
-        lo, hi = indptr[u], indptr[u + 1]
-        segment_start[u] = acc
-        total = 0.0
-        for j in range(lo, hi):
-            weight = edge[j] * value[indices[j]]
-            cdf[j + 1] = weight
-            total += weight
-        scale = 1.0 / total if total > 0.0 else 0.0
-        for j in range(lo, hi):
-            acc += cdf[j + 1] * scale
-            cdf[j + 1] = acc
-    segment_start[indptr.shape[0] - 1] = acc
+    """The epoch proposal of nodes first..last-1, in place: cdf[j] = the running sum of
+    edge * value[neighbour] within j's segment (not normalised: a draw scales its uniform by
+    the segment's last entry, so a segment needs no global offset and node ranges build
+    independently, on parallel threads). Zero-weight entries repeat the previous sum, so the
+    search for the first entry above the target never lands on them."""
+    for u in range(first, last):
+        acc = 0.0
+        for j in range(indptr[u], indptr[u + 1]):
+            acc += edge[j] * value[indices[j]]
+            cdf[j] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def draw_starts(pool: np.ndarray, value: np.ndarray, uniforms: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = the pool KP picked by uniforms[i] from the inverse CDF of value over the pool:
+    the numpy engine's cumsum + searchsorted, as one merge of the targets, sorted by `order`
+    (numpy's argsort: several times faster than numba's), with the running sum (two sequential
+    passes over the pool instead of a cache-missing binary search per start)."""
+    total = 0.0
+    for i in range(pool.shape[0]):
+        total += value[pool[i]]
+    top = np.nextafter(total, -np.inf)
+    q = 0
+    acc = 0.0  # the same sums in the same order as the first pass: bit-identical
+    for i in range(pool.shape[0]):
+        acc += value[pool[i]]
+        while q < order.shape[0] and min(uniforms[order[q]] * total, top) < acc:
+            out[order[q]] = pool[i]
+            q += 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _owner(k: int, shares: int) -> int:
+    """Which of `shares` threads updates KP k: a Fibonacci hash of its 1024-KP chunk (a multiply
+    and a shift, where `%` costs a slow integer division per KP)."""
+    return (((k >> 10) * 0x9E3779B1) & 0xFFFFFFFF) * shares >> 32
+
+
+@numba.njit(cache=True, nogil=True)
+def count_use(
+    nodes: np.ndarray,
+    use: np.ndarray,
+    popularity_term: np.ndarray,
+    beta: float,
+    value_now: np.ndarray,
+    value_epoch: np.ndarray,
+    accept: np.ndarray,
+    share: int,
+    shares: int,
+) -> None:
+    """c(k) += 1 per occurrence in `nodes`, then V_now and V_now / V_epoch of those KPs
+    (`ValueFunction` and the numpy engine's update, fused into two passes over `nodes`).
+
+    Only KPs owned by `share` (`_owner`): calls for every share, on parallel threads, update
+    disjoint 1024-KP chunks (no races, no shared cache lines; any split gives the same
+    counts). The work is latency-bound (random KPs of big arrays), so threads pay off."""
+    for i in range(nodes.shape[0]):
+        k = nodes[i]
+        if _owner(k, shares) == share:
+            use[k] += 1
+    for i in range(nodes.shape[0]):
+        k = nodes[i]
+        if _owner(k, shares) == share:
+            if beta == 0.0:
+                now = popularity_term[k]
+            elif beta == 1.0:  # x ** 1 == x: skips a libm pow per KP
+                now = popularity_term[k] / (1.0 + use[k])
+            else:
+                now = popularity_term[k] / (1.0 + use[k]) ** beta
+            value_now[k] = now
+            accept[k] = now / value_epoch[k] if value_epoch[k] > 0.0 else 1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def collect_batch(
+    paths: np.ndarray,
+    values: np.ndarray,
+    lengths: np.ndarray,
+    min_len: int,
+    used: np.ndarray,
+    kept_nodes: np.ndarray,
+    kept_values: np.ndarray,
+    kept_lengths: np.ndarray,
+    at_node: int,
+    at_path: int,
+) -> tuple[int, int, int]:
+    """A finished batch: every placed KP into `used` (use counts include discarded paths), and
+    the paths of >= min_len KPs appended to the kept buffers from at_node / at_path on.
+    Returns (KPs in `used`, new at_node, new at_path)."""
+    n_used = 0
+    for w in range(paths.shape[0]):
+        length = lengths[w]
+        keep = length >= min_len
+        for t in range(length):
+            used[n_used] = paths[w, t]
+            n_used += 1
+            if keep:
+                kept_nodes[at_node] = paths[w, t]
+                kept_values[at_node] = values[w, t]
+                at_node += 1
+        if keep:
+            kept_lengths[at_path] = length
+            at_path += 1
+    return n_used, at_node, at_path

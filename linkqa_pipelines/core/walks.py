@@ -39,12 +39,16 @@ Engines (`WalkConfig.engine`): "numba" runs steps 1-3 per walker in a compiled k
 (`walk_kernels.advance_walkers`: the same proposal, acceptance test and exact fallback, no
 per-step numpy overhead), on row blocks of the batch in parallel threads (the kernel
 releases the GIL); "numpy" is the vectorised form above. "auto" picks numba when it can be
-imported. Starts, use counts and proposal rebuilds are shared numpy code, so both engines
-draw from the same distributions; they consume random numbers differently, so their paths
-differ for one seed.
+imported. The numba engine also compiles the per-batch bookkeeping, which otherwise costs
+as much as the steps: the proposal build (per node range, on the threads; its segments are
+unnormalised running sums, so ranges need no global offsets), the start draw (the same
+numbers as the numpy code), use counts (on the threads, each owning disjoint KP chunks) and
+gathering kept paths. Both engines draw from the same distributions; they consume random
+numbers differently, so their paths differ for one seed.
 
-Probabilities are resolved to about 1e-16 * n_nodes within a segment (the global cumulative
-array holds one unit per node), ample for KP graphs.
+Probabilities are resolved to about 1e-16 * n_nodes within a segment for the numpy engine
+(its global cumulative array holds one unit per node) and 1e-16 relative for the numba
+engine's per-segment sums: ample for KP graphs.
 
 Determinism: every random number comes from one `numpy.random.Generator(seed)`, consumed
 in an order that depends only on the inputs, so the same seed gives the same paths. The
@@ -64,10 +68,10 @@ uniform start, next KP in proportion to co-occurrence count) and `popularity_wal
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -75,12 +79,13 @@ from linkqa_pipelines.core.contracts import GraphArrays
 from linkqa_pipelines.core.value_function import ValueFunction, ValueFunctionConfig, popularity_share
 
 try:
-    from linkqa_pipelines.core.walk_kernels import advance_walkers, build_proposal
+    from linkqa_pipelines.core import walk_kernels
 except ImportError:  # numba not installed: the numpy engine does all the work
-    advance_walkers = build_proposal = None
+    walk_kernels = None
 
-HAS_NUMBA = advance_walkers is not None
+HAS_NUMBA = walk_kernels is not None
 _REBUILD_BELOW = 0.5  # rebuild the proposal once a batch passed fewer than this share of proposals
+_T = TypeVar("_T")
 _ROWS_PER_THREAD = 4096  # smaller batches run the kernel on one thread: a hand-off costs more than they do
 
 
@@ -389,8 +394,8 @@ class _Sampler:
                 raise ValueError(f"start_mask must be a bool array of shape ({n},), got {given.dtype} {given.shape}")
             mask = given & (degree > 0)  # an isolated KP cannot start a path of >= 2 KPs
         self.starts = np.flatnonzero(mask).astype(np.int32)
-        self.cdf: np.ndarray | None = None  # epoch proposal over the CSR entries
-        self.segment_start = np.zeros(0)  # cdf at each node's first entry (n + 1): one gather per walker
+        self.cdf: np.ndarray | None = None  # epoch proposal over the CSR entries (layout per engine: maybe_rebuild)
+        self.segment_start = np.zeros(0)  # numpy engine: cdf at each node's first entry (n + 1)
         self.proposals = 0
         self.window = np.zeros(2, dtype=np.int64)  # this batch: proposals, how many passed the V test
         self.rebuilds = 0
@@ -399,6 +404,11 @@ class _Sampler:
         self.pool: ThreadPoolExecutor | None = None  # set by run(); without it kernel blocks run in turn
 
     def count_use(self, nodes: np.ndarray) -> None:
+        if self.cfg.compiled:
+            state = (self.use, self.value.popularity_term, float(self.cfg.beta), self.value_now, self.value_epoch)
+            shares = self.threads if nodes.shape[0] >= _ROWS_PER_THREAD else 1
+            self.in_blocks(lambda i: walk_kernels.count_use(nodes, *state, self.accept, i, shares), shares)
+            return
         np.add.at(self.use, nodes, 1)
         now = self.value(self.use.take(nodes), nodes)
         epoch = self.value_epoch.take(nodes)
@@ -407,7 +417,10 @@ class _Sampler:
 
     # ---- epoch proposal ----------------------------------------------------------
     def maybe_rebuild(self) -> None:
-        """Build the proposal before the first batch and whenever a batch passed < half its proposals."""
+        """Build the proposal before the first batch and whenever a batch passed < half its proposals.
+
+        Layout: numba engine, cdf[j] = running sum of weights within j's segment (node ranges built on
+        the threads); numpy engine, one global cumulative array of per-segment normalised weights."""
         drawn, passed = self.window
         self.window[:] = 0
         if self.cfg.rejection_rounds == 0 or (self.cdf is not None and passed >= _REBUILD_BELOW * drawn):
@@ -416,10 +429,12 @@ class _Sampler:
         self.accept[:] = 1.0
         indptr, indices = self.arrays.indptr, self.arrays.indices
         if self.cfg.compiled:
-            assert build_proposal is not None
             if self.cdf is None:
-                self.cdf, self.segment_start = np.empty(indices.shape[0] + 1), np.empty(indptr.shape[0])
-            build_proposal(indptr, indices, self.edge, self.value_epoch, self.cdf, self.segment_start)
+                self.cdf = np.empty(indices.shape[0])
+            graph = (indptr, indices, self.edge, self.value_epoch, self.cdf)
+            cut = np.searchsorted(indptr, np.linspace(0, indices.shape[0], self.threads + 1)[1:-1])  # equal edges
+            bounds = np.r_[0, cut, indptr.shape[0] - 1]
+            self.in_blocks(lambda i: walk_kernels.build_proposal(*graph, bounds[i], bounds[i + 1]), self.threads)
         else:
             reuse = self.cdf[1:] if self.cdf is not None else None
             weights = np.take(self.value_epoch, indices, out=reuse, mode="clip")  # clip: unbuffered
@@ -428,9 +443,21 @@ class _Sampler:
             self.segment_start = self.cdf.take(indptr)
         self.rebuilds += 1
 
+    def in_blocks(self, work: Callable[[int], _T], blocks: int) -> list[_T]:
+        """work(0), ..., work(blocks - 1) on the run's threads (the kernels release the GIL); in turn
+        outside `run` or for one block."""
+        if self.pool is None or blocks == 1:
+            return [work(i) for i in range(blocks)]
+        return list(self.pool.map(work, range(blocks)))
+
     # ---- drawing -----------------------------------------------------------------
     def draw_starts(self, k: int) -> np.ndarray:
         """k start KPs drawn by V_now over the start pool (exact: one O(pool) CDF per batch)."""
+        if self.cfg.compiled:
+            out = np.empty(k, dtype=np.int64)
+            uniforms = self.rng.random(k)
+            walk_kernels.draw_starts(self.starts, self.value_now, uniforms, np.argsort(uniforms), out)
+            return out
         cdf = np.empty(self.starts.shape[0] + 1)
         cdf[0] = 0.0
         np.cumsum(self.value_now.take(self.starts), out=cdf[1:])
@@ -529,32 +556,28 @@ class _Sampler:
         max_draws = cfg.max_draws if cfg.max_draws is not None else 10 * cfg.n_paths
         if not np.any(self.value_now[self.starts] > 0):
             max_draws = 0  # nothing can start a path
-        kept_nodes: list[np.ndarray] = []
-        kept_values: list[np.ndarray] = []
-        kept_lengths: list[np.ndarray] = []
-        kept = draws = discarded = 0
+        kept = _Kept(
+            np.empty(cfg.n_paths * cfg.max_len, dtype=np.int32), np.empty(cfg.n_paths * cfg.max_len),
+            np.empty(cfg.n_paths, dtype=np.int64),
+        )
+        draws = discarded = 0
         with ThreadPoolExecutor(self.threads) as self.pool:
-            while kept < cfg.n_paths and draws < max_draws:
-                size = min(batch, cfg.n_paths - kept, max_draws - draws)
-                walkers = self.run_batch(size)
-                paths, lengths = walkers.paths, walkers.lengths
-                keep = lengths >= cfg.min_len
-                filled = np.arange(cfg.max_len) < lengths[:, None]
+            while kept.paths < cfg.n_paths and draws < max_draws:
+                size = min(batch, cfg.n_paths - kept.paths, max_draws - draws)
+                before = kept.paths
+                used = self.collect(self.run_batch(size), kept)
                 if cfg.coverage_update == "batch":
-                    self.count_use(paths[filled])
-                kept_nodes.append(paths[keep][filled[keep]])
-                kept_values.append(walkers.values[keep][filled[keep]])
-                kept_lengths.append(lengths[keep])
+                    self.count_use(used)
                 draws += size
-                kept += int(keep.sum())
-                discarded += int((~keep).sum())
-        lengths = np.concatenate([np.zeros(0, dtype=np.int64), *kept_lengths])
+                discarded += size - (kept.paths - before)
+        kept.trim()
+        lengths = kept.lengths
         offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        values = np.concatenate([np.zeros(0), *kept_values])
+        values = kept.values
         scores = np.add.reduceat(np.log(values), offsets[:-1]) / lengths if lengths.size else np.zeros(0)
         return WalkResult(
-            nodes=np.concatenate([np.zeros(0, dtype=np.int32), *kept_nodes]),
+            nodes=kept.nodes,
             offsets=offsets,
             values=values,
             scores=scores,
@@ -565,6 +588,26 @@ class _Sampler:
             rebuilds=self.rebuilds,
             config=cfg,
         )
+
+    def collect(self, walkers: _Walkers, kept: _Kept) -> np.ndarray:
+        """Append the batch's paths of >= min_len KPs to `kept`; returns every KP the batch placed."""
+        paths, lengths, min_len = walkers.paths, walkers.lengths, self.cfg.min_len
+        if self.cfg.compiled:
+            used = np.empty(paths.size, dtype=np.int32)
+            buffers = (used, kept.nodes, kept.values, kept.lengths)
+            n_used, kept.size, kept.paths = walk_kernels.collect_batch(
+                paths, walkers.values, lengths, min_len, *buffers, kept.size, kept.paths
+            )
+            return used[:n_used]
+        keep = lengths >= min_len
+        filled = np.arange(paths.shape[1]) < lengths[:, None]
+        nodes = paths[keep][filled[keep]]
+        end = kept.size + nodes.shape[0]
+        kept.nodes[kept.size : end] = nodes
+        kept.values[kept.size : end] = walkers.values[keep][filled[keep]]
+        kept.lengths[kept.paths : kept.paths + int(keep.sum())] = lengths[keep]
+        kept.size, kept.paths = end, kept.paths + int(keep.sum())
+        return paths[filled]
 
     def run_batch(self, size: int) -> _Walkers:
         """Start `size` new walkers and advance them to their target lengths (or dead ends)."""
@@ -618,11 +661,10 @@ class _Sampler:
 
     def advance_compiled(self, walkers: _Walkers, stop: int) -> None:
         """The numba kernel over row blocks of the batch, one block per thread."""
-        assert advance_walkers is not None and walkers.state is not None
+        assert walkers.state is not None
         rounds = self.cfg.rejection_rounds if self.cdf is not None else 0
         cdf = self.cdf if self.cdf is not None else np.zeros(1)
-        graph = (self.arrays.indptr, self.arrays.indices, self.edge)
-        shared = (*graph, self.value_now, self.accept, cdf, self.segment_start, rounds)
+        shared = (self.arrays.indptr, self.arrays.indices, self.edge, self.value_now, self.accept, cdf, rounds)
         size = walkers.paths.shape[0]
         blocks = max(1, min(self.threads, size // _ROWS_PER_THREAD))
         bounds = np.linspace(0, size, blocks + 1).astype(np.int64)
@@ -630,13 +672,29 @@ class _Sampler:
         def block(i: int) -> tuple[int, int]:
             rows = slice(bounds[i], bounds[i + 1])
             own = (walkers.paths, walkers.values, walkers.lengths, walkers.target, walkers.state)
-            return advance_walkers(*shared, *(a[rows] for a in own), stop)
+            return walk_kernels.advance_walkers(*shared, *(a[rows] for a in own), stop)
 
-        pool = self.pool if blocks > 1 else None
-        counts = list(pool.map(block, range(blocks))) if pool else [block(i) for i in range(blocks)]
-        drawn, passed = (sum(c) for c in zip(*counts, strict=True))
+        drawn, passed = (sum(c) for c in zip(*self.in_blocks(block, blocks), strict=True))
         self.proposals += drawn
         self.window += (drawn, passed)
+
+
+@dataclass
+class _Kept:
+    """Kept paths of a run, filled batch by batch into buffers sized for n_paths of max_len KPs."""
+
+    nodes: np.ndarray  # int32, KPs of the kept paths, concatenated
+    values: np.ndarray  # float64, aligned with nodes
+    lengths: np.ndarray  # int64, per kept path
+    size: int = 0  # entries of nodes / values filled
+    paths: int = 0  # entries of lengths filled
+
+    def trim(self) -> None:
+        """Cut the buffers to what was filled (copies, so the unused capacity is freed)."""
+        if self.size < self.nodes.shape[0]:
+            self.nodes, self.values = self.nodes[: self.size].copy(), self.values[: self.size].copy()
+        if self.paths < self.lengths.shape[0]:
+            self.lengths = self.lengths[: self.paths].copy()
 
 
 @dataclass
