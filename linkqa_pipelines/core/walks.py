@@ -128,7 +128,7 @@ class WalkConfig:
             raise ValueError(f"WalkConfig.engine must be 'auto', 'numba' or 'numpy', got {self.engine!r}")
         if self.engine == "numba" and not HAS_NUMBA:
             raise ValueError("WalkConfig.engine='numba' needs the numba package (pip install numba), or use 'auto'")
-        self.value_config  # validates the exponents
+        ValueFunctionConfig(alpha=self.alpha, beta=self.beta, gamma=self.gamma)  # raises on bad exponents
 
     @property
     def compiled(self) -> bool:
