@@ -26,7 +26,6 @@ from linkqa_pipelines.core.dedup import char_shingles, normalize_texts, qa_text_
 from linkqa_pipelines.core.synthesis import (
     LETTERS,
     OFFLINE_SYNTH_MODEL,
-    R1_PARAMS,
     SYNTH_ANSWER_SCHEMA,
     answer_columns,
     answer_text,
@@ -34,6 +33,7 @@ from linkqa_pipelines.core.synthesis import (
     meta_columns,
     qa_id,
     render_item,
+    request_piece,
     template_for,
 )
 
@@ -185,14 +185,7 @@ def build_judge_requests(qa: pl.DataFrame, seeds: pl.DataFrame | None = None) ->
     ).iter_rows(named=True):
         payload = {"task": "difficulty_judge", **row}
         requests.append(
-            {
-                "key": f"difficulty:{row['qa_id']}",
-                "messages": judge_messages(payload),
-                "schema": JUDGE_SCHEMA,
-                "schema_name": "linkqa_difficulty",
-                "params": dict(R1_PARAMS),
-                "payload": payload,
-            }
+            request_piece(f"difficulty:{row['qa_id']}", payload, judge_messages, JUDGE_SCHEMA, "linkqa_difficulty")
         )
     return requests
 
@@ -420,14 +413,7 @@ def build_enhance_requests(
             "n_choices": len(row["choices"]) if row["qa_type"] == "multiple_choice" else n_choices,
         }
         requests.append(
-            {
-                "key": f"enhance:{row['qa_id']}",
-                "messages": enhance_messages(payload),
-                "schema": ENHANCE_SCHEMA,
-                "schema_name": "linkqa_enhance",
-                "params": dict(R1_PARAMS),
-                "payload": payload,
-            }
+            request_piece(f"enhance:{row['qa_id']}", payload, enhance_messages, ENHANCE_SCHEMA, "linkqa_enhance")
         )
     return requests
 

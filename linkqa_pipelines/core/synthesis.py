@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -296,6 +296,24 @@ def answer_text(item: Mapping[str, Any]) -> str:
 # --- requests ---------------------------------------------------------------------------
 
 
+def request_piece(
+    key: str,
+    payload: Mapping[str, Any],
+    messages: Callable[[Mapping[str, Any]], tuple[dict[str, str], ...]],
+    schema: Mapping[str, Any],
+    schema_name: str,
+) -> dict[str, Any]:
+    """One request in the plain form the stage assets wrap into the LLM layer's ChatRequest."""
+    return {
+        "key": key,
+        "messages": messages(payload),
+        "schema": schema,
+        "schema_name": schema_name,
+        "params": dict(R1_PARAMS),
+        "payload": payload,
+    }
+
+
 def build_synthesis_requests(
     paths: pl.DataFrame,
     seeds: pl.DataFrame,
@@ -379,14 +397,7 @@ def build_synthesis_requests(
             "seeds": seed_list,
         }
         requests.append(
-            {
-                "key": f"synthesis:{row['path_id']}",
-                "messages": synthesis_messages(payload),
-                "schema": SYNTH_ANSWER_SCHEMA,
-                "schema_name": "linkqa_synthesis",
-                "params": dict(R1_PARAMS),
-                "payload": payload,
-            }
+            request_piece(f"synthesis:{row['path_id']}", payload, synthesis_messages, SYNTH_ANSWER_SCHEMA, "linkqa_synthesis")
         )
     return requests
 
