@@ -148,12 +148,13 @@ def _print_summary(console: Any, results: Sequence[StageResult], total: float) -
     console.print(stages)
 
     llm = Table(title="LLM use per stage (summed over partitions)")
-    counters = ("llm_requests", "llm_calls", "llm_cache_hits", "llm_retries", "llm_failures",
-                "llm_prompt_tokens", "llm_completion_tokens", "llm_reasoning_tokens", "llm_cost_usd")
+    counters = {"llm_requests": "requests", "llm_calls": "calls", "llm_cache_hits": "cached",
+                "llm_retries": "retries", "llm_failures": "failed", "llm_prompt_tokens": "tok in",
+                "llm_completion_tokens": "tok out", "llm_cost_usd": "USD"}
     llm.add_column("asset")
     llm.add_column("backend")
-    for c in counters:
-        llm.add_column(c.removeprefix("llm_"), justify="right")
+    for label in counters.values():
+        llm.add_column(label, justify="right")
     totals: dict[tuple[str, str], dict[str, float]] = {}
     for r in results:
         for asset_name, meta in r.metadata.items():
@@ -162,7 +163,7 @@ def _print_summary(console: Any, results: Sequence[StageResult], total: float) -
                 for c in counters:
                     acc[c] += float(meta.get(c) or 0)
     for (asset_name, backend), acc in totals.items():
-        llm.add_row(asset_name, backend, *(f"{acc[c]:.4f}" if c == "llm_cost_usd" else f"{int(acc[c]):,}" for c in counters))
+        llm.add_row(asset_name, backend, *(f"{acc[c]:.2f}" if c == "llm_cost_usd" else f"{int(acc[c]):,}" for c in counters))
     if llm.row_count:
         console.print(llm)
     quarantined = next((r.rows.get("seed_quarantine") for r in results if "seed_quarantine" in r.rows), 0)
