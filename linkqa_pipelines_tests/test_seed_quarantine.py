@@ -14,7 +14,7 @@ from linkqa_pipelines.core.seed_normalise import normalise_seeds
 from linkqa_pipelines.core.seed_readers import SeedSourceError, detect_adapter, iter_source_files, read_source
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bad_seeds"
-UNREADABLE = {"latin1.csv", "not_json.json"}
+UNREADABLE = {"not_json.json"}
 
 
 def to_discipline(subjects: pl.Series) -> pl.Series:
@@ -115,10 +115,28 @@ def test_whitespace_and_unicode_are_normalised_before_validation_and_dedup() -> 
     assert dict(result.duplicates.iter_rows()) == {"s.jsonl": 0, "t.jsonl": 1}
 
 
-def test_unreadable_encoding_raises_naming_file_and_line() -> None:
-    path = FIXTURES / "latin1.csv"
-    with pytest.raises(SeedSourceError, match=r"latin1\.csv: not UTF-8 text \(byte 0xe7 at line 3"):
-        read_source(path)
+def test_rows_with_unreadable_encoding_are_quarantined_one_by_one(tmp_path: Path) -> None:
+    read = read_source(FIXTURES / "latin1.csv")
+    assert read.rows["question"].to_list() == ["What is 6 + 1?"]
+    err = read.errors.row(0, named=True)
+    assert err["source"].endswith("latin1.csv") and err["source_row"] == 2 and err["field"] == "column 1"
+    assert err["reason"] == "unreadable encoding: byte 0xe7 is not UTF-8" and "\ufffd" in err["raw"]
+    lines = tmp_path / "mixed.jsonl"
+    lines.write_bytes(b'{"question": "ok?", "answer": "yes"}\n{"question": "caf\xe9?", "answer": "x"}\n')
+    read = read_source(lines)
+    assert read.rows.height == 1 and read.n_rows_in == 2
+    assert read.errors.select("source_row", "field").row(0) == (2, "<encoding>")
+
+
+def test_file_in_another_encoding_fails_naming_file_and_line(tmp_path: Path) -> None:
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("question,answer\nWhat is 6 + 1?,7\n".encode("utf-16"))
+    with pytest.raises(SeedSourceError, match=r"utf16\.csv: not UTF-8 text \(byte 0xff at line 1"):
+        read_source(utf16)
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"question": "Où est la café?", "answer": "là"}\n'.encode("latin-1") * 3)
+    with pytest.raises(SeedSourceError, match=r"latin\.jsonl: not UTF-8 text .*3 of 3 lines undecodable"):
+        read_source(latin)
 
 
 def test_unreadable_files_raise_naming_the_file(tmp_path: Path) -> None:
@@ -162,7 +180,7 @@ def test_accounting_identity_over_every_readable_bad_file() -> None:
     assert acc.height == len(paths)
     assert (acc["rows_in"] == acc["seeds"] + acc["quarantined"] + acc["duplicates"]).all()
     assert acc["rows_in"].to_list() == [r.n_rows_in for r in reads]
-    assert acc["quarantined"].sum() == result.quarantine.height == 12
+    assert acc["quarantined"].sum() == result.quarantine.height == 13  # latin1.csv adds its bad row
     assert acc["duplicates"].sum() == 1 and result.seeds["seed_id"].is_unique().all()
     assert result.seeds.schema == pl.Schema(SEED_SCHEMA)
     assert result.quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)

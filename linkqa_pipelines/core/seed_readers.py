@@ -65,8 +65,17 @@ class RawRead:
 # ---------------------------------------------------------------- shared plumbing
 
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
+_MAX_BAD_LINE_SHARE = 0.5  # above this a file is in another encoding, not a UTF-8 file with bad rows
+
+
 def _read_text(path: Path) -> str:
-    """Whole file as text: UTF-8 with an optional BOM, anything else is a file-level error."""
+    """Whole file as text: UTF-8 with an optional BOM.
+
+    A few undecodable bytes are kept as surrogate escapes so the rows holding them can be
+    quarantined one by one (`_undecodable_reason`); a file mostly in another encoding, or
+    holding NUL bytes (UTF-16, binary), cannot be read at all and is a file-level error.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -74,11 +83,36 @@ def _read_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise SeedSourceError(
-            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, byte offset {exc.start}); "
-            "re-encode the file as UTF-8"
-        ) from exc
+        lines = data.splitlines()
+        bad_lines = sum(1 for line in lines if not _is_utf8(line))
+        if b"\x00" in data or bad_lines > _MAX_BAD_LINE_SHARE * max(len(lines), 1):
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise SeedSourceError(
+                f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, byte offset {exc.start}; "
+                f"{bad_lines} of {len(lines)} lines undecodable); re-encode the file as UTF-8"
+            ) from exc
+        return data.decode("utf-8-sig", errors="surrogateescape")
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _undecodable_reason(text: str) -> str | None:
+    """Why a row's text is unreadable (its first non-UTF-8 byte), or None when it is clean."""
+    found = _UNDECODABLE.search(text)
+    if found is None:
+        return None
+    return f"unreadable encoding: byte 0x{ord(found.group()) - 0xDC00:02x} is not UTF-8"
+
+
+def _printable(text: str) -> str:
+    """Text with escaped bytes shown as U+FFFD, safe to store and print."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")[:RAW_PREVIEW_CHARS]
 
 
 def _suffix(path: Path) -> str:
@@ -140,8 +174,9 @@ def _require(path: Path, names: Sequence[str], present: Sequence[str]) -> None:
 # ---------------------------------------------------------------- CSV
 
 
-def _csv_records(path: Path) -> pl.DataFrame:
-    """CSV records as a list column, numbered from 1 (quoted fields may hold commas and newlines).
+def _csv_records(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """CSV records as a list column, numbered from 1 (quoted fields may hold commas and newlines),
+    and the records holding bytes that are not UTF-8 as row errors (field = its column).
 
     Blank and whitespace-only lines are not records; a record of empty fields (`,,,`) is one,
     so it reaches validation and the quarantine instead of vanishing.
@@ -151,17 +186,29 @@ def _csv_records(path: Path) -> pl.DataFrame:
         records = [r for r in reader if len(r) > 1 or (r and r[0].strip())]
     except csv.Error as exc:
         raise SeedSourceError(f"{path}: malformed CSV near line {reader.line_num}: {exc}") from exc
-    return pl.DataFrame({"fields": records}, schema={"fields": pl.List(pl.String)}).with_row_index(_ROW, offset=1).cast(
-        {_ROW: pl.Int64}
-    )
+    good: list[list[str]] = []
+    numbers: list[int] = []
+    errors: list[tuple[int, str, str, str]] = []
+    for number, record in enumerate(records, 1):
+        bad = next(((i, r) for i, f in enumerate(record) if (r := _undecodable_reason(f))), None)
+        if bad is None:
+            good.append(record)
+            numbers.append(number)
+        else:
+            errors.append((number, f"column {bad[0] + 1}", bad[1], _printable(",".join(record))))
+    frame = pl.DataFrame({_ROW: numbers, "fields": good}, schema={_ROW: pl.Int64, "fields": pl.List(pl.String)})
+    return frame, _error_rows(errors)
 
 
-def _csv_header(path: Path, records: pl.DataFrame) -> tuple[list[str], pl.DataFrame]:
-    """Split off the header record; data rows are renumbered from 1."""
-    if records.height == 0:
-        raise SeedSourceError(f"{path}: empty CSV, expected a header row")
+def _csv_header(
+    path: Path, read: tuple[pl.DataFrame, pl.DataFrame]
+) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+    """Split off the header record; data rows (and their encoding errors) are renumbered from 1."""
+    records, errors = read
+    if records.height == 0 or records[_ROW][0] != 1:
+        raise SeedSourceError(f"{path}: empty CSV or unreadable header, expected a header row")
     header = [h.strip() for h in records["fields"][0]]
-    return header, records.slice(1).with_columns(pl.col(_ROW) - 1)
+    return header, records.slice(1).with_columns(pl.col(_ROW) - 1), errors.with_columns(pl.col(_ROW) - 1)
 
 
 def _csv_columns(records: pl.DataFrame, names: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -185,14 +232,15 @@ def mmlu_csv(path: Path) -> RawRead:
     """MMLU `<subject>_test|dev|val.csv`: no header; question, A, B, C, D, answer letter."""
     match = _MMLU_NAME.match(path.stem)
     subject = match["subject"] if match else path.stem
-    good, bad = _csv_columns(_csv_records(path), ["question", "A", "B", "C", "D", "answer"])
+    records, unreadable = _csv_records(path)
+    good, bad = _csv_columns(records, ["question", "A", "B", "C", "D", "answer"])
     rows = good.select(_ROW, "question", "answer", choices=pl.concat_list("A", "B", "C", "D"), subject=pl.lit(subject))
-    return _finish(path, "mmlu_csv", rows, bad)
+    return _finish(path, "mmlu_csv", rows, bad, unreadable)
 
 
 def cmmlu_csv(path: Path) -> RawRead:
     """CMMLU `<subject>.csv`: header `,Question,A,B,C,D,Answer` (first column is a row index)."""
-    header, records = _csv_header(path, _csv_records(path))
+    header, records, unreadable = _csv_header(path, _csv_records(path))
     if header[1:] != _CMMLU_HEADER or len(header) != 7:
         raise SeedSourceError(f"{path}: expected the CMMLU header ',Question,A,B,C,D,Answer', found {header}")
     good, bad = _csv_columns(records, ["index", *_CMMLU_HEADER])
@@ -203,7 +251,7 @@ def cmmlu_csv(path: Path) -> RawRead:
         choices=pl.concat_list("A", "B", "C", "D"),
         subject=pl.lit(path.stem),
     )
-    return _finish(path, "cmmlu_csv", rows, bad)
+    return _finish(path, "cmmlu_csv", rows, bad, unreadable)
 
 
 # ---------------------------------------------------------------- JSON
@@ -219,6 +267,8 @@ def _json_records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[tu
     items: list[tuple[int, Any]] = []
     errors: list[tuple[int, str, str, str]] = []
     if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
+        if reason := _undecodable_reason(text):
+            raise SeedSourceError(f"{path}: {reason} (a JSON array is read whole; re-encode the file as UTF-8)")
         try:
             items = list(enumerate(orjson.loads(text), 1))
         except orjson.JSONDecodeError as exc:
@@ -227,6 +277,9 @@ def _json_records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[tu
         for number, line in enumerate(text.split("\n"), 1):
             line = line.strip()
             if not line:
+                continue
+            if reason := _undecodable_reason(line):
+                errors.append((number, "<encoding>", reason, _printable(line)))
                 continue
             try:
                 items.append((number, orjson.loads(line)))
@@ -493,12 +546,12 @@ def generic(path: Path) -> RawRead:
     suffix = _suffix(path)
     pre_errors: list[pl.DataFrame] = []
     if suffix == ".csv":
-        header, records = _csv_header(path, _csv_records(path))
+        header, records, unreadable = _csv_header(path, _csv_records(path))
         names = [h or f"column_{i + 1}" for i, h in enumerate(header)]
         if len(set(names)) != len(names):
             raise SeedSourceError(f"{path}: duplicate CSV header names {names}")
         table, bad = _csv_columns(records, names)
-        pre_errors.append(bad)
+        pre_errors += [bad, unreadable]
     elif suffix == ".parquet":
         try:
             table = pl.read_parquet(path)
