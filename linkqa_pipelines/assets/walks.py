@@ -5,6 +5,7 @@ import hashlib
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -37,6 +38,11 @@ class WalkPathsConfig(Config):
     min_seeds: int = Field(default=2, description="fewest seeds per path")
     max_seeds: int = Field(default=5, description="most seeds per path")
     max_seed_reuse: int = Field(default=3, description="how many paths may use one seed")
+
+
+def lists(values: np.ndarray, offsets: np.ndarray) -> pl.Series:
+    """A list column from flat values and path offsets, built by Arrow without a Python loop."""
+    return pl.Series(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values)))
 
 
 @asset(
@@ -82,12 +88,11 @@ def walk_paths(context: AssetExecutionContext, config: WalkPathsConfig, warehous
             {
                 "path_id": path_ids,
                 "discipline": [discipline] * len(paths),
-                "kp_ids": [node_kp[p].tolist() for p in paths],
-                "kp_nodes": [p.tolist() for p in paths],
+                "kp_ids": lists(node_kp[result.nodes], result.offsets),
+                "kp_nodes": lists(result.nodes.astype(np.int32), result.offsets),
                 "score": result.scores,
-                "value_trace": [t.tolist() for t in result.traces()],
-            },
-            schema_overrides={"kp_nodes": pl.List(pl.Int32), "value_trace": pl.List(pl.Float64)},
+                "value_trace": lists(result.values, result.offsets),
+            }
         )
         .with_row_index("path_index")
         .join(chosen, on="path_index", how="left")
