@@ -128,9 +128,9 @@ def test_kernel_paths_do_not_depend_on_the_thread_count() -> None:
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
 @pytest.mark.parametrize("beta", [0.0, 1.0, 0.7])
 def test_kernel_bookkeeping_matches_the_numpy_code(beta: float) -> None:
-    """The numba engine's start draw, use counts (split over KP-chunk owners) and V updates give
-    the numpy engine's numbers: bit for bit, except that V for a fractional beta may differ in
-    the last bit (libm's pow against numpy's)."""
+    """The numba engine's use counts (split over KP-chunk owners) and V updates give the numpy
+    engine's numbers: bit for bit, except that V for a fractional beta may differ in the last bit
+    (libm's pow against numpy's). (Its start draw differs by design: see the distribution test.)"""
     g = random_graph(n=5000, m=20_000)
     rng = np.random.default_rng(1)
     used = rng.integers(0, 5000, size=30_000)  # >= _ROWS_PER_THREAD: the count runs in 2 shares
@@ -139,15 +139,14 @@ def test_kernel_bookkeeping_matches_the_numpy_code(beta: float) -> None:
         sampler = _Sampler(g, WalkConfig(n_paths=1, beta=beta, engine=engine, threads=2), None)
         sampler.maybe_rebuild()
         sampler.count_use(used.astype(np.int32) if engine == "numba" else used)
-        engines[engine] = (sampler.draw_starts(4000), sampler.use, sampler.value_now, sampler.accept)
+        engines[engine] = (sampler.use, sampler.value_now, sampler.accept)
     np.testing.assert_array_equal(engines["numba"][0], engines["numpy"][0])
-    np.testing.assert_array_equal(engines["numba"][1], engines["numpy"][1])
-    for fast, slow in zip(engines["numba"][2:], engines["numpy"][2:], strict=True):
+    for fast, slow in zip(engines["numba"][1:], engines["numpy"][1:], strict=True):
         if beta in (0.0, 1.0):
             np.testing.assert_array_equal(fast, slow)
         else:
             np.testing.assert_allclose(fast, slow, rtol=4e-16, atol=0)
-    assert np.any(engines["numba"][3] < 1.0) == (beta > 0)  # the counts really changed V where beta > 0
+    assert np.any(engines["numba"][2] < 1.0) == (beta > 0)  # the counts really changed V where beta > 0
 
 
 def test_engine_auto_falls_back_to_numpy_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,7 +251,7 @@ def test_fast_path_draws_exactly_the_target_distribution(engine: str) -> None:
     assert np.all(np.abs(observed - target) <= 5 * sigma + 1e-12), (observed, target)
     assert sampler.proposals > k  # some were rejected: the correction really ran
 
-    starts = sampler.draw_starts(k)  # starts: P(k) ~ V_now(k)
+    starts, _ = sampler.draw_starts(k)  # starts: P(k) ~ V_now(k), after V fell below V_epoch
     start_target = value_fn(sampler.use) / value_fn(sampler.use).sum()
     observed = np.bincount(starts, minlength=n) / k
     assert np.all(np.abs(observed - start_target) <= 5 * np.sqrt(start_target * (1 - start_target) / k) + 1e-12)

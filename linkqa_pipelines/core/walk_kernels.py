@@ -4,11 +4,13 @@
 call (or up to `stop`, when coverage is updated per step), so the per-step numpy overhead of
 the vectorised engine disappears. Same draws as the numpy engine in `walks`: rejection rounds
 against the epoch proposal (O(log degree)), then, for the few walkers still pending, an exact
-pass over the neighbour slice. The per-batch bookkeeping around it is compiled too, each
-piece one or two passes without numpy's temporaries: `build_proposal` (the epoch proposal,
-per node range), `draw_starts` (start KPs by V), `count_use` (use counts and V, per KP
-share) and `collect_batch` (kept paths into the run's buffers). `walks` runs
-`advance_walkers`, `build_proposal` and `count_use` on parallel threads (they release the GIL).
+pass over the neighbour slice; 32 walkers are in flight at once, with prefetches, so their
+cache misses overlap. The per-batch bookkeeping around it is compiled too, each piece one or
+two passes without numpy's temporaries: `build_proposal` (the epoch proposal, per node
+range), `build_start_guide` and `draw_starts` (start KPs by V: a guide table and the
+rejection step), `count_use` (use counts and V, per KP share) and `collect_batch` (kept paths
+into the run's buffers). `walks` runs `advance_walkers`, `build_proposal`, `draw_starts` and
+`count_use` on parallel threads (they release the GIL).
 
 Random numbers: each walker carries one 64-bit state, drawn by the caller from the run's
 seeded numpy Generator, and expands it with splitmix64. A walker only touches its own state
@@ -22,6 +24,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -82,6 +87,69 @@ def _exact_next(
     return last  # only reached if rounding left goal at the very top
 
 
+SLOTS = 32  # walkers in flight per `advance_walkers` call (measured best of 16-64 on a 1M-node graph)
+START_ROUNDS = 64  # proposals per start before `draw_starts` leaves it to the exact draw
+# What a slot of `advance_walkers` does on its next visit; each stage reads what the previous one prefetched.
+_EMPTY, _SEGMENT, _TOTAL, _SEARCH, _PICK, _TEST = 0, 1, 2, 3, 4, 5
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):  # noqa: ANN001, ANN202 (numba intrinsic protocol)
+    """Start loading array[index] into the cache without waiting for it (`llvm.prefetch`,
+    read, keep in all levels). numba has no prefetch of its own."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        view = context.make_array(signature.args[0])(context, builder, args[0])
+        byte = ir.IntType(8).as_pointer()
+        address = builder.bitcast(builder.gep(view.data, [args[1]]), byte)
+        flag = ir.IntType(32)
+        hint = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte, flag, flag, flag]), "llvm.prefetch.p0"
+        )
+        builder.call(hint, [address, flag(0), flag(3), flag(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _next_walker(
+    g: int,
+    next_row: int,
+    row: np.ndarray,
+    length: np.ndarray,
+    end: np.ndarray,
+    rng: np.ndarray,
+    at: np.ndarray,
+    stage: np.ndarray,
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int],
+) -> int:
+    """After slot g's walker stepped or hit a dead end: finish it if it is done (length and RNG
+    state back to the batch), taking rows until one still has steps, and send the slot to
+    load the segment of its walker's last KP (or leave it empty). `batch` is (indptr, paths,
+    lengths, target, state, stop) of `advance_walkers`. Returns the next row."""
+    indptr, paths, lengths, target, state, stop = batch
+    while True:
+        w = row[g]
+        if w >= 0:
+            if length[g] < end[g]:
+                at[g] = paths[w, length[g] - 1]
+                _prefetch(indptr, at[g])
+                stage[g] = _SEGMENT
+                return next_row
+            lengths[w] = length[g]
+            state[w] = rng[g]
+            row[g] = -1
+        if next_row == paths.shape[0]:
+            stage[g] = _EMPTY
+            return next_row
+        w = next_row
+        next_row += 1
+        row[g], length[g], end[g], rng[g] = w, lengths[w], min(target[w], stop), state[w]
+
+
 @numba.njit(cache=True, nogil=True)
 def advance_walkers(
     indptr: np.ndarray,
@@ -101,51 +169,115 @@ def advance_walkers(
     """Advance every walker (row) from lengths[w] to min(target[w], stop) KPs, in place.
 
     A dead end sets target[w] = lengths[w], so later calls leave the walker alone. With
-    rounds > 0, `cdf` is the epoch proposal (`build_proposal`) and `accept` = V_now / V_epoch.
-    Returns (proposals drawn, proposals that passed the V test) for the rebuild heuristic.
+    rounds > 0, `cdf` is the epoch proposal (`build_proposal`) and `accept` = V_now / V_epoch:
+    a step tries up to `rounds` proposals (accepted with probability accept[v], rejected if v
+    is in the path), then draws exactly (`_exact_next`), as it does when rounds = 0 or the
+    segment has no mass under V_epoch.
+
+    Why slots: a step is a chain of dependent cache misses (indptr, the segment's total, one
+    per halving of the binary search over a hub's long segment, indices, accept) that one
+    walker cannot overlap, so a walker-at-a-time loop waits on memory most of the time. Here
+    `SLOTS` walkers are in flight, each a small state machine (`_SEGMENT` ... `_TEST`): a visit
+    does one stage's work on data the previous visit prefetched and prefetches what the next
+    stage reads, then moves to the next slot, so ~SLOTS loads are under way at once
+    ("asynchronous memory access chaining", Kocberber et al., VLDB 2015; 2.4x the one-walker
+    loop on a 1M-node graph). A slot whose walker is done takes the next row. Each walker
+    consumes its own RNG state in the order a one-walker loop would: paths do not depend on
+    the interleaving. Returns (proposals drawn, proposals that passed the V test).
     """
+    row = np.full(SLOTS, -1, dtype=np.int64)  # walker in the slot, -1: none
+    length = np.zeros(SLOTS, dtype=np.int64)
+    end = np.zeros(SLOTS, dtype=np.int64)  # length this call takes the walker to
+    tries = np.zeros(SLOTS, dtype=np.int64)  # proposals spent on the current step
+    at = np.zeros(SLOTS, dtype=np.int64)  # the walker's last KP
+    lo = np.zeros(SLOTS, dtype=np.int64)  # its segment in the CSR
+    hi = np.zeros(SLOTS, dtype=np.int64)
+    total = np.zeros(SLOTS)  # proposal mass of the segment
+    top = np.zeros(SLOTS)  # highest admissible goal: just below the total
+    rng = np.zeros(SLOTS, dtype=np.uint64)
+    goal = np.zeros(SLOTS)
+    test = np.zeros(SLOTS)  # uniform of the V test
+    base = np.zeros(SLOTS, dtype=np.int64)  # search: the first entry > goal is in [base, base + width]
+    width = np.zeros(SLOTS, dtype=np.int64)
+    candidate = np.zeros(SLOTS, dtype=np.int64)
+    stage = np.zeros(SLOTS, dtype=np.int64)
+    batch = (indptr, paths, lengths, target, state, stop)
+    next_row = 0
+    for g in range(SLOTS):
+        next_row = _next_walker(g, next_row, row, length, end, rng, at, stage, batch)
     proposals = 0
     passed = 0
-    for w in range(paths.shape[0]):
-        s = state[w]
-        t = lengths[w]
-        end_t = min(target[w], stop)
-        while t < end_t:
-            at = paths[w, t - 1]
-            lo, hi = indptr[at], indptr[at + 1]
-            node = -1
-            if rounds > 0 and hi > lo and cdf[hi - 1] > 0.0:  # dead under V_epoch: the exact pass decides
-                total = cdf[hi - 1]
-                top = np.nextafter(total, -np.inf)
-                for _ in range(rounds):
-                    s, x = _uniform(s)
-                    s, y = _uniform(s)
-                    goal = min(x * total, top)
-                    a, b = lo, hi - 1  # first p in [lo, hi - 1] with cdf[p] > goal (cdf[hi - 1] is)
-                    while a < b:
-                        mid = (a + b) >> 1
-                        if cdf[mid] > goal:
-                            b = mid
-                        else:
-                            a = mid + 1
-                    candidate = indices[a]
-                    proposals += 1
-                    if y < accept[candidate]:
-                        passed += 1
-                        if not _in_path(paths, w, t, candidate):
-                            node = candidate
-                            break
-            if node < 0:
-                s, x = _uniform(s)
-                node = _exact_next(indptr, indices, edge, value_now, paths, w, t, x)
+    busy = True
+    while busy:
+        busy = False
+        for g in range(SLOTS):
+            now = stage[g]
+            if now == _EMPTY:
+                continue
+            busy = True
+            if now == _SEARCH:  # one branch-free halving, or the last comparison
+                if width[g] > 1:
+                    half = width[g] >> 1
+                    base[g] += half * (cdf[base[g] + half] <= goal[g])
+                    width[g] -= half
+                    _prefetch(cdf, base[g] + (width[g] >> 1))
+                else:
+                    base[g] += cdf[base[g]] <= goal[g]
+                    _prefetch(indices, base[g])
+                    stage[g] = _PICK
+                continue
+            if now == _PICK:
+                candidate[g] = indices[base[g]]
+                _prefetch(accept, candidate[g])
+                _prefetch(value_now, candidate[g])
+                stage[g] = _TEST
+                continue
+            node = -2  # the step's outcome: a KP, -1 for a dead end, -2 for "propose"
+            if now == _SEGMENT:
+                lo[g], hi[g] = indptr[at[g]], indptr[at[g] + 1]
+                if rounds > 0 and hi[g] > lo[g]:
+                    _prefetch(cdf, hi[g] - 1)
+                    stage[g] = _TOTAL
+                    continue
+                rng[g], x = _uniform(rng[g])  # no proposal: the exact pass decides
+                node = _exact_next(indptr, indices, edge, value_now, paths, row[g], length[g], x)
+            elif now == _TOTAL:
+                total[g] = cdf[hi[g] - 1]
+                if total[g] > 0.0:
+                    top[g] = np.nextafter(total[g], -np.inf)
+                    tries[g] = 0
+                else:  # dead under V_epoch: the exact pass decides
+                    rng[g], x = _uniform(rng[g])
+                    node = _exact_next(indptr, indices, edge, value_now, paths, row[g], length[g], x)
+            else:  # _TEST
+                proposals += 1
+                if test[g] < accept[candidate[g]]:
+                    passed += 1
+                    if not _in_path(paths, row[g], length[g], candidate[g]):
+                        node = candidate[g]
+                if node == -2:
+                    tries[g] += 1
+                    if tries[g] >= rounds:
+                        rng[g], x = _uniform(rng[g])
+                        node = _exact_next(indptr, indices, edge, value_now, paths, row[g], length[g], x)
+            if node == -2:  # draw the next proposal and start its search
+                rng[g], x = _uniform(rng[g])
+                rng[g], test[g] = _uniform(rng[g])
+                goal[g] = min(x * total[g], top[g])
+                base[g] = lo[g]
+                width[g] = hi[g] - lo[g]
+                _prefetch(cdf, base[g] + (width[g] >> 1))
+                stage[g] = _SEARCH
+                continue
+            w, t = row[g], length[g]
             if node < 0:
                 target[w] = t
-                break
-            paths[w, t] = node
-            values[w, t] = value_now[node]
-            t += 1
-        lengths[w] = t
-        state[w] = s
+                end[g] = t
+            else:
+                paths[w, t] = node
+                values[w, t] = value_now[node]
+                length[g] = t + 1
+            next_row = _next_walker(g, next_row, row, length, end, rng, at, stage, batch)
     return proposals, passed
 
 
@@ -166,22 +298,68 @@ def build_proposal(
 
 
 @numba.njit(cache=True, nogil=True)
-def draw_starts(pool: np.ndarray, value: np.ndarray, uniforms: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:
-    """out[i] = the pool KP picked by uniforms[i] from the inverse CDF of value over the pool:
-    the numpy engine's cumsum + searchsorted, as one merge of the targets, sorted by `order`
-    (numpy's argsort: several times faster than numba's), with the running sum (two sequential
-    passes over the pool instead of a cache-missing binary search per start)."""
-    total = 0.0
+def build_start_guide(pool: np.ndarray, value: np.ndarray, cdf: np.ndarray, guide: np.ndarray) -> None:
+    """The epoch's start proposal, in place: cdf[i + 1] = the running sum of value over pool[:i + 1]
+    (cdf[0] = 0), and guide[b] = the first i with cdf[i + 1] above the b-th of len(guide) equal
+    shares of the total, a hair low so that rounding can only make a draw scan further (Chen and
+    Asau's guide table: a draw starts at its share's entry and scans forward, O(1) expected)."""
+    cdf[0] = 0.0
     for i in range(pool.shape[0]):
-        total += value[pool[i]]
+        cdf[i + 1] = cdf[i] + value[pool[i]]
+    total = cdf[pool.shape[0]]
+    i = 0
+    for b in range(guide.shape[0]):
+        floor = b * (total / guide.shape[0]) * (1.0 - 1e-9)
+        while i < pool.shape[0] - 1 and cdf[i + 1] <= floor:
+            i += 1
+        guide[b] = i
+
+
+@numba.njit(cache=True, nogil=True)
+def draw_starts(
+    pool: np.ndarray, cdf: np.ndarray, guide: np.ndarray, accept: np.ndarray, state: np.ndarray, out: np.ndarray
+) -> int:
+    """out[i] = a pool KP drawn by V_now with walker i's RNG state: proposed by V_epoch through the
+    guide table, accepted with probability accept = V_now / V_epoch (rejection sampling, exact like
+    the walk steps), else proposed again; -1 after `START_ROUNDS` rejections (V_now far below
+    V_epoch everywhere: the caller draws those exactly). Phases over all pending walkers, like
+    `advance_walkers`, so their cache misses overlap. Returns the proposals drawn."""
+    total = cdf[pool.shape[0]]
     top = np.nextafter(total, -np.inf)
-    q = 0
-    acc = 0.0  # the same sums in the same order as the first pass: bit-identical
-    for i in range(pool.shape[0]):
-        acc += value[pool[i]]
-        while q < order.shape[0] and min(uniforms[order[q]] * total, top) < acc:
-            out[order[q]] = pool[i]
-            q += 1
+    shares = guide.shape[0]
+    pending = np.arange(out.shape[0])
+    entry = np.empty(out.shape[0], dtype=np.int64)
+    goal = np.empty(out.shape[0])
+    test = np.empty(out.shape[0])
+    left = out.shape[0]
+    proposals = 0
+    for _ in range(START_ROUNDS):
+        if left == 0:
+            break
+        for i in range(left):
+            w = pending[i]
+            state[w], x = _uniform(state[w])
+            state[w], test[i] = _uniform(state[w])
+            goal[i] = min(x * total, top)
+            entry[i] = guide[min(int(x * shares), shares - 1)]
+        for i in range(left):  # from the guide's entry to the one whose interval holds the goal
+            j = entry[i]
+            while cdf[j + 1] <= goal[i]:
+                j += 1
+            entry[i] = j
+        kept = 0
+        for i in range(left):
+            node = pool[entry[i]]
+            if test[i] < accept[node]:
+                out[pending[i]] = node
+            else:
+                pending[kept] = pending[i]
+                kept += 1
+        proposals += left
+        left = kept
+    for i in range(left):
+        out[pending[i]] = -1
+    return proposals
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -9,7 +9,9 @@ later batches go where earlier ones did not. They count every drawn path, discar
 included: otherwise a dead-end pocket of unused KPs would keep the highest value and
 attract start after start.
 
-Starts are drawn exactly by V over the start pool (one O(pool) cumulative sum per batch).
+Starts are drawn by V over the start pool: the numpy engine exactly by one O(pool) cumulative
+sum per batch; the numba engine by a guide table of V_epoch over the pool built with each
+epoch proposal (below), O(1) expected per start, with the same exact rejection step.
 How a step is drawn, for all active walkers of a batch at once:
 
 1. Proposal (O(log degree) per walker). Once per "epoch" the sampler builds, over the whole
@@ -37,12 +39,13 @@ pays it a few times, not per batch.
 
 Engines (`WalkConfig.engine`): "numba" runs steps 1-3 per walker in a compiled kernel
 (`walk_kernels.advance_walkers`: the same proposal, acceptance test and exact fallback, no
-per-step numpy overhead), on row blocks of the batch in parallel threads (the kernel
-releases the GIL); "numpy" is the vectorised form above. "auto" picks numba when it can be
+per-step numpy overhead, 32 walkers in flight per thread so their cache misses overlap), on
+row blocks of the batch in parallel threads (the kernel releases the GIL); "numpy" is the
+vectorised form above. "auto" picks numba when it can be
 imported. The numba engine also compiles the per-batch bookkeeping, which otherwise costs
 as much as the steps: the proposal build (per node range, on the threads; its segments are
-unnormalised running sums, so ranges need no global offsets), the start draw (the same
-numbers as the numpy code), use counts (on the threads, each owning disjoint KP chunks) and
+unnormalised running sums, so ranges need no global offsets), the start draw (by the
+guide table, on the threads), use counts (on the threads, each owning disjoint KP chunks) and
 gathering kept paths. Both engines draw from the same distributions; they consume random
 numbers differently, so their paths differ for one seed.
 
@@ -248,6 +251,16 @@ def sample_paths(arrays: GraphArrays, cfg: WalkConfig, start_mask: np.ndarray | 
     return _Sampler(arrays, cfg, start_mask).run()
 
 
+def load_kernels() -> None:
+    """Load the numba engine's compiled kernels now (from numba's on-disk cache; compiled on the
+    first run after an install), rather than inside the first `sample_paths` call: about 0.5 s
+    once per process. A no-op without numba. Benchmarks call it before timing the sampler."""
+    if HAS_NUMBA:
+        ring = np.arange(8)
+        tiny = graph_arrays_from_edges(8, ring, (ring + 1) % 8, np.ones(8), np.ones(8))
+        sample_paths(tiny, WalkConfig(n_paths=4, min_len=3, max_len=4, engine="numba"))
+
+
 def uniform_walk(arrays: GraphArrays, cfg: WalkConfig, start_mask: np.ndarray | None = None) -> WalkResult:
     """Baseline: uniform start, uniform neighbour, no revisits."""
     return sample_paths(arrays, replace(cfg, alpha=0.0, beta=0.0, gamma=0.0), start_mask)
@@ -396,6 +409,8 @@ class _Sampler:
         self.starts = np.flatnonzero(mask).astype(np.int32)
         self.cdf: np.ndarray | None = None  # epoch proposal over the CSR entries (layout per engine: maybe_rebuild)
         self.segment_start = np.zeros(0)  # numpy engine: cdf at each node's first entry (n + 1)
+        self.start_cdf = np.zeros(0)  # numba engine: the epoch's start proposal (`build_start_guide`)
+        self.start_guide: np.ndarray | None = None
         self.proposals = 0
         self.window = np.zeros(2, dtype=np.int64)  # this batch: proposals, how many passed the V test
         self.rebuilds = 0
@@ -435,6 +450,10 @@ class _Sampler:
             cut = np.searchsorted(indptr, np.linspace(0, indices.shape[0], self.threads + 1)[1:-1])  # equal edges
             bounds = np.r_[0, cut, indptr.shape[0] - 1]
             self.in_blocks(lambda i: walk_kernels.build_proposal(*graph, bounds[i], bounds[i + 1]), self.threads)
+            if self.start_guide is None:
+                self.start_cdf = np.empty(self.starts.shape[0] + 1)
+                self.start_guide = np.empty(self.starts.shape[0], dtype=np.int64)
+            walk_kernels.build_start_guide(self.starts, self.value_epoch, self.start_cdf, self.start_guide)
         else:
             reuse = self.cdf[1:] if self.cdf is not None else None
             weights = np.take(self.value_epoch, indices, out=reuse, mode="clip")  # clip: unbuffered
@@ -451,18 +470,37 @@ class _Sampler:
         return list(self.pool.map(work, range(blocks)))
 
     # ---- drawing -----------------------------------------------------------------
-    def draw_starts(self, k: int) -> np.ndarray:
-        """k start KPs drawn by V_now over the start pool (exact: one O(pool) CDF per batch)."""
+    def draw_starts(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """k start KPs drawn by V_now over the start pool, and the numba engine's per-walker RNG
+        states (None for the numpy engine). Numba engine: the epoch's guide table with the
+        rejection step (O(1) expected per start), on the run's threads; otherwise, and for the
+        rare start left undrawn, exactly by one O(pool) cumulative sum."""
+        out = np.full(k, -1, dtype=np.int64)
+        state = None
         if self.cfg.compiled:
-            out = np.empty(k, dtype=np.int64)
-            uniforms = self.rng.random(k)
-            walk_kernels.draw_starts(self.starts, self.value_now, uniforms, np.argsort(uniforms), out)
-            return out
-        cdf = np.empty(self.starts.shape[0] + 1)
-        cdf[0] = 0.0
-        np.cumsum(self.value_now.take(self.starts), out=cdf[1:])
-        target = np.minimum(self.rng.random(k) * cdf[-1], np.nextafter(cdf[-1], -np.inf))
-        return self.starts.take(_sorted_search(cdf, target)).astype(np.int64)
+            state = self.rng.integers(0, 1 << 64, size=k, dtype=np.uint64)
+        if state is not None and self.start_guide is not None:
+            guide = (self.starts, self.start_cdf, self.start_guide, self.accept)
+            bounds = self.row_blocks(k)
+
+            def block(i: int) -> int:
+                rows = slice(bounds[i], bounds[i + 1])
+                return walk_kernels.draw_starts(*guide, state[rows], out[rows])
+
+            self.proposals += sum(self.in_blocks(block, bounds.shape[0] - 1))
+        missing = np.flatnonzero(out < 0)
+        if missing.size:
+            cdf = np.empty(self.starts.shape[0] + 1)
+            cdf[0] = 0.0
+            np.cumsum(self.value_now.take(self.starts), out=cdf[1:])
+            target = np.minimum(self.rng.random(missing.size) * cdf[-1], np.nextafter(cdf[-1], -np.inf))
+            out[missing] = self.starts.take(_sorted_search(cdf, target))
+        return out, state
+
+    def row_blocks(self, rows: int) -> np.ndarray:
+        """Bounds of the row blocks a batch is split into for the threads (one block when small)."""
+        blocks = max(1, min(self.threads, rows // _ROWS_PER_THREAD))
+        return np.linspace(0, rows, blocks + 1).astype(np.int64)
 
     def draw_next(self, rows: np.ndarray, t: int, paths: np.ndarray) -> np.ndarray:
         """Position t >= 1 of the walkers `rows` (batch-local): the next KP, or -1 at a dead end.
@@ -627,12 +665,11 @@ class _Sampler:
         """`size` walkers placed on start KPs drawn by V, each with a target length."""
         cfg = self.cfg
         target = self.rng.integers(cfg.min_len, cfg.max_len + 1, size=size)
-        start = self.draw_starts(size)
+        start, state = self.draw_starts(size)
         paths = np.full((size, cfg.max_len), -1, dtype=np.int32)
         values = np.zeros((size, cfg.max_len))
         paths[:, 0] = start
         values[:, 0] = self.value_now.take(start)  # V at pick time
-        state = self.rng.integers(0, 1 << 64, size=size, dtype=np.uint64) if self.cfg.compiled else None
         return _Walkers(paths, values, np.ones(size, dtype=np.int64), target, state)
 
     def advance(self, walkers: _Walkers, stop: int) -> None:
@@ -665,16 +702,14 @@ class _Sampler:
         rounds = self.cfg.rejection_rounds if self.cdf is not None else 0
         cdf = self.cdf if self.cdf is not None else np.zeros(1)
         shared = (self.arrays.indptr, self.arrays.indices, self.edge, self.value_now, self.accept, cdf, rounds)
-        size = walkers.paths.shape[0]
-        blocks = max(1, min(self.threads, size // _ROWS_PER_THREAD))
-        bounds = np.linspace(0, size, blocks + 1).astype(np.int64)
+        bounds = self.row_blocks(walkers.paths.shape[0])
 
         def block(i: int) -> tuple[int, int]:
             rows = slice(bounds[i], bounds[i + 1])
             own = (walkers.paths, walkers.values, walkers.lengths, walkers.target, walkers.state)
             return walk_kernels.advance_walkers(*shared, *(a[rows] for a in own), stop)
 
-        drawn, passed = (sum(c) for c in zip(*self.in_blocks(block, blocks), strict=True))
+        drawn, passed = (sum(c) for c in zip(*self.in_blocks(block, bounds.shape[0] - 1), strict=True))
         self.proposals += drawn
         self.window += (drawn, passed)
 
