@@ -23,7 +23,8 @@ Measured:
   `random.choices` per step, V of a path's KPs refreshed after each path.
 Every timed measurement runs `--repeat` times on the same graph; the table shows medians
 (the machine may be shared) and the ratios of the medians.
-Goals: >= 2x the long walk, >= 100x the Python loop (both loops are reported), <= 4 GB peak RSS.
+Goals (issue 5): >= 2x the long walk, >= 100x the plain Python loop over walkers, <= 4 GB peak RSS.
+The numpy-per-step loop is a stronger baseline than the issue asks for, reported for information.
 """
 
 from __future__ import annotations
@@ -247,15 +248,18 @@ def main() -> None:
     engine = "numba" if cfg.compiled else "numpy"
     print(f"\n{n_paths:,} paths of {args.length} KPs on {args.nodes:,} nodes; steps = transitions; engine {engine}; "
           f"median of {args.repeat} runs (igraph per path: 1 run)\n")
-    print(f"| {'method':<66} | {'steps':>10} | {'seconds':>8} | {'steps/s':>10} | {'runs (k steps/s)':>22} | "
+    def each_run(runs: list[tuple[int, float]]) -> str:
+        return ", ".join(f"{s / sec / 1000:,.0f}" if s / sec >= 10_000 else f"{s / sec / 1000:.2g}" for s, sec in runs)
+
+    wide = max(16, *(len(each_run(runs)) for _, runs in rows))
+    print(f"| {'method':<66} | {'steps':>10} | {'seconds':>8} | {'steps/s':>10} | {'runs (k steps/s)':>{wide}} | "
           f"{'sampler is':>10} |")
-    print(f"|{'-' * 68}|{'-' * 12}|{'-' * 10}|{'-' * 12}|{'-' * 24}|{'-' * 12}|")
+    print(f"|{'-' * 68}|{'-' * 12}|{'-' * 10}|{'-' * 12}|{'-' * (wide + 2)}|{'-' * 12}|")
     for name, runs in rows:
         rate = median_rate(runs)
         steps, seconds = median_run(runs)
-        each = ", ".join(f"{s / sec / 1000:,.0f}" if s / sec >= 10_000 else f"{s / sec / 1000:.2g}" for s, sec in runs)
         ratio = "-" if runs is timings["ours"] else f"{ours_rate / rate:,.1f}x"
-        print(f"| {name:<66} | {steps:>10,} | {seconds:>8.2f} | {rate:>10,.0f} | {each:>22} | {ratio:>10} |")
+        print(f"| {name:<66} | {steps:>10,} | {seconds:>8.2f} | {rate:>10,.0f} | {each_run(runs):>{wide}} | {ratio:>10} |")
     per_path = n_paths * (args.length - 1)
     print(
         f"\nextrapolated to {n_paths:,} paths: igraph per path {per_path / median_rate([short]) / 3600:,.1f} h, "
@@ -279,11 +283,13 @@ def main() -> None:
         )
     goals = [
         (">= 2x igraph long walk", ours_rate >= 2 * median_rate(timings["long"])),
-        (">= 100x Python loop (numpy per step)", ours_rate >= 100 * median_rate(timings["loop"])),
         (">= 100x plain Python loop", ours_rate >= 100 * median_rate(timings["plain"])),
         ("<= 4 GB peak RSS", max(c["peak_rss_mb"] for c in children) <= 4096),
     ]
-    print("goals: " + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in goals))
+    at_goal_size = (args.nodes, n_paths, args.length) == (1_000_000, 1_000_000, 5)
+    print(("goals: " if at_goal_size else "goals (set for 1M nodes and 1M paths of 5 KPs; this run is smaller): ")
+          + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in goals)
+          + f" (for information, not a goal: {ours_rate / median_rate(timings['loop']):.0f}x the numpy-per-step loop)")
 
 
 if __name__ == "__main__":
