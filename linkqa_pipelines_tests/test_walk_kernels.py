@@ -3,6 +3,10 @@ and the guide tables must change speed only, never a single drawn KP."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -51,7 +55,7 @@ def one_walker_at_a_time(
     proposals = passed = 0
     for w in range(paths.shape[0]):
         s, t = state[w], int(lengths[w])
-        while t < min(int(target[w]), stop):
+        while 0 < t < min(int(target[w]), stop, paths.shape[1]):  # a row without a start KP is left alone
             lo, hi = int(indptr[paths[w, t - 1]]), int(indptr[paths[w, t - 1] + 1])
             node = -1
             if rounds > 0 and hi > lo and cdf[hi - 1] > 0:
@@ -86,10 +90,11 @@ def test_interleaved_kernel_draws_what_one_walker_at_a_time_draws(rounds: int, s
     rng = np.random.default_rng(seed)
     value_epoch = rng.random(g.n_nodes) * (g.popularity > 0)
     value_now = value_epoch * rng.uniform(0.2, 1.0, size=g.n_nodes)  # V fell since the proposal was built
+    value_now[rng.random(g.n_nodes) < 0.2] = 0.0  # and reached 0 for some KPs: never accepted
     accept = np.divide(value_now, value_epoch, out=np.ones(g.n_nodes), where=value_epoch > 0)
     cdf = np.empty(g.indices.shape[0])
     walk_kernels.build_proposal(g.indptr, g.indices, g.strength, value_epoch, cdf, 0, g.n_nodes)
-    walkers = 3 * walk_kernels.SLOTS + 5  # slots refill, and the last round runs part-empty
+    walkers = 3 * walk_kernels.SLOTS + 5  # slots refill, and the last rounds run part-empty
     start = rng.choice(np.flatnonzero(np.diff(g.indptr) > 0), size=walkers)
 
     def batch() -> list[np.ndarray]:
@@ -97,23 +102,29 @@ def test_interleaved_kernel_draws_what_one_walker_at_a_time_draws(rounds: int, s
         paths[:, 0] = start
         lengths = np.ones(walkers, dtype=np.int64)
         lengths[:7] = 6  # already done: left alone
-        target = rng.integers(2, 7, size=walkers)
+        lengths[7:9] = 0  # no start KP: left alone too
+        target = np.random.default_rng(seed + 20).integers(2, 7, size=walkers)
         state = np.random.default_rng(seed + 10).integers(0, 1 << 64, size=walkers, dtype=np.uint64)
         return [paths, np.zeros((walkers, 6)), lengths, target, state]
 
-    rng = np.random.default_rng(seed + 20)
-    fast = batch()
-    rng = np.random.default_rng(seed + 20)
-    slow = batch()
+    fast, slow = batch(), batch()
+    planned = fast[3].copy()
     shared = (g.indptr, g.indices, g.strength, value_now, accept, cdf, rounds)
-    counts = walk_kernels.advance_walkers(*shared, *fast, 6)
-    assert counts == one_walker_at_a_time(*shared, *slow, 6)
-    for a, b in zip(fast, slow, strict=True):
-        np.testing.assert_array_equal(a, b)
-    lengths, target = fast[2], fast[3]
-    assert np.any(lengths[7:] > 1) and np.all(lengths[7:] <= target[7:])
+    drawn = passed = 0
+    for stop in (2, 3, 5, 6, 6, 9):  # resumed walkers, as in coverage_update="step"; stop past the row width
+        counts = walk_kernels.advance_walkers(*shared, *fast, stop)
+        assert counts == one_walker_at_a_time(*shared, *slow, stop)
+        drawn, passed = drawn + counts[0], passed + counts[1]
+        for a, b in zip(fast, slow, strict=True):
+            np.testing.assert_array_equal(a, b)
+    paths, _, lengths, target, _ = fast
+    assert np.all(lengths[:7] == 6) and np.all(lengths[7:9] == 0) and np.all(paths[7:9, 1:] == -1)
+    assert np.all(lengths[9:] == target[9:]) and np.all(target <= planned)
+    assert np.any(target[9:] < planned[9:])  # dead ends happened and were recorded
+    assert np.mean(lengths[9:] > 1) > 0.5  # and most walkers did get somewhere
+    assert not np.isin(paths[:, 1:], np.flatnonzero(value_now == 0)).any()  # V = 0: never picked
     if rounds:
-        assert counts[0] > counts[1] > 0  # proposals were drawn and some failed the V test
+        assert drawn > passed > 0  # proposals were drawn and some failed the V test
 
 
 def test_start_draw_follows_v_now_and_guide_covers_every_share() -> None:
@@ -126,9 +137,13 @@ def test_start_draw_follows_v_now_and_guide_covers_every_share() -> None:
     guide = np.empty(pool.size, dtype=np.int64)
     walk_kernels.build_start_guide(pool, value_epoch, cdf, guide)
     np.testing.assert_allclose(cdf[1:], np.cumsum(value_epoch[pool]))
-    for b, i in enumerate(guide):  # the guide never starts past the entry holding its share's floor
-        floor = b * cdf[-1] / guide.size
-        assert i == 0 or cdf[i] <= floor, (b, i)
+    top = np.nextafter(cdf[-1], -np.inf)
+    for b in range(guide.size):  # draws on either side of every share boundary: the scan starts at or before
+        for x in (np.nextafter(b / guide.size, -1.0), b / guide.size, np.nextafter(b / guide.size, 2.0)):
+            if not 0.0 <= x < 1.0:
+                continue
+            goal = min(x * cdf[-1], top)
+            assert cdf[guide[min(int(x * guide.size), guide.size - 1)]] <= goal, (b, x)
 
     k = 200_000
     state = np.random.default_rng(4).integers(0, 1 << 64, size=k, dtype=np.uint64)
@@ -152,8 +167,47 @@ def test_start_draw_leaves_hopeless_starts_to_the_exact_draw() -> None:
     assert drawn == 10 * walk_kernels.START_ROUNDS and np.all(out == -1)
 
 
-def test_load_kernels_compiles_or_loads_every_kernel_the_batch_mode_uses() -> None:
-    walks.load_kernels()
+def test_start_draws_that_fall_back_to_the_exact_draw_keep_the_distribution() -> None:
+    """V_now = V_epoch / 2001 or so on every start KP: a start passes the V test once in ~2000
+    proposals, so most starts run out of rounds and are drawn exactly, some are accepted."""
+    rng = np.random.default_rng(5)
+    n = 40
+    src, dst = np.triu_indices(n, 1)
+    keep = rng.random(src.size) < 0.3
+    g = graph_arrays_from_edges(n, src[keep], dst[keep], np.ones(int(keep.sum())), rng.integers(1, 50, size=n) * 1.0)
+    sampler = walks._Sampler(g, walks.WalkConfig(n_paths=1, engine="numba"), None)
+    sampler.maybe_rebuild()
+    sampler.count_use(np.repeat(np.arange(n, dtype=np.int32), rng.integers(1500, 2500, size=n)))
+    k = 100_000
+    before = sampler.proposals
+    starts, state = sampler.draw_starts(k)
+    drawn = sampler.proposals - before
+    assert state is not None and state.shape == (k,)
+    assert k * walk_kernels.START_ROUNDS * 0.5 < drawn < k * walk_kernels.START_ROUNDS  # mostly fell back, not all
+    share = sampler.value_now / sampler.value_now.sum()
+    observed = np.bincount(starts, minlength=n) / k
+    assert np.all(np.abs(observed - share) <= 5 * np.sqrt(share * (1 - share) / k) + 1e-12)
+
+
+def test_load_kernels_loads_what_a_sampler_run_uses() -> None:
+    """In a fresh process: after `load_kernels` a batch-mode run needs no kernel it did not load."""
+    script = """
+import json, numpy as np
+from linkqa_pipelines.core import walk_kernels, walks
+names = [n for n in dir(walk_kernels) if hasattr(getattr(walk_kernels, n), "signatures")]
+walks.load_kernels()
+loaded = {n: [str(s) for s in getattr(walk_kernels, n).signatures] for n in names}
+rng = np.random.default_rng(0)
+src, dst = np.triu_indices(300, 1)
+keep = rng.random(src.size) < 0.05
+g = walks.graph_arrays_from_edges(300, src[keep], dst[keep], np.ones(int(keep.sum())), np.ones(300))
+walks.sample_paths(g, walks.WalkConfig(n_paths=20_000, seed=1, threads=2))
+after = {n: [str(s) for s in getattr(walk_kernels, n).signatures] for n in names}
+print(json.dumps({"loaded": loaded, "after": after}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
+    report = json.loads(done.stdout)
+    assert report["loaded"] == report["after"]
     for kernel in ("build_proposal", "build_start_guide", "draw_starts", "advance_walkers", "count_use",
                    "collect_batch"):
-        assert getattr(walk_kernels, kernel).signatures, kernel
+        assert report["loaded"][kernel], kernel

@@ -96,7 +96,8 @@ _EMPTY, _SEGMENT, _TOTAL, _SEARCH, _PICK, _TEST = 0, 1, 2, 3, 4, 5
 @intrinsic
 def _prefetch(typingctx, array, index):  # noqa: ANN001, ANN202 (numba intrinsic protocol)
     """Start loading array[index] into the cache without waiting for it (`llvm.prefetch`,
-    read, keep in all levels). numba has no prefetch of its own."""
+    read, keep in all levels). numba has no prefetch of its own. The `.p0` overload name
+    assumes LLVM's opaque pointers (LLVM >= 15: every numba this project's pin allows)."""
     if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
         return None
 
@@ -147,7 +148,8 @@ def _next_walker(
             return next_row
         w = next_row
         next_row += 1
-        row[g], length[g], end[g], rng[g] = w, lengths[w], min(target[w], stop), state[w]
+        row[g], length[g], rng[g] = w, lengths[w], state[w]
+        end[g] = min(target[w], stop, paths.shape[1]) if lengths[w] > 0 else 0  # no start KP: nothing to do
 
 
 @numba.njit(cache=True, nogil=True)
@@ -325,6 +327,9 @@ def draw_starts(
     V_epoch everywhere: the caller draws those exactly). Phases over all pending walkers, like
     `advance_walkers`, so their cache misses overlap. Returns the proposals drawn."""
     total = cdf[pool.shape[0]]
+    if not total > 0.0:  # nothing to draw from (an empty pool, or V_epoch = 0 on all of it)
+        out[:] = -1
+        return 0
     top = np.nextafter(total, -np.inf)
     shares = guide.shape[0]
     pending = np.arange(out.shape[0])

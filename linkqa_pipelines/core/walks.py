@@ -487,12 +487,16 @@ class _Sampler:
                 rows = slice(bounds[i], bounds[i + 1])
                 return walk_kernels.draw_starts(*guide, state[rows], out[rows])
 
-            self.proposals += sum(self.in_blocks(block, bounds.shape[0] - 1))
+            drawn = sum(self.in_blocks(block, bounds.shape[0] - 1))
+            self.proposals += drawn
+            self.window += (drawn, int(np.count_nonzero(out >= 0)))  # starts too can call for a rebuild
         missing = np.flatnonzero(out < 0)
         if missing.size:
             cdf = np.empty(self.starts.shape[0] + 1)
             cdf[0] = 0.0
             np.cumsum(self.value_now.take(self.starts), out=cdf[1:])
+            if not cdf[-1] > 0:
+                raise ValueError("no start KP has a positive value: nothing to draw starts from")
             target = np.minimum(self.rng.random(missing.size) * cdf[-1], np.nextafter(cdf[-1], -np.inf))
             out[missing] = self.starts.take(_sorted_search(cdf, target))
         return out, state
