@@ -12,8 +12,9 @@ Measured:
   run in a fresh subprocess so its peak RSS is its own (graph arrays included), with its
   default engine (the numba kernel when numba is installed; `--engine numpy` for the fallback);
   the compiled kernels are loaded from numba's cache first (`load_kernels`, once per process, like
-  importing igraph's C core) and that time is reported apart, with the rate it would give if
-  counted (a warm-up run fills the cache, so nothing is compiled in the timed runs);
+  importing igraph's C core: nearly all of it is numba starting its JIT engine on the process's
+  first compiled call) and that time is reported apart, with the rate it would give if counted
+  (a warm-up run fills the cache, so nothing is compiled in the timed runs);
 - igraph weighted `random_walk` as one long walk of `--long-steps` steps (one C call);
 - igraph weighted `random_walk` once per short path (it rebuilds its weight tables on every
   call), `--short-calls` calls timed and extrapolated;
@@ -277,7 +278,7 @@ def main() -> None:
         load = statistics.median(c["kernel_load"] for c in children)
         counted = statistics.median(c["steps"] / (c["seconds"] + c["kernel_load"]) for c in children)
         print(
-            f"kernel load from numba's cache, once per process (not in the table): median {load:.2f} s; "
+            f"numba start and kernel load, once per process (not in the table): median {load:.2f} s; "
             f"counting it, the sampler runs {counted:,.0f} steps/s = {counted / median_rate(timings['long']):.1f}x the "
             f"long walk, {counted / median_rate(timings['plain']):.0f}x the plain Python loop"
         )
