@@ -118,3 +118,18 @@ class GraphArrays:
     @property
     def n_nodes(self) -> int:
         return int(self.indptr.shape[0] - 1)
+
+    @classmethod
+    def from_edges(
+        cls, n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, popularity: np.ndarray
+    ) -> GraphArrays:
+        """CSR of undirected edges given once each (both directions stored, neighbours sorted per
+        node by one multithreaded Polars sort of a packed key). Edges are taken as they are:
+        `kp_graph` builds them from a group-by, `walks.graph_arrays_from_edges` checks them first."""
+        u = np.concatenate([src, dst]).astype(np.int64)
+        v = np.concatenate([dst, src]).astype(np.int64)
+        order = pl.Series(u * max(n, 1) + v).arg_sort().to_numpy()
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+        strength = np.concatenate([weight, weight]).astype(np.float64)[order]
+        return cls(indptr=indptr, indices=v[order].astype(np.int32), strength=strength, popularity=popularity)

@@ -102,17 +102,6 @@ def _implode_by_offsets(values: pl.Series, lengths: np.ndarray) -> pl.Series:
     return pl.Series(pl.from_arrow(array)).cast(pl.List(pl.String))
 
 
-def _csr(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, popularity: np.ndarray) -> GraphArrays:
-    """Both directions, neighbours sorted per node (one multithreaded sort of a packed key)."""
-    u = np.concatenate([src, dst]).astype(np.int64)
-    v = np.concatenate([dst, src]).astype(np.int64)
-    order = pl.Series(u * max(n, 1) + v).arg_sort().to_numpy()
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
-    strength = np.concatenate([weight, weight]).astype(np.float64)[order]
-    return GraphArrays(indptr=indptr, indices=v[order].astype(np.int32), strength=strength, popularity=popularity)
-
-
 def _seed_links(links: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     """Distinct (seed, KP) links with dense seed codes `s` in seed_id order, sorted by (s, node).
 
@@ -184,7 +173,7 @@ def build_graph(links: pl.DataFrame, catalog: pl.DataFrame, *, seed_id_cap: int 
     return KPGraph(
         edges=edges,
         seed_links=seed_links.drop("s"),
-        arrays=_csr(n_nodes, src, dst, weight, popularity),
+        arrays=GraphArrays.from_edges(n_nodes, src, dst, weight, popularity),
         nodes=catalog.sort("node").select(pl.col("node").cast(pl.Int32), "kp_id", "name"),
         n_seeds=n_seeds,
     )

@@ -205,7 +205,7 @@ def flatten_paths(paths: Paths) -> tuple[np.ndarray, np.ndarray]:
 def graph_arrays_from_edges(
     n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, popularity: np.ndarray
 ) -> GraphArrays:
-    """CSR `GraphArrays` from an undirected edge list (each edge once); rejects bad edges by row."""
+    """CSR `GraphArrays` from an undirected edge list (each edge once), after rejecting bad edges by row."""
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
     weight = np.asarray(weight, dtype=np.float64)
@@ -233,17 +233,7 @@ def graph_arrays_from_edges(
     dup[order[1:]] = key[order[1:]] == key[order[:-1]]
     reject(dup, "duplicate of an earlier edge")
 
-    rows = np.concatenate([src, dst])
-    cols = np.concatenate([dst, src])
-    order = np.argsort(rows * n + cols)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return GraphArrays(
-        indptr=indptr,
-        indices=cols[order].astype(np.int32),
-        strength=np.concatenate([weight, weight])[order],
-        popularity=popularity,
-    )
+    return GraphArrays.from_edges(n, src, dst, weight, popularity)
 
 
 def sample_paths(arrays: GraphArrays, cfg: WalkConfig, start_mask: np.ndarray | None = None) -> WalkResult:
