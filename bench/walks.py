@@ -12,8 +12,8 @@ Measured:
   run in a fresh subprocess so its peak RSS is its own (graph arrays included), with its
   default engine (the numba kernel when numba is installed; `--engine numpy` for the fallback);
   the compiled kernels are loaded from numba's cache first (`load_kernels`, once per process, like
-  importing igraph's C core: nearly all of it is numba starting its JIT engine on the process's
-  first compiled call) and that time is reported apart, with the rate it would give if counted
+  importing igraph's C core: nearly all of it is numba loading its typing and target registries
+  on the process's first compiled call) and that time is reported apart, with the rate it gives if counted
   (a warm-up run fills the cache, so nothing is compiled in the timed runs);
 - igraph weighted `random_walk` as one long walk of `--long-steps` steps (one C call);
 - igraph weighted `random_walk` once per short path (it rebuilds its weight tables on every

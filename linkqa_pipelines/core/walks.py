@@ -244,8 +244,8 @@ def sample_paths(arrays: GraphArrays, cfg: WalkConfig, start_mask: np.ndarray | 
 def load_kernels() -> None:
     """Load the numba engine's compiled kernels now (from numba's on-disk cache; compiled on the
     first run after an install), rather than inside the first `sample_paths` call: 0.3-0.5 s
-    once per process, nearly all of it numba starting its JIT engine. A no-op without numba.
-    Benchmarks call it before timing the sampler."""
+    once per process, nearly all of it numba loading its typing and target registries (it defers
+    that to the first compiled call). A no-op without numba. Benchmarks call it before timing."""
     if HAS_NUMBA:
         ring = np.arange(8)
         tiny = graph_arrays_from_edges(8, ring, (ring + 1) % 8, np.ones(8), np.ones(8))
