@@ -260,7 +260,8 @@ def main() -> None:
         rate = median_rate(runs)
         steps, seconds = median_run(runs)
         ratio = "-" if runs is timings["ours"] else f"{ours_rate / rate:,.1f}x"
-        print(f"| {name:<66} | {steps:>10,} | {seconds:>8.2f} | {rate:>10,.0f} | {each_run(runs):>{wide}} | {ratio:>10} |")
+        each = each_run(runs)
+        print(f"| {name:<66} | {steps:>10,} | {seconds:>8.2f} | {rate:>10,.0f} | {each:>{wide}} | {ratio:>10} |")
     per_path = n_paths * (args.length - 1)
     print(
         f"\nextrapolated to {n_paths:,} paths: igraph per path {per_path / median_rate([short]) / 3600:,.1f} h, "
