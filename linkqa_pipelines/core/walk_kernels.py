@@ -95,16 +95,18 @@ _EMPTY, _SEGMENT, _TOTAL, _SEARCH, _PICK, _TEST = 0, 1, 2, 3, 4, 5
 
 @intrinsic
 def _prefetch(typingctx, array, index):  # noqa: ANN001, ANN202 (numba intrinsic protocol)
-    """Start loading array[index] into the cache without waiting for it (`llvm.prefetch`,
-    read, keep in all levels). numba has no prefetch of its own. The `.p0` overload name
-    assumes LLVM's opaque pointers (LLVM >= 15: every numba this project's pin allows)."""
-    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+    """Start loading array[index] (1-D, any layout) into the cache without waiting for it
+    (`llvm.prefetch`: read, keep in all levels). numba has no prefetch of its own. The `.p0`
+    overload name assumes LLVM's opaque pointers (LLVM >= 15: every numba the pin allows)."""
+    if not isinstance(array, types.Array) or array.ndim != 1 or not isinstance(index, types.Integer):
         return None
 
     def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
-        view = context.make_array(signature.args[0])(context, builder, args[0])
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        item = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)
         byte = ir.IntType(8).as_pointer()
-        address = builder.bitcast(builder.gep(view.data, [args[1]]), byte)
+        address = builder.bitcast(item, byte)
         flag = ir.IntType(32)
         hint = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [byte, flag, flag, flag]), "llvm.prefetch.p0"
@@ -125,13 +127,16 @@ def _next_walker(
     rng: np.ndarray,
     at: np.ndarray,
     stage: np.ndarray,
-    batch: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int],
+    indptr: np.ndarray,
+    paths: np.ndarray,
+    lengths: np.ndarray,
+    target: np.ndarray,
+    state: np.ndarray,
+    stop: int,
 ) -> int:
     """After slot g's walker stepped or hit a dead end: finish it if it is done (length and RNG
     state back to the batch), taking rows until one still has steps, and send the slot to
-    load the segment of its walker's last KP (or leave it empty). `batch` is (indptr, paths,
-    lengths, target, state, stop) of `advance_walkers`. Returns the next row."""
-    indptr, paths, lengths, target, state, stop = batch
+    load the segment of its walker's last KP (or leave it empty). Returns the next row."""
     while True:
         w = row[g]
         if w >= 0:
@@ -203,20 +208,21 @@ def advance_walkers(
     width = np.zeros(SLOTS, dtype=np.int64)
     candidate = np.zeros(SLOTS, dtype=np.int64)
     stage = np.zeros(SLOTS, dtype=np.int64)
-    batch = (indptr, paths, lengths, target, state, stop)
     next_row = 0
     for g in range(SLOTS):
-        next_row = _next_walker(g, next_row, row, length, end, rng, at, stage, batch)
+        next_row = _next_walker(
+            g, next_row, row, length, end, rng, at, stage, indptr, paths, lengths, target, state, stop
+        )
     proposals = 0
     passed = 0
-    busy = True
-    while busy:
-        busy = False
+    busy = SLOTS
+    while busy > 0:
+        busy = 0  # slots that still hold a walker
         for g in range(SLOTS):
             now = stage[g]
             if now == _EMPTY:
                 continue
-            busy = True
+            busy += 1
             if now == _SEARCH:  # one branch-free halving, or the last comparison
                 if width[g] > 1:
                     half = width[g] >> 1
@@ -279,7 +285,9 @@ def advance_walkers(
                 paths[w, t] = node
                 values[w, t] = value_now[node]
                 length[g] = t + 1
-            next_row = _next_walker(g, next_row, row, length, end, rng, at, stage, batch)
+            next_row = _next_walker(
+                g, next_row, row, length, end, rng, at, stage, indptr, paths, lengths, target, state, stop
+            )
     return proposals, passed
 
 
