@@ -461,7 +461,6 @@ def enhance_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
     t = template_for(payload["language"])
     original = payload["original"]
     extra = payload["extra"]
-    mc = original["qa_type"] == "multiple_choice"
     material = wording.extra.format(kp=extra["kp_name"], seed=render_item(extra)) if extra else wording.no_extra
     content = wording.prompt.format(
         discipline=payload["discipline"],
@@ -471,9 +470,7 @@ def enhance_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
         answer=original["answer"],
         rationale=original["rationale"],
         material=material,
-        format_rule=t.mc_rule.format(n=payload["n_choices"]) if mc else t.ff_rule,
-        qa_type=original["qa_type"],
-        choices_example='["...", "...", "...", "..."]' if mc else "null",
+        **t.answer_format(original["qa_type"], payload["n_choices"]),
     )
     return ({"role": "user", "content": content},)
 

@@ -182,6 +182,16 @@ class Template:
     seed_block: str  # "{i}", "{question}", "{choices}", "{answer}", "{explanation}"
     kp_line: str  # "{i}", "{name}", "{description}"
 
+    def answer_format(self, qa_type: str, n_choices: int) -> dict[str, str]:
+        """The prompt fields that fix the answer's shape (`format_rule`, `qa_type`, `choices_example`):
+        one definition for every prompt that asks for a QA as JSON (synthesis, enhancement)."""
+        mc = qa_type == "multiple_choice"
+        return {
+            "format_rule": self.mc_rule.format(n=n_choices) if mc else self.ff_rule,
+            "qa_type": qa_type,
+            "choices_example": '["...", "...", "...", "..."]' if mc else "null",
+        }
+
     def stated(self, answer: str) -> str:
         """Rationale sentence for an item without explanation: "The answer is <answer>."."""
         return self.seed_answer.format(answer=answer.rstrip(".。 "))
@@ -419,15 +429,8 @@ def synthesis_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]
         )
         for i, s in enumerate(payload["seeds"], start=1)
     )
-    mc = payload["qa_type"] == "multiple_choice"
-    content = t.prompt.format(
-        discipline=payload["discipline"],
-        kps=kps,
-        seeds=seeds,
-        format_rule=t.mc_rule.format(n=payload["n_choices"]) if mc else t.ff_rule,
-        qa_type=payload["qa_type"],
-        choices_example='["...", "...", "...", "..."]' if mc else "null",
-    )
+    shape = t.answer_format(payload["qa_type"], payload["n_choices"])
+    content = t.prompt.format(discipline=payload["discipline"], kps=kps, seeds=seeds, **shape)
     return ({"role": "user", "content": content},)
 
 
