@@ -5,12 +5,11 @@ import hashlib
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from linkqa_pipelines.assets.graph import CSR_FILE, kp_graph, load_graph_arrays
-from linkqa_pipelines.core.contracts import PATH_SCHEMA, conform
+from linkqa_pipelines.core.contracts import PATH_SCHEMA, conform, list_column
 from linkqa_pipelines.core.path_seeds import select_path_seeds
 from linkqa_pipelines.core.walk_metrics import coverage_curve, coverage_plot_png, walk_summary
 from linkqa_pipelines.core.walks import (
@@ -38,11 +37,6 @@ class WalkPathsConfig(Config):
     min_seeds: int = Field(default=2, description="fewest seeds per path")
     max_seeds: int = Field(default=5, description="most seeds per path")
     max_seed_reuse: int = Field(default=3, description="how many paths may use one seed")
-
-
-def lists(values: np.ndarray, offsets: np.ndarray) -> pl.Series:
-    """A list column from flat values and path offsets, built by Arrow without a Python loop."""
-    return pl.Series(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values)))
 
 
 @asset(
@@ -88,10 +82,10 @@ def walk_paths(context: AssetExecutionContext, config: WalkPathsConfig, warehous
             {
                 "path_id": path_ids,
                 "discipline": [discipline] * len(paths),
-                "kp_ids": lists(node_kp[result.nodes], result.offsets),
-                "kp_nodes": lists(result.nodes.astype(np.int32), result.offsets),
+                "kp_ids": list_column(node_kp[result.nodes], result.offsets),
+                "kp_nodes": list_column(result.nodes.astype(np.int32), result.offsets),
                 "score": result.scores,
-                "value_trace": lists(result.values, result.offsets),
+                "value_trace": list_column(result.values, result.offsets),
             }
         )
         .with_row_index("path_index")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 SEED_SCHEMA: dict[str, pl.DataType] = {
     "seed_id": pl.String(),  # stable hash of source + question + choices
@@ -99,6 +100,13 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         raise ValueError(f"frame is missing contract columns {missing}")
     extra = [c for c in df.columns if c not in schema]
     return df.select([pl.col(c).cast(t) for c, t in schema.items()] + extra)
+
+
+def list_column(values: np.ndarray | pl.Series, offsets: np.ndarray) -> pl.Series:
+    """A list column whose row i is values[offsets[i]:offsets[i + 1]], assembled by Arrow from
+    the flat values (no Python loop, no copy of the values)."""
+    flat = values.to_arrow() if isinstance(values, pl.Series) else pa.array(values)
+    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), flat))
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,8 @@ from typing import IO, Any
 import igraph as ig
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
-from linkqa_pipelines.core.contracts import GraphArrays
+from linkqa_pipelines.core.contracts import GraphArrays, list_column
 
 SEED_ID_CAP = 50
 
@@ -94,14 +93,6 @@ def _check_inputs(links: pl.DataFrame, catalog: pl.DataFrame) -> None:
         raise ValueError("KP catalog: 'node' must be a dense 0..n-1 index with one row per KP")
 
 
-def _implode_by_offsets(values: pl.Series, lengths: np.ndarray) -> pl.Series:
-    """Rebuild a list column from flat values and per-row lengths (zero-copy via Arrow)."""
-    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    array = pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow())
-    return pl.Series(pl.from_arrow(array)).cast(pl.List(pl.String))
-
-
 def _seed_links(links: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     """Distinct (seed, KP) links with dense seed codes `s` in seed_id order, sorted by (s, node).
 
@@ -166,7 +157,7 @@ def build_graph(links: pl.DataFrame, catalog: pl.DataFrame, *, seed_id_cap: int 
             "dst": dst,
             "weight": weight,
             "npmi": npmi,
-            "seed_ids": _implode_by_offsets(seed_ids.gather(seeds.explode()), seeds.list.len().to_numpy()),
+            "seed_ids": list_column(seed_ids.gather(seeds.explode()), np.r_[0, np.cumsum(seeds.list.len().to_numpy())]),
         },
         schema=KP_EDGE_SCHEMA,
     )
