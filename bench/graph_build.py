@@ -35,8 +35,8 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from linkqa_pipelines.core.kp_catalog import build_catalog
-from linkqa_pipelines.core.kp_graph import build_graph, degree_plot_png, graph_summary, save_arrays
+from linkqa_pipelines.core.knowledge_points.catalog import build_catalog
+from linkqa_pipelines.core.graph.build import build_graph, degree_plot_png, graph_summary, save_arrays
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -49,8 +49,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from linkqa_pipelines.core.contracts import GraphArrays  # noqa: E402
-from linkqa_pipelines.core.value_function import ValueFunction  # noqa: E402
-from linkqa_pipelines.core.walks import WalkConfig, graph_arrays_from_edges, load_kernels, sample_paths  # noqa: E402
+from linkqa_pipelines.core.walks.value_function import ValueFunction  # noqa: E402
+from linkqa_pipelines.core.walks.sampler import WalkConfig, graph_arrays_from_edges, load_kernels, sample_paths  # noqa: E402
 
 
 def peak_rss_mb() -> float:

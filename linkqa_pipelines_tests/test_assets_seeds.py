@@ -9,7 +9,7 @@ from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.assets.seeds import ingest_seeds, seed_answers_in_choices, seed_qa, seed_rows_accounted
 from linkqa_pipelines.core.lake import Lake
-from linkqa_pipelines.core.seed_readers import SeedSourceError
+from linkqa_pipelines.core.seeds.readers import SeedSourceError
 from linkqa_pipelines.resources.warehouse import WarehouseResource
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_seeds"

@@ -8,14 +8,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.decontamination import (
+from linkqa_pipelines.core.release.decontamination import (
     BENCHMARK_SCHEMA,
     CONTAMINATION_SCHEMA,
     BenchmarkIndex,
     find_contaminated,
     load_benchmark_questions,
 )
-from linkqa_pipelines.core.dedup import normalize_texts
+from linkqa_pipelines.core.release.dedup import normalize_texts
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

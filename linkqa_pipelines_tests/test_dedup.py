@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.decontamination import load_benchmark_questions
-from linkqa_pipelines.core.dedup import (
+from linkqa_pipelines.core.release.decontamination import load_benchmark_questions
+from linkqa_pipelines.core.release.dedup import (
     char_shingles,
     dedup,
     dedup_text_expr,

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.difficulty import (
+from linkqa_pipelines.core.difficulty.difficulty import (
     DEFAULT_TARGET,
     OFFLINE_DIFFICULTY_MODEL,
     build_enhance_requests,
@@ -24,7 +24,7 @@ from linkqa_pipelines.core.difficulty import (
     validate_enhance,
     validate_judge,
 )
-from linkqa_pipelines.core.synthesis import OFFLINE_SYNTH_MODEL, qa_id
+from linkqa_pipelines.core.synthesis.synthesis import OFFLINE_SYNTH_MODEL, qa_id
 
 KPS = pl.DataFrame(
     {

@@ -10,16 +10,16 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, SEED_SCHEMA
-from linkqa_pipelines.core.keyphrases import (
+from linkqa_pipelines.core.knowledge_points.keyphrases import (
     EXTRACTION_STOP_WORDS,
     OFFLINE_MODEL,
     extract_keyphrases,
     offline_seed_difficulty,
 )
-from linkqa_pipelines.core.kp_catalog import canonical_keys
-from linkqa_pipelines.core.kp_prompts import GRADE_LEVELS
-from linkqa_pipelines.core.seed_normalise import normalise_seeds
-from linkqa_pipelines.core.seed_readers import read_source
+from linkqa_pipelines.core.knowledge_points.catalog import canonical_keys
+from linkqa_pipelines.core.knowledge_points.prompts import GRADE_LEVELS
+from linkqa_pipelines.core.seeds.normalise import normalise_seeds
+from linkqa_pipelines.core.seeds.readers import read_source
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

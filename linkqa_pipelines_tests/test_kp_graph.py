@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.kp_catalog import build_catalog
-from linkqa_pipelines.core.kp_graph import (
+from linkqa_pipelines.core.knowledge_points.catalog import build_catalog
+from linkqa_pipelines.core.graph.build import (
     KP_EDGE_SCHEMA,
     KPGraph,
     build_graph,

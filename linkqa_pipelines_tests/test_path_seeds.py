@@ -7,8 +7,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.path_seeds import PATH_SEEDS_SCHEMA, select_path_seeds
-from linkqa_pipelines.core.walks import WalkConfig, sample_paths
+from linkqa_pipelines.core.walks.path_seeds import PATH_SEEDS_SCHEMA, select_path_seeds
+from linkqa_pipelines.core.walks.sampler import WalkConfig, sample_paths
 from linkqa_pipelines_tests.test_walks import mmlu_graph, require_data
 
 

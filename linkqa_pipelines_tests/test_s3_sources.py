@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from linkqa_pipelines.assets.seeds import ingest_seeds, sample_seed_dir
 from linkqa_pipelines.core.lake import Lake
-from linkqa_pipelines.core.remote_sources import RemoteSourceError, fetch_s3_sources
+from linkqa_pipelines.core.seeds.remote import RemoteSourceError, fetch_s3_sources
 from linkqa_pipelines.resources.warehouse import WarehouseResource
 
 BUCKET = "linkqa-seeds"

@@ -11,8 +11,8 @@ import pytest
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA
 from linkqa_pipelines.core.language import detect_language, language_of
-from linkqa_pipelines.core.seed_normalise import NormalisedSeeds, normalise_seeds
-from linkqa_pipelines.core.seed_readers import (
+from linkqa_pipelines.core.seeds.normalise import NormalisedSeeds, normalise_seeds
+from linkqa_pipelines.core.seeds.readers import (
     RAW_SCHEMA,
     SeedSourceError,
     detect_adapter,

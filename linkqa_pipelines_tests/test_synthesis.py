@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.decontamination import load_benchmark_questions
+from linkqa_pipelines.core.release.decontamination import load_benchmark_questions
 from linkqa_pipelines.core.llm.types import ChatRequest, ChatResult, SamplingParams
-from linkqa_pipelines.core.synthesis import (
+from linkqa_pipelines.core.synthesis.synthesis import (
     OFFLINE_SYNTH_MODEL,
     SYNTH_ANSWER_SCHEMA,
     build_synthesis_requests,

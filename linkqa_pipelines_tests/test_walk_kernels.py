@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from linkqa_pipelines.core import walks
+from linkqa_pipelines.core.walks import sampler as walks
 from linkqa_pipelines.core.contracts import GraphArrays
-from linkqa_pipelines.core.walks import graph_arrays_from_edges
+from linkqa_pipelines.core.walks.sampler import graph_arrays_from_edges
 
-walk_kernels = pytest.importorskip("linkqa_pipelines.core.walk_kernels")
+walk_kernels = pytest.importorskip("linkqa_pipelines.core.walks.kernels")
 
 
 def power_law_graph(n: int, seed: int) -> GraphArrays:
@@ -193,7 +193,7 @@ def test_load_kernels_loads_what_a_sampler_run_uses() -> None:
     """In a fresh process: after `load_kernels` a batch-mode run needs no kernel it did not load."""
     script = """
 import json, numpy as np
-from linkqa_pipelines.core import walk_kernels, walks
+from linkqa_pipelines.core.walks import kernels as walk_kernels, sampler as walks
 names = [n for n in dir(walk_kernels) if hasattr(getattr(walk_kernels, n), "signatures")]
 walks.load_kernels()
 loaded = {n: [str(s) for s in getattr(walk_kernels, n).signatures] for n in names}

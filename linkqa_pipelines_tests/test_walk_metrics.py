@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from linkqa_pipelines.core.walk_metrics import (
+from linkqa_pipelines.core.walks.metrics import (
     coverage_curve,
     coverage_plot_png,
     edge_strengths,
@@ -16,7 +16,7 @@ from linkqa_pipelines.core.walk_metrics import (
     use_counts,
     walk_summary,
 )
-from linkqa_pipelines.core.walks import WalkConfig, graph_arrays_from_edges, sample_paths, uniform_walk
+from linkqa_pipelines.core.walks.sampler import WalkConfig, graph_arrays_from_edges, sample_paths, uniform_walk
 
 # 0-1 (w 2), 1-2 (w 4), 2-3 (w 6), 0-3 (w 1), 3-4 (w 3); popularity = node + 1
 GRAPH = graph_arrays_from_edges(

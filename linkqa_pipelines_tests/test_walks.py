@@ -15,10 +15,10 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import GraphArrays
-from linkqa_pipelines.core.value_function import ValueFunction, ValueFunctionConfig, popularity_share
-from linkqa_pipelines.core import walks
-from linkqa_pipelines.core.walk_metrics import gini, kp_coverage, use_counts
-from linkqa_pipelines.core.walks import (
+from linkqa_pipelines.core.walks.value_function import ValueFunction, ValueFunctionConfig, popularity_share
+from linkqa_pipelines.core.walks import sampler as walks
+from linkqa_pipelines.core.walks.metrics import gini, kp_coverage, use_counts
+from linkqa_pipelines.core.walks.sampler import (
     HAS_NUMBA,
     WalkConfig,
     WalkResult,
@@ -339,11 +339,11 @@ class RealGraph(NamedTuple):
 def mmlu_graph() -> RealGraph:
     """KP graph of five MMLU test subjects through the project's own offline pipeline:
     reader -> normalisation -> offline keyphrases -> catalog -> co-occurrence graph."""
-    from linkqa_pipelines.core.keyphrases import extract_keyphrases
-    from linkqa_pipelines.core.kp_catalog import build_catalog
-    from linkqa_pipelines.core.kp_graph import build_graph
-    from linkqa_pipelines.core.seed_normalise import normalise_seeds
-    from linkqa_pipelines.core.seed_readers import mmlu_csv
+    from linkqa_pipelines.core.knowledge_points.keyphrases import extract_keyphrases
+    from linkqa_pipelines.core.knowledge_points.catalog import build_catalog
+    from linkqa_pipelines.core.graph.build import build_graph
+    from linkqa_pipelines.core.seeds.normalise import normalise_seeds
+    from linkqa_pipelines.core.seeds.readers import mmlu_csv
     from linkqa_pipelines.taxonomy import load_taxonomy
 
     files = [DATA / "mmlu" / "test" / f"{s}_test.csv" for s in MMLU_SUBJECTS]

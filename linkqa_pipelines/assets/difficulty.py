@@ -9,7 +9,7 @@ from pydantic import Field
 from linkqa_pipelines.assets.llm_stage import model_backed_asset, payload_offline, payload_validator, run_llm_stage, to_requests
 from linkqa_pipelines.assets.synthesis import path_seeds, synthesized_qa
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.difficulty import (
+from linkqa_pipelines.core.difficulty.difficulty import (
     OFFLINE_DIFFICULTY_MODEL,
     OFFLINE_ENHANCE_MODEL,
     DifficultyTargets,

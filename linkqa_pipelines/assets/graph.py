@@ -7,8 +7,8 @@ import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, GraphArrays
-from linkqa_pipelines.core.kp_catalog import build_catalog
-from linkqa_pipelines.core.kp_graph import build_graph, degree_plot_png, graph_summary, load_arrays, save_arrays
+from linkqa_pipelines.core.knowledge_points.catalog import build_catalog
+from linkqa_pipelines.core.graph.build import build_graph, degree_plot_png, graph_summary, load_arrays, save_arrays
 from linkqa_pipelines.metadata import md_table, png_md
 from linkqa_pipelines.resources.warehouse import WarehouseResource
 

@@ -7,8 +7,8 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from linkqa_pipelines.assets.llm_stage import model_backed_asset, run_llm_stage
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, SEED_SCHEMA, empty_frame
-from linkqa_pipelines.core.keyphrases import OFFLINE_MODEL, extract_keyphrases
-from linkqa_pipelines.core.kp_prompts import KP_EXTRACTION_SCHEMA, build_kp_messages, kp_links_from_answers, validate_kp_answer
+from linkqa_pipelines.core.knowledge_points.keyphrases import OFFLINE_MODEL, extract_keyphrases
+from linkqa_pipelines.core.knowledge_points.prompts import KP_EXTRACTION_SCHEMA, build_kp_messages, kp_links_from_answers, validate_kp_answer
 from linkqa_pipelines.core.llm import ChatRequest
 from linkqa_pipelines.metadata import counts_md, md_table
 from linkqa_pipelines.resources.llm import LLMResource

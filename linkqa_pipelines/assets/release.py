@@ -8,10 +8,10 @@ from pydantic import Field
 
 from linkqa_pipelines.assets.difficulty import difficulty_scored_qa, difficulty_targets
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.decontamination import BenchmarkIndex, find_contaminated, load_benchmark_questions
-from linkqa_pipelines.core.dedup import dedup, qa_text_expr
-from linkqa_pipelines.core.difficulty import select_to_target
-from linkqa_pipelines.core.export import markdown_table, write_release
+from linkqa_pipelines.core.release.decontamination import BenchmarkIndex, find_contaminated, load_benchmark_questions
+from linkqa_pipelines.core.release.dedup import dedup, qa_text_expr
+from linkqa_pipelines.core.difficulty.difficulty import select_to_target
+from linkqa_pipelines.core.release.export import markdown_table, write_release
 from linkqa_pipelines.metadata import counts_md, md_table, png_md
 from linkqa_pipelines.partitions import discipline_partitions
 from linkqa_pipelines.resources.warehouse import WarehouseResource

@@ -29,9 +29,9 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA, conform
-from linkqa_pipelines.core.remote_sources import fetch_s3_sources
-from linkqa_pipelines.core.seed_normalise import normalise_seeds
-from linkqa_pipelines.core.seed_readers import iter_source_files, read_source
+from linkqa_pipelines.core.seeds.remote import fetch_s3_sources
+from linkqa_pipelines.core.seeds.normalise import normalise_seeds
+from linkqa_pipelines.core.seeds.readers import iter_source_files, read_source
 from linkqa_pipelines.metadata import counts_md, md_table
 from linkqa_pipelines.partitions import discipline_partitions
 from linkqa_pipelines.resources.warehouse import WarehouseResource

@@ -9,7 +9,7 @@ from pydantic import Field
 from linkqa_pipelines.assets.llm_stage import model_backed_asset, payload_offline, payload_validator, run_llm_stage, to_requests
 from linkqa_pipelines.assets.walks import walk_paths
 from linkqa_pipelines.core.contracts import PATH_SCHEMA, SYNTH_QA_SCHEMA, empty_frame
-from linkqa_pipelines.core.synthesis import (
+from linkqa_pipelines.core.synthesis.synthesis import (
     OFFLINE_SYNTH_MODEL,
     build_synthesis_requests,
     offline_synthesis,

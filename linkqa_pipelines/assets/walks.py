@@ -10,9 +10,9 @@ from pydantic import Field
 
 from linkqa_pipelines.assets.graph import CSR_FILE, kp_graph, load_graph_arrays
 from linkqa_pipelines.core.contracts import PATH_SCHEMA, conform, list_column
-from linkqa_pipelines.core.path_seeds import select_path_seeds
-from linkqa_pipelines.core.walk_metrics import coverage_curve, coverage_plot_png, walk_summary
-from linkqa_pipelines.core.walks import (
+from linkqa_pipelines.core.walks.path_seeds import select_path_seeds
+from linkqa_pipelines.core.walks.metrics import coverage_curve, coverage_plot_png, walk_summary
+from linkqa_pipelines.core.walks.sampler import (
     WalkConfig,
     mathscale_walk,
     popularity_walk,

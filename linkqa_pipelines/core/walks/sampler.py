@@ -79,10 +79,10 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from linkqa_pipelines.core.contracts import GraphArrays
-from linkqa_pipelines.core.value_function import ValueFunction, ValueFunctionConfig, popularity_share
+from linkqa_pipelines.core.walks.value_function import ValueFunction, ValueFunctionConfig, popularity_share
 
 try:
-    from linkqa_pipelines.core import walk_kernels
+    from linkqa_pipelines.core.walks import kernels as walk_kernels
 except ImportError:  # numba not installed: the numpy engine does all the work
     walk_kernels = None
 

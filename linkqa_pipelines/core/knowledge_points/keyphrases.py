@@ -38,7 +38,7 @@ import logging
 import polars as pl
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, conform
-from linkqa_pipelines.core.kp_catalog import EN_STOP_WORDS, singular_word
+from linkqa_pipelines.core.knowledge_points.catalog import EN_STOP_WORDS, singular_word
 
 OFFLINE_BACKEND = "offline"
 OFFLINE_MODEL = "offline-keyphrase-v1"

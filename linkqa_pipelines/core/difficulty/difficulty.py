@@ -22,8 +22,8 @@ import polars as pl
 import yaml
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, conform
-from linkqa_pipelines.core.dedup import char_shingles, normalize_texts, qa_text_expr, token_estimate_expr
-from linkqa_pipelines.core.synthesis import (
+from linkqa_pipelines.core.release.dedup import char_shingles, normalize_texts, qa_text_expr, token_estimate_expr
+from linkqa_pipelines.core.synthesis.synthesis import (
     LETTERS,
     OFFLINE_SYNTH_MODEL,
     SYNTH_ANSWER_SCHEMA,

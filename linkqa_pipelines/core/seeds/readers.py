@@ -26,7 +26,7 @@ import orjson
 import polars as pl
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, conform, empty_frame
-from linkqa_pipelines.core.remote_sources import SUPPORTED_SUFFIXES
+from linkqa_pipelines.core.seeds.remote import SUPPORTED_SUFFIXES
 
 RAW_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import polars as pl
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, conform
-from linkqa_pipelines.core.dedup import jaccard_to_each, normalize_texts
+from linkqa_pipelines.core.release.dedup import jaccard_to_each, normalize_texts
 from linkqa_pipelines.core.language import language_of
 
 OFFLINE_SYNTH_MODEL = "offline-template-v1"

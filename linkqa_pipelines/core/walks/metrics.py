@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from linkqa_pipelines.core.contracts import GraphArrays
-from linkqa_pipelines.core.walks import Paths, bounded_search, flatten_paths
+from linkqa_pipelines.core.walks.sampler import Paths, bounded_search, flatten_paths
 
 Universe = np.ndarray | int
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from linkqa_pipelines.core.dedup import (
+from linkqa_pipelines.core.release.dedup import (
     WORD_TOKEN,
     ShingleMode,
     ngram_hashes,
@@ -37,7 +37,7 @@ from linkqa_pipelines.core.dedup import (
     token_arrays,
 )
 from linkqa_pipelines.core.language import detect_language
-from linkqa_pipelines.core.seed_readers import RAW_SCHEMA, iter_source_files, read_source
+from linkqa_pipelines.core.seeds.readers import RAW_SCHEMA, iter_source_files, read_source
 
 _MODE_SALT: dict[ShingleMode, int] = {"word": 0x5744, "char": 0x4348}
 _ROW_BATCH = 20_000

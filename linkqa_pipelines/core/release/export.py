@@ -31,7 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, conform
-from linkqa_pipelines.core.dedup import token_estimate_expr
+from linkqa_pipelines.core.release.dedup import token_estimate_expr
 
 MANIFEST = "manifest.json"
 LEVEL_KEYS: tuple[str, ...] = ("1", "2", "3", "4", "5", "unscored")

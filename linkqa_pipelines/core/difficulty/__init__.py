@@ -1,0 +1,1 @@
+"""Pure logic of the difficulty stage (no Dagster)."""

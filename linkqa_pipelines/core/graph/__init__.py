@@ -1,0 +1,1 @@
+"""Pure logic of the graph stage (no Dagster)."""

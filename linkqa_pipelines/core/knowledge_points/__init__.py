@@ -1,0 +1,1 @@
+"""Pure logic of the knowledge_points stage (no Dagster)."""

@@ -1,0 +1,1 @@
+"""Pure logic of the release stage (no Dagster)."""
