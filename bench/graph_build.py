@@ -35,14 +35,14 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from linkqa_pipelines.core.knowledge_points.catalog import build_catalog
-from linkqa_pipelines.core.graph.build import build_graph, degree_plot_png, graph_summary, save_arrays
+from linkqa_pipelines.core.graph import build_graph, degree_plot_png, graph_summary, save_arrays
+from linkqa_pipelines.core.knowledge_points import build_catalog
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
+    with Path("/proc/self/statm").open() as f:
         return int(f.read().split()[1]) * _PAGE
 
 

@@ -43,8 +43,11 @@ def question(i: int, run: str) -> str:
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen([sys.executable, str(ROOT / "linkqa_pipelines_tests" / "fake_openai_server.py"),
-                               "--latency", str(LATENCY)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "linkqa_pipelines_tests" / "fake_openai_server.py"), "--latency", str(LATENCY)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert server.stdout is not None
     port = int(server.stdout.readline().split()[1])
     return server, f"http://127.0.0.1:{port}/v1"
@@ -63,9 +66,12 @@ def plain(base_url: str, in_flight: int, n: int, run: str) -> int:
             nonlocal ok
             async with gate:
                 response = await client.chat.completions.create(
-                    model="bench", messages=[{"role": "system", "content": SYSTEM},
-                                             {"role": "user", "content": question(i, run)}],
-                    response_format={"type": "json_object"}, temperature=0.7, max_tokens=512)
+                    model="bench",
+                    messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": question(i, run)}],
+                    response_format={"type": "json_object"},
+                    temperature=0.7,
+                    max_tokens=512,
+                )
                 ok += isinstance(json.loads(response.choices[0].message.content or ""), dict)
 
         await asyncio.gather(*(one(i) for i in range(n)))
@@ -78,11 +84,23 @@ def plain(base_url: str, in_flight: int, n: int, run: str) -> int:
 def layer(transport: Literal["auto", "aiohttp", "openai"]) -> Callable[[str, int, int, str], int]:
     def run_layer(base_url: str, in_flight: int, n: int, run: str) -> int:
         with tempfile.TemporaryDirectory() as home:
-            settings = LLMSettings(backend="openai", base_url=base_url, model="bench", api_key=SecretStr("sk-bench"),
-                                   home=Path(home), concurrency=in_flight, http_transport=transport)
-            requests = [ChatRequest(key=str(i), schema=ANSWER_SCHEMA,
-                                    messages=({"role": "system", "content": SYSTEM},
-                                              {"role": "user", "content": question(i, run)})) for i in range(n)]
+            settings = LLMSettings(
+                backend="openai",
+                base_url=base_url,
+                model="bench",
+                api_key=SecretStr("sk-bench"),
+                home=Path(home),
+                concurrency=in_flight,
+                http_transport=transport,
+            )
+            requests = [
+                ChatRequest(
+                    key=str(i),
+                    schema=ANSWER_SCHEMA,
+                    messages=({"role": "system", "content": SYSTEM}, {"role": "user", "content": question(i, run)}),
+                )
+                for i in range(n)
+            ]
             outcome = LLMClient(settings).generate("bench", None, requests)
             return outcome.stats.succeeded
 
@@ -90,7 +108,10 @@ def layer(transport: Literal["auto", "aiohttp", "openai"]) -> Callable[[str, int
 
 
 MODES: dict[str, Callable[[str, int, int, str], int]] = {
-    "plain": plain, "layer": layer("auto"), "layer-sdk": layer("openai")}
+    "plain": plain,
+    "layer": layer("auto"),
+    "layer-sdk": layer("openai"),
+}
 
 
 def main() -> None:
@@ -113,14 +134,18 @@ def main() -> None:
                 if ok != n:
                     raise SystemExit(f"{mode} at {in_flight}: only {ok} of {n} answers")
                 rows[mode, in_flight] = (n / wall, 1000 * cpu / n)
-                print(f"  {mode:12} {in_flight:4} in flight: {n / wall:8.1f} req/s  {1000 * cpu / n:6.2f} ms CPU/req",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {mode:12} {in_flight:4} in flight: {n / wall:8.1f} req/s  {1000 * cpu / n:6.2f} ms CPU/req",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         server.kill()
     load = os.getloadavg()[0]
     print(f"\nloopback server latency {LATENCY * 1000:.0f} ms, {os.cpu_count()} cores, load average {load:.2f}\n")
-    head = f"{'in flight':>9} {'ideal/s':>8}" + "".join(f" | {m + ' req/s (x ideal)':>28} {'CPU ms/req':>10}"
-                                                         for m in modes)
+    head = f"{'in flight':>9} {'ideal/s':>8}" + "".join(
+        f" | {m + ' req/s (x ideal)':>28} {'CPU ms/req':>10}" for m in modes
+    )
     print(head)
     print("-" * len(head))
     for in_flight in LEVELS:

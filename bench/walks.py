@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import itertools
 import json
 import random
 import statistics
@@ -41,16 +42,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import itertools
-
 import igraph as ig
 import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from linkqa_pipelines.core.contracts import GraphArrays  # noqa: E402
-from linkqa_pipelines.core.walks.value_function import ValueFunction  # noqa: E402
-from linkqa_pipelines.core.walks.sampler import WalkConfig, graph_arrays_from_edges, load_kernels, sample_paths  # noqa: E402
+from linkqa_pipelines.core.contracts import GraphArrays
+from linkqa_pipelines.core.walks import (
+    ValueFunction,
+    WalkConfig,
+    graph_arrays_from_edges,
+    load_kernels,
+    sample_paths,
+)
 
 
 def peak_rss_mb() -> float:
@@ -208,8 +212,22 @@ def main() -> None:
         )
 
         def sampler_child(paths: int) -> dict[str, float]:
-            command = [sys.executable, __file__, "--child", str(csr), "--nodes", str(args.nodes), "--paths", str(paths),
-                       "--length", str(args.length), "--seed", str(args.seed), "--engine", args.engine]
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(csr),
+                "--nodes",
+                str(args.nodes),
+                "--paths",
+                str(paths),
+                "--length",
+                str(args.length),
+                "--seed",
+                str(args.seed),
+                "--engine",
+                args.engine,
+            ]
             if args.batch_size:
                 command += ["--batch-size", str(args.batch_size)]
             return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
@@ -247,14 +265,19 @@ def main() -> None:
         (f"plain Python loop, random.choices ({args.loop_walkers:,} walkers, extrap.)", timings["plain"]),
     ]
     engine = "numba" if cfg.compiled else "numpy"
-    print(f"\n{n_paths:,} paths of {args.length} KPs on {args.nodes:,} nodes; steps = transitions; engine {engine}; "
-          f"median of {args.repeat} runs (igraph per path: 1 run)\n")
+    print(
+        f"\n{n_paths:,} paths of {args.length} KPs on {args.nodes:,} nodes; steps = transitions; engine {engine}; "
+        f"median of {args.repeat} runs (igraph per path: 1 run)\n"
+    )
+
     def each_run(runs: list[tuple[int, float]]) -> str:
         return ", ".join(f"{s / sec / 1000:,.0f}" if s / sec >= 10_000 else f"{s / sec / 1000:.2g}" for s, sec in runs)
 
     wide = max(16, *(len(each_run(runs)) for _, runs in rows))
-    print(f"| {'method':<66} | {'steps':>10} | {'seconds':>8} | {'steps/s':>10} | {'runs (k steps/s)':>{wide}} | "
-          f"{'sampler is':>10} |")
+    print(
+        f"| {'method':<66} | {'steps':>10} | {'seconds':>8} | {'steps/s':>10} | {'runs (k steps/s)':>{wide}} | "
+        f"{'sampler is':>10} |"
+    )
     print(f"|{'-' * 68}|{'-' * 12}|{'-' * 10}|{'-' * 12}|{'-' * (wide + 2)}|{'-' * 12}|")
     for name, runs in rows:
         rate = median_rate(runs)
@@ -289,9 +312,11 @@ def main() -> None:
         ("<= 4 GB peak RSS", max(c["peak_rss_mb"] for c in children) <= 4096),
     ]
     at_goal_size = (args.nodes, n_paths, args.length) == (1_000_000, 1_000_000, 5)
-    print(("goals: " if at_goal_size else "goals (set for 1M nodes and 1M paths of 5 KPs; this run is smaller): ")
-          + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in goals)
-          + f" (for information, not a goal: {ours_rate / median_rate(timings['loop']):.0f}x the numpy-per-step loop)")
+    print(
+        ("goals: " if at_goal_size else "goals (set for 1M nodes and 1M paths of 5 KPs; this run is smaller): ")
+        + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in goals)
+        + f" (for information, not a goal: {ours_rate / median_rate(timings['loop']):.0f}x the numpy-per-step loop)"
+    )
 
 
 if __name__ == "__main__":

@@ -16,13 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LLM_ENV = {
-    "backend": "LINKQA_LLM_BACKEND",
-    "base_url": "LINKQA_LLM_BASE_URL",
-    "model": "LINKQA_LLM_MODEL",
-    "response_format": "LINKQA_LLM_RESPONSE_FORMAT",
-    "concurrency": "LINKQA_LLM_CONCURRENCY",
-}
+LLM_FLAGS = ("backend", "base_url", "model", "response_format", "concurrency")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,13 +62,9 @@ class StageResult:
 
 
 def _configure_env(args: argparse.Namespace) -> None:
-    """Options become environment for resources, so `dagster dev` sees the same settings."""
+    """`--home` becomes LINKQA_HOME, so the resources, the instance and `dagster dev` agree."""
     if args.home:
         os.environ["LINKQA_HOME"] = str(Path(args.home).expanduser().resolve())
-    for opt, env in LLM_ENV.items():
-        value = getattr(args, opt, None)
-        if value is not None:
-            os.environ[env] = str(value)
     from linkqa_pipelines.settings import dagster_home, linkqa_home
 
     linkqa_home().mkdir(parents=True, exist_ok=True)
@@ -175,7 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from linkqa_pipelines.definitions import defs
+    from linkqa_pipelines.core.llm import LLMSettings
+    from linkqa_pipelines.definitions import build_definitions
     from linkqa_pipelines.settings import linkqa_home
     from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -190,6 +181,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
 
     instance = DagsterInstance.get()
+    llm = {flag: getattr(args, flag) for flag in LLM_FLAGS}
+    defs = build_definitions(llm=llm)
+    backend = LLMSettings.from_env(**llm).backend
     ingest_config: dict[str, Any] = {}
     if args.seeds:
         ingest_config["sources"] = [s if s.startswith("s3://") else str(Path(s).resolve()) for s in args.seeds]
@@ -198,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     walk_config = {"ops": {"walk_paths": {"config": {"n_paths": args.paths}}}} if args.paths else {}
 
     console.print(f"[bold]linkqa run[/bold]  home={linkqa_home()}  dagster_home={os.environ['DAGSTER_HOME']}")
-    console.print(f"LLM backend: [bold]{os.environ.get('LINKQA_LLM_BACKEND', 'offline')}[/bold]")
+    console.print(f"LLM backend: [bold]{backend}[/bold]")
     results: list[StageResult] = []
     started = time.perf_counter()
 

@@ -1,65 +1,96 @@
-"""The one Definitions object: assets, checks, jobs, schedules and resources."""
+"""The code location: every stage folder's assets and checks, the jobs, and the resources.
+
+`build_definitions(env)` is what the CLI and tests call with the settings they want;
+`defs` builds it from the environment when Dagster loads the code location (never at import:
+`@definitions` defers it). Model-backed stages are built by factories because where they run
+(pool, kinds, GPU tags) is fixed at load time by the configured LLM backend.
+"""
 
 from __future__ import annotations
 
-from dagster import (
-    AssetSelection,
-    DefaultScheduleStatus,
-    Definitions,
-    RunRequest,
-    ScheduleEvaluationContext,
-    define_asset_job,
-    load_asset_checks_from_modules,
-    load_assets_from_modules,
-    schedule,
-)
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import Definitions, EnvVar, definitions, load_asset_checks_from_modules
 from dagster_aws.s3 import S3Resource
 
-from linkqa_pipelines.assets import difficulty, graph, knowledge_points, release, seeds, synthesis, walks
-from linkqa_pipelines.partitions import discipline_partitions
-from linkqa_pipelines.resources.llm import LLMResource
-from linkqa_pipelines.resources.warehouse import WarehouseResource
+from linkqa_pipelines.core.llm import LLMSettings
+from linkqa_pipelines.core.llm.settings import API_KEY_ENV
+from linkqa_pipelines.defs.difficulty.assets import build_difficulty
+from linkqa_pipelines.defs.graph.assets import kp_graph
+from linkqa_pipelines.defs.jobs import JOBS, SCHEDULES
+from linkqa_pipelines.defs.knowledge_points.assets import build_kp_extraction, kp_catalog
+from linkqa_pipelines.defs.release.assets import linkqa_dataset, linkqa_release
+from linkqa_pipelines.defs.seeds import checks as seed_checks
+from linkqa_pipelines.defs.seeds.assets import ingest_seeds, seed_qa
+from linkqa_pipelines.defs.seeds.config import PipelineInputs
+from linkqa_pipelines.defs.synthesis.assets import build_synthesis
+from linkqa_pipelines.defs.walks.assets import walk_paths
+from linkqa_pipelines.lib.io_manager import LakeIOManager
+from linkqa_pipelines.lib.lake_resource import LakeResource
+from linkqa_pipelines.lib.llm_resource import LLM_ENV, LLM_INT_FIELDS, LLMResource
+from linkqa_pipelines.lib.model_stage import ModelPlacement
+from linkqa_pipelines.settings import env_fields
 
-_modules = [seeds, knowledge_points, graph, walks, synthesis, difficulty, release]
-all_assets = load_assets_from_modules(_modules)
-all_checks = load_asset_checks_from_modules(_modules)
-
-# Stages that `linkqa run` executes in order; partitioned jobs run once per discipline.
-ingest_job = define_asset_job("ingest_job", AssetSelection.assets("seed_sources", "seed_quarantine"))
-discipline_seed_job = define_asset_job(
-    "discipline_seed_job",
-    AssetSelection.assets("seed_qa", "seed_knowledge_points"),
-)
-graph_job = define_asset_job("graph_job", AssetSelection.assets("kp_catalog", "kp_graph"))
-discipline_synthesis_job = define_asset_job(
-    "discipline_synthesis_job",
-    AssetSelection.assets("walk_paths", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"),
-)
-release_job = define_asset_job("release_job", AssetSelection.assets("linkqa_release"))
-
-
-@schedule(
-    cron_schedule="0 2 * * *",
-    job=discipline_synthesis_job,
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Nightly backfill of every discipline partition's walks, synthesis and difficulty stages.",
-)
-def nightly_discipline_refresh(context: ScheduleEvaluationContext) -> list[RunRequest]:
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [
-        RunRequest(run_key=f"{day}:{key}", partition_key=key)
-        for key in discipline_partitions.get_partition_keys()
-    ]
+LAKE_ENV = {"home": "LINKQA_HOME", "lake_root": "LINKQA_LAKE_ROOT"}
+INPUTS_ENV = {"seeds": "LINKQA_SEEDS", "benchmarks": "LINKQA_BENCHMARKS"}
 
 
-defs = Definitions(
-    assets=all_assets,
-    asset_checks=all_checks,
-    jobs=[ingest_job, discipline_seed_job, graph_job, discipline_synthesis_job, release_job],
-    schedules=[nightly_discipline_refresh],
-    resources={
-        "warehouse": WarehouseResource(),
-        "llm": LLMResource(),
+def bind_resources(
+    *,
+    env: Mapping[str, str] | None = None,
+    llm: Mapping[str, Any] | None = None,
+    home: str | None = None,
+) -> dict[str, Any]:
+    """The resources, bound to the `env` variables that are set (default: the process environment);
+    `llm` settings and `home` given here win over them (the CLI's flags, tests)."""
+    env = os.environ if env is None else env
+    overrides = {k: v for k, v in (llm or {}).items() if v is not None}
+    lake = LakeResource(**(env_fields(LAKE_ENV, env=env) | ({"home": home} if home else {})))
+    key_var = next((v for v in API_KEY_ENV if env.get(v, "").strip()), None)
+    llm_fields = (
+        env_fields(LLM_ENV, LLM_INT_FIELDS, env=env) | ({"api_key": EnvVar(key_var)} if key_var else {}) | overrides
+    )
+    return {
+        "lake": lake,
+        "io_manager": LakeIOManager(lake_resource=lake),
+        "llm": LLMResource(**llm_fields),
+        "inputs": PipelineInputs(**env_fields(INPUTS_ENV, env=env)),
         "s3": S3Resource(),
-    },
-)
+    }
+
+
+def build_definitions(
+    *,
+    env: Mapping[str, str] | None = None,
+    llm: Mapping[str, Any] | None = None,
+    home: str | None = None,
+    resources: Mapping[str, Any] | None = None,
+) -> Definitions:
+    """All definitions. Model-backed steps are placed by the LLM settings of `env` and `llm`;
+    `resources` replaces any bound resource."""
+    env = os.environ if env is None else env
+    overrides = {k: v for k, v in (llm or {}).items() if v is not None}
+    placement = ModelPlacement.from_settings(LLMSettings.from_env(env, **overrides))
+    bound = bind_resources(env=env, llm=llm, home=home) | dict(resources or {})
+    return Definitions(
+        assets=[
+            ingest_seeds, seed_qa,
+            build_kp_extraction(placement), kp_catalog,
+            kp_graph,
+            walk_paths,
+            build_synthesis(placement),
+            build_difficulty(placement),
+            linkqa_dataset, linkqa_release,
+        ],
+        asset_checks=load_asset_checks_from_modules([seed_checks]),
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        resources=bound,
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    return build_definitions()

@@ -1,17 +1,42 @@
-"""Where things live on this machine: one place reads the environment for paths."""
+"""The one place that reads the environment: paths, and the settings the definitions bind as `EnvVar`s.
+
+Resources get an `EnvVar` for every `LINKQA_*` variable that is set (so the UI shows where a
+value came from and masks secrets) and the field's default otherwise; run config from the
+launchpad or from `linkqa run` flags overrides either. Nothing reads the environment at import
+time or inside an asset.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from dagster import EnvVar
+
+DEFAULT_HOME = ".linkqa"
 
 
-def linkqa_home() -> Path:
+def linkqa_home(env: Mapping[str, str] | None = None) -> Path:
     """`LINKQA_HOME` (default `./.linkqa`): lake, warehouse, caches and the Dagster instance."""
-    return Path(os.environ.get("LINKQA_HOME", ".linkqa")).expanduser().resolve()
+    env = os.environ if env is None else env
+    return Path(env.get("LINKQA_HOME") or DEFAULT_HOME).expanduser().resolve()
 
 
-def dagster_home() -> Path:
+def dagster_home(env: Mapping[str, str] | None = None) -> Path:
     """`DAGSTER_HOME` (default `LINKQA_HOME/dagster`)."""
-    env = os.environ.get("DAGSTER_HOME")
-    return Path(env).expanduser().resolve() if env else linkqa_home() / "dagster"
+    env = os.environ if env is None else env
+    value = env.get("DAGSTER_HOME")
+    return Path(value).expanduser().resolve() if value else linkqa_home(env) / "dagster"
+
+
+def env_fields(names: Mapping[str, str], ints: frozenset[str] = frozenset(),
+               env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Resource fields bound to the environment variables that are set (`field -> variable`)."""
+    env = os.environ if env is None else env
+    return {
+        field: EnvVar.int(var) if field in ints else EnvVar(var)
+        for field, var in names.items()
+        if env.get(var, "").strip()
+    }

@@ -43,8 +43,13 @@ ANSWER_SCHEMA = {  # the shape of every answer this server gives
 }
 FAULT_KINDS = ("429", "500", "503", "drop", "hang", "malformed", "truncated", "garbage")
 _DIRECTIVE = re.compile(r"\[\[(\w+)(?::([^\]]*))?\]\]")
-_REASONS = {200: "OK", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error",
-            503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    401: "Unauthorized",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def answer_for(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -61,9 +66,18 @@ def first_user_message(messages: list[dict[str, Any]]) -> str:
 class FakeOpenAIServer:
     """Serve chat completions from a background thread (tests) or the main thread (bench)."""
 
-    def __init__(self, *, latency: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULT_KINDS,
-                 seed: int = 0, retry_after: float = 0.05, hang_seconds: float = 30.0, record: bool = True,
-                 responder: Callable[[dict[str, Any], int], Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        fault_rate: float = 0.0,
+        faults: tuple[str, ...] = FAULT_KINDS,
+        seed: int = 0,
+        retry_after: float = 0.05,
+        hang_seconds: float = 30.0,
+        record: bool = True,
+        responder: Callable[[dict[str, Any], int], Any] | None = None,
+    ) -> None:
         self.latency = latency
         self.fault_rate = fault_rate
         self.faults = faults
@@ -176,16 +190,24 @@ class FakeOpenAIServer:
         else:
             send()
 
-    def _finish(self, conn: _Connection, response: tuple[int, dict[str, str], bytes] | None,
-                counted: bool = False) -> None:
+    def _finish(
+        self, conn: _Connection, response: tuple[int, dict[str, str], bytes] | None, counted: bool = False
+    ) -> None:
         """Write the response (None: close the connection without one) and update the counters."""
         sent = conn.send(*response) if response is not None else conn.abort()
         with self._lock:
             self.inflight -= 1
             self.answered += int(bool(sent) and counted)
 
-    def _response(self, request: dict[str, Any], messages: list[dict[str, Any]], directives: dict[str, str],
-                  outcome: str, headers: dict[str, str], attempt: int = 0) -> tuple[int, dict[str, str], bytes]:
+    def _response(
+        self,
+        request: dict[str, Any],
+        messages: list[dict[str, Any]],
+        directives: dict[str, str],
+        outcome: str,
+        headers: dict[str, str],
+        attempt: int = 0,
+    ) -> tuple[int, dict[str, str], bytes]:
         if outcome in ("429", "500", "503", "echo_auth"):
             status = 401 if outcome == "echo_auth" else int(outcome)
             error = f"simulated {status}"
@@ -267,8 +289,11 @@ class _Connection(asyncio.Protocol):
     def send(self, status: int, extra: dict[str, str], payload: bytes) -> bool:
         if self.transport is None or self.transport.is_closing():
             return False
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "Content-Type: application/json",
-                f"Content-Length: {len(payload)}"]
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(payload)}",
+        ]
         head += [f"{k}: {v}" for k, v in extra.items()]
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         return True

@@ -21,15 +21,26 @@ def batch(first: int, last: int) -> list[ChatRequest]:
     requests = []
     for i in range(first, last):
         script = "[[faults:500]] " if i % 10 == 3 else "[[faults:429,drop]] " if i % 10 == 7 else ""
-        messages = ({"role": "system", "content": "You extract knowledge points."},
-                    {"role": "user", "content": f"{script}question {i}"})
+        messages = (
+            {"role": "system", "content": "You extract knowledge points."},
+            {"role": "user", "content": f"{script}question {i}"},
+        )
         requests.append(ChatRequest(key=f"q{i:04d}", messages=messages, schema=ANSWER_SCHEMA))
     return requests
 
 
 def settings(base_url: str, home: Path) -> LLMSettings:
-    return LLMSettings(backend="openai", base_url=base_url, model="fake-model", api_key=SecretStr("sk-test-worker-key"),
-                       home=home, concurrency=8, timeout=5.0, backoff_base=0.01, backoff_max=0.05)
+    return LLMSettings(
+        backend="openai",
+        base_url=base_url,
+        model="fake-model",
+        api_key=SecretStr("sk-test-worker-key"),
+        home=home,
+        concurrency=8,
+        timeout=5.0,
+        backoff_base=0.01,
+        backoff_max=0.05,
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.release.decontamination import (
+from linkqa_pipelines.core.release import (
     BENCHMARK_SCHEMA,
     CONTAMINATION_SCHEMA,
     BenchmarkIndex,
     find_contaminated,
     load_benchmark_questions,
 )
-from linkqa_pipelines.core.release.dedup import normalize_texts
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def _data() -> Path:
-    if not DATA.is_dir():
-        pytest.skip("../shared/data absent: real benchmark files unavailable")
-    return DATA
+from linkqa_pipelines.core.text import normalize_texts
 
 
 @pytest.fixture(scope="module")
-def mmlu() -> pl.DataFrame:
-    return load_benchmark_questions([_data() / "mmlu" / "test"])
+def mmlu(shared_data: Callable[..., Path]) -> pl.DataFrame:
+    return load_benchmark_questions([shared_data("mmlu", "test")])
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +47,16 @@ def test_loads_every_mmlu_test_row(mmlu: pl.DataFrame) -> None:
     assert set(mmlu["choices"].list.len()) == {4}
 
 
-def test_copies_and_light_edits_of_mmlu_questions_are_flagged(mmlu: pl.DataFrame, mmlu_index: BenchmarkIndex) -> None:
+def test_copies_and_light_edits_of_mmlu_questions_are_flagged(
+    mmlu: pl.DataFrame, mmlu_index: BenchmarkIndex, shared_data: Callable[..., Path]
+) -> None:
     target = mmlu.filter(pl.col("benchmark_id") == "mmlu/high_school_biology/10").row(0, named=True)
     question = target["question"]
     assert len(question.split()) >= 25
     words = question.split()
     words[len(words) // 2] = "quite"  # one word changed, punctuation and case edited
     edited = "Consider this: " + " ".join(words).upper().replace(",", ";")
-    gsm8k = [json.loads(line)["question"] for line in (_data() / "gsm8k" / "test.jsonl").open()][:50]
+    gsm8k = [json.loads(line)["question"] for line in shared_data("gsm8k", "test.jsonl").open()][:50]
     unrelated = "Which enzyme unwinds the DNA double helix ahead of the replication fork during S phase?"
     composed = (
         "This question links A -> B.\nPart 1: What is 2 + 2?\nPart 2: " + question + "\nGive the answers to all parts."
@@ -114,8 +109,8 @@ def test_short_question_quoted_with_relettered_options_is_caught(
     assert item["benchmark_id"] in found["benchmark_id"].to_list()
 
 
-def test_chinese_items_use_character_grams() -> None:
-    cmmlu = load_benchmark_questions([_data() / "cmmlu" / "dev"])
+def test_chinese_items_use_character_grams(shared_data: Callable[..., Path]) -> None:
+    cmmlu = load_benchmark_questions([shared_data("cmmlu", "dev")])
     index = BenchmarkIndex.from_frame(cmmlu)
     assert index.lengths["char"] and index.skipped < 10
     long_item = cmmlu.filter(pl.col("question").str.len_chars() >= 30).row(0, named=True)
@@ -161,8 +156,8 @@ def test_unreadable_benchmark_rows_raise_with_file_row_and_field(tmp_path: Path)
         load_benchmark_questions([tmp_path / "absent"])
 
 
-def test_other_benchmark_layouts_load_through_the_seed_adapters() -> None:
-    gsm8k = load_benchmark_questions([_data() / "gsm8k" / "test.jsonl"])
+def test_other_benchmark_layouts_load_through_the_seed_adapters(shared_data: Callable[..., Path]) -> None:
+    gsm8k = load_benchmark_questions([shared_data("gsm8k", "test.jsonl")])
     assert (
         gsm8k.height == 1319 and gsm8k["benchmark_id"][0] == "gsm8k/gsm8k/1" and gsm8k["choices"].null_count() == 1319
     )

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.release.decontamination import load_benchmark_questions
-from linkqa_pipelines.core.release.dedup import (
-    char_shingles,
+from linkqa_pipelines.core.language import language_of
+from linkqa_pipelines.core.release import (
     dedup,
     dedup_text_expr,
+    load_benchmark_questions,
     lsh_params,
     ngram_hashes,
-    text_jaccard,
     token_arrays,
 )
-from linkqa_pipelines.core.language import language_of
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from linkqa_pipelines.core.text import char_shingles, text_jaccard
 
 
 def _frame(questions: list[str], choices: list[list[str] | None] | None = None) -> pl.DataFrame:
@@ -34,10 +32,8 @@ def _frame(questions: list[str], choices: list[list[str] | None] | None = None) 
 
 
 @pytest.fixture(scope="module")
-def mmlu() -> pl.DataFrame:
-    if not DATA.is_dir():
-        pytest.skip("../shared/data absent: real MMLU questions unavailable")
-    test = DATA / "mmlu" / "test"
+def mmlu(shared_data: Callable[..., Path]) -> pl.DataFrame:
+    test = shared_data("mmlu", "test")
     files = [
         test / f"{s}_test.csv" for s in ("abstract_algebra", "high_school_biology", "world_religions", "econometrics")
     ]
@@ -127,10 +123,8 @@ def test_matches_brute_force_on_real_questions_with_injected_near_copies(mmlu: p
     assert again_kept.equals(kept) and again_dropped.equals(dropped)
 
 
-def test_chinese_near_duplicates() -> None:
-    if not DATA.is_dir():
-        pytest.skip("../shared/data absent: real CMMLU questions unavailable")
-    cmmlu = load_benchmark_questions([DATA / "cmmlu" / "dev"])
+def test_chinese_near_duplicates(shared_data: Callable[..., Path]) -> None:
+    cmmlu = load_benchmark_questions([shared_data("cmmlu", "dev")])
     texts = [
         "".join(cmmlu["text"][i : i + 5].to_list()) for i in range(0, 100, 5)
     ]  # 20 distinct passages of five real questions

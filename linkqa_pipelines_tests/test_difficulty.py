@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.difficulty.difficulty import (
+from linkqa_pipelines.core.difficulty import (
     DEFAULT_TARGET,
     OFFLINE_DIFFICULTY_MODEL,
     build_enhance_requests,
@@ -24,7 +24,7 @@ from linkqa_pipelines.core.difficulty.difficulty import (
     validate_enhance,
     validate_judge,
 )
-from linkqa_pipelines.core.synthesis.synthesis import OFFLINE_SYNTH_MODEL, qa_id
+from linkqa_pipelines.core.synthesis import OFFLINE_SYNTH_MODEL, qa_id
 
 KPS = pl.DataFrame(
     {
@@ -95,9 +95,9 @@ def test_offline_judge_answers_like_a_judge_and_says_what_it_is() -> None:
     qa = _qa([SIMPLE, COMPOSED])
     reqs = build_judge_requests(qa)
     assert (
-        reqs[0]["key"] == "difficulty:q_simple" and "1 = recall of a single fact" in reqs[0]["messages"][0]["content"]
+        reqs[0].key == "difficulty:q_simple" and "1 = recall of a single fact" in reqs[0].messages[0]["content"]
     )
-    payloads = [r["payload"] for r in reqs]
+    payloads = [r.payload for r in reqs]
     answers = offline_judge(payloads)
     assert [a["score"] for a in answers] == offline_difficulty(qa)["difficulty"].to_list()
     assert all(validate_judge(p, a) is None for p, a in zip(payloads, answers, strict=True))
@@ -159,9 +159,9 @@ def test_offline_enhancement_adds_an_unused_seed_of_the_path() -> None:
         ]
     )
     (req,) = build_enhance_requests(qa, KPS, SEEDS, SEED_KPS)
-    payload = req["payload"]
+    payload = req.payload
     assert payload["extra"]["seed_id"] == "s3"  # linked to the path's last KP, unused, same language (not zh s4)
-    assert "active transport" in req["messages"][0]["content"] and SEEDS["question"][2] in req["messages"][0]["content"]
+    assert "active transport" in req.messages[0]["content"] and SEEDS["question"][2] in req.messages[0]["content"]
     (answer,) = offline_enhance([payload])
     assert answer["question"].startswith(SEEDS["question"][0]) and SEEDS["question"][2] in answer["question"]
     assert "Additional part (active transport)" in answer["question"]
@@ -183,22 +183,22 @@ def test_offline_enhancement_adds_an_unused_seed_of_the_path() -> None:
 def test_offline_enhancement_without_extra_seed_asks_for_justification() -> None:
     qa = _qa([{**SIMPLE, "kp_ids": ["k1", "k2"], "rationale": "The membrane surrounds the cell."}])
     (req,) = build_enhance_requests(qa, KPS)
-    (answer,) = offline_enhance([req["payload"]])
+    (answer,) = offline_enhance([req.payload])
     assert "connects cell membrane and osmosis" in answer["question"]
     assert answer["answer"].endswith("Justification: The membrane surrounds the cell.")
-    assert validate_enhance(req["payload"], answer) is None
+    assert validate_enhance(req.payload, answer) is None
     assert (
-        validate_enhance(req["payload"], {**answer, "question": SIMPLE["question"]})
+        validate_enhance(req.payload, {**answer, "question": SIMPLE["question"]})
         == "question adds nothing to the original"
     )
-    assert validate_enhance(req["payload"], {**answer, "harder_because": ""}) == "harder_because is missing or empty"
+    assert validate_enhance(req.payload, {**answer, "harder_because": ""}) == "harder_because is missing or empty"
     zh = _qa(
         [{"qa_id": "qz", "kp_ids": ["z1", "z2"], "language": "zh", "question": "光合作用与呼吸作用的关系是什么？"}]
     )
     (zreq,) = build_enhance_requests(zh, KPS)
-    (zanswer,) = offline_enhance([zreq["payload"]])
-    assert "并请说明理由" in zanswer["question"] and "请将下面这道" in zreq["messages"][0]["content"]
-    assert validate_enhance(zreq["payload"], zanswer) is None
+    (zanswer,) = offline_enhance([zreq.payload])
+    assert "并请说明理由" in zanswer["question"] and "请将下面这道" in zreq.messages[0]["content"]
+    assert validate_enhance(zreq.payload, zanswer) is None
 
 
 def _levels(counts: dict[int, int]) -> pl.DataFrame:
@@ -263,7 +263,7 @@ def test_load_targets(tmp_path: Path) -> None:
     )
     targets = load_targets(good)
     assert targets.for_discipline("mathematics") == {1: 0.0, 2: 0.0, 3: 0.5, 4: 0.0, 5: 0.5}
-    assert targets.for_discipline("law") == {lv: 0.2 for lv in range(1, 6)}
+    assert targets.for_discipline("law") == dict.fromkeys(range(1, 6), 0.2)
     bad = tmp_path / "bad.yaml"
     bad.write_text("disciplines:\n  physics: {1: 10, 2: 90}\n")
     with pytest.raises(ValueError, match=r"bad.yaml: disciplines.physics: shares sum to 100"):

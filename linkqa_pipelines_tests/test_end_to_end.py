@@ -14,44 +14,52 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
-def _env(home: Path) -> dict[str, str]:
-    (home / "dagster").mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINKQA_", "DAGSTER_"))}
-    env.update(LINKQA_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), LINKQA_LLM_BACKEND="offline")
-    return env
-
-
-def _linkqa(home: Path, *args: str, timeout: int = 400) -> subprocess.CompletedProcess[str]:
+def _linkqa(env: dict[str, str], *args: str, timeout: int = 400) -> subprocess.CompletedProcess[str]:
+    """`linkqa *args` in a child process with `env` (the `linkqa_env` fixture: fresh home, offline LLM)."""
     return subprocess.run(
-        [str(BIN / "linkqa"), *args], env=_env(home), cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [str(BIN / "linkqa"), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 
-def test_linkqa_run_end_to_end_then_instance_shows_materializations(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    proc = _linkqa(home, "run", "--disciplines", "mathematics,economics,physics", "--paths", "40")
+def test_linkqa_run_end_to_end_then_instance_shows_materializations(
+    linkqa_home: Path, linkqa_env: dict[str, str]
+) -> None:
+    home = linkqa_home
+    proc = _linkqa(linkqa_env, "run", "--disciplines", "mathematics,economics,physics", "--paths", "40")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    for text in ("Rows per discipline partition", "Time per stage", "LLM use per stage", "quarantined seed rows", "offline"):
+    for text in (
+        "Rows per discipline partition",
+        "Time per stage",
+        "LLM use per stage",
+        "quarantined seed rows",
+        "offline",
+    ):
         assert text in out
 
-    os.environ["DAGSTER_HOME"] = str(home / "dagster")
-    try:
-        instance = DagsterInstance.get()
-        for name in ("seed_sources", "kp_graph", "linkqa_release"):
-            assert instance.get_latest_materialization_event(AssetKey(name)) is not None, name
-        parts = instance.get_materialized_partitions(AssetKey("walk_paths"))
-        assert parts == {"mathematics", "economics", "physics"}
-        runs = instance.get_runs()
-        assert len(runs) == 1 + 3 + 1 + 3 + 1 and all(r.is_success for r in runs)
-    finally:
-        del os.environ["DAGSTER_HOME"]
+    instance = DagsterInstance.get()  # DAGSTER_HOME = home/dagster, set by the linkqa_home fixture
+    for name in ("seed_sources", "kp_graph", "linkqa_release"):
+        assert instance.get_latest_materialization_event(AssetKey(name)) is not None, name
+    parts = instance.get_materialized_partitions(AssetKey("walk_paths"))
+    assert parts == {"mathematics", "economics", "physics"}
+    runs = instance.get_runs()
+    assert len(runs) == 1 + 3 + 1 + 3 + 1 and all(r.is_success for r in runs)
+    instance.dispose()
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
-        assert {"seed_qa", "seed_quarantine", "seed_knowledge_points", "kp_catalog", "kp_graph", "walk_paths",
-                "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"} <= views
+        assert {
+            "seed_qa",
+            "seed_quarantine",
+            "seed_knowledge_points",
+            "kp_catalog",
+            "kp_graph",
+            "walk_paths",
+            "synthesized_qa",
+            "difficulty_scored_qa",
+            "linkqa_dataset",
+        } <= views
         partitions = {r[0] for r in con.execute("select distinct discipline from synthesized_qa").fetchall()}
         assert partitions == {"mathematics", "economics", "physics"}
         backends = {r[0] for r in con.execute("select distinct backend from linkqa_dataset").fetchall()}
@@ -61,33 +69,58 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(tmp_path: Pa
     assert (home / "release" / "README.md").exists()
 
 
-def test_linkqa_run_fails_naming_the_unreadable_file(tmp_path: Path) -> None:
+def test_linkqa_run_fails_naming_the_unreadable_file(tmp_path: Path, linkqa_env: dict[str, str]) -> None:
     bad = tmp_path / "broken.jsonl"
     bad.write_bytes(b"\xff\xfe\x00 not utf-8 \xc3\x28\n")
-    proc = _linkqa(tmp_path / "home", "run", "--seeds", str(bad))
+    proc = _linkqa(linkqa_env, "run", "--seeds", str(bad))
     assert proc.returncode != 0
     assert "broken.jsonl" in proc.stderr
 
 
-def test_unknown_discipline_is_refused(tmp_path: Path) -> None:
-    proc = _linkqa(tmp_path / "home", "run", "--disciplines", "astrology")
+def test_unknown_discipline_is_refused(linkqa_env: dict[str, str]) -> None:
+    proc = _linkqa(linkqa_env, "run", "--disciplines", "astrology")
     assert proc.returncode == 2 and "astrology" in proc.stderr
 
 
-def test_four_partitions_at_once_with_the_multiprocess_executor(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = _env(home)
+def test_four_partitions_at_once_with_the_multiprocess_executor(linkqa_home: Path, linkqa_env: dict[str, str]) -> None:
+    home = linkqa_home
+    env = linkqa_env
     ingest = subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "linkqa_pipelines.definitions", "--select", "seed_sources,seed_quarantine"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            str(BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "linkqa_pipelines.definitions",
+            "--select",
+            "seed_sources,seed_quarantine",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert ingest.returncode == 0, ingest.stderr[-2000:]
     keys = ["mathematics", "physics", "chemistry", "economics"]
     procs = [
         subprocess.Popen(
-            [str(BIN / "dagster"), "asset", "materialize", "-m", "linkqa_pipelines.definitions",
-             "--select", "seed_qa,seed_knowledge_points", "--partition", key],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(BIN / "dagster"),
+                "asset",
+                "materialize",
+                "-m",
+                "linkqa_pipelines.definitions",
+                "--select",
+                "seed_qa,seed_knowledge_points",
+                "--partition",
+                key,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for key in keys
     ]
@@ -97,20 +130,24 @@ def test_four_partitions_at_once_with_the_multiprocess_executor(tmp_path: Path) 
         assert "multiprocess executor" in out
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        got = dict(con.execute("select discipline, count(distinct seed_id) from seed_knowledge_points group by 1").fetchall())
-        expected = dict(con.execute(
-            "select discipline, count(*) from seed_qa group by 1"
-        ).fetchall())
+        got = dict(
+            con.execute("select discipline, count(distinct seed_id) from seed_knowledge_points group by 1").fetchall()
+        )
+        expected = dict(con.execute("select discipline, count(*) from seed_qa group by 1").fetchall())
     finally:
         con.close()
     assert set(got) == set(keys) and set(expected) == set(keys)
     assert all(got[k] >= 0.8 * expected[k] for k in keys)
 
 
-def test_dg_check_defs(tmp_path: Path) -> None:
+def test_dg_check_defs(linkqa_env: dict[str, str]) -> None:
     proc = subprocess.run(
-        [str(BIN / "dg"), "check", "defs"], env={**_env(tmp_path), "PATH": f"{BIN}:{os.environ['PATH']}"},
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [str(BIN / "dg"), "check", "defs"],
+        env={**linkqa_env, "PATH": f"{BIN}:{os.environ['PATH']}"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "All definitions loaded successfully" in proc.stdout + proc.stderr

@@ -13,7 +13,7 @@ import pytest
 from matplotlib.image import imread
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.release.export import markdown_table, write_release
+from linkqa_pipelines.core.release import markdown_table, write_release
 
 CARD_INFO = {
     "name": "LinkQA test release",

@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, SEED_SCHEMA
-from linkqa_pipelines.core.knowledge_points.keyphrases import (
+from linkqa_pipelines.core.knowledge_points import (
     EXTRACTION_STOP_WORDS,
+    GRADE_LEVELS,
     OFFLINE_MODEL,
+    canonical_keys,
     extract_keyphrases,
     offline_seed_difficulty,
 )
-from linkqa_pipelines.core.knowledge_points.catalog import canonical_keys
-from linkqa_pipelines.core.knowledge_points.prompts import GRADE_LEVELS
-from linkqa_pipelines.core.seeds.normalise import normalise_seeds
-from linkqa_pipelines.core.seeds.readers import read_source
+from linkqa_pipelines.core.seeds import normalise_seeds, read_source
 from linkqa_pipelines.taxonomy import load_taxonomy
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def seeds_from(*relative: str) -> pl.DataFrame:
-    if not DATA.is_dir():
-        pytest.skip(f"../shared/data absent: {DATA}")
-    rows = pl.concat([read_source(DATA / r).rows for r in relative])
+def seeds_from(shared_data: Callable[..., Path], *relative: str) -> pl.DataFrame:
+    rows = pl.concat([read_source(shared_data(r)).rows for r in relative])
     return normalise_seeds(rows, load_taxonomy().map_subjects).seeds
 
 
@@ -42,8 +39,9 @@ def keys_of(links: pl.DataFrame, seeds: pl.DataFrame, question_start: str) -> se
 
 
 @pytest.fixture(scope="module")
-def mmlu() -> tuple[pl.DataFrame, pl.DataFrame]:
+def mmlu(shared_data: Callable[..., Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
     seeds = seeds_from(
+        shared_data,
         "mmlu/test/astronomy_test.csv",
         "mmlu/test/high_school_psychology_test.csv",
         "mmlu/test/high_school_macroeconomics_test.csv",
@@ -86,8 +84,8 @@ def test_mmlu_every_seed_gets_two_to_eight_clean_kps(mmlu: tuple[pl.DataFrame, p
     assert row["kp_description"].startswith("astronomy: ") and "supernova" in row["kp_description"]
 
 
-def test_corpus_feeds_idf_and_question_outweighs_distractors() -> None:
-    seeds = seeds_from("mmlu/test/astronomy_test.csv")
+def test_corpus_feeds_idf_and_question_outweighs_distractors(shared_data: Callable[..., Path]) -> None:
+    seeds = seeds_from(shared_data, "mmlu/test/astronomy_test.csv")
     target = seeds.filter(pl.col("question").str.starts_with("What is true for a type-Ia"))
     alone = extract_keyphrases(target)
     with_corpus = extract_keyphrases(target, corpus=seeds)
@@ -107,9 +105,9 @@ def test_corpus_feeds_idf_and_question_outweighs_distractors() -> None:
     assert score(alone, "supernova") > score(alone, "X-rays")
 
 
-def test_cmmlu_chinese_seeds_give_chinese_kps() -> None:
+def test_cmmlu_chinese_seeds_give_chinese_kps(shared_data: Callable[..., Path]) -> None:
     seeds = seeds_from(
-        "cmmlu/dev/high_school_biology.csv", "cmmlu/dev/clinical_knowledge.csv", "cmmlu/dev/astronomy.csv"
+        shared_data, "cmmlu/dev/high_school_biology.csv", "cmmlu/dev/clinical_knowledge.csv", "cmmlu/dev/astronomy.csv"
     )
     links = extract_keyphrases(seeds)
     assert links["seed_id"].n_unique() == seeds.height
@@ -120,8 +118,8 @@ def test_cmmlu_chinese_seeds_give_chinese_kps() -> None:
     assert not topical["kp_name"].is_in(["的", "是", "下列", "正确", "以下"]).any()
 
 
-def test_gsm8k_explanations_feed_free_form_seeds() -> None:
-    seeds = seeds_from("gsm8k/test.jsonl").head(200)
+def test_gsm8k_explanations_feed_free_form_seeds(shared_data: Callable[..., Path]) -> None:
+    seeds = seeds_from(shared_data, "gsm8k/test.jsonl").head(200)
     links = extract_keyphrases(seeds)
     assert links["seed_id"].n_unique() == 200
     janet = keys_of(links, seeds, "Janet’s ducks lay 16 eggs per day")

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA
-from linkqa_pipelines.core.knowledge_points.catalog import build_catalog, canonical_keys
+from linkqa_pipelines.core.knowledge_points import build_catalog, canonical_keys
 
 
 def links_for(groups: list[list[str]], discipline: str = "physics") -> pl.DataFrame:

@@ -11,8 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.knowledge_points.catalog import build_catalog
-from linkqa_pipelines.core.graph.build import (
+from linkqa_pipelines.core.graph import (
     KP_EDGE_SCHEMA,
     KPGraph,
     build_graph,
@@ -21,6 +20,7 @@ from linkqa_pipelines.core.graph.build import (
     load_arrays,
     save_arrays,
 )
+from linkqa_pipelines.core.knowledge_points import build_catalog
 
 # s1: A B C   s2: A B   s3: A D (two surface forms of D)   s4: D   s5: E (alone)
 HAND_MADE = pl.DataFrame(

@@ -6,30 +6,56 @@ garbage and must end in `llm_failures` with its reason — never silently droppe
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import polars as pl
 import pytest
-from dagster import materialize
-from dagster_aws.s3 import S3Resource
+from polars.testing import assert_frame_equal
 
-from linkqa_pipelines.assets.knowledge_points import seed_knowledge_points
-from linkqa_pipelines.assets.seeds import ingest_seeds, seed_qa
 from linkqa_pipelines.core.lake import Lake
-from linkqa_pipelines.resources.llm import LLMResource
-from linkqa_pipelines.resources.warehouse import WarehouseResource
 from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
+from linkqa_pipelines_tests.pipeline import materialize_assets
 
 SEEDS = [
-    {"question": "A net force of 10 N acts on a 2 kg cart. What is its acceleration?", "choices": ["2 m/s^2", "5 m/s^2", "10 m/s^2", "20 m/s^2"], "answer": "B", "subject": "high_school_physics"},
-    {"question": "Which law states that every action has an equal and opposite reaction?", "choices": ["First law", "Second law", "Third law", "Law of gravitation"], "answer": "C", "subject": "high_school_physics"},
-    {"question": "NOKPS-FIRST A ball is thrown upward. What is its velocity at the highest point?", "choices": ["Zero", "Maximum", "Equal to g", "Negative"], "answer": "A", "subject": "high_school_physics"},
-    {"question": "一个物体受到的合外力为零时，它的运动状态如何？", "choices": ["静止或匀速直线运动", "匀加速运动", "减速运动", "圆周运动"], "answer": "A", "subject": "high_school_physics"},
-    {"question": "WRONGLANG-FIRST 物体的惯性大小由什么决定？", "choices": ["速度", "质量", "受力", "位置"], "answer": "B", "subject": "high_school_physics"},
-    {"question": "GARBAGE-ALWAYS What is the unit of momentum?", "choices": ["kg m/s", "N", "J", "W"], "answer": "A", "subject": "high_school_physics"},
+    {
+        "question": "A net force of 10 N acts on a 2 kg cart. What is its acceleration?",
+        "choices": ["2 m/s^2", "5 m/s^2", "10 m/s^2", "20 m/s^2"],
+        "answer": "B",
+        "subject": "high_school_physics",
+    },
+    {
+        "question": "Which law states that every action has an equal and opposite reaction?",
+        "choices": ["First law", "Second law", "Third law", "Law of gravitation"],
+        "answer": "C",
+        "subject": "high_school_physics",
+    },
+    {
+        "question": "NOKPS-FIRST A ball is thrown upward. What is its velocity at the highest point?",
+        "choices": ["Zero", "Maximum", "Equal to g", "Negative"],
+        "answer": "A",
+        "subject": "high_school_physics",
+    },
+    {
+        "question": "一个物体受到的合外力为零时，它的运动状态如何？",
+        "choices": ["静止或匀速直线运动", "匀加速运动", "减速运动", "圆周运动"],
+        "answer": "A",
+        "subject": "high_school_physics",
+    },
+    {
+        "question": "WRONGLANG-FIRST 物体的惯性大小由什么决定？",
+        "choices": ["速度", "质量", "受力", "位置"],
+        "answer": "B",
+        "subject": "high_school_physics",
+    },
+    {
+        "question": "GARBAGE-ALWAYS What is the unit of momentum?",
+        "choices": ["kg m/s", "N", "J", "W"],
+        "answer": "A",
+        "subject": "high_school_physics",
+    },
 ]
 _CJK = re.compile(r"[\u4e00-\u9fff]{2}")
 _WORD = re.compile(r"[A-Za-z]{5,}")
@@ -59,27 +85,27 @@ def play_model(request: dict[str, Any], attempt: int) -> Any:
     }
 
 
-@pytest.fixture()
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(responder=play_model) as srv:
-        yield srv
+@pytest.fixture
+def server(fake_openai: Callable[..., FakeOpenAIServer]) -> FakeOpenAIServer:
+    return fake_openai(responder=play_model)
 
 
 def test_kp_extraction_through_openai_backend_repairs_and_records_failures(
-    tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, linkqa_home: Path
 ) -> None:
     monkeypatch.setenv("LINKQA_LLM_API_KEY", "sk-test-SECRET-kp-123")
     seeds_file = tmp_path / "physics.jsonl"
     seeds_file.write_bytes(b"\n".join(orjson.dumps(s) for s in SEEDS) + b"\n")
-    home = tmp_path / "home"
-    resources = {
-        "warehouse": WarehouseResource(home=str(home)),
-        "s3": S3Resource(),
-        "llm": LLMResource(backend="openai", base_url=server.base_url, model="fake-r1", max_retries=2, max_repairs=1, timeout=5.0),
-    }
-    materialize([ingest_seeds], resources=resources,
-                run_config={"ops": {"ingest_seeds": {"config": {"sources": [str(seeds_file)]}}}})
-    result = materialize([seed_qa, seed_knowledge_points], partition_key="physics", resources=resources)
+    home = linkqa_home
+    llm = {"backend": "openai", "base_url": server.base_url, "model": "fake-r1", "max_retries": 2, "max_repairs": 1,
+           "timeout": 5.0}
+    kp_stage = ["seed_knowledge_points", "seed_knowledge_points_llm_failures"]  # one multi-asset
+    materialize_assets(
+        home,
+        ["seed_sources", "seed_quarantine", "seed_accounting"],
+        run_config={"ops": {"ingest_seeds": {"config": {"sources": [str(seeds_file)]}}}},
+    )
+    result = materialize_assets(home, ["seed_qa", *kp_stage], partition="physics", llm=llm)
     lake = Lake(home)
     links = lake.read("seed_knowledge_points")
     seeds = lake.read("seed_qa", ["physics"])
@@ -93,20 +119,28 @@ def test_kp_extraction_through_openai_backend_repairs_and_records_failures(
     assert "acceleration" in links["kp_name"].to_list()
 
     failures = lake.read("llm_failures")
+    # stored under the stage's own Hive key, as the stage's failures asset
+    assert_frame_equal(failures, lake.read("llm_failures", [{"stage": "seed_knowledge_points", "discipline": "physics"}]))
     garbage_id = seeds.filter(pl.col("question").str.contains("GARBAGE-ALWAYS"))["seed_id"].item()
     assert failures["key"].to_list() == [garbage_id]
     assert failures["stage"].item() == "seed_knowledge_points" and failures["partition"].item() == "physics"
     assert "knowledge" in failures["reason"].item().lower() or "schema" in failures["reason"].item().lower()
 
-    meta = result.asset_materializations_for_node("seed_knowledge_points")[0].metadata
+    by_asset = {m.asset_key.to_user_string(): m for m in result.asset_materializations_for_node(kp_stage[0])}
+    assert set(by_asset) == set(kp_stage)  # the multi-asset's step materializes the table and its failures
+    meta = by_asset["seed_knowledge_points"].metadata
     assert meta["llm_backend"].value == "openai"
     assert meta["seeds_failed"].value == 1 and meta["llm_failures"].value == 1
     assert meta["llm_repairs"].value >= 2  # NOKPS-FIRST and WRONGLANG-FIRST were repaired
     assert "sk-test-SECRET-kp-123" not in str({k: v.value for k, v in meta.items()})
+    assert by_asset["seed_knowledge_points_llm_failures"].metadata["dagster/row_count"].value == 1
+    assert "sk-test-SECRET-kp-123" not in "".join(str(e) for e in result.all_events)
+    # the key reached the endpoint through the LINKQA_LLM_API_KEY binding of the definitions
+    assert server.auth_headers == {"Bearer sk-test-SECRET-kp-123"}
 
     # A second materialization answers from the cache and retries only the failure.
     before = server.snapshot()[0]
-    materialize([seed_knowledge_points], partition_key="physics", resources=resources)
+    materialize_assets(home, kp_stage, partition="physics", llm=llm)
     sent = server.snapshot()[0] - before
     assert 1 <= sent <= 1 + 2 * (1 + 2)  # only the garbage seed goes back to the server
     assert lake.read("seed_knowledge_points").group_by("seed_id").len().height == 5

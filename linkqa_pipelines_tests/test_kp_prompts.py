@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA
-from linkqa_pipelines.core.knowledge_points.prompts import (
+from linkqa_pipelines.core.knowledge_points import (
     DISCIPLINES,
     GRADE_LEVELS,
     KP_EXTRACTION_SCHEMA,

@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,8 @@ SECRET = "sk-test-SECRET-123"
 
 
 @pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(hang_seconds=3.0) as srv:
-        yield srv
+def server(fake_openai: Callable[..., FakeOpenAIServer]) -> FakeOpenAIServer:
+    return fake_openai(hang_seconds=3.0)
 
 
 @pytest.fixture(params=["aiohttp", "openai"])
@@ -38,8 +37,17 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 
 def make_client(server: FakeOpenAIServer, home: Path, **overrides: Any) -> LLMClient:
-    options: dict[str, Any] = dict(backend="openai", base_url=server.base_url, model="fake-model", api_key=SECRET,
-                                   home=home, timeout=2.0, backoff_base=0.01, backoff_max=0.05, max_retries=5)
+    options: dict[str, Any] = {
+        "backend": "openai",
+        "base_url": server.base_url,
+        "model": "fake-model",
+        "api_key": SECRET,
+        "home": home,
+        "timeout": 2.0,
+        "backoff_base": 0.01,
+        "backoff_max": 0.05,
+        "max_retries": 5,
+    }
     options.update(overrides)
     return LLMClient(LLMSettings(**options))
 
@@ -49,8 +57,9 @@ def ask(text: str, key: str | None = None, schema: dict | None = ANSWER_SCHEMA, 
     return ChatRequest(key=key or text, messages=messages, schema=schema, **kw)
 
 
-def test_thirty_percent_faults_every_request_accounted_once(server: FakeOpenAIServer, tmp_path: Path,
-                                                           transport: str) -> None:
+def test_thirty_percent_faults_every_request_accounted_once(
+    server: FakeOpenAIServer, tmp_path: Path, transport: str
+) -> None:
     server.fault_rate = 0.3
     server.seed = 7
     requests = [ask(f"question {i}", key=f"k{i}") for i in range(240)]
@@ -84,8 +93,9 @@ def test_thirty_percent_faults_every_request_accounted_once(server: FakeOpenAISe
     ("script", "attempts"),
     [("429,500,503,drop,garbage", 6), ("hang", 2)],
 )
-def test_transport_faults_are_retried(server: FakeOpenAIServer, tmp_path: Path, script: str, attempts: int,
-                                      transport: str) -> None:
+def test_transport_faults_are_retried(
+    server: FakeOpenAIServer, tmp_path: Path, script: str, attempts: int, transport: str
+) -> None:
     client = make_client(server, tmp_path, timeout=1.0, http_transport=transport)
     outcome = client.generate("s", None, [ask(f"[[faults:{script}]] q")])
     result = outcome.results[0]
@@ -102,8 +112,7 @@ def test_retry_after_is_honoured(server: FakeOpenAIServer, tmp_path: Path) -> No
     assert time.perf_counter() - started >= 0.4
 
 
-def test_retries_exhausted_become_recorded_failures(server: FakeOpenAIServer, tmp_path: Path,
-                                                    transport: str) -> None:
+def test_retries_exhausted_become_recorded_failures(server: FakeOpenAIServer, tmp_path: Path, transport: str) -> None:
     client = make_client(server, tmp_path, max_retries=2, http_transport=transport)
     outcome = client.generate("s", "p", [ask("[[faults:500,500,500,500]] q", key="bad"), ask("fine", key="good")])
     bad, good = outcome.results
@@ -116,8 +125,9 @@ def test_retries_exhausted_become_recorded_failures(server: FakeOpenAIServer, tm
 
 
 @pytest.mark.parametrize("fault", ["malformed", "truncated"])
-def test_unparseable_answer_gets_one_repair_showing_the_error(server: FakeOpenAIServer, tmp_path: Path,
-                                                              fault: str) -> None:
+def test_unparseable_answer_gets_one_repair_showing_the_error(
+    server: FakeOpenAIServer, tmp_path: Path, fault: str
+) -> None:
     outcome = make_client(server, tmp_path).generate("s", None, [ask(f"[[faults:{fault}]] q")])
     result = outcome.results[0]
     assert result.ok and outcome.stats.repairs == 1 and result.attempts == 2
@@ -224,7 +234,8 @@ def test_reasoning_is_kept_apart(server: FakeOpenAIServer, tmp_path: Path, direc
 def test_bounded_concurrency_and_accounting(server: FakeOpenAIServer, tmp_path: Path) -> None:
     server.latency = 0.03
     outcome = make_client(server, tmp_path, concurrency=4, price_input=1.0, price_output=2.0).generate(
-        "s", None, [ask(f"q{i}") for i in range(40)])
+        "s", None, [ask(f"q{i}") for i in range(40)]
+    )
     assert server.max_inflight == 4
     s = outcome.stats
     # the server bills prompt_chars // 4 + 1 per request
@@ -241,15 +252,22 @@ def test_requests_per_minute_limit(server: FakeOpenAIServer, tmp_path: Path) -> 
     assert elapsed >= 0.9  # 50/s with a one-second burst: the last 50 need a second
 
 
-def test_secret_never_leaks(server: FakeOpenAIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                            transport: str) -> None:
+def test_secret_never_leaks(
+    server: FakeOpenAIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, transport: str
+) -> None:
     caplog.set_level(logging.DEBUG)
     client = make_client(server, tmp_path, max_retries=1, timeout=0.5, http_transport=transport)
     server.fault_rate = 0.5
     outcome = client.generate("s", "p", [ask(f"q{i}") for i in range(40)])
     assert server.auth_headers == {f"Bearer {SECRET}"}  # the key was used ...
-    texts = [caplog.text, repr(client), repr(client.settings), client.settings.model_dump_json(),
-             str(outcome.failures_frame().to_dicts()), str(outcome.stats.as_dict())]
+    texts = [
+        caplog.text,
+        repr(client),
+        repr(client.settings),
+        client.settings.model_dump_json(),
+        str(outcome.failures_frame().to_dicts()),
+        str(outcome.stats.as_dict()),
+    ]
     texts += [repr(r) for r in outcome.results]
     with pytest.raises(LLMBackendError) as info:  # a 401 that echoes the key back
         client.generate("s", "p", [ask("[[echo_auth]] q")])

@@ -22,8 +22,11 @@ N = 160
 
 
 def spawn(server: FakeOpenAIServer, home: Path, first: int, last: int, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, str(WORKER), server.base_url, str(home), str(first), str(last), str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), server.base_url, str(home), str(first), str(last), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def cached_rows(home: Path) -> int:
@@ -49,7 +52,8 @@ def test_sigkill_mid_batch_then_resume_resends_only_what_never_succeeded(tmp_pat
         assert N // 4 <= committed < N and killed_answered - committed <= 8  # at most the in-flight were lost
 
         resumed = LLMClient(llm_kill_worker.settings(server.base_url, home)).generate(
-            "resume", "p", llm_kill_worker.batch(0, N))
+            "resume", "p", llm_kill_worker.batch(0, N)
+        )
         resent = server.snapshot()[0] - killed_total
         s = resumed.stats
         assert s.cache_hits == committed  # every committed response served from the cache ...
@@ -57,7 +61,8 @@ def test_sigkill_mid_batch_then_resume_resends_only_what_never_succeeded(tmp_pat
         assert resent == s.calls
 
         reference = LLMClient(llm_kill_worker.settings(server.base_url, tmp_path / "fresh")).generate(
-            "resume", "p", llm_kill_worker.batch(0, N))
+            "resume", "p", llm_kill_worker.batch(0, N)
+        )
     assert all(r.ok for r in resumed.results) and all(r.ok for r in reference.results)
     assert [(r.key, r.parsed) for r in resumed.results] == [(r.key, r.parsed) for r in reference.results]
 
@@ -78,6 +83,7 @@ def test_processes_share_the_cache(tmp_path: Path) -> None:
 
         before = server.total
         again = LLMClient(llm_kill_worker.settings(server.base_url, home)).generate(
-            "resume", "p", llm_kill_worker.batch(0, 140))
+            "resume", "p", llm_kill_worker.batch(0, 140)
+        )
         assert server.total == before and again.stats.cache_hits == 140
         assert {r.key: r.parsed for r in again.results} == {**a, **b}

@@ -84,10 +84,13 @@ def test_cache_key_depends_on_everything_that_shapes_the_answer() -> None:
         Call(base.messages, SCHEMA, "answer", SamplingParams(), "json_object"),
     ]
     key = cache_key("openai", "m", base)
-    assert key == cache_key("openai", "m", Call(base.messages, dict(reversed(SCHEMA.items())), "answer",
-                                                 SamplingParams(), "json_schema"))  # dict order is irrelevant
-    keys = {cache_key("openai", "m", c) for c in variants} | {cache_key("vllm", "m", base),
-                                                              cache_key("openai", "m2", base)}
+    assert key == cache_key(
+        "openai", "m", Call(base.messages, dict(reversed(SCHEMA.items())), "answer", SamplingParams(), "json_schema")
+    )  # dict order is irrelevant
+    keys = {cache_key("openai", "m", c) for c in variants} | {
+        cache_key("vllm", "m", base),
+        cache_key("openai", "m2", base),
+    }
     assert key not in keys and len(keys) == len(variants) + 2
 
 
@@ -107,10 +110,18 @@ def test_response_cache_roundtrip_and_reject(tmp_path: Path) -> None:
 
 
 def test_settings_from_env(tmp_path: Path) -> None:
-    env = {"LINKQA_LLM_BACKEND": "openai", "LINKQA_LLM_MODEL": "deepseek-chat", "LINKQA_LLM_CONCURRENCY": "8",
-           "LINKQA_LLM_RPM": "600", "LINKQA_LLM_PRICE_INPUT": "0.27", "DEEPSEEK_API_KEY": "sk-deepseek-abcdefgh",
-           "LINKQA_LLM_RESPONSE_FORMAT": "json_object", "LINKQA_LLM_TENSOR_PARALLEL_SIZE": "4",
-           "LINKQA_LLM_BASE_URL": "https://api.deepseek.com", "LINKQA_HOME": str(tmp_path)}
+    env = {
+        "LINKQA_LLM_BACKEND": "openai",
+        "LINKQA_LLM_MODEL": "deepseek-chat",
+        "LINKQA_LLM_CONCURRENCY": "8",
+        "LINKQA_LLM_RPM": "600",
+        "LINKQA_LLM_PRICE_INPUT": "0.27",
+        "DEEPSEEK_API_KEY": "sk-deepseek-abcdefgh",
+        "LINKQA_LLM_RESPONSE_FORMAT": "json_object",
+        "LINKQA_LLM_TENSOR_PARALLEL_SIZE": "4",
+        "LINKQA_LLM_BASE_URL": "https://api.deepseek.com",
+        "LINKQA_HOME": str(tmp_path),
+    }
     s = LLMSettings.from_env(env, home=tmp_path)
     assert (s.backend, s.model, s.concurrency, s.rpm, s.price_input) == ("openai", "deepseek-chat", 8, 600, 0.27)
     assert s.response_format == "json_object" and s.tensor_parallel_size == 4

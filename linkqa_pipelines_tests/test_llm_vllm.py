@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
-from linkqa_pipelines.core.llm import ChatRequest, LLMClient, LLMSettings, gpu_op_tags
+from linkqa_pipelines.core.llm import ChatRequest, LLMClient, LLMSettings
 from linkqa_pipelines.core.llm.vllm_backend import engine_options
+from linkqa_pipelines.lib.model_stage import gpu_op_tags
 from linkqa_pipelines_tests.fake_openai_server import ANSWER_SCHEMA, answer_for, first_user_message
 
 
@@ -51,8 +52,9 @@ class StandInLLM:
     options: dict[str, Any]
     calls: list[tuple[list[list[dict[str, str]]], list[SamplingParams]]] = field(default_factory=list)
 
-    def chat(self, messages: list[list[dict[str, str]]], sampling_params: list[SamplingParams],
-             use_tqdm: bool = True) -> list[RequestOutput]:
+    def chat(
+        self, messages: list[list[dict[str, str]]], sampling_params: list[SamplingParams], use_tqdm: bool = True
+    ) -> list[RequestOutput]:
         self.calls.append((messages, sampling_params))
         if any("[[too_long]]" in first_user_message(c) for c in messages):
             raise ValueError("The decoder prompt is longer than the maximum model length")
@@ -88,9 +90,15 @@ class Factory:
 
 
 def client(tmp_path: Path, factory: Factory, **overrides: Any) -> LLMClient:
-    options: dict[str, Any] = dict(backend="vllm", model="Qwen/Qwen2.5-7B-Instruct", home=tmp_path,
-                                   tensor_parallel_size=2, gpu_memory_utilization=0.85, max_num_seqs=128,
-                                   max_model_len=8192)
+    options: dict[str, Any] = {
+        "backend": "vllm",
+        "model": "Qwen/Qwen2.5-7B-Instruct",
+        "home": tmp_path,
+        "tensor_parallel_size": 2,
+        "gpu_memory_utilization": 0.85,
+        "max_num_seqs": 128,
+        "max_model_len": 8192,
+    }
     options.update(overrides)
     return LLMClient(LLMSettings(**options), engine_factory=factory)
 
@@ -106,9 +114,15 @@ def test_whole_batch_in_one_call_with_schema_and_key_mapping(tmp_path: Path) -> 
     outcome = client(tmp_path, factory).generate("kp", "biology", requests)
 
     (engine,) = factory.engines
-    assert engine.options == {"model": "Qwen/Qwen2.5-7B-Instruct", "tensor_parallel_size": 2,
-                              "gpu_memory_utilization": 0.85, "dtype": "auto", "seed": 0,
-                              "max_model_len": 8192, "max_num_seqs": 128}
+    assert engine.options == {
+        "model": "Qwen/Qwen2.5-7B-Instruct",
+        "tensor_parallel_size": 2,
+        "gpu_memory_utilization": 0.85,
+        "dtype": "auto",
+        "seed": 0,
+        "max_model_len": 8192,
+        "max_num_seqs": 128,
+    }
     assert len(engine.calls) == 1  # the whole batch in one chat() call
     conversations, params = engine.calls[0]
     assert len(conversations) == 50 and len(params) == 50
@@ -159,8 +173,9 @@ def test_repairs_form_the_next_batch_and_bad_prompts_are_isolated(tmp_path: Path
 
 
 def test_gpu_op_tags() -> None:
-    assert gpu_op_tags(2) == {"dagster-k8s/config": {"container_config": {"resources": {
-        "limits": {"nvidia.com/gpu": "2"}}}}}
+    assert gpu_op_tags(2) == {
+        "dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "2"}}}}
+    }
     with pytest.raises(ValueError, match="gpus must be >= 1"):
         gpu_op_tags(0)
 
@@ -172,8 +187,11 @@ def test_missing_vllm_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
         LLMClient(settings).generate("kp", None, [ask("a", "1")])
 
 
+@pytest.mark.slow
 def test_core_imports_neither_dagster_nor_vllm_nor_openai() -> None:
-    code = ("import sys, linkqa_pipelines.core.llm; "
-            "print(sorted(m for m in ('dagster', 'vllm', 'openai') if m in sys.modules))")
+    code = (
+        "import sys, linkqa_pipelines.core.llm; "
+        "print(sorted(m for m in ('dagster', 'vllm', 'openai') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

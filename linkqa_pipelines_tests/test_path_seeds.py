@@ -3,13 +3,15 @@ explicit reasons, and the same rules on paths sampled from real MMLU seeds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.walks.path_seeds import PATH_SEEDS_SCHEMA, select_path_seeds
-from linkqa_pipelines.core.walks.sampler import WalkConfig, sample_paths
-from linkqa_pipelines_tests.test_walks import mmlu_graph, require_data
+from linkqa_pipelines.core.walks import PATH_SEEDS_SCHEMA, WalkConfig, sample_paths, select_path_seeds
+from linkqa_pipelines_tests.test_walks import mmlu_graph
 
 
 def links(pairs: dict[str, list[int]]) -> pl.DataFrame:
@@ -100,9 +102,8 @@ def test_bad_seed_links_are_named() -> None:
         select_path_seeds([np.array([1, 2])], links({"a": [1]}), min_seeds=3, max_seeds=2)
 
 
-def test_real_paths_get_linked_pair_seeds() -> None:
-    require_data()
-    g = mmlu_graph()
+def test_real_paths_get_linked_pair_seeds(shared_data: Callable[..., Path]) -> None:
+    g = mmlu_graph(shared_data("mmlu", "test"))
     mask = g.catalog["disciplines"].list.contains("biology").to_numpy()
     paths = sample_paths(g.arrays, WalkConfig(n_paths=200, seed=0), mask).paths()
     out = select_path_seeds(paths, g.seed_links, max_seed_reuse=3)

@@ -3,7 +3,7 @@ OpenAI-compatible server through the real `openai` client, and every output row 
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +50,26 @@ def play_model(request: dict[str, Any], attempt: int) -> Any:
         "kp_names_used": [a, b],
     }
     if task == "linkqa_enhance":
-        answer["question"] = ("更难：" if zh else "Harder variant: ") + question + (" 并说明理由。" if zh else " Justify the intermediate step.")
+        answer["question"] = (
+            ("更难：" if zh else "Harder variant: ")
+            + question
+            + (" 并说明理由。" if zh else " Justify the intermediate step.")
+        )
         answer["harder_because"] = "adds a justification step"
     return answer
 
 
-@pytest.fixture()
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(responder=play_model, fault_rate=0.1, seed=7) as srv:
-        yield srv
+@pytest.fixture
+def server(fake_openai: Callable[..., FakeOpenAIServer]) -> FakeOpenAIServer:
+    return fake_openai(responder=play_model, fault_rate=0.1, seed=7)
 
 
 @pytest.mark.slow
-def test_whole_graph_on_the_openai_backend(tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_whole_graph_on_the_openai_backend(
+    linkqa_home: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LINKQA_LLM_API_KEY", "sk-test-SECRET-pipeline-456")
-    home = tmp_path / "home"
+    home = linkqa_home
     resources = {
         "warehouse": WarehouseResource(home=str(home)),
         "s3": S3Resource(),
@@ -72,8 +77,13 @@ def test_whole_graph_on_the_openai_backend(tmp_path: Path, server: FakeOpenAISer
     }
 
     def run(selection: list[str], partition: str | None = None, config: dict | None = None) -> None:
-        result = materialize([*all_assets, *all_checks], selection=selection, partition_key=partition,
-                             resources=resources, run_config=config)
+        result = materialize(
+            [*all_assets, *all_checks],
+            selection=selection,
+            partition_key=partition,
+            resources=resources,
+            run_config=config,
+        )
         assert result.success
 
     run(["seed_sources", "seed_quarantine"])
@@ -81,8 +91,11 @@ def test_whole_graph_on_the_openai_backend(tmp_path: Path, server: FakeOpenAISer
         run(["seed_qa", "seed_knowledge_points"], d)
     run(["kp_catalog", "kp_graph"])
     for d in DISCIPLINES:
-        run(["walk_paths", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"], d,
-            {"ops": {"walk_paths": {"config": {"n_paths": 40}}}})
+        run(
+            ["walk_paths", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"],
+            d,
+            {"ops": {"walk_paths": {"config": {"n_paths": 40}}}},
+        )
     run(["linkqa_release"])
 
     lake = Lake(home)

@@ -7,16 +7,16 @@ from pathlib import Path
 import boto3
 import polars as pl
 import pytest
-from dagster import materialize
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
-from linkqa_pipelines.assets.seeds import ingest_seeds, sample_seed_dir
 from linkqa_pipelines.core.lake import Lake
-from linkqa_pipelines.core.seeds.remote import RemoteSourceError, fetch_s3_sources
-from linkqa_pipelines.resources.warehouse import WarehouseResource
+from linkqa_pipelines.core.seeds import RemoteSourceError, fetch_s3_sources
+from linkqa_pipelines.defs.seeds.config import sample_seed_dir
+from linkqa_pipelines_tests.pipeline import materialize_assets
 
 BUCKET = "linkqa-seeds"
+INGEST = ["seed_sources", "seed_quarantine", "seed_accounting"]  # the outputs of ingest_seeds
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture()
+@pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> str:
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -48,9 +48,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> str:
 def test_seed_sources_from_s3_keep_their_uri(tmp_path: Path, aws_env: str) -> None:
     local = tmp_path / "local"
     shutil.copytree(sample_seed_dir(), local)
-    materialize(
-        [ingest_seeds],
-        resources={"warehouse": WarehouseResource(home=str(tmp_path / "home")), "s3": S3Resource(endpoint_url=aws_env)},
+    materialize_assets(
+        tmp_path / "home",
+        INGEST,
+        resources={"s3": S3Resource(endpoint_url=aws_env)},
         run_config={"ops": {"ingest_seeds": {"config": {"sources": [f"s3://{BUCKET}/seeds/"]}}}},
     )
     seeds = Lake(tmp_path / "home").read("seed_sources")
@@ -58,9 +59,10 @@ def test_seed_sources_from_s3_keep_their_uri(tmp_path: Path, aws_env: str) -> No
     assert seeds.height == expected
     assert seeds["source"].str.starts_with(f"s3://{BUCKET}/seeds/").all()
     # ids come from file names, so the same files read locally give the same seed ids
-    materialize(
-        [ingest_seeds],
-        resources={"warehouse": WarehouseResource(home=str(tmp_path / "home2")), "s3": S3Resource()},
+    materialize_assets(
+        tmp_path / "home2",
+        INGEST,
+        resources={"s3": S3Resource()},
         run_config={"ops": {"ingest_seeds": {"config": {"sources": [str(local)]}}}},
     )
     assert set(Lake(tmp_path / "home2").read("seed_sources")["seed_id"]) == set(seeds["seed_id"])
@@ -82,7 +84,9 @@ def test_missing_prefix_names_the_uri(tmp_path: Path, aws_env: str) -> None:
 
 @pytest.mark.filterwarnings("ignore:DuckDB view:UserWarning")  # httpfs may be absent offline
 def test_lake_on_s3_round_trips(tmp_path: Path, aws_env: str) -> None:
-    lake = Lake(tmp_path, root=f"s3://{BUCKET}/lake", storage_options={"aws_endpoint_url": aws_env, "aws_allow_http": "true"})
+    lake = Lake(
+        tmp_path, root=f"s3://{BUCKET}/lake", storage_options={"aws_endpoint_url": aws_env, "aws_allow_http": "true"}
+    )
     lake.write("seed_qa", pl.DataFrame({"seed_id": ["a"], "discipline": ["physics"]}), "physics")
     lake.write("seed_qa", pl.DataFrame({"seed_id": ["b"], "discipline": ["law"]}), "law")
     assert sorted(lake.read("seed_qa")["seed_id"]) == ["a", "b"]

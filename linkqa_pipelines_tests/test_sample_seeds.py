@@ -6,6 +6,7 @@ import csv
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ import pytest
 
 from linkqa_pipelines.taxonomy import Taxonomy, load_taxonomy
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIELDS = {"question", "choices", "answer", "subject", "explanation"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -93,8 +93,14 @@ def test_questions_are_unique(rows: list[dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize(
     "topic",
-    [("photosynthesis", "光合作用"), ("newton", "牛顿"), ("demand", "需求", "供"), ("derivative", "导数"),
-     ("binary search", "sort"), ("conditioning", "条件反射")],
+    [
+        ("photosynthesis", "光合作用"),
+        ("newton", "牛顿"),
+        ("demand", "需求", "供"),
+        ("derivative", "导数"),
+        ("binary search", "sort"),
+        ("conditioning", "条件反射"),
+    ],
 )
 def test_topics_recur_for_kp_graph(rows: list[dict[str, Any]], topic: tuple[str, ...]) -> None:
     """Shared topics give the KP co-occurrence graph real edges."""
@@ -102,24 +108,21 @@ def test_topics_recur_for_kp_graph(rows: list[dict[str, Any]], topic: tuple[str,
     assert len(hits) >= 3, topic
 
 
-def _benchmark_questions() -> set[str]:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"../shared/data absent: {SHARED_DATA}")
+def _benchmark_questions(shared_data: Callable[..., Path]) -> set[str]:
     questions: set[str] = set()
-    for path in (SHARED_DATA / "mmlu" / "test").glob("*.csv"):
+    for path in shared_data("mmlu", "test").glob("*.csv"):
         with path.open(encoding="utf-8", newline="") as fh:
             questions.update(_norm(rec[0]) for rec in csv.reader(fh) if rec)
-    for path in (SHARED_DATA / "cmmlu" / "dev").glob("*.csv"):
+    for path in shared_data("cmmlu", "dev").glob("*.csv"):
         with path.open(encoding="utf-8", newline="") as fh:
             questions.update(_norm(rec["Question"]) for rec in csv.DictReader(fh))
-    gsm8k = SHARED_DATA / "gsm8k" / "test.jsonl"
-    if gsm8k.exists():
-        questions.update(_norm(json.loads(line)["question"]) for line in gsm8k.read_text(encoding="utf-8").splitlines())
+    gsm8k = shared_data("gsm8k", "test.jsonl")
+    questions.update(_norm(json.loads(line)["question"]) for line in gsm8k.read_text(encoding="utf-8").splitlines())
     return questions
 
 
-def test_not_copied_from_benchmarks(rows: list[dict[str, Any]]) -> None:
-    benchmark = _benchmark_questions()
+def test_not_copied_from_benchmarks(rows: list[dict[str, Any]], shared_data: Callable[..., Path]) -> None:
+    benchmark = _benchmark_questions(shared_data)
     assert len(benchmark) > 10_000
     copied = [r["_where"] for r in rows if _norm(r["question"]) in benchmark]
     assert copied == []

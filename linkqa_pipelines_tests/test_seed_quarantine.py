@@ -10,8 +10,7 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA
-from linkqa_pipelines.core.seeds.normalise import normalise_seeds
-from linkqa_pipelines.core.seeds.readers import SeedSourceError, detect_adapter, iter_source_files, read_source
+from linkqa_pipelines.core.seeds import SeedSourceError, detect_adapter, iter_source_files, normalise_seeds, read_source
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bad_seeds"
 UNREADABLE = {"not_json.json"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -11,17 +12,17 @@ import pytest
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA
 from linkqa_pipelines.core.language import detect_language, language_of
-from linkqa_pipelines.core.seeds.normalise import NormalisedSeeds, normalise_seeds
-from linkqa_pipelines.core.seeds.readers import (
+from linkqa_pipelines.core.seeds import (
     RAW_SCHEMA,
+    NormalisedSeeds,
     SeedSourceError,
     detect_adapter,
     iter_source_files,
     last_boxed,
+    normalise_seeds,
     read_source,
 )
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bad_seeds"
 SUBJECTS = {
     "abstract_algebra": "mathematics",
@@ -55,15 +56,9 @@ def assert_accounted(result: NormalisedSeeds) -> None:
     assert result.quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)
 
 
-def need(path: Path) -> Path:
-    if not DATA.is_dir():
-        pytest.skip(f"../shared/data absent: {DATA}")
-    return path
-
-
 @pytest.fixture(scope="module")
-def mmlu() -> tuple[list[Path], NormalisedSeeds]:
-    files = iter_source_files([need(DATA / "mmlu" / "test")])
+def mmlu(shared_data: Callable[..., Path]) -> tuple[list[Path], NormalisedSeeds]:
+    files = iter_source_files([shared_data("mmlu", "test")])
     return files, ingest(files)
 
 
@@ -100,8 +95,8 @@ def test_mmlu_language_is_english_even_before_source_fallback(mmlu: tuple[list[P
     assert not (languages == "zh").any()
 
 
-def test_cmmlu_dev_all_files_chinese() -> None:
-    files = iter_source_files([need(DATA / "cmmlu" / "dev")])
+def test_cmmlu_dev_all_files_chinese(shared_data: Callable[..., Path]) -> None:
+    files = iter_source_files([shared_data("cmmlu", "dev")])
     assert len(files) == 67 and {detect_adapter(p) for p in files} == {"cmmlu_csv"}
     result = ingest(files)
     assert result.accounting["rows_in"].sum() == 335 and result.seeds.height == 335
@@ -114,12 +109,16 @@ def test_cmmlu_dev_all_files_chinese() -> None:
     assert seeds.filter(pl.col("subject") == "agronomy")["source_row"].to_list() == [1, 2, 3, 4, 5]
 
 
-def test_gsm8k_test_final_answers_and_clean_explanations() -> None:
-    path = need(DATA / "gsm8k" / "test.jsonl")
+def test_gsm8k_test_final_answers_and_clean_explanations(shared_data: Callable[..., Path]) -> None:
+    path = shared_data("gsm8k", "test.jsonl")
     assert detect_adapter(path) == "gsm8k_jsonl"
     result = ingest([path])
     assert result.accounting.row(0, named=True) == {
-        "source": str(path), "rows_in": 1319, "seeds": 1319, "quarantined": 0, "duplicates": 0
+        "source": str(path),
+        "rows_in": 1319,
+        "seeds": 1319,
+        "quarantined": 0,
+        "duplicates": 0,
     }
     assert_accounted(result)
     seeds = result.seeds
@@ -130,17 +129,15 @@ def test_gsm8k_test_final_answers_and_clean_explanations() -> None:
     first = seeds.row(0, named=True)
     assert first["answer"] == "18"
     assert first["explanation"].startswith("Janet sells 16 - 3 - 4 = 9 duck eggs a day.\n")
-    source_lines = (DATA / "gsm8k" / "test.jsonl").read_text().splitlines()
+    source_lines = path.read_text().splitlines()
     finals = [json.loads(line)["answer"].rsplit("####", 1)[1].strip() for line in source_lines]
     with_commas = [i for i, final in enumerate(finals) if "," in final]
     assert with_commas  # e.g. "#### 1,000"
     assert all(seeds["answer"][i] == finals[i].replace(",", "") for i in with_commas)
 
 
-def test_math_real_file_when_present() -> None:
-    path = need(DATA / "math" / "test.jsonl")
-    if not path.exists():
-        pytest.skip(f"{path} absent (the MATH split is not shipped in this environment)")
+def test_math_real_file_when_present(shared_data: Callable[..., Path]) -> None:
+    path = shared_data("math", "test.jsonl")
     result = ingest([path])
     assert_accounted(result)
     assert result.accounting["rows_in"].sum() == 5000
@@ -217,7 +214,10 @@ def test_bom_crlf_and_adapter_override(tmp_path: Path) -> None:
     assert detect_adapter(path) == "cmmlu_csv"
     row = read_source(path).rows.row(0, named=True)
     assert (row["question"], row["choices"], row["answer"], row["subject"]) == (
-        "秦朝的都城是哪里？", ["咸阳", "洛阳", "长安", "南京"], "A", "history"
+        "秦朝的都城是哪里？",
+        ["咸阳", "洛阳", "长安", "南京"],
+        "A",
+        "history",
     )
     generic = read_source(path, adapter="generic").rows.row(0, named=True)
     assert generic["adapter"] == "generic" and generic["choices"] == row["choices"]
@@ -248,9 +248,9 @@ def test_iter_source_files_expands_sorts_and_names_missing_paths(tmp_path: Path)
     expected = [tmp_path / "a.csv", tmp_path / "z" / "a.parquet", tmp_path / "z" / "b.jsonl"]
     assert iter_source_files([tmp_path]) == expected
     assert iter_source_files([str(tmp_path / "z" / "b.jsonl"), tmp_path]) == [expected[2], expected[0], expected[1]]
-    with pytest.raises(SeedSourceError, match="nowhere.jsonl: no such file or folder"):
+    with pytest.raises(SeedSourceError, match=r"nowhere\.jsonl: no such file or folder"):
         iter_source_files([tmp_path / "nowhere.jsonl"])
-    with pytest.raises(SeedSourceError, match="unsupported file type '.txt'"):
+    with pytest.raises(SeedSourceError, match=r"unsupported file type '\.txt'"):
         iter_source_files([tmp_path / "notes.txt"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(SeedSourceError, match="empty: folder holds no"):

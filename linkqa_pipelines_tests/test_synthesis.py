@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.release.decontamination import load_benchmark_questions
 from linkqa_pipelines.core.llm.types import ChatRequest, ChatResult, SamplingParams
-from linkqa_pipelines.core.synthesis.synthesis import (
+from linkqa_pipelines.core.release import load_benchmark_questions
+from linkqa_pipelines.core.synthesis import (
     OFFLINE_SYNTH_MODEL,
     SYNTH_ANSWER_SCHEMA,
     build_synthesis_requests,
@@ -21,8 +22,6 @@ from linkqa_pipelines.core.synthesis.synthesis import (
     synthesized_frame,
     validate_synthesis,
 )
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 KPS = pl.DataFrame(
     {
@@ -81,13 +80,13 @@ PATHS = pl.DataFrame(
 
 @pytest.fixture(scope="module")
 def requests() -> dict[str, dict]:
-    return {r["payload"]["path_id"]: r for r in build_synthesis_requests(PATHS, SEEDS, KPS)}
+    return {r.payload["path_id"]: r for r in build_synthesis_requests(PATHS, SEEDS, KPS)}
 
 
 def test_requests_carry_path_seeds_and_schema(requests: dict[str, dict]) -> None:
     en = requests["p_en"]
-    assert en["key"] == "synthesis:p_en" and en["schema"] is SYNTH_ANSWER_SCHEMA
-    (message,) = en["messages"]  # one user turn, no system prompt (R1 guidance)
+    assert en.key == "synthesis:p_en" and en.schema is SYNTH_ANSWER_SCHEMA
+    (message,) = en.messages  # one user turn, no system prompt (R1 guidance)
     assert message["role"] == "user"
     text = message["content"]
     for name, desc in zip(KPS["name"][:3], KPS["description"][:3], strict=True):
@@ -95,7 +94,7 @@ def test_requests_carry_path_seeds_and_schema(requests: dict[str, dict]) -> None
     positions = [text.index(q) for q in SEEDS["question"][:3]]
     assert positions == sorted(positions)
     assert "exactly 4 options" in text and "in English" in text
-    payload = en["payload"]
+    payload = en.payload
     assert payload["qa_type"] == "multiple_choice" and payload["language"] == "en"
     assert payload["seed_ids"] == ["s1", "s2", "s3"] and payload["kp_ids"] == ["k_force", "k_accel", "k_energy"]
     assert set(SYNTH_ANSWER_SCHEMA["required"]) == {
@@ -109,12 +108,12 @@ def test_requests_carry_path_seeds_and_schema(requests: dict[str, dict]) -> None
 
 
 def test_chinese_prompt_and_auto_free_form(requests: dict[str, dict]) -> None:
-    zh = requests["p_zh"]["messages"][0]["content"]
+    zh = requests["p_zh"].messages[0]["content"]
     assert "命题专家" in zh and "均使用中文" in zh and "离子反应：溶液中离子之间的反应" in zh
-    assert requests["p_zh"]["payload"]["language"] == "zh"
-    ff = requests["p_ff"]["payload"]
+    assert requests["p_zh"].payload["language"] == "zh"
+    ff = requests["p_ff"].payload
     assert ff["qa_type"] == "free_form" and ff["n_choices"] is None
-    assert '"choices" is null' in requests["p_ff"]["messages"][0]["content"]
+    assert '"choices" is null' in requests["p_ff"].messages[0]["content"]
 
 
 def test_broken_walk_output_raises_with_path_id() -> None:
@@ -134,7 +133,7 @@ def test_broken_walk_output_raises_with_path_id() -> None:
 
 
 def test_offline_free_form_composes_seeds_in_order() -> None:
-    payload = build_synthesis_requests(PATHS.head(1), SEEDS, KPS, qa_type="free_form")[0]["payload"]
+    payload = build_synthesis_requests(PATHS.head(1), SEEDS, KPS, qa_type="free_form")[0].payload
     (answer,) = offline_synthesis([payload])
     q = answer["question"]
     assert q.startswith("This question links Newton's second law -> uniform acceleration -> kinetic energy.")
@@ -151,7 +150,7 @@ def test_offline_free_form_composes_seeds_in_order() -> None:
 
 
 def test_offline_chinese_template(requests: dict[str, dict]) -> None:
-    payload = {**requests["p_zh"]["payload"], "qa_type": "free_form", "n_choices": None}
+    payload = {**requests["p_zh"].payload, "qa_type": "free_form", "n_choices": None}
     (answer,) = offline_synthesis([payload])
     assert answer["question"].startswith("本题串联以下知识点：离子反应 → 酸碱中和。")
     assert "第1部分：下列各组离子" in answer["question"] and "第2部分：用氢氧化钠" in answer["question"]
@@ -161,7 +160,7 @@ def test_offline_chinese_template(requests: dict[str, dict]) -> None:
 
 
 def test_offline_composite_multiple_choice(requests: dict[str, dict]) -> None:
-    payload = requests["p_en"]["payload"]
+    payload = requests["p_en"].payload
     (answer,) = offline_synthesis([payload])
     assert answer["qa_type"] == "multiple_choice" and len(answer["choices"]) == 4
     correct = answer["choices"]["ABCD".index(answer["answer"])]
@@ -177,7 +176,7 @@ def test_offline_composite_multiple_choice(requests: dict[str, dict]) -> None:
 
 
 def test_multiple_choice_requested_without_mc_seeds_is_rejected() -> None:
-    payload = build_synthesis_requests(PATHS.tail(1), SEEDS, KPS, qa_type="multiple_choice")[0]["payload"]
+    payload = build_synthesis_requests(PATHS.tail(1), SEEDS, KPS, qa_type="multiple_choice")[0].payload
     (answer,) = offline_synthesis([payload])
     assert answer["qa_type"] == "free_form"
     assert validate_synthesis(payload, answer) == "qa_type is free_form, multiple_choice was requested"
@@ -226,18 +225,18 @@ def _mutate(**changes: object) -> dict:
     ],
 )
 def test_validator_rejects_bad_answers(requests: dict[str, dict], answer: dict, reason: str) -> None:
-    result = validate_synthesis(requests["p_en"]["payload"], answer)
+    result = validate_synthesis(requests["p_en"].payload, answer)
     assert result is not None and reason in result
 
 
 def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[str, dict]) -> None:
-    assert validate_synthesis(requests["p_en"]["payload"], GOOD_EN) is None
-    assert validate_synthesis(requests["p_en"]["payload"], _mutate(answer="72 J")) is None  # choice text is fine
+    assert validate_synthesis(requests["p_en"].payload, GOOD_EN) is None
+    assert validate_synthesis(requests["p_en"].payload, _mutate(answer="72 J")) is None  # choice text is fine
     lettered = _mutate(choices=["A. 18 J", "B. 36 J", "C. 72 J", "D. 12 J"])  # letters models add anyway
-    assert validate_synthesis(requests["p_en"]["payload"], lettered) is None
-    frame = synthesized_frame([requests["p_en"]["payload"]], [lettered], [{"backend": "openai", "model": "m"}])
+    assert validate_synthesis(requests["p_en"].payload, lettered) is None
+    frame = synthesized_frame([requests["p_en"].payload], [lettered], [{"backend": "openai", "model": "m"}])
     assert frame["choices"].to_list() == [["18 J", "36 J", "72 J", "12 J"]] and frame["answer"].to_list() == ["C"]
-    zh_payload = requests["p_zh"]["payload"]
+    zh_payload = requests["p_zh"].payload
     zh_answer = {
         "question": "向含有钡离子和氢离子的溶液中逐滴加入氢氧化钠和硫酸钠的混合溶液，下列说法正确的是",
         "qa_type": "multiple_choice",
@@ -255,7 +254,7 @@ def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[st
 
 
 def test_synthesized_frame_contract(requests: dict[str, dict]) -> None:
-    payloads = [requests["p_en"]["payload"], requests["p_zh"]["payload"]]
+    payloads = [requests["p_en"].payload, requests["p_zh"].payload]
     answers = [_mutate(answer="72 J"), None]  # the second request failed
     meta = [
         {"backend": "openai", "model": "deepseek-reasoner", "prompt_tokens": 812, "completion_tokens": 1450},
@@ -294,18 +293,19 @@ def test_synthesized_frame_contract(requests: dict[str, dict]) -> None:
         7,
     )
     piece = requests["p_en"]
-    assert ChatRequest(**{**piece, "params": SamplingParams(**piece["params"])}).key == "synthesis:p_en"
+    assert isinstance(piece, ChatRequest) and piece.params == SamplingParams(temperature=0.6, top_p=0.95, max_tokens=8192)
     with pytest.raises(ValueError, match="must align"):
         synthesized_frame(payloads, answers, meta[:1])
     with pytest.raises(ValueError, match="model"):
         synthesized_frame(payloads[:1], answers[:1], [{"backend": "openai"}])
 
 
-def test_offline_answers_validate_on_real_seeds() -> None:
-    if not DATA.is_dir():
-        pytest.skip("../shared/data absent: real MMLU/CMMLU seeds unavailable")
+def test_offline_answers_validate_on_real_seeds(shared_data: Callable[..., Path]) -> None:
     bench = load_benchmark_questions(
-        [DATA / "mmlu" / "test" / "high_school_physics_test.csv", DATA / "cmmlu" / "dev" / "high_school_chemistry.csv"]
+        [
+            shared_data("mmlu", "test", "high_school_physics_test.csv"),
+            shared_data("cmmlu", "dev", "high_school_chemistry.csv"),
+        ]
     )
     rng_answers = ["A", "B", "C", "D"]
     seeds = bench.with_columns(
@@ -329,7 +329,7 @@ def test_offline_answers_validate_on_real_seeds() -> None:
     )
     for qa_type in ("multiple_choice", "free_form"):
         reqs = build_synthesis_requests(paths, seeds, KPS, qa_type=qa_type)
-        payloads = [r["payload"] for r in reqs]
+        payloads = [r.payload for r in reqs]
         answers = offline_synthesis(payloads)
         reasons = [validate_synthesis(p, a) for p, a in zip(payloads, answers, strict=True)]
         assert reasons == [None] * len(reqs), [r for r in reasons if r]

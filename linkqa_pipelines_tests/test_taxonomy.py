@@ -14,7 +14,6 @@ import yaml
 
 from linkqa_pipelines.taxonomy import Taxonomy, TaxonomyError, load_taxonomy, normalise_subject
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PACKAGED_YAML = Path(__file__).resolve().parents[1] / "linkqa_pipelines" / "data" / "taxonomy.yaml"
 
 
@@ -23,11 +22,8 @@ def taxonomy() -> Taxonomy:
     return load_taxonomy()
 
 
-def _subject_files(folder: str, pattern: str) -> list[Path]:
-    root = SHARED_DATA / folder
-    if not root.is_dir():
-        pytest.skip(f"../shared/data absent: {root}")
-    return sorted(root.glob(pattern))
+def _subject_files(shared_data: Callable[..., Path], folder: str, pattern: str) -> list[Path]:
+    return sorted(shared_data(folder).glob(pattern))
 
 
 def test_packaged_taxonomy_content(taxonomy: Taxonomy) -> None:
@@ -36,9 +32,25 @@ def test_packaged_taxonomy_content(taxonomy: Taxonomy) -> None:
     assert len(ids) - 1 >= 22
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids)
-    for expected in ("mathematics", "physics", "chemistry", "biology", "computer_science", "statistics",
-                     "clinical_medicine", "engineering", "history", "law", "economics", "psychology",
-                     "education", "geography", "arts_culture", "language_literature", "philosophy_religion"):
+    for expected in (
+        "mathematics",
+        "physics",
+        "chemistry",
+        "biology",
+        "computer_science",
+        "statistics",
+        "clinical_medicine",
+        "engineering",
+        "history",
+        "law",
+        "economics",
+        "psychology",
+        "education",
+        "geography",
+        "arts_culture",
+        "language_literature",
+        "philosophy_religion",
+    ):
         assert expected in ids
     assert all(d.name and d.label_zh and d.description for d in taxonomy.disciplines)
     assert taxonomy.discipline("mathematics").label_zh == "数学"
@@ -46,14 +58,19 @@ def test_packaged_taxonomy_content(taxonomy: Taxonomy) -> None:
     with pytest.raises(KeyError, match="nope"):
         taxonomy.discipline("nope")
     assert taxonomy.grade_level_ids == (
-        "primary", "middle_school", "high_school", "undergraduate", "graduate_professional", "competition"
+        "primary",
+        "middle_school",
+        "high_school",
+        "undergraduate",
+        "graduate_professional",
+        "competition",
     )
     assert [d.level for d in taxonomy.difficulty_levels] == [1, 2, 3, 4, 5]
     assert all(d.description for d in taxonomy.difficulty_levels)
 
 
-def test_every_mmlu_subject_file_maps(taxonomy: Taxonomy) -> None:
-    files = _subject_files("mmlu/test", "*_test.csv")
+def test_every_mmlu_subject_file_maps(taxonomy: Taxonomy, shared_data: Callable[..., Path]) -> None:
+    files = _subject_files(shared_data, "mmlu/test", "*_test.csv")
     assert len(files) == 57
     names = {f.name.removesuffix("_test.csv") for f in files}
     assert names == set(taxonomy.subject_sections["mmlu"])
@@ -62,8 +79,8 @@ def test_every_mmlu_subject_file_maps(taxonomy: Taxonomy) -> None:
     assert {taxonomy.map_subject(n) for n in names} >= {"mathematics", "law", "history", "clinical_medicine"}
 
 
-def test_every_cmmlu_subject_file_maps(taxonomy: Taxonomy) -> None:
-    files = _subject_files("cmmlu/dev", "*.csv")
+def test_every_cmmlu_subject_file_maps(taxonomy: Taxonomy, shared_data: Callable[..., Path]) -> None:
+    files = _subject_files(shared_data, "cmmlu/dev", "*.csv")
     assert len(files) == 67
     assert {f.stem for f in files} == set(taxonomy.subject_sections["cmmlu"])
     unmapped = [f.name for f in files if taxonomy.map_subject(f.stem) == Taxonomy.FALLBACK]

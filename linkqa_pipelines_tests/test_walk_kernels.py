@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from linkqa_pipelines.core.walks import sampler as walks
 from linkqa_pipelines.core.contracts import GraphArrays
-from linkqa_pipelines.core.walks.sampler import graph_arrays_from_edges
+from linkqa_pipelines.core.walks import graph_arrays_from_edges
+from linkqa_pipelines.core.walks import sampler as walks
 
 walk_kernels = pytest.importorskip("linkqa_pipelines.core.walks.kernels")
 
@@ -189,11 +189,13 @@ def test_start_draws_that_fall_back_to_the_exact_draw_keep_the_distribution() ->
     assert np.all(np.abs(observed - share) <= 5 * np.sqrt(share * (1 - share) / k) + 1e-12)
 
 
+@pytest.mark.slow
 def test_load_kernels_loads_what_a_sampler_run_uses() -> None:
     """In a fresh process: after `load_kernels` a batch-mode run needs no kernel it did not load."""
     script = """
 import json, numpy as np
-from linkqa_pipelines.core.walks import kernels as walk_kernels, sampler as walks
+from linkqa_pipelines.core import walks
+from linkqa_pipelines.core.walks import kernels as walk_kernels
 names = [n for n in dir(walk_kernels) if hasattr(getattr(walk_kernels, n), "signatures")]
 walks.load_kernels()
 loaded = {n: [str(s) for s in getattr(walk_kernels, n).signatures] for n in names}
@@ -208,6 +210,12 @@ print(json.dumps({"loaded": loaded, "after": after}))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
     report = json.loads(done.stdout)
     assert report["loaded"] == report["after"]
-    for kernel in ("build_proposal", "build_start_guide", "draw_starts", "advance_walkers", "count_use",
-                   "collect_batch"):
+    for kernel in (
+        "build_proposal",
+        "build_start_guide",
+        "draw_starts",
+        "advance_walkers",
+        "count_use",
+        "collect_batch",
+    ):
         assert report["loaded"][kernel], kernel

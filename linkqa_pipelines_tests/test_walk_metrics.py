@@ -7,16 +7,19 @@ import io
 import numpy as np
 import pytest
 
-from linkqa_pipelines.core.walks.metrics import (
+from linkqa_pipelines.core.walks import (
+    WalkConfig,
     coverage_curve,
     coverage_plot_png,
     edge_strengths,
     gini,
+    graph_arrays_from_edges,
     kp_coverage,
+    sample_paths,
+    uniform_walk,
     use_counts,
     walk_summary,
 )
-from linkqa_pipelines.core.walks.sampler import WalkConfig, graph_arrays_from_edges, sample_paths, uniform_walk
 
 # 0-1 (w 2), 1-2 (w 4), 2-3 (w 6), 0-3 (w 1), 3-4 (w 3); popularity = node + 1
 GRAPH = graph_arrays_from_edges(

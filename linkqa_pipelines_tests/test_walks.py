@@ -6,6 +6,7 @@ engines, the numba kernel and the numpy fallback (the numba cases skip without n
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
@@ -15,22 +16,25 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import GraphArrays
-from linkqa_pipelines.core.walks.value_function import ValueFunction, ValueFunctionConfig, popularity_share
-from linkqa_pipelines.core.walks import sampler as walks
-from linkqa_pipelines.core.walks.metrics import gini, kp_coverage, use_counts
-from linkqa_pipelines.core.walks.sampler import (
+from linkqa_pipelines.core.walks import (
     HAS_NUMBA,
+    ValueFunction,
+    ValueFunctionConfig,
     WalkConfig,
     WalkResult,
-    _Sampler,
+    gini,
     graph_arrays_from_edges,
+    kp_coverage,
     mathscale_walk,
+    popularity_share,
     popularity_walk,
     sample_paths,
     uniform_walk,
+    use_counts,
 )
+from linkqa_pipelines.core.walks import types as walks
+from linkqa_pipelines.core.walks.sampler import _Sampler
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BASELINES = (uniform_walk, mathscale_walk, popularity_walk)
 ENGINES = pytest.mark.parametrize(
     "engine", [pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")), "numpy"]
@@ -336,17 +340,16 @@ class RealGraph(NamedTuple):
 
 
 @functools.cache
-def mmlu_graph() -> RealGraph:
-    """KP graph of five MMLU test subjects through the project's own offline pipeline:
+def mmlu_graph(mmlu_test: Path) -> RealGraph:
+    """KP graph of five MMLU test subjects (CSVs in `mmlu_test`, i.e. `shared_data("mmlu", "test")`)
+    through the project's own offline pipeline:
     reader -> normalisation -> offline keyphrases -> catalog -> co-occurrence graph."""
-    from linkqa_pipelines.core.knowledge_points.keyphrases import extract_keyphrases
-    from linkqa_pipelines.core.knowledge_points.catalog import build_catalog
-    from linkqa_pipelines.core.graph.build import build_graph
-    from linkqa_pipelines.core.seeds.normalise import normalise_seeds
-    from linkqa_pipelines.core.seeds.readers import mmlu_csv
+    from linkqa_pipelines.core.graph import build_graph
+    from linkqa_pipelines.core.knowledge_points import build_catalog, extract_keyphrases
+    from linkqa_pipelines.core.seeds import mmlu_csv, normalise_seeds
     from linkqa_pipelines.taxonomy import load_taxonomy
 
-    files = [DATA / "mmlu" / "test" / f"{s}_test.csv" for s in MMLU_SUBJECTS]
+    files = [mmlu_test / f"{s}_test.csv" for s in MMLU_SUBJECTS]
     raw = pl.concat([mmlu_csv(f).rows for f in files], how="vertical_relaxed")
     seeds = normalise_seeds(raw, load_taxonomy().map_subjects).seeds
     catalog = build_catalog(extract_keyphrases(seeds))
@@ -354,16 +357,12 @@ def mmlu_graph() -> RealGraph:
     return RealGraph(graph.arrays, catalog.catalog.sort("node"), graph.seed_links.select("seed_id", "node"))
 
 
-def require_data() -> None:
-    if not DATA.is_dir():
-        pytest.skip(f"../shared/data absent: {DATA}")
-
-
 @pytest.mark.parametrize(("discipline", "n_paths"), [("biology", 600), ("chemistry", 300)])
 @ENGINES
-def test_real_seeds_coverage_and_gini_beat_uniform_and_mathscale(discipline: str, n_paths: int, engine: str) -> None:
-    require_data()
-    g = mmlu_graph()
+def test_real_seeds_coverage_and_gini_beat_uniform_and_mathscale(
+    discipline: str, n_paths: int, engine: str, shared_data: Callable[..., Path]
+) -> None:
+    g = mmlu_graph(shared_data("mmlu", "test"))
     mask = g.catalog["disciplines"].list.contains(discipline).to_numpy()
     assert mask.sum() > 500  # a real discipline, not a toy
     cfg = WalkConfig(n_paths=n_paths, seed=0, engine=engine)

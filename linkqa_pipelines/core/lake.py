@@ -140,7 +140,7 @@ class Lake:
         return pafs.S3FileSystem(**kwargs)
 
     # ---- reads -------------------------------------------------------------------
-    def files(self, table: str, partitions: Sequence[str] | None = None) -> list[str]:
+    def files(self, table: str, partitions: Sequence[PartitionSpec] | None = None) -> list[str]:
         """Data files of a table, optionally only the given discipline partitions."""
         if self.is_remote:
             raise LakeError("listing is local-only; scan remote tables by glob")
@@ -157,7 +157,7 @@ class Lake:
     def scan(
         self,
         table: str,
-        partitions: Sequence[str] | None = None,
+        partitions: Sequence[PartitionSpec] | None = None,
         schema: Mapping[str, pl.DataType] | None = None,
     ) -> pl.LazyFrame:
         """Lazy, columnar read of a table (all partitions unless some are named).
@@ -185,7 +185,7 @@ class Lake:
         # contract's): align them by name instead of failing.
         return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
 
-    def read(self, table: str, partitions: Sequence[str] | None = None, **kw: object) -> pl.DataFrame:
+    def read(self, table: str, partitions: Sequence[PartitionSpec] | None = None, **kw: object) -> pl.DataFrame:
         return self.scan(table, partitions, **kw).collect()  # type: ignore[arg-type]
 
     # ---- DuckDB query surface ----------------------------------------------------

@@ -44,118 +44,13 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA, conform
-
-# Function words: trimmed from the edges of a KP name, never counted as KP content.
-EN_STOP_WORDS: frozenset[str] = frozenset(
-    """
-    a an the and or nor but if then than so as of at by for from in into on onto to up
-    with within without about above across after against along among around before behind
-    below beneath beside besides between beyond during except inside near off out outside
-    over past since through throughout toward towards under underneath until unto upon via
-    this that these those such i me my mine we us our ours you your yours he him his she her
-    hers it its they them their theirs who whom whose which what whatever whichever when where
-    why how there here is are was were be been being am do does did done doing have has had
-    having will would shall should can could may might must not no yes all any both each
-    either neither every few many much more most less least other others another some
-    several same own only just also very too quite rather again ever even still yet
-    whether while although though because unless whereas etc eg ie vs
-    """.split()
-)
-
-# Words ending in "s" that are singular (or invariant) and must not lose it.
-# Singular words ending in "s" that the suffix rules below would wrongly trim ("-ss", "-us",
-# "-is", "-ics", "-ous" are already protected by rule).
-_PLURAL_INVARIANT: frozenset[str] = frozenset(
-    """
-    news means lens bias atlas canvas alias texas christmas pancreas chaos cosmos ethos pathos
-    logos kudos measles diabetes herpes rabies mumps rickets scabies whereas perhaps always
-    towards afterwards
-    """.split()
-)
-
-# Irregular plurals, and "-ies"/"-ches" words whose singular is not "-y"/"-ch".
-_IRREGULAR_PLURALS: dict[str, str] = {
-    "matrices": "matrix",
-    "vertices": "vertex",
-    "indices": "index",
-    "appendices": "appendix",
-    "analyses": "analysis",
-    "hypotheses": "hypothesis",
-    "theses": "thesis",
-    "crises": "crisis",
-    "diagnoses": "diagnosis",
-    "syntheses": "synthesis",
-    "axes": "axis",
-    "bacteria": "bacterium",
-    "phenomena": "phenomenon",
-    "criteria": "criterion",
-    "nuclei": "nucleus",
-    "fungi": "fungus",
-    "stimuli": "stimulus",
-    "radii": "radius",
-    "foci": "focus",
-    "loci": "locus",
-    "alumni": "alumnus",
-    "genera": "genus",
-    "children": "child",
-    "men": "man",
-    "women": "woman",
-    "teeth": "tooth",
-    "feet": "foot",
-    "mice": "mouse",
-    "geese": "goose",
-    "leaves": "leaf",
-    "lives": "life",
-    "wives": "wife",
-    "halves": "half",
-    "shelves": "shelf",
-    "wolves": "wolf",
-    "calves": "calf",
-    "series": "series",
-    "species": "species",
-    "movies": "movie",
-    "cookies": "cookie",
-    "calories": "calorie",
-    "zombies": "zombie",
-    "headaches": "headache",
-    "caches": "cache",
-    "niches": "niche",
-    "aches": "ache",
-}
+from linkqa_pipelines.core.knowledge_points.lexicon import CJK_CLASS, EN_STOP_WORDS, singular_word
 
 _APOSTROPHES = r"['’ʼ`´]"
 _PUNCT_OR_SYMBOL = r"[\p{P}\p{S}]+"
-_CJK = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+_CJK = f"[{CJK_CLASS}]"
 DEFAULT_FUZZY_THRESHOLD = 92.0
 _MIN_FUZZY_WORD = 5
-
-
-def singular_word(word: pl.Expr) -> pl.Expr:
-    """Light English singular of a lower-cased single word (a Polars expression).
-
-    Rule-based on purpose: a lemmatiser would need a model, and KP names are mostly nouns
-    whose plural is regular. Irregular and invariant words are looked up in small tables;
-    anything not matching an ASCII plural pattern is returned unchanged (so Chinese,
-    numbers and formulas pass through).
-    """
-    n = word.str.len_chars()
-    return (
-        pl.when(word.is_in(list(_IRREGULAR_PLURALS)))
-        .then(word.replace(_IRREGULAR_PLURALS))
-        .when(word.is_in(list(_PLURAL_INVARIANT)) | (n <= 3) | ~word.str.contains(r"^[a-z][a-z\-]*[a-z]$"))
-        .then(word)
-        .when(word.str.ends_with("ies") & (n > 4))
-        .then(word.str.slice(0, n - 3) + "y")
-        .when(word.str.contains(r"(?:sses|xes|ches|shes)$"))
-        .then(word.str.slice(0, n - 2))
-        .when(word.str.contains(r"(?:ss|us|is|ics|ous)$"))
-        .then(word)
-        .when(word.str.ends_with("ae") & (n > 4))
-        .then(word.str.slice(0, n - 1))
-        .when(word.str.ends_with("s"))
-        .then(word.str.slice(0, n - 1))
-        .otherwise(word)
-    )
 
 
 def _casefold(text: pl.Expr) -> pl.Expr:

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, conform
+from linkqa_pipelines.core.knowledge_points.lexicon import CJK_CLASS
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 MIN_KPS = 2
@@ -72,7 +73,7 @@ _ANSWER_SHAPE = json.dumps(
     },
     ensure_ascii=False,
 )
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{CJK_CLASS}]")
 _SPACES = re.compile(r"\s+")
 
 _EN_SYSTEM = (

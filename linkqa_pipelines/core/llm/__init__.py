@@ -19,7 +19,7 @@ from linkqa_pipelines.core.llm.types import (
     RawResponse,
     SamplingParams,
 )
-from linkqa_pipelines.core.llm.vllm_backend import gpu_op_tags
+from linkqa_pipelines.core.llm.task import ModelTask, TaskOutcome
 
 __all__ = [
     "FAILURE_SCHEMA",
@@ -30,13 +30,14 @@ __all__ = [
     "LLMBackendError",
     "LLMClient",
     "LLMSettings",
+    "ModelTask",
     "OfflineAlgorithm",
     "RawResponse",
     "ResponseCache",
     "SamplingParams",
+    "TaskOutcome",
     "Validator",
     "cache_key",
     "extract_json",
-    "gpu_op_tags",
     "split_reasoning",
 ]

@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from linkqa_pipelines.settings import linkqa_home
 
 ENV_PREFIX = "LINKQA_LLM_"
 API_KEY_ENV = ("LINKQA_LLM_API_KEY", "OPENAI_API_KEY", "DEEPSEEK_API_KEY")
@@ -82,7 +81,7 @@ class LLMSettings(BaseModel):
 
     @property
     def cache_path(self) -> Path:
-        return (self.home or linkqa_home()) / "cache" / "llm_responses.sqlite"
+        return (self.home or Path(".linkqa")).resolve() / "cache" / "llm_responses.sqlite"
 
     def secret(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key is not None else None

@@ -23,13 +23,6 @@ EngineFactory = Callable[[LLMSettings], Any]
 _ENGINES: dict[tuple[Any, ...], Any] = {}  # one engine per process (and per configuration)
 
 
-def gpu_op_tags(gpus: int) -> dict[str, Any]:
-    """Op tags that make dagster-k8s request `gpus` NVIDIA GPUs for the step's pod."""
-    if gpus < 1:
-        raise ValueError(f"gpus must be >= 1, got {gpus}")
-    return {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}}}
-
-
 def engine_options(settings: LLMSettings) -> dict[str, Any]:
     """Keyword arguments for `vllm.LLM` (unset optional limits left to vLLM's defaults)."""
     options: dict[str, Any] = {

@@ -1,1 +1,33 @@
-"""Pure logic of the release stage (no Dagster)."""
+"""Pure logic of the release stage (no Dagster): dedup, decontamination and the release export."""
+
+from linkqa_pipelines.core.release.card import markdown_table
+from linkqa_pipelines.core.release.dataset import benchmark_index, rejects
+from linkqa_pipelines.core.release.decontamination import (
+    BENCHMARK_SCHEMA,
+    CONTAMINATION_SCHEMA,
+    BenchmarkIndex,
+    find_contaminated,
+    load_benchmark_questions,
+)
+from linkqa_pipelines.core.release.dedup import dedup, dedup_text_expr, lsh_params
+from linkqa_pipelines.core.release.export import write_release
+from linkqa_pipelines.core.release.ngrams import ngram_hashes, token_arrays
+from linkqa_pipelines.core.text import qa_text_expr
+
+__all__ = [
+    "BENCHMARK_SCHEMA",
+    "CONTAMINATION_SCHEMA",
+    "BenchmarkIndex",
+    "benchmark_index",
+    "dedup",
+    "dedup_text_expr",
+    "find_contaminated",
+    "load_benchmark_questions",
+    "lsh_params",
+    "markdown_table",
+    "ngram_hashes",
+    "qa_text_expr",
+    "rejects",
+    "token_arrays",
+    "write_release",
+]

@@ -28,16 +28,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from linkqa_pipelines.core.release.dedup import (
-    WORD_TOKEN,
-    ShingleMode,
-    ngram_hashes,
-    normalize_expr,
-    qa_text_expr,
-    token_arrays,
-)
 from linkqa_pipelines.core.language import detect_language
-from linkqa_pipelines.core.seeds.readers import RAW_SCHEMA, iter_source_files, read_source
+from linkqa_pipelines.core.release.ngrams import ShingleMode, ngram_hashes, token_arrays
+from linkqa_pipelines.core.seeds import RAW_SCHEMA, iter_source_files, read_source
+from linkqa_pipelines.core.text import WORD_TOKEN, normalize_expr, qa_text_expr
 
 _MODE_SALT: dict[ShingleMode, int] = {"word": 0x5744, "char": 0x4348}
 _ROW_BATCH = 20_000

@@ -1,14 +1,9 @@
-"""Text fingerprints and deduplication of QA rows.
-
-The module holds the text primitives the late stages share — normalisation, token estimates,
-vectorised k-gram hashing — and `dedup`, which removes
-exact duplicates (same normalised text) and near duplicates (character or word shingle
-Jaccard >= threshold) found with MinHash + LSH banding in numpy.
+"""Deduplication of QA rows: exact duplicates (same normalised text) and near duplicates
+(character or word shingle Jaccard >= threshold) found with MinHash + LSH banding in numpy.
 
 Near-duplicate detection works in three steps, each bounded in memory by a batch of rows:
-1. k-gram hashes of every text (rolling polynomial hash over a token array, one numpy pass
-   per k), MinHash signatures by broadcasting the hashes against `num_perm` multiply-add
-   permutations in blocks and reducing per row;
+1. k-gram hashes of every text (`ngrams`), MinHash signatures by broadcasting the hashes
+   against `num_perm` multiply-add permutations in blocks and reducing per row;
 2. LSH banding: rows that agree on a whole band of the signature become candidate pairs;
 3. exact verification: candidates whose signature agreement is near the threshold get the
    true Jaccard of their shingle sets, computed with Polars joins; a row is dropped when it is
@@ -19,160 +14,15 @@ are chosen so that a pair exactly at the threshold becomes a candidate with prob
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
-
 import numpy as np
 import polars as pl
 
-ShingleMode = Literal["char", "word"]
+from linkqa_pipelines.core.release.ngrams import POLY_BASE, ShingleMode, mix64, ngram_hashes, token_arrays
+from linkqa_pipelines.core.text import normalize_expr, qa_text_expr
 
-# A "word" token: one Han character, or a run of other letters/digits.
-WORD_TOKEN = r"\p{Han}|[\p{L}\p{N}--\p{Han}]+"
-
-_BASE = np.uint64(0x100000001B3)  # odd multiplier of the rolling polynomial hash
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
 _BLOCK = 1 << 14  # k-grams per MinHash block: _BLOCK x num_perm uint64 stays ~16 MB
 _ROW_BATCH = 20_000  # rows whose k-grams are materialised at once
 _ESTIMATE_MARGIN = 0.2  # > 5 standard deviations of the 128-permutation MinHash estimate
-
-
-# --- text primitives -------------------------------------------------------------------
-
-
-def normalize_expr(expr: pl.Expr) -> pl.Expr:
-    """NFKC, lower case, every run of non letters/digits -> one space, trimmed.
-
-    Makes copies that differ only in case, width, punctuation or spacing compare equal.
-    """
-    return expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
-
-
-def normalize_texts(texts: Sequence[str]) -> list[str]:
-    """`normalize_expr` for a few Python strings (validators)."""
-    return pl.Series("t", list(texts), dtype=pl.String).to_frame().select(normalize_expr(pl.col("t")))["t"].to_list()
-
-
-def token_estimate_expr(expr: pl.Expr) -> pl.Expr:
-    """Rough token count: Han characters plus runs of other letters/digits.
-
-    Close enough to BPE counts for statistics and difficulty features, and free of a
-    tokenizer dependency.
-    """
-    return expr.str.count_matches(WORD_TOKEN).cast(pl.Int64)
-
-
-def _shingle_set(norm: str, k: int) -> set[str]:
-    if len(norm) <= k:
-        return {norm} if norm else set()
-    return {norm[i : i + k] for i in range(len(norm) - k + 1)}
-
-
-def char_shingles(text: str, k: int = 5) -> set[str]:
-    """Character k-grams of the normalised text (the whole text when shorter than k)."""
-    return _shingle_set(normalize_texts([text])[0], k)
-
-
-def jaccard_to_each(text: str, others: Sequence[str], k: int = 5) -> list[float]:
-    """Char k-gram Jaccard of `text` with each of `others` (one normalisation pass for all)."""
-    norm, *rest = normalize_texts([text, *others])
-    base = _shingle_set(norm, k)
-    out = []
-    for other in rest:
-        shingles = _shingle_set(other, k)
-        union = len(base | shingles)
-        out.append(len(base & shingles) / union if union else 1.0)
-    return out
-
-
-def text_jaccard(a: str, b: str, k: int = 5) -> float:
-    """Jaccard similarity of two texts' character k-gram sets."""
-    return jaccard_to_each(a, [b], k)[0]
-
-
-# --- vectorised k-gram hashing ---------------------------------------------------------
-
-
-def mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads structured inputs over all 64 bits."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
-
-
-def token_arrays(texts: pl.Series, mode: ShingleMode) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten texts to one uint64 token array plus per-text lengths.
-
-    "char": Unicode code points of the text as given. "word": `WORD_TOKEN` tokens hashed to
-    64 bits with Polars' string hash (stable within a Polars version, which is all a
-    fingerprint computed and compared in one process needs).
-    """
-    texts = texts.fill_null("")
-    if mode == "char":
-        lengths = texts.str.len_chars().to_numpy().astype(np.int64)
-        flat = "".join(texts.to_list())
-        tokens = np.frombuffer(flat.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        return tokens, lengths
-    if mode == "word":
-        words = texts.str.extract_all(WORD_TOKEN)
-        lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
-        word_series = words.explode().drop_nulls()
-        tokens = word_series.hash(seed=0x5EED).to_numpy() | np.uint64(1)  # never 0: 0 is padding
-        return tokens, lengths
-    raise ValueError(f"unknown shingle mode {mode!r}: use 'char' or 'word'")
-
-
-def ngram_hashes(
-    tokens: np.ndarray,
-    lengths: np.ndarray,
-    k: int,
-    *,
-    short: Literal["whole", "skip"] = "whole",
-    salt: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """64-bit hashes of every contiguous k-gram of every text.
-
-    Returns (hashes, text index, start position within the text). Texts are laid out with
-    k-1 zero tokens after each, so one vectorised pass per k computes every window and no
-    window mixes two texts. Texts shorter than k give one hash of the whole text
-    (`short="whole"`, used by dedup) or none (`short="skip"`, used by decontamination).
-    `salt` separates hash spaces (e.g. different k or tokenisations).
-    """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    lengths = np.asarray(lengths, dtype=np.int64)
-    n_texts = lengths.shape[0]
-    pad = k - 1
-    slot = lengths + pad
-    offsets = np.zeros(n_texts, dtype=np.int64)
-    np.cumsum(slot[:-1], out=offsets[1:])
-    padded = np.zeros(int(slot.sum()), dtype=np.uint64)
-    token_starts = np.zeros(n_texts, dtype=np.int64)
-    np.cumsum(lengths[:-1], out=token_starts[1:])
-    within = np.arange(tokens.shape[0], dtype=np.int64) - np.repeat(token_starts, lengths)
-    padded[np.repeat(offsets, lengths) + within] = tokens
-
-    n_windows = padded.shape[0] - pad
-    window = np.zeros(max(n_windows, 0), dtype=np.uint64)
-    for j in range(k):
-        window = window * _BASE + padded[j : j + n_windows]
-
-    if short == "whole":
-        n_grams = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
-    else:
-        n_grams = np.where(lengths >= k, lengths - k + 1, 0)
-    gram_starts = np.zeros(n_texts, dtype=np.int64)
-    np.cumsum(n_grams[:-1], out=gram_starts[1:])
-    position = np.arange(int(n_grams.sum()), dtype=np.int64) - np.repeat(gram_starts, n_grams)
-    text_index = np.repeat(np.arange(n_texts, dtype=np.int64), n_grams)
-    hashes = mix64(window[np.repeat(offsets, n_grams) + position] ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
-    return hashes, text_index, position
-
-
-# --- MinHash + LSH ---------------------------------------------------------------------
 
 
 def lsh_params(threshold: float, num_perm: int, min_recall: float = 0.99) -> tuple[int, int]:
@@ -224,7 +74,7 @@ def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray
     for band in range(bands):
         key = np.zeros(n, dtype=np.uint64)
         for col in range(band * rows, (band + 1) * rows):
-            key = mix64(key * _BASE + signatures[:, col].astype(np.uint64))
+            key = mix64(key * POLY_BASE + signatures[:, col].astype(np.uint64))
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
         bounds = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
@@ -262,17 +112,6 @@ def pair_jaccard(texts: pl.Series, pairs: np.ndarray, *, mode: ShingleMode = "ch
         .select(pl.col("inter").fill_null(0) / (pl.col("size_i") + pl.col("size_j") - pl.col("inter").fill_null(0)))
     )
     return scored.to_series().to_numpy()
-
-
-# --- dedup -----------------------------------------------------------------------------
-
-
-def qa_text_expr(text_col: str = "question", include_choices: bool = True) -> pl.Expr:
-    """A QA's text as dedup, decontamination and difficulty read it: the question, then its
-    choices one per line (two items with the same stem and different options differ)."""
-    if not include_choices:
-        return pl.col(text_col)
-    return pl.concat_str([pl.col(text_col), pl.col("choices").list.join("\n")], separator="\n", ignore_nulls=True)
 
 
 def dedup_text_expr(text_col: str, include_choices: bool) -> pl.Expr:

@@ -19,7 +19,7 @@ import polars as pl
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA, conform, empty_frame
 from linkqa_pipelines.core.language import detect_language
-from linkqa_pipelines.core.seeds.readers import RAW_PREVIEW_CHARS, RAW_SCHEMA
+from linkqa_pipelines.core.seeds.raw import RAW_PREVIEW_CHARS, RAW_SCHEMA
 
 ACCOUNTING_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),

@@ -2,14 +2,14 @@
 
 `advance_walkers` is the inner loop: each walker of a batch runs to its target length in one
 call (or up to `stop`, when coverage is updated per step), so the per-step numpy overhead of
-the vectorised engine disappears. Same draws as the numpy engine in `walks`: rejection rounds
+the vectorised engine disappears. Same draws as the numpy engine (`numpy_step`): rejection rounds
 against the epoch proposal (O(log degree)), then, for the few walkers still pending, an exact
 pass over the neighbour slice; 32 walkers are in flight at once, with prefetches, so their
 cache misses overlap. The per-batch bookkeeping around it is compiled too, each piece one or
 two passes without numpy's temporaries: `build_proposal` (the epoch proposal, per node
 range), `build_start_guide` and `draw_starts` (start KPs by V: a guide table and the
 rejection step), `count_use` (use counts and V, per KP share) and `collect_batch` (kept paths
-into the run's buffers). `walks` runs `advance_walkers`, `build_proposal`, `draw_starts` and
+into the run's buffers). `sampler` runs `advance_walkers`, `build_proposal`, `draw_starts` and
 `count_use` on parallel threads (they release the GIL).
 
 Random numbers: each walker carries one 64-bit state, drawn by the caller from the run's
@@ -17,7 +17,8 @@ seeded numpy Generator, and expands it with splitmix64. A walker only touches it
 and its own output row, so results depend on the seed alone, never on numba's RNG or on how
 walkers are split across threads.
 
-Importing this module needs numba; `walks` falls back to its numpy engine without it.
+Importing this module needs numba; without it `types.HAS_NUMBA` is False and the sampler runs
+its numpy engine.
 """
 
 from __future__ import annotations

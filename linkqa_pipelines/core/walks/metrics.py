@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from linkqa_pipelines.core.contracts import GraphArrays
-from linkqa_pipelines.core.walks.sampler import Paths, bounded_search, flatten_paths
+from linkqa_pipelines.core.walks.search import bounded_search
+from linkqa_pipelines.core.walks.types import Paths, flatten_paths
 
 Universe = np.ndarray | int
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from linkqa_pipelines.core.walks.sampler import Paths, flatten_paths
+from linkqa_pipelines.core.walks.types import Paths, flatten_paths
 
 MAX_PATH_LEN = 62  # positions are bits of an int64 mask
 

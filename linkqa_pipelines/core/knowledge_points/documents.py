@@ -1,0 +1,188 @@
+"""Seed rows as the offline extractor's documents: required columns checked loudly, optional ones
+read as null, fields weighted by how much they speak for the seed's topic, text tokenised
+(whitespace for English, jieba for Chinese), and per-token features (steps 1-2 of `keyphrases`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import polars as pl
+
+from linkqa_pipelines.core.knowledge_points.lexicon import (
+    CJK_CLASS,
+    EXTRACTION_STOP_WORDS,
+    LY_NOUNS,
+    ZH_STOP_WORDS,
+    singular_word,
+)
+
+FIELD_WEIGHTS: dict[str, float] = {"question": 3.0, "answer": 2.0, "explanation": 1.5, "choice": 1.0}
+_SUBJECT_PREFIXES = r"^(?:high_school|college|elementary|middle_school|professional|junior_high|senior_high)_"
+
+
+def check_seeds(seeds: pl.DataFrame, what: str) -> None:
+    """Fail loudly, naming rows and seed_ids, rather than skipping seeds."""
+    missing = [c for c in ("seed_id", "question") if c not in seeds.columns]
+    if missing:
+        raise ValueError(f"{what}: missing columns {missing}")
+    numbered = seeds.with_row_index("row")
+    for problem, bad in (
+        ("empty 'seed_id' or 'question'", pl.col("seed_id").is_null() | (pl.col("question").str.strip_chars() == "")),
+        ("duplicate 'seed_id'", pl.col("seed_id").is_duplicated()),
+    ):
+        rows = numbered.filter(bad.fill_null(True))
+        if rows.height:
+            raise ValueError(
+                f"{what}: {rows.height} row(s) with {problem} "
+                f"(0-based rows {rows['row'].head(10).to_list()}, seed_ids {rows['seed_id'].head(10).to_list()})"
+            )
+
+
+def optional_column(seeds: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.Expr:
+    return pl.col(column) if column in seeds.columns else pl.lit(None, dtype=dtype).alias(column)
+
+
+def subject_label(subject: pl.Expr) -> pl.Expr:
+    """ "high_school_biology" -> "biology": the topic a subject name stands for."""
+    return subject.str.replace(_SUBJECT_PREFIXES, "").str.replace_all("_", " ").str.strip_chars()
+
+
+def documents(seeds: pl.DataFrame) -> pl.DataFrame:
+    """The columns extraction reads, with a dense `doc` index and the Chinese flag."""
+    language = optional_column(seeds, "language", pl.String())
+    cjk_share = pl.col("question").str.count_matches(f"[{CJK_CLASS}]") / pl.col("question").str.len_chars()
+    return seeds.select(
+        "seed_id",
+        "question",
+        optional_column(seeds, "choices", pl.List(pl.String())),
+        optional_column(seeds, "answer", pl.String()),
+        optional_column(seeds, "explanation", pl.String()),
+        subject_label=subject_label(optional_column(seeds, "subject", pl.String())),
+        zh=pl.when(language.is_not_null()).then(language == "zh").otherwise(cjk_share >= 0.3),
+    ).with_row_index("doc")
+
+
+def weighted_fields(docs: pl.DataFrame) -> pl.DataFrame:
+    """One row per (doc, field): field 0 = question, 1.. = choices, 100 = free-form answer,
+    101 = explanation; the weight says how much the field speaks for the seed's topic."""
+    answer_index = (
+        pl.col("answer")
+        .str.strip_chars()
+        .str.to_uppercase()
+        .replace_strict({chr(65 + i): i for i in range(26)}, default=None, return_dtype=pl.Int64)
+    )
+    question = docs.select("doc", field=pl.lit(0), weight=pl.lit(FIELD_WEIGHTS["question"]), text="question")
+    choices = (
+        docs.filter(pl.col("choices").list.len() > 0)
+        .select("doc", "choices", ci=pl.int_ranges(pl.col("choices").list.len()), ai=answer_index)
+        .explode(["choices", "ci"])
+        .select(
+            "doc",
+            field=pl.col("ci") + 1,
+            weight=pl.when(pl.col("ci") == pl.col("ai"))
+            .then(pl.lit(FIELD_WEIGHTS["answer"]))
+            .otherwise(pl.lit(FIELD_WEIGHTS["choice"])),
+            text="choices",
+        )
+    )
+    free_answer = docs.filter(pl.col("choices").is_null() & pl.col("answer").is_not_null()).select(
+        "doc", field=pl.lit(100), weight=pl.lit(FIELD_WEIGHTS["answer"]), text="answer"
+    )
+    explanation = docs.filter(pl.col("explanation").is_not_null()).select(
+        "doc", field=pl.lit(101), weight=pl.lit(FIELD_WEIGHTS["explanation"]), text="explanation"
+    )
+    fields = pl.concat([question, choices, free_answer, explanation], how="vertical_relaxed")
+    return fields.with_columns(pl.col("field").cast(pl.Int32), pl.col("weight").cast(pl.Float64)).filter(
+        pl.col("text").is_not_null()
+    )
+
+
+def _segment_chinese(texts: pl.Series) -> pl.Series:
+    """jieba segmentation, one call per text (the only per-row Python step; jieba is a Python library)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return pl.Series([[t for t in jieba.lcut(text) if t.strip()] for text in texts.to_list()], dtype=pl.List(pl.String))
+
+
+def tokenize(fields: pl.DataFrame, zh_docs: pl.Series) -> pl.DataFrame:
+    """Field texts -> token lists (`pieces`), English by whitespace, Chinese by jieba."""
+    fields = fields.with_columns(zh=pl.col("doc").is_in(zh_docs.implode()))
+    en = fields.filter(~pl.col("zh")).with_columns(
+        pieces=pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars().str.split(" ")
+    )
+    zh = fields.filter(pl.col("zh"))
+    zh = (
+        zh.with_columns(pieces=_segment_chinese(zh["text"]))
+        if zh.height
+        else zh.with_columns(pieces=pl.lit(None, dtype=pl.List(pl.String)))
+    )
+    return pl.concat([en, zh]).select("doc", "field", "weight", "zh", "pieces")
+
+
+def _vocabulary(cores: pl.Series) -> pl.DataFrame:
+    """Word-level features, computed once per distinct token rather than per occurrence."""
+    lower = pl.col("core").str.to_lowercase()
+    contraction_base = lower.str.replace(r"['’](?:s|t|re|ve|ll|d|m)$", "")
+    adverb = lower.str.ends_with("ly") & (lower.str.len_chars() >= 5) & ~lower.is_in(list(LY_NOUNS))
+    vocab = pl.DataFrame({"core": cores}).unique()
+    return vocab.with_columns(
+        latin=pl.col("core").str.contains(r"^\p{L}[\p{L}\p{N}'’\-]*$") & (pl.col("core").str.len_chars() >= 2),
+        cjk=pl.col("core").str.contains(f"[{CJK_CLASS}]"),
+        stop=lower.is_in(list(EXTRACTION_STOP_WORDS))
+        | contraction_base.is_in(list(EXTRACTION_STOP_WORDS))
+        | lower.str.ends_with("n't")
+        | adverb
+        | pl.col("core").is_in(list(ZH_STOP_WORDS)),
+        lemma=singular_word(lower.str.replace_all(r"['’]", "")).str.replace_all("-", " "),
+        lower=lower,
+        capitalised=pl.col("core").str.contains(r"^\p{Lu}"),
+        # Acronyms and mixed-case terms ("DNA", "type-Ia", "mRNA") are written as in the text.
+        acronym=(pl.col("core").str.count_matches(r"\p{Lu}") >= 2) | pl.col("core").str.contains(r"^.+\p{Lu}"),
+        chars=pl.col("core").str.len_chars(),
+    )
+
+
+def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
+    """One row per token occurrence (ordered by doc, field, pos) with what candidates need."""
+    t = (
+        tokens.select("doc", "field", "weight", "zh", piece="pieces", pos=pl.int_ranges(pl.col("pieces").list.len()))
+        .explode(["piece", "pos"])
+        .filter(pl.col("piece").is_not_null())
+        .with_columns(
+            core=pl.col("piece").str.replace(r"^[^\p{L}\p{N}]+", "").str.replace(r"[^\p{L}\p{N}]+$", ""),
+            lead=~pl.col("piece").str.contains(r"^[\p{L}\p{N}]"),
+            trail=~pl.col("piece").str.contains(r"[\p{L}\p{N}]$"),
+            # Rows are ordered by (doc, field, pos), so the previous row is the previous token
+            # whenever pos > 0.
+            sentence_start=(pl.col("pos") == 0) | pl.col("piece").str.contains(r"[.?!。？！]$").shift(1),
+        )
+    )
+    t = t.join(_vocabulary(t["core"]), on="core", how="left", maintain_order="left")
+    # Proper noun or term: capitalised where no sentence starts, or an acronym; shown as written.
+    proper = (pl.col("capitalised") & ~pl.col("sentence_start") & ~pl.col("zh")) | pl.col("acronym")
+    return t.select(
+        "doc",
+        "field",
+        "weight",
+        "zh",
+        "pos",
+        "lead",
+        "trail",
+        "lemma",
+        "chars",
+        "acronym",
+        "stop",
+        "lower",
+        "cjk",
+        word=pl.col("latin") | (pl.col("zh") & pl.col("cjk")),
+        proper=proper,
+        original="core",
+    )
+
+
+def join_cjk(text: pl.Expr) -> pl.Expr:
+    """Drop the token-joining spaces next to Chinese characters ("梅西叶 天体" -> "梅西叶天体"),
+    keeping those between Latin words."""
+    return text.str.replace_all(f"([{CJK_CLASS}]) ", "$1").str.replace_all(f" ([{CJK_CLASS}])", "$1")

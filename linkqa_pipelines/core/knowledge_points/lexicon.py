@@ -1,0 +1,200 @@
+"""Word lists of the knowledge-point algorithms — English and Chinese stop words, the common verb
+forms that make poor KPs, the CJK character class — and light English plural trimming
+(`singular_word`), so that the catalog's keys and the offline extractor's candidates agree.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+CJK_CLASS = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK unified ideographs (+ ext. A, compatibility)
+
+
+# Function words: trimmed from the edges of a KP name, never counted as KP content.
+EN_STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a an the and or nor but if then than so as of at by for from in into on onto to up
+    with within without about above across after against along among around before behind
+    below beneath beside besides between beyond during except inside near off out outside
+    over past since through throughout toward towards under underneath until unto upon via
+    this that these those such i me my mine we us our ours you your yours he him his she her
+    hers it its they them their theirs who whom whose which what whatever whichever when where
+    why how there here is are was were be been being am do does did done doing have has had
+    having will would shall should can could may might must not no yes all any both each
+    either neither every few many much more most less least other others another some
+    several same own only just also very too quite rather again ever even still yet
+    whether while although though because unless whereas etc eg ie vs
+    """.split()
+)
+
+
+# Words ending in "s" that are singular (or invariant) and must not lose it.
+# Singular words ending in "s" that the suffix rules below would wrongly trim ("-ss", "-us",
+# "-is", "-ics", "-ous" are already protected by rule).
+_PLURAL_INVARIANT: frozenset[str] = frozenset(
+    """
+    news means lens bias atlas canvas alias texas christmas pancreas chaos cosmos ethos pathos
+    logos kudos measles diabetes herpes rabies mumps rickets scabies whereas perhaps always
+    towards afterwards
+    """.split()
+)
+
+
+# Irregular plurals, and "-ies"/"-ches" words whose singular is not "-y"/"-ch".
+_IRREGULAR_PLURALS: dict[str, str] = {
+    "matrices": "matrix",
+    "vertices": "vertex",
+    "indices": "index",
+    "appendices": "appendix",
+    "analyses": "analysis",
+    "hypotheses": "hypothesis",
+    "theses": "thesis",
+    "crises": "crisis",
+    "diagnoses": "diagnosis",
+    "syntheses": "synthesis",
+    "axes": "axis",
+    "bacteria": "bacterium",
+    "phenomena": "phenomenon",
+    "criteria": "criterion",
+    "nuclei": "nucleus",
+    "fungi": "fungus",
+    "stimuli": "stimulus",
+    "radii": "radius",
+    "foci": "focus",
+    "loci": "locus",
+    "alumni": "alumnus",
+    "genera": "genus",
+    "children": "child",
+    "men": "man",
+    "women": "woman",
+    "teeth": "tooth",
+    "feet": "foot",
+    "mice": "mouse",
+    "geese": "goose",
+    "leaves": "leaf",
+    "lives": "life",
+    "wives": "wife",
+    "halves": "half",
+    "shelves": "shelf",
+    "wolves": "wolf",
+    "calves": "calf",
+    "series": "series",
+    "species": "species",
+    "movies": "movie",
+    "cookies": "cookie",
+    "calories": "calorie",
+    "zombies": "zombie",
+    "headaches": "headache",
+    "caches": "cache",
+    "niches": "niche",
+    "aches": "ache",
+}
+
+
+def singular_word(word: pl.Expr) -> pl.Expr:
+    """Light English singular of a lower-cased single word (a Polars expression).
+
+    Rule-based on purpose: a lemmatiser would need a model, and KP names are mostly nouns
+    whose plural is regular. Irregular and invariant words are looked up in small tables;
+    anything not matching an ASCII plural pattern is returned unchanged (so Chinese,
+    numbers and formulas pass through).
+    """
+    n = word.str.len_chars()
+    return (
+        pl.when(word.is_in(list(_IRREGULAR_PLURALS)))
+        .then(word.replace(_IRREGULAR_PLURALS))
+        .when(word.is_in(list(_PLURAL_INVARIANT)) | (n <= 3) | ~word.str.contains(r"^[a-z][a-z\-]*[a-z]$"))
+        .then(word)
+        .when(word.str.ends_with("ies") & (n > 4))
+        .then(word.str.slice(0, n - 3) + "y")
+        .when(word.str.contains(r"(?:sses|xes|ches|shes)$"))
+        .then(word.str.slice(0, n - 2))
+        .when(word.str.contains(r"(?:ss|us|is|ics|ous)$"))
+        .then(word)
+        .when(word.str.ends_with("ae") & (n > 4))
+        .then(word.str.slice(0, n - 1))
+        .when(word.str.ends_with("s"))
+        .then(word.str.slice(0, n - 1))
+        .otherwise(word)
+    )
+
+
+_VERB_BASES = """
+    say make go get know think take see come want look use find give tell work call try ask need feel
+    become leave put mean keep let begin seem help show hear play run move live believe hold bring
+    happen write provide sit stand lose pay meet include continue set learn change lead understand
+    watch follow stop create speak read allow add spend grow open walk win offer remember consider
+    appear buy wait serve die send expect build stay fall cut reach remain suggest raise pass sell
+    require report decide pull describe explain occur produce cause result increase decrease reduce
+    affect involve contain represent indicate determine refer depend relate associate define
+    identify apply compare argue claim note observe assume suppose estimate calculate select choose
+    prefer fail tend lack exist involve regard concern
+"""
+
+
+_IRREGULAR_VERB_FORMS = """
+    made went gone known taken given seen said told thought found held brought led left kept began
+    begun written wrote ran grew grown won bought built sent fell fallen chose chosen became felt
+    lost paid met understood stood sat drew drawn meant heard came saw got gotten
+"""
+
+
+def _verb_forms(bases: str) -> set[str]:
+    """Inflected forms of common verbs: they make poor KPs and no POS tagger is at hand."""
+    forms: set[str] = set()
+    for verb in bases.split():
+        stem = verb[:-1] if verb.endswith("e") else verb
+        third = verb[:-1] + "ies" if verb.endswith("y") and verb[-2] not in "aeiou" else verb + "s"
+        past = verb + "d" if verb.endswith("e") else (verb[:-1] + "ied" if third.endswith("ies") else verb + "ed")
+        forms.update({verb, third, past, stem + "ing"})
+    return forms
+
+
+# Words that carry no topic in an exam question: function words, question framing, common
+# verbs/adjectives/adverbs and number words. Used only to delimit and filter candidates.
+EXTRACTION_STOP_WORDS: frozenset[str] = frozenset(
+    EN_STOP_WORDS
+    | _verb_forms(_VERB_BASES)
+    | set(_IRREGULAR_VERB_FORMS.split())
+    | set(
+        """
+        following true false correct incorrect right wrong best better worst statement statements
+        question questions answer answers option options choice choices example examples none
+        type types kind kinds way ways thing things something someone anything nothing everything
+        one two three four five six seven eight nine ten hundred thousand million billion
+        high higher highest low lower lowest large larger largest small smaller smallest big little
+        good bad new old different similar certain various important main major minor likely
+        unlikely possible impossible necessary usually often never sometimes generally typically
+        mainly mostly primarily probably actually really simply directly relatively approximately
+        amount amounts number numbers name names lot lots part parts case cases fact facts time times year
+        years day days people person group groups term terms form forms order level levels
+        per mr mrs ms dr st shall isn aren wasn weren don doesn didn won't can't cannot
+        least greatest first-order
+        """.split()
+    )
+)
+
+
+# Words ending in "-ly" that are nouns (or a country), not adverbs: the rest are stop words.
+LY_NOUNS: frozenset[str] = frozenset(
+    """
+    family supply monopoly oligopoly duopoly anomaly assembly italy butterfly jelly ally rally
+    reply belly lily homily bully july apply comply imply multiply ugly holy folly panoply
+    """.split()
+)
+
+
+ZH_STOP_WORDS: frozenset[str] = frozenset(
+    """
+    的 了 是 在 和 与 及 或 而 并 且 但 也 都 就 还 又 很 最 更 较 比 被 把 将 对 从 由 向 于 以 为 之 其
+    此 该 这 那 这些 那些 这个 那个 这种 一个 一种 一些 某 某些 每 各 个 种 些 中 上 下 内 外 前 后 时
+    间 里 有 没有 无 不 非 否 是否 可 可以 可能 能 能够 会 应 应该 应当 需要 要 必须 已 已经 曾 正在
+    们 我 你 他 她 它 我们 你们 他们 它们 自己 什么 哪 哪个 哪些 哪种 哪一 哪项 如何 怎样 怎么 为什么
+    多少 几 下列 下面 以下 如下 上述 选项 说法 正确 错误 不正确 叙述 描述 属于 不属于 关于 主要 包括
+    其中 分别 一般 通常 等 等等 所 所以 因为 因此 如果 虽然 但是 然而 并且 而且 或者 还是 以及 及其 即
+    则 就是 只有 只 仅 都是 不是 作为 成为 进行 使用 采用 具有 存在 出现 发生 产生 表示 称为 叫做 指
+    的是 是指 最多 最少 之一 不同 相同 主要 重要 一定 可能 时候 情况 问题 答案 方面 部分 方法 结果
+    所示 如图 图中 题 题目 符合 不符合 是否 根据 按照 通过 由于 对于 关于 之间 以上 所有 一般 其他
+    此时 看到 人们 处于 提出 认为 要求 某一 一次 本 称 称为 叫 即可 得到 导致 引起 影响 作用 特点
+    """.split()
+)

@@ -1,0 +1,101 @@
+"""The release's PNG plots (rows per discipline x difficulty, difficulty histogram by language),
+drawn on Agg figures without pyplot's global state, with a CJK font when one is installed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from matplotlib import font_manager, rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from linkqa_pipelines.core.release.stats import LEVEL_KEYS
+
+_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "SimHei",
+    "Microsoft YaHei",
+)
+
+
+def write_plots(stats: Mapping[str, Any], cube: pl.DataFrame, folder: Path) -> tuple[Path, ...]:
+    """Draw the release plots into `folder`; returns their paths."""
+    with rc_context({"font.family": _font_family()}):
+        return (
+            _plot_heatmap(stats, folder / "discipline_difficulty.png"),
+            _plot_histogram(cube, folder / "difficulty_histogram.png"),
+        )
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    """An Agg figure (no pyplot global state) whose text falls back to an installed CJK font,
+    so Chinese discipline names render when such a font exists (else they show as boxes)."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _font_family() -> list[str]:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(f for f in _CJK_FONTS if f in installed)]
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        warnings.filterwarnings("ignore", message="Tight layout not applied")  # empty release: nothing to fit
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    return path
+
+
+def _plot_heatmap(stats: Mapping[str, Any], path: Path) -> Path:
+    """Rows per discipline x difficulty level, annotated."""
+    disciplines = list(stats["discipline_difficulty"])
+    keys = [k for k in LEVEL_KEYS if k != "unscored" or stats["difficulty"]["unscored"]]
+    matrix = np.array([[stats["discipline_difficulty"][d][k] for k in keys] for d in disciplines], dtype=float)
+    fig = _new_figure(1.2 * len(keys) + 3.5, 0.4 * max(len(disciplines), 1) + 1.8)
+    ax = fig.add_subplot()
+    if matrix.size:
+        image = ax.imshow(matrix, cmap="Blues", aspect="auto")
+        fig.colorbar(image, ax=ax, label="rows")
+        for (i, j), v in np.ndenumerate(matrix):
+            dark = float(np.asarray(image.norm(v))) > 0.6
+            ax.text(j, i, f"{int(v)}", ha="center", va="center", color="white" if dark else "black", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks(range(len(keys)), keys)
+    ax.set_yticks(range(len(disciplines)), disciplines)
+    ax.set_xlabel("difficulty")
+    ax.set_title("Rows per discipline and difficulty")
+    return _save(fig, path)
+
+
+def _plot_histogram(cube: pl.DataFrame, path: Path) -> Path:
+    """Difficulty histogram, stacked by language."""
+    fig = _new_figure(6, 3.6)
+    ax = fig.add_subplot()
+    keys = [k for k in LEVEL_KEYS if k != "unscored" or (cube["level"] == "unscored").any()]
+    bottom = np.zeros(len(keys))
+    for language in sorted(cube["language"].unique().to_list()):
+        sub = dict(cube.filter(pl.col("language") == language).group_by("level").agg(pl.col("rows").sum()).iter_rows())
+        heights = np.array([sub.get(k, 0) for k in keys], dtype=float)
+        ax.bar(keys, heights, bottom=bottom, label=language)
+        bottom += heights
+    for x, total in enumerate(bottom):
+        ax.text(x, total, f"{int(total)}", ha="center", va="bottom", fontsize=8)
+    if cube.height:
+        ax.legend(title="language")
+    ax.set_xlabel("difficulty")
+    ax.set_ylabel("rows")
+    ax.set_title("Difficulty distribution")
+    return _save(fig, path)

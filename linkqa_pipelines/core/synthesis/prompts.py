@@ -1,0 +1,147 @@
+"""Synthesis requests: one per KP path, with the path's KPs and seeds in a single user message.
+
+The prompt targets reasoning models (DeepSeek-R1 style): everything is in one user message,
+since R1's guidance is to use no system prompt, and the answer is a JSON object whose
+reasoning lives in the model's own reasoning channel plus a short `rationale`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import polars as pl
+
+from linkqa_pipelines.core.llm.types import ChatRequest, SamplingParams
+from linkqa_pipelines.core.synthesis.answers import LETTERS, SYNTH_ANSWER_SCHEMA, QaType
+from linkqa_pipelines.core.synthesis.templates import answer_text, template_for
+
+MAX_EXPLANATION_CHARS = 2000  # per seed in the prompt: long worked solutions add cost, not signal
+# DeepSeek's recommended R1 sampling, room for its reasoning plus the JSON answer.
+R1_PARAMS = SamplingParams(temperature=0.6, top_p=0.95, max_tokens=8192)
+
+
+def request_piece(
+    key: str,
+    payload: Mapping[str, Any],
+    messages: Callable[[Mapping[str, Any]], tuple[dict[str, str], ...]],
+    schema: Mapping[str, Any],
+    schema_name: str,
+) -> ChatRequest:
+    """One request of a model task (synthesis, judge, enhancement): R1 sampling, a JSON schema,
+    and the payload its offline algorithm and validator read."""
+    return ChatRequest(
+        key=key, messages=messages(payload), schema=dict(schema), schema_name=schema_name, params=R1_PARAMS,
+        payload=payload,
+    )
+
+
+def build_synthesis_requests(
+    paths: pl.DataFrame,
+    seeds: pl.DataFrame,
+    kps: pl.DataFrame,
+    *,
+    qa_type: QaType | Literal["auto"] = "auto",
+    n_choices: int = 4,
+    max_seeds: int = 5,
+) -> list[ChatRequest]:
+    """One request per path (PATH_SCHEMA) with its KPs (kp_catalog: kp_id, name, description)
+    and its first `max_seeds` seeds (SEED_SCHEMA).
+
+    qa_type "auto" asks for multiple choice when most of the path's seeds are multiple
+    choice, free form otherwise. The language is the majority language of the seeds (ties:
+    the first seed's). A path with fewer than 2 seeds, or naming a seed or KP that is not
+    given, is a broken walk output and raises with the path ids.
+    """
+    if not 2 <= n_choices <= len(LETTERS):
+        raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices}")
+    short = paths.filter(pl.col("seed_ids").list.len() < 2)
+    if short.height:
+        raise ValueError(f"paths with fewer than 2 seeds cannot be synthesized: {short['path_id'].head(10).to_list()}")
+    kp_rows = (
+        paths.select("path_id", "kp_ids")
+        .with_columns(kp_pos=pl.int_ranges(pl.col("kp_ids").list.len()))
+        .explode("kp_ids", "kp_pos")
+        .rename({"kp_ids": "kp_id"})
+        .join(kps.select("kp_id", "name", "description"), on="kp_id", how="left")
+    )
+    seed_rows = (
+        paths.select("path_id", pl.col("seed_ids").list.head(max_seeds))
+        .with_columns(seed_pos=pl.int_ranges(pl.col("seed_ids").list.len()))
+        .explode("seed_ids", "seed_pos")
+        .rename({"seed_ids": "seed_id"})
+        .join(
+            seeds.select("seed_id", "language", "qa_type", "question", "choices", "answer", "explanation"),
+            on="seed_id",
+            how="left",
+        )
+    )
+    for what, frame, id_col, probe in (("KPs", kp_rows, "kp_id", "name"), ("seeds", seed_rows, "seed_id", "question")):
+        missing = frame.filter(pl.col(probe).is_null())
+        if missing.height:
+            pairs = missing.select("path_id", id_col).head(10).rows()
+            raise ValueError(f"{missing.height} path {what} are not in the given {what} table, e.g. {pairs}")
+    grouped = (
+        paths.select("path_id", "discipline")
+        .join(
+            kp_rows.sort("path_id", "kp_pos")
+            .group_by("path_id", maintain_order=True)
+            .agg(kp_ids=pl.col("kp_id"), kp_names=pl.col("name"), kp_descriptions=pl.col("description").fill_null("")),
+            on="path_id",
+            maintain_order="left",
+        )
+        .join(
+            seed_rows.sort("path_id", "seed_pos")
+            .group_by("path_id", maintain_order=True)
+            .agg(seeds=pl.struct("seed_id", "language", "qa_type", "question", "choices", "answer", "explanation")),
+            on="path_id",
+            maintain_order="left",
+        )
+    )
+    requests = []
+    for row in grouped.iter_rows(named=True):
+        seed_list = row.pop("seeds")
+        for s in seed_list:
+            if s["choices"]:
+                answer_text(s)  # raises on a seed whose answer letter names no choice
+        languages = Counter(s["language"] for s in seed_list)
+        top = max(languages.values())
+        language = next(s["language"] for s in seed_list if languages[s["language"]] == top)
+        n_mc = sum(s["qa_type"] == "multiple_choice" for s in seed_list)
+        wanted = qa_type if qa_type != "auto" else ("multiple_choice" if 2 * n_mc > len(seed_list) else "free_form")
+        payload = {
+            "task": "synthesis",
+            **row,
+            "seed_ids": [s["seed_id"] for s in seed_list],
+            "language": language,
+            "qa_type": wanted,
+            "n_choices": n_choices if wanted == "multiple_choice" else None,
+            "seeds": seed_list,
+        }
+        requests.append(
+            request_piece(f"synthesis:{row['path_id']}", payload, synthesis_messages, SYNTH_ANSWER_SCHEMA, "linkqa_synthesis")
+        )
+    return requests
+
+
+def synthesis_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
+    """The chat messages of a synthesis payload: a single user turn (no system prompt, per R1 guidance)."""
+    t = template_for(payload["language"])
+    kps = "\n".join(
+        t.kp_line.format(i=i, name=name, description=desc or "-").rstrip()
+        for i, (name, desc) in enumerate(zip(payload["kp_names"], payload["kp_descriptions"], strict=True), start=1)
+    )
+    seeds = "\n\n".join(
+        t.seed_block.format(
+            i=i,
+            question=s["question"].strip(),
+            choices="".join(f"{LETTERS[j]}. {c}\n" for j, c in enumerate(s["choices"] or ())),
+            answer=s["answer"],
+            explanation=(s["explanation"] or "-").strip()[:MAX_EXPLANATION_CHARS],
+        )
+        for i, s in enumerate(payload["seeds"], start=1)
+    )
+    shape = t.answer_format(payload["qa_type"], payload["n_choices"])
+    content = t.prompt.format(discipline=payload["discipline"], kps=kps, seeds=seeds, **shape)
+    return ({"role": "user", "content": content},)

@@ -1,0 +1,42 @@
+"""Every lake table's column contract by table name: what the IO manager falls back to when a
+partition was never written, and what the UI shows as each asset's column schema."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from linkqa_pipelines.core.contracts import (
+    KP_CATALOG_SCHEMA,
+    KP_LINK_SCHEMA,
+    PATH_SCHEMA,
+    QUARANTINE_SCHEMA,
+    SEED_SCHEMA,
+    SYNTH_QA_SCHEMA,
+)
+from linkqa_pipelines.core.llm.types import FAILURE_SCHEMA
+
+Schema = dict[str, pl.DataType]
+
+REJECT_SCHEMA: Schema = {
+    "qa_id": pl.String(),
+    "discipline": pl.String(),
+    "question": pl.String(),
+    "stage": pl.String(),  # dedup | decontamination | target_mix
+    "reason": pl.String(),
+    "related_id": pl.String(),  # the item kept instead, or the benchmark item matched
+}
+
+TABLE_SCHEMAS: dict[str, Schema] = {
+    "seed_sources": SEED_SCHEMA,
+    "seed_qa": SEED_SCHEMA,
+    "seed_quarantine": QUARANTINE_SCHEMA,
+    "seed_knowledge_points": KP_LINK_SCHEMA,
+    "kp_catalog": KP_CATALOG_SCHEMA,
+    "walk_paths": PATH_SCHEMA,
+    "walk_paths_unseeded": PATH_SCHEMA,
+    "synthesized_qa": SYNTH_QA_SCHEMA,
+    "difficulty_scored_qa": SYNTH_QA_SCHEMA,
+    "linkqa_dataset": SYNTH_QA_SCHEMA,
+    "linkqa_dataset_rejects": REJECT_SCHEMA,
+    "llm_failures": FAILURE_SCHEMA,
+}

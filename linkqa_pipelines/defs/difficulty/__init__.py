@@ -1,0 +1,1 @@
+"""Difficulty scoring and hardening (logic: core/difficulty)."""

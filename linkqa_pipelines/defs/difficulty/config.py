@@ -1,0 +1,19 @@
+"""Settings of `difficulty_scored_qa` and where the difficulty targets come from."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from dagster import Config
+from pydantic import Field
+
+from linkqa_pipelines.core.difficulty import DifficultyTargets, load_targets
+
+
+class DifficultyConfig(Config):
+    targets_path: str = Field(default="", description="YAML of per-discipline difficulty mixes; empty = packaged")
+    enhance: bool = Field(default=True, description="make harder variants when the target wants more hard items")
+
+
+def difficulty_targets(path: str) -> DifficultyTargets:
+    return load_targets(path or str(resources.files("linkqa_pipelines") / "data" / "difficulty_targets.yaml"))

@@ -1,0 +1,1 @@
+"""The KP co-occurrence graph (logic: core/graph)."""

@@ -1,0 +1,53 @@
+"""The KP co-occurrence graph: weighted edges and the seed <-> KP links the samplers use."""
+
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetOut, MetadataValue, multi_asset
+
+from linkqa_pipelines.core.graph import build_graph, degree_plot_png, graph_summary
+from linkqa_pipelines.lib.metadata import md_table, png_md, table_metadata
+
+
+@multi_asset(
+    outs={
+        "kp_graph": AssetOut(
+            kinds={"igraph", "parquet"}, metadata=table_metadata("kp_graph"),
+            description="Weighted undirected KP co-occurrence edges (weight = seeds in common, NPMI) with the "
+            "seeds that link them.",
+        ),
+        "kp_seed_links": AssetOut(
+            kinds={"polars", "parquet"}, metadata=table_metadata("kp_seed_links"),
+            description="Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs.",
+        ),
+    },
+    group_name="graph",
+)
+def kp_graph(
+    context: AssetExecutionContext, kp_catalog: pl.DataFrame, kp_links: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    graph = build_graph(kp_links, kp_catalog)
+    summary = graph_summary(graph)
+    top_per_discipline = (
+        kp_catalog.explode("disciplines")
+        .sort("popularity", descending=True)
+        .group_by("disciplines", maintain_order=True)
+        .head(3)
+        .group_by("disciplines", maintain_order=True)
+        .agg(pl.col("name").str.join(", ").alias("top_kps"))
+        .rename({"disciplines": "discipline"})
+    )
+    context.add_output_metadata(
+        {
+            "nodes": int(summary["nodes"]),
+            "edges": int(summary["edges"]),
+            "components": int(summary["components"]),
+            "largest_component_share": MetadataValue.float(float(summary["largest_component_share"])),
+            "degree_distribution": png_md(degree_plot_png(graph), "degree distribution"),
+            "top_kps_per_discipline": md_table(top_per_discipline, 40),
+            "strongest_edges": md_table(
+                graph.edges.sort("weight", descending=True).select("src_kp_id", "dst_kp_id", "weight", "npmi"), 10
+            ),
+        },
+        output_name="kp_graph",
+    )
+    return graph.edges, graph.seed_links

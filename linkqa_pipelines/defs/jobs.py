@@ -1,0 +1,57 @@
+"""Jobs `linkqa run` executes stage by stage, and the nightly refresh schedule."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
+
+from linkqa_pipelines.lib.partitions import discipline_partitions
+
+ingest_job = define_asset_job(
+    "ingest_job", AssetSelection.assets("seed_sources", "seed_quarantine", "seed_accounting")
+)
+discipline_seed_job = define_asset_job(
+    "discipline_seed_job",
+    AssetSelection.assets("seed_qa", "seed_knowledge_points", "seed_knowledge_points_llm_failures"),
+)
+graph_job = define_asset_job(
+    "graph_job", AssetSelection.assets("kp_catalog", "kp_aliases", "kp_links", "kp_graph", "kp_seed_links")
+)
+discipline_synthesis_job = define_asset_job(
+    "discipline_synthesis_job",
+    AssetSelection.assets(
+        "walk_paths", "walk_paths_unseeded",
+        "synthesized_qa", "synthesized_qa_llm_failures",
+        "difficulty_scored_qa", "difficulty_scored_qa_llm_failures",
+        "linkqa_dataset", "linkqa_dataset_rejects",
+    ),
+)
+release_job = define_asset_job("release_job", AssetSelection.assets("linkqa_release"))
+
+JOBS = [
+    ingest_job, discipline_seed_job, graph_job, discipline_synthesis_job, release_job
+]
+
+
+@schedule(
+    cron_schedule="0 2 * * *",
+    job=discipline_synthesis_job,
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="Nightly backfill of every discipline partition's walks, synthesis and difficulty stages.",
+)
+def nightly_discipline_refresh(context: ScheduleEvaluationContext) -> list[RunRequest]:
+    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    return [
+        RunRequest(run_key=f"{day}:{key}", partition_key=key)
+        for key in discipline_partitions.get_partition_keys()
+    ]
+
+
+SCHEDULES: list[ScheduleDefinition] = [nightly_discipline_refresh]

@@ -1,0 +1,1 @@
+"""The dataset (target mix, dedup, decontamination) and its release (logic: core/release)."""

@@ -1,0 +1,1 @@
+"""Seed ingestion: assets, checks and config (logic: core/seeds)."""

@@ -1,0 +1,120 @@
+"""Seed ingestion: read every source once, then split the seeds by discipline.
+
+`ingest_seeds` (unpartitioned) reads all configured files, normalises and validates them, and
+returns the accepted seeds, the quarantine and a per-source accounting table. Reading every
+source once and letting `seed_qa` partitions select their discipline is cheaper than each of
+~25 partitions re-reading every file.
+"""
+
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetOut, MetadataValue, asset, multi_asset
+from dagster_aws.s3 import S3Resource
+
+from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA, conform
+from linkqa_pipelines.core.seeds import fetch_s3_sources, iter_source_files, normalise_seeds, read_source
+from linkqa_pipelines.defs.seeds.config import PipelineInputs, SeedSourcesConfig
+from linkqa_pipelines.lib.lake_resource import LakeResource
+from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata
+from linkqa_pipelines.lib.partitions import discipline_partitions
+from linkqa_pipelines.taxonomy import load_taxonomy
+
+KINDS = {"polars", "parquet"}
+
+
+@multi_asset(
+    outs={
+        "seed_sources": AssetOut(
+            kinds=KINDS, metadata=table_metadata("seed_sources"),
+            description="All accepted seeds from every source, normalised, deduplicated, mapped to disciplines.",
+        ),
+        "seed_quarantine": AssetOut(
+            kinds=KINDS, metadata=table_metadata("seed_quarantine"),
+            description="Rejected seed rows with source file, row number, field and reason.",
+        ),
+        "seed_accounting": AssetOut(
+            kinds=KINDS,
+            description="Per source: rows in, seeds kept, rows quarantined, exact duplicates dropped.",
+        ),
+    },
+    group_name="seeds",
+)
+def ingest_seeds(
+    context: AssetExecutionContext,
+    config: SeedSourcesConfig,
+    inputs: PipelineInputs,
+    lake: LakeResource,
+    s3: S3Resource,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    sources = inputs.seed_sources(config.sources)
+    remote = [s for s in sources if s.startswith("s3://")]
+    local_to_uri: dict[str, str] = {}
+    paths = iter_source_files([s for s in sources if not s.startswith("s3://")])
+    if remote:
+        cache = lake.home_path / "cache" / "s3"
+        fetched = fetch_s3_sources(s3.get_client(), remote, cache)
+        local_to_uri = {str(p): "s3://" + p.relative_to(cache).as_posix() for p in fetched}
+        paths += fetched
+    context.log.info(f"ingesting {len(paths)} seed files from {len(sources)} source(s)")
+
+    reads = [read_source(p, adapter=config.adapter) for p in paths]
+    raw = pl.concat([r.rows for r in reads], how="diagonal_relaxed") if reads else pl.DataFrame()
+    errors = pl.concat([r.errors for r in reads], how="diagonal_relaxed") if reads else None
+    taxonomy = load_taxonomy()
+    result = normalise_seeds(raw, taxonomy.map_subjects, max_field_chars=config.max_field_chars, read_errors=errors)
+    rename = {"source": pl.col("source").replace(local_to_uri)} if local_to_uri else {}
+    seeds = conform(result.seeds.with_columns(**rename), SEED_SCHEMA)
+    quarantine = conform(result.quarantine.with_columns(**rename), QUARANTINE_SCHEMA)
+    accounting = result.accounting.with_columns(**rename)
+
+    unmapped = (
+        seeds.filter(pl.col("discipline") == taxonomy.FALLBACK).group_by("subject").len().sort("len", descending=True)
+    )
+    if unmapped.height:
+        context.log.warning(
+            f"{unmapped['len'].sum()} seeds in {unmapped.height} subjects map to no discipline "
+            f"and go to '{taxonomy.FALLBACK}': {unmapped['subject'].head(10).to_list()}"
+        )
+    per_discipline = seeds.group_by("discipline").len().sort("len", descending=True)
+    context.add_output_metadata(
+        {
+            "sources": MetadataValue.md("\n".join(f"- `{s}`" for s in sources)),
+            "files": len(paths),
+            "rows_in": int(accounting["rows_in"].sum()),
+            "quarantined": quarantine.height,
+            "duplicates_dropped": int(accounting["duplicates"].sum()),
+            "per_discipline": md_table(per_discipline),
+            "languages": counts_md(dict(seeds.group_by("language").len().iter_rows())),
+            "unmapped_subjects": md_table(unmapped),
+            "accounting": md_table(accounting, max_rows=50),
+        },
+        output_name="seed_sources",
+    )
+    context.add_output_metadata(
+        {
+            "by_reason": md_table(quarantine.group_by("field", "reason").len().sort("len", descending=True)),
+            "preview": md_table(quarantine.drop("raw"), max_rows=15),
+        },
+        output_name="seed_quarantine",
+    )
+    return seeds, quarantine, accounting
+
+
+@asset(
+    partitions_def=discipline_partitions,
+    group_name="seeds",
+    kinds=KINDS,
+    metadata=table_metadata("seed_qa"),
+    description="Normalised seeds of one discipline.",
+)
+def seed_qa(context: AssetExecutionContext, seed_sources: pl.LazyFrame) -> pl.DataFrame:
+    seeds = seed_sources.filter(pl.col("discipline").is_in(context.partition_keys)).collect()
+    context.add_output_metadata(
+        {
+            "languages": counts_md(dict(seeds.group_by("language").len().iter_rows())),
+            "qa_types": counts_md(dict(seeds.group_by("qa_type").len().iter_rows())),
+            "subjects": md_table(seeds.group_by("subject").len().sort("len", descending=True)),
+            "preview": md_table(seeds.select("seed_id", "subject", "language", "question", "answer"), max_rows=5),
+        }
+    )
+    return seeds

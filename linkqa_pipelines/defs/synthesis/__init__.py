@@ -1,0 +1,1 @@
+"""Synthesis of new QA along walk paths (logic: core/synthesis)."""

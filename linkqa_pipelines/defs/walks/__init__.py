@@ -1,0 +1,1 @@
+"""Walk paths per discipline (logic: core/walks)."""

@@ -1,0 +1,120 @@
+"""Value-function-guided walk paths per discipline, with the seeds each path fuses."""
+
+
+import hashlib
+
+import numpy as np
+import polars as pl
+from dagster import AssetExecutionContext, AssetOut, MetadataValue, multi_asset
+
+from linkqa_pipelines.core.contracts import PATH_SCHEMA, GraphArrays, conform, list_column
+from linkqa_pipelines.core.walks import (
+    WalkConfig,
+    coverage_curve,
+    coverage_plot_png,
+    mathscale_walk,
+    popularity_walk,
+    sample_paths,
+    select_path_seeds,
+    uniform_walk,
+    walk_summary,
+)
+from linkqa_pipelines.defs.walks.config import WalkPathsConfig
+from linkqa_pipelines.lib.metadata import md_table, png_md, table_metadata
+from linkqa_pipelines.lib.partitions import discipline_partitions
+
+KINDS = {"numpy", "parquet"}
+
+
+def graph_arrays(kp_graph: pl.DataFrame, kp_seed_links: pl.DataFrame, n_nodes: int) -> GraphArrays:
+    """CSR arrays of the KP graph; popularity is each KP's seed count."""
+    popularity = np.bincount(kp_seed_links["node"].to_numpy(), minlength=n_nodes).astype(np.float64)
+    return GraphArrays.from_edges(
+        n_nodes, kp_graph["src"].to_numpy(), kp_graph["dst"].to_numpy(), kp_graph["weight"].to_numpy(), popularity
+    )
+
+
+@multi_asset(
+    outs={
+        "walk_paths": AssetOut(
+            kinds=KINDS, metadata=table_metadata("walk_paths"),
+            description="Sampled KP paths (value-function walks) and the seeds chosen for synthesis.",
+        ),
+        "walk_paths_unseeded": AssetOut(
+            kinds=KINDS, metadata=table_metadata("walk_paths_unseeded"),
+            description="Sampled paths that could not get enough linked seeds: kept to be seen, not synthesized.",
+        ),
+    },
+    partitions_def=discipline_partitions,
+    group_name="walks",
+)
+def walk_paths(
+    context: AssetExecutionContext,
+    config: WalkPathsConfig,
+    kp_graph: pl.DataFrame,
+    kp_catalog: pl.DataFrame,
+    kp_seed_links: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    discipline = context.partition_key
+    catalog = kp_catalog.sort("node")
+    arrays = graph_arrays(kp_graph, kp_seed_links, catalog.height)
+    node_kp = catalog["kp_id"].to_numpy()
+    start_mask = catalog["disciplines"].list.contains(discipline).to_numpy()
+    cfg = WalkConfig(
+        n_paths=config.n_paths, min_len=config.min_len, max_len=config.max_len,
+        alpha=config.alpha, beta=config.beta, gamma=config.gamma, seed=config.seed,
+    )
+    result = sample_paths(arrays, cfg, start_mask=start_mask)
+    paths = result.paths()
+    chosen = select_path_seeds(
+        paths,
+        kp_seed_links.select("seed_id", "node"),
+        min_seeds=config.min_seeds,
+        max_seeds=config.max_seeds,
+        max_seed_reuse=config.max_seed_reuse,
+        seed=config.seed,
+    )
+    path_ids = [
+        hashlib.sha1(f"{discipline}|{config.seed}|{i}|{p.tolist()}".encode()).hexdigest()[:16]
+        for i, p in enumerate(paths)
+    ]
+    frame = (
+        pl.DataFrame(
+            {
+                "path_id": path_ids,
+                "discipline": [discipline] * len(paths),
+                "kp_ids": list_column(node_kp[result.nodes], result.offsets),
+                "kp_nodes": list_column(result.nodes.astype(np.int32), result.offsets),
+                "score": result.scores,
+                "value_trace": list_column(result.values, result.offsets),
+            }
+        )
+        .with_row_index("path_index")
+        .join(chosen, on="path_index", how="left")
+    )
+    usable = frame.filter(pl.col("seed_ids").list.len() >= config.min_seeds)
+    short = frame.filter(pl.col("seed_ids").list.len() < config.min_seeds)
+
+    summary = walk_summary(arrays, paths, start_mask)
+    metadata: dict[str, object] = {
+        "paths_sampled": len(paths),
+        "paths_discarded_dead_end": int(result.discarded),
+        "paths_without_enough_seeds": short.height,
+        **{k: MetadataValue.float(float(v)) for k, v in summary.items()},
+    }
+    if start_mask.any() and len(paths):
+        baselines = {
+            "value function (LinkSyn)": paths,
+            "uniform walk": uniform_walk(arrays, cfg, start_mask=start_mask).paths(),
+            "MathScale-style walk": mathscale_walk(arrays, cfg, start_mask=start_mask).paths(),
+            "popularity-only walk": popularity_walk(arrays, cfg, start_mask=start_mask).paths(),
+        }
+        checkpoints = np.unique(np.linspace(1, len(paths), num=min(20, len(paths)), dtype=int))
+        curves = {name: coverage_curve(ps, start_mask, checkpoints) for name, ps in baselines.items()}
+        metadata["coverage_vs_paths"] = png_md(coverage_plot_png(curves), "KP coverage against number of paths")
+        metadata["baseline_summary"] = md_table(
+            pl.DataFrame([{"sampler": n, **walk_summary(arrays, ps, start_mask)} for n, ps in baselines.items()])
+        )
+    metadata["preview"] = md_table(usable.select("path_id", "kp_ids", "seed_ids", "score"), 5)
+    context.add_output_metadata(metadata, output_name="walk_paths")
+    return conform(usable.drop("path_index"), PATH_SCHEMA), short.drop("path_index")

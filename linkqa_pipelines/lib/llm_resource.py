@@ -1,0 +1,96 @@
+"""Dagster resource around the LLM layer (`linkqa_pipelines.core.llm`); deliberately thin.
+
+Every field is plain config: `linkqa run` flags and the launchpad set them as run config, and
+the definitions bind each to its `LINKQA_LLM_*` variable (`EnvVar`) when that is set. The API
+key is an `EnvVar`-backed field too, so Dagster masks it in the UI; it never reaches metadata.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource
+from pydantic import Field, SecretStr
+
+from linkqa_pipelines.core.llm import BatchOutcome, LLMClient, LLMSettings
+from linkqa_pipelines.core.llm.settings import ENV_PREFIX
+
+__all__ = ["LLM_ENV", "LLM_INT_FIELDS", "LLMResource", "stats_metadata"]
+
+_DEFAULTS = LLMSettings()
+
+
+def _field(name: str) -> Any:
+    return Field(default=getattr(_DEFAULTS, name), description=f"{ENV_PREFIX}{name.upper()}")
+
+
+class LLMResource(ConfigurableResource):
+    """Which backend answers model-backed stages, and how hard it may be pushed."""
+
+    backend: str = _field("backend")
+    base_url: str | None = _field("base_url")
+    model: str | None = _field("model")
+    api_key: str | None = Field(default=None, description="the endpoint's key; bind it to an EnvVar, never a literal")
+    response_format: str = _field("response_format")
+    concurrency: int = _field("concurrency")
+    rpm: int | None = _field("rpm")
+    tpm: int | None = _field("tpm")
+    timeout: float = _field("timeout")
+    max_retries: int = _field("max_retries")
+    max_repairs: int = _field("max_repairs")
+    price_input: float = _field("price_input")
+    price_output: float = _field("price_output")
+    tensor_parallel_size: int = _field("tensor_parallel_size")
+    gpu_memory_utilization: float = _field("gpu_memory_utilization")
+    max_model_len: int | None = _field("max_model_len")
+    max_num_seqs: int | None = _field("max_num_seqs")
+    dtype: str = _field("dtype")
+    seed: int = _field("seed")
+
+    def settings(self, home: Path | None = None) -> LLMSettings:
+        fields = {name: getattr(self, name) for name in LLMSettings.model_fields if hasattr(self, name)}
+        fields["api_key"] = SecretStr(self.api_key) if self.api_key else None
+        return LLMSettings(**fields, home=home)
+
+    def client(self, home: Path) -> LLMClient:
+        """A client whose response cache lives under `home`."""
+        return LLMClient(self.settings(home))
+
+    def describe(self) -> str:
+        """Human label for logs: backend, model and endpoint (never the key)."""
+        if self.backend == "offline":
+            return "[offline backend]"
+        where = f" at {self.base_url}" if self.backend == "openai" and self.base_url else ""
+        return f"[{self.backend} backend] {self.model}{where}"
+
+
+# field -> environment variable, for the definitions' EnvVar bindings
+LLM_ENV: dict[str, str] = {
+    name: ENV_PREFIX + name.upper() for name in LLMResource.model_fields if name not in ("api_key",)
+}
+LLM_INT_FIELDS = frozenset(
+    {"concurrency", "rpm", "tpm", "max_retries", "max_repairs", "tensor_parallel_size", "max_model_len",
+     "max_num_seqs", "seed"}
+)
+
+
+def stats_metadata(outcome: BatchOutcome, backend: str | None = None) -> dict[str, Any]:
+    """A batch's accounting as Dagster metadata (plain values); `backend` overrides the label."""
+    s = outcome.stats
+    return {
+        "llm_backend": backend or s.backend,
+        "llm_model": s.model,
+        "llm_requests": s.requests,
+        "llm_succeeded": s.succeeded,
+        "llm_failures": s.failures,
+        "llm_calls": s.calls,
+        "llm_cache_hits": s.cache_hits,
+        "llm_retries": s.retries,
+        "llm_repairs": s.repairs,
+        "llm_prompt_tokens": s.prompt_tokens,
+        "llm_completion_tokens": s.completion_tokens,
+        "llm_reasoning_tokens": s.reasoning_tokens,
+        "llm_cost_usd": round(s.est_cost_usd, 6),
+        "llm_seconds": round(s.seconds, 3),
+    }

@@ -1,0 +1,34 @@
+"""Run chosen assets of the real code location in-process, with the resources bound to a home."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
+
+from linkqa_pipelines.definitions import build_definitions
+
+
+def materialize_assets(
+    home: Path,
+    names: Sequence[str],
+    *,
+    partition: str | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    llm: Mapping[str, Any] | None = None,
+    resources: Mapping[str, Any] | None = None,
+    instance: DagsterInstance | None = None,
+    raise_on_error: bool = True,
+) -> ExecuteInProcessResult:
+    """Materialize `names` (with their checks) the way `linkqa run` does; upstream tables come from the lake."""
+    defs = build_definitions(home=str(home), llm=llm, resources=resources)
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        asset_selection=[AssetKey(n) for n in names],
+        partition_key=partition,
+        run_config=dict(run_config or {}),
+        instance=instance or DagsterInstance.ephemeral(),
+        raise_on_error=raise_on_error,
+    )
