@@ -40,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=["offline", "openai", "vllm"], help="LLM backend (env LINKQA_LLM_BACKEND)")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint (env LINKQA_LLM_BASE_URL)")
     run.add_argument("--model", help="model name (env LINKQA_LLM_MODEL); the key comes from LINKQA_LLM_API_KEY")
-    run.add_argument(
-        "--response-format", choices=["json_schema", "json_object", "text"], help="structured output mode"
-    )
+    run.add_argument("--response-format", choices=["json_schema", "json_object", "text"], help="structured output mode")
     run.add_argument("--concurrency", type=int, help="requests in flight per stage (default 64)")
 
     sub.add_parser("disciplines", help="list discipline ids (partition keys)")
@@ -138,9 +136,16 @@ def _print_summary(console: Any, results: Sequence[StageResult], total: float) -
     console.print(stages)
 
     llm = Table(title="LLM use per stage (summed over partitions)")
-    counters = {"llm_requests": "requests", "llm_calls": "calls", "llm_cache_hits": "cached",
-                "llm_retries": "retries", "llm_failures": "failed", "llm_prompt_tokens": "tok in",
-                "llm_completion_tokens": "tok out", "llm_cost_usd": "USD"}
+    counters = {
+        "llm_requests": "requests",
+        "llm_calls": "calls",
+        "llm_cache_hits": "cached",
+        "llm_retries": "retries",
+        "llm_failures": "failed",
+        "llm_prompt_tokens": "tok in",
+        "llm_completion_tokens": "tok out",
+        "llm_cost_usd": "USD",
+    }
     llm.add_column("asset")
     llm.add_column("backend")
     for label in counters.values():
@@ -153,7 +158,9 @@ def _print_summary(console: Any, results: Sequence[StageResult], total: float) -
                 for c in counters:
                     acc[c] += float(meta.get(c) or 0)
     for (asset_name, backend), acc in totals.items():
-        llm.add_row(asset_name, backend, *(f"{acc[c]:.2f}" if c == "llm_cost_usd" else f"{int(acc[c]):,}" for c in counters))
+        llm.add_row(
+            asset_name, backend, *(f"{acc[c]:.2f}" if c == "llm_cost_usd" else f"{int(acc[c]):,}" for c in counters)
+        )
     if llm.row_count:
         console.print(llm)
     quarantined = next((r.rows.get("seed_quarantine") for r in results if "seed_quarantine" in r.rows), 0)
@@ -207,7 +214,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             results.append(res)
 
     try:
-        stage("ingest", "ingest_job", [None], {"ops": {"ingest_seeds": {"config": ingest_config}}} if ingest_config else {})
+        stage(
+            "ingest",
+            "ingest_job",
+            [None],
+            {"ops": {"ingest_seeds": {"config": ingest_config}}} if ingest_config else {},
+        )
         present = _disciplines_with_seeds()
         disciplines = [d for d in (wanted or known) if d in present]
         skipped = sorted(set(wanted or []) - set(present))

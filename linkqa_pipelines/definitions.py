@@ -12,11 +12,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import Definitions, EnvVar, definitions, load_asset_checks_from_modules
+from dagster import Definitions, definitions, load_asset_checks_from_modules
 from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.llm import LLMSettings
-from linkqa_pipelines.core.llm.settings import API_KEY_ENV
 from linkqa_pipelines.defs.difficulty.assets import build_difficulty
 from linkqa_pipelines.defs.graph.assets import kp_graph
 from linkqa_pipelines.defs.jobs import JOBS, SCHEDULES
@@ -48,10 +47,7 @@ def bind_resources(
     env = os.environ if env is None else env
     overrides = {k: v for k, v in (llm or {}).items() if v is not None}
     lake = LakeResource(**(env_fields(LAKE_ENV, env=env) | ({"home": home} if home else {})))
-    key_var = next((v for v in API_KEY_ENV if env.get(v, "").strip()), None)
-    llm_fields = (
-        env_fields(LLM_ENV, LLM_INT_FIELDS, env=env) | ({"api_key": EnvVar(key_var)} if key_var else {}) | overrides
-    )
+    llm_fields = env_fields(LLM_ENV, LLM_INT_FIELDS, env=env) | overrides
     return {
         "lake": lake,
         "io_manager": LakeIOManager(lake_resource=lake),
@@ -76,13 +72,16 @@ def build_definitions(
     bound = bind_resources(env=env, llm=llm, home=home) | dict(resources or {})
     return Definitions(
         assets=[
-            ingest_seeds, seed_qa,
-            build_kp_extraction(placement), kp_catalog,
+            ingest_seeds,
+            seed_qa,
+            build_kp_extraction(placement),
+            kp_catalog,
             kp_graph,
             walk_paths,
             build_synthesis(placement),
             build_difficulty(placement),
-            linkqa_dataset, linkqa_release,
+            linkqa_dataset,
+            linkqa_release,
         ],
         asset_checks=load_asset_checks_from_modules([seed_checks]),
         jobs=JOBS,

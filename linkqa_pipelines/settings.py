@@ -31,8 +31,9 @@ def dagster_home(env: Mapping[str, str] | None = None) -> Path:
     return Path(value).expanduser().resolve() if value else linkqa_home(env) / "dagster"
 
 
-def env_fields(names: Mapping[str, str], ints: frozenset[str] = frozenset(),
-               env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def env_fields(
+    names: Mapping[str, str], ints: frozenset[str] = frozenset(), env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Resource fields bound to the environment variables that are set (`field -> variable`)."""
     env = os.environ if env is None else env
     return {

@@ -304,7 +304,7 @@ class _Parser:
 def parse_taxonomy(text: str, source: str) -> Taxonomy:
     """Validate and build a taxonomy from YAML text; `source` names it in error messages."""
     try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -333,5 +333,5 @@ def _load_packaged() -> Taxonomy:
 
 
 @functools.lru_cache(maxsize=16)
-def _load_file(path: Path, mtime_ns: int) -> Taxonomy:  # noqa: ARG001 - mtime_ns is the cache key
+def _load_file(path: Path, mtime_ns: int) -> Taxonomy:
     return parse_taxonomy(path.read_text(encoding="utf-8"), source=str(path))

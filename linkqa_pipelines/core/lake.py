@@ -13,10 +13,8 @@ storage natively; credentials come from the environment).
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 import time
 import uuid
 import warnings
@@ -26,7 +24,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow.fs as pafs
 
 DATA_FILE = "data.parquet"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -96,48 +93,11 @@ class Lake:
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
             try:
                 df.write_parquet(tmp, compression="zstd", statistics=True)
-                os.replace(tmp, target)
+                tmp.replace(target)
             finally:
                 tmp.unlink(missing_ok=True)
         self.ensure_view(table)
         return uri
-
-    def write_bytes(self, table: str, name: str, data: bytes, partition: PartitionSpec = None) -> str:
-        """Store a non-tabular artefact (arrays, plots) beside a table's data."""
-        uri = self.file_uri(table, partition, name)
-        if self.is_remote:
-            with self._remote_fs().open_output_stream(uri.split("://", 1)[1]) as fh:
-                fh.write(data)
-            return uri
-        target = Path(uri)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as fh:
-            fh.write(data)
-        os.replace(fh.name, target)
-        return uri
-
-    def read_bytes(self, table: str, name: str, partition: PartitionSpec = None) -> bytes:
-        uri = self.file_uri(table, partition, name)
-        if self.is_remote:
-            with self._remote_fs().open_input_stream(uri.split("://", 1)[1]) as fh:
-                return fh.read()
-        try:
-            return Path(uri).read_bytes()
-        except FileNotFoundError as exc:
-            raise LakeError(f"{uri} does not exist: materialize its asset first") from exc
-
-    def _remote_fs(self) -> pafs.FileSystem:
-        """pyarrow's S3 filesystem, configured from the same options Polars gets."""
-        opts = dict(self.storage_options)
-        endpoint = opts.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
-        kwargs: dict[str, object] = {"region": opts.get("aws_region") or os.environ.get("AWS_REGION", "us-east-1")}
-        if endpoint:
-            kwargs["endpoint_override"] = endpoint
-            kwargs["scheme"] = "http" if endpoint.startswith("http://") else "https"
-        if opts.get("aws_access_key_id"):
-            kwargs["access_key"] = opts["aws_access_key_id"]
-            kwargs["secret_key"] = opts.get("aws_secret_access_key", "")
-        return pafs.S3FileSystem(**kwargs)
 
     # ---- reads -------------------------------------------------------------------
     def files(self, table: str, partitions: Sequence[PartitionSpec] | None = None) -> list[str]:
@@ -218,7 +178,10 @@ class Lake:
                     con.execute("CREATE SECRET IF NOT EXISTS linkqa_s3 (TYPE s3, PROVIDER credential_chain)")
                 except duckdb.Error as exc:
                     # The data is written; only the query surface waits for the extension.
-                    warnings.warn(f"DuckDB view {table!r} over {self.root} not refreshed: httpfs unavailable ({exc})", stacklevel=2)
+                    warnings.warn(
+                        f"DuckDB view {table!r} over {self.root} not refreshed: httpfs unavailable ({exc})",
+                        stacklevel=2,
+                    )
                     return
             con.execute(sql)
         finally:

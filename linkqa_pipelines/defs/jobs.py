@@ -14,9 +14,7 @@ from dagster import (
 
 from linkqa_pipelines.lib.partitions import discipline_partitions
 
-ingest_job = define_asset_job(
-    "ingest_job", AssetSelection.assets("seed_sources", "seed_quarantine", "seed_accounting")
-)
+ingest_job = define_asset_job("ingest_job", AssetSelection.assets("seed_sources", "seed_quarantine", "seed_accounting"))
 discipline_seed_job = define_asset_job(
     "discipline_seed_job",
     AssetSelection.assets("seed_qa", "seed_knowledge_points", "seed_knowledge_points_llm_failures"),
@@ -27,17 +25,19 @@ graph_job = define_asset_job(
 discipline_synthesis_job = define_asset_job(
     "discipline_synthesis_job",
     AssetSelection.assets(
-        "walk_paths", "walk_paths_unseeded",
-        "synthesized_qa", "synthesized_qa_llm_failures",
-        "difficulty_scored_qa", "difficulty_scored_qa_llm_failures",
-        "linkqa_dataset", "linkqa_dataset_rejects",
+        "walk_paths",
+        "walk_paths_unseeded",
+        "synthesized_qa",
+        "synthesized_qa_llm_failures",
+        "difficulty_scored_qa",
+        "difficulty_scored_qa_llm_failures",
+        "linkqa_dataset",
+        "linkqa_dataset_rejects",
     ),
 )
 release_job = define_asset_job("release_job", AssetSelection.assets("linkqa_release"))
 
-JOBS = [
-    ingest_job, discipline_seed_job, graph_job, discipline_synthesis_job, release_job
-]
+JOBS = [ingest_job, discipline_seed_job, graph_job, discipline_synthesis_job, release_job]
 
 
 @schedule(
@@ -48,10 +48,7 @@ JOBS = [
 )
 def nightly_discipline_refresh(context: ScheduleEvaluationContext) -> list[RunRequest]:
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [
-        RunRequest(run_key=f"{day}:{key}", partition_key=key)
-        for key in discipline_partitions.get_partition_keys()
-    ]
+    return [RunRequest(run_key=f"{day}:{key}", partition_key=key) for key in discipline_partitions.get_partition_keys()]
 
 
 SCHEDULES: list[ScheduleDefinition] = [nightly_discipline_refresh]

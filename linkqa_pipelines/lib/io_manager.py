@@ -24,8 +24,8 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
-from linkqa_pipelines.core.tables import TABLE_SCHEMAS
 from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.core.tables import TABLE_SCHEMAS
 from linkqa_pipelines.lib.lake_resource import LakeResource
 
 TABLE_KEY = "linkqa/table"
@@ -70,8 +70,12 @@ class LakeIOManager(ConfigurableIOManager):
                     lake.write(table, frame.filter(pl.col(PARTITION_COLUMN) == key), {**fixed, PARTITION_COLUMN: key})
                     for key in keys
                 ]
-        context.add_output_metadata({"dagster/row_count": frame.height, "lake_uri": uris[0] if len(uris) == 1 else
-                                     f"{len(uris)} partition files under {lake.table_uri(table)}"})
+        context.add_output_metadata(
+            {
+                "dagster/row_count": frame.height,
+                "lake_uri": uris[0] if len(uris) == 1 else f"{len(uris)} partition files under {lake.table_uri(table)}",
+            }
+        )
 
     def load_input(self, context: InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output

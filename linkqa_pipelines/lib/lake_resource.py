@@ -16,8 +16,9 @@ class LakeResource(ConfigurableResource):
     """`home` holds the warehouse, caches and release; `lake_root` may be an `s3://` prefix."""
 
     home: str = Field(default=DEFAULT_HOME, description="LINKQA_HOME: warehouse, caches, release")
-    lake_root: str = Field(default="", description="LINKQA_LAKE_ROOT: lake root folder or s3://bucket/prefix "
-                           "(empty = <home>/lake)")
+    lake_root: str = Field(
+        default="", description="LINKQA_LAKE_ROOT: lake root folder or s3://bucket/prefix (empty = <home>/lake)"
+    )
 
     def lake(self) -> Lake:
         return Lake(home=Path(self.home), root=self.lake_root)

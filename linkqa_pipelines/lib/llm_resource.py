@@ -2,11 +2,13 @@
 
 Every field is plain config: `linkqa run` flags and the launchpad set them as run config, and
 the definitions bind each to its `LINKQA_LLM_*` variable (`EnvVar`) when that is set. The API
-key is an `EnvVar`-backed field too, so Dagster masks it in the UI; it never reaches metadata.
+key is never a field: only the *name* of the environment variable that holds it is, and the key
+is read from there when a client is built, so it cannot reach run config, a repr, metadata or the UI.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from dagster import ConfigurableResource
 from pydantic import Field, SecretStr
 
 from linkqa_pipelines.core.llm import BatchOutcome, LLMClient, LLMSettings
-from linkqa_pipelines.core.llm.settings import ENV_PREFIX
+from linkqa_pipelines.core.llm.settings import API_KEY_ENV, ENV_PREFIX
 
 __all__ = ["LLM_ENV", "LLM_INT_FIELDS", "LLMResource", "stats_metadata"]
 
@@ -31,7 +33,9 @@ class LLMResource(ConfigurableResource):
     backend: str = _field("backend")
     base_url: str | None = _field("base_url")
     model: str | None = _field("model")
-    api_key: str | None = Field(default=None, description="the endpoint's key; bind it to an EnvVar, never a literal")
+    api_key_env: str = Field(
+        default="", description="environment variable holding the key; empty = " + " then ".join(API_KEY_ENV)
+    )
     response_format: str = _field("response_format")
     concurrency: int = _field("concurrency")
     rpm: int | None = _field("rpm")
@@ -50,7 +54,9 @@ class LLMResource(ConfigurableResource):
 
     def settings(self, home: Path | None = None) -> LLMSettings:
         fields = {name: getattr(self, name) for name in LLMSettings.model_fields if hasattr(self, name)}
-        fields["api_key"] = SecretStr(self.api_key) if self.api_key else None
+        names = (self.api_key_env,) if self.api_key_env else API_KEY_ENV
+        key = next((os.environ[v].strip() for v in names if os.environ.get(v, "").strip()), None)
+        fields["api_key"] = SecretStr(key) if key else None
         return LLMSettings(**fields, home=home)
 
     def client(self, home: Path) -> LLMClient:
@@ -67,11 +73,20 @@ class LLMResource(ConfigurableResource):
 
 # field -> environment variable, for the definitions' EnvVar bindings
 LLM_ENV: dict[str, str] = {
-    name: ENV_PREFIX + name.upper() for name in LLMResource.model_fields if name not in ("api_key",)
+    name: ENV_PREFIX + name.upper() for name in LLMResource.model_fields if name != "api_key_env"
 }
 LLM_INT_FIELDS = frozenset(
-    {"concurrency", "rpm", "tpm", "max_retries", "max_repairs", "tensor_parallel_size", "max_model_len",
-     "max_num_seqs", "seed"}
+    {
+        "concurrency",
+        "rpm",
+        "tpm",
+        "max_retries",
+        "max_repairs",
+        "tensor_parallel_size",
+        "max_model_len",
+        "max_num_seqs",
+        "seed",
+    }
 )
 
 

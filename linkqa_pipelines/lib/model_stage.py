@@ -72,8 +72,9 @@ def model_stage_asset(
     return multi_asset(
         name=name,
         outs={
-            name: AssetOut(description=description, kinds=placement.kinds, metadata=table_metadata(name),
-                           code_version=code_version),
+            name: AssetOut(
+                description=description, kinds=placement.kinds, metadata=table_metadata(name), code_version=code_version
+            ),
             failures_name(name): AssetOut(
                 description=f"Requests of {name} that still failed after retries, with reason and attempts.",
                 kinds={placement.backend, "parquet"},
@@ -102,8 +103,10 @@ def run_task(
     outcome = task.run(llm.client(lake.home_path), partition, requests)
     failed = len(outcome.batch.failures)
     if failed:
-        context.log.warning(f"{task.stage}: {failed} of {len(requests)} requests failed after retries; "
-                            "recorded in llm_failures and retried by the next materialization")
+        context.log.warning(
+            f"{task.stage}: {failed} of {len(requests)} requests failed after retries; "
+            "recorded in llm_failures and retried by the next materialization"
+        )
     return outcome
 
 

@@ -16,7 +16,7 @@ from linkqa_pipelines.core.difficulty.enhance import (
 from linkqa_pipelines.core.difficulty.heuristic import OFFLINE_DIFFICULTY_MODEL, offline_difficulty
 from linkqa_pipelines.core.difficulty.judge import build_judge_requests, judge_frame, offline_judge, validate_judge
 from linkqa_pipelines.core.difficulty.targets import DEFAULT_TARGET, DifficultyTargets, load_targets, select_to_target
-from linkqa_pipelines.core.difficulty.tasks import ENHANCE_TASK, HARD, JUDGE_TASK, hard_shortfall
+from linkqa_pipelines.core.difficulty.task import ENHANCE_TASK, HARD, JUDGE_TASK, hard_shortfall
 
 __all__ = [
     "DEFAULT_TARGET",

@@ -22,7 +22,7 @@ def _check_target(raw: Mapping[Any, Any], where: str) -> dict[int, float]:
     """Levels 1-5 -> share, missing levels 0; the shares must sum to 1 (+-0.01)."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where}: expected a mapping of difficulty level -> share, got {type(raw).__name__}")
-    target = {level: 0.0 for level in LEVELS}
+    target = dict.fromkeys(LEVELS, 0.0)
     for key, value in raw.items():
         try:
             level = int(key)

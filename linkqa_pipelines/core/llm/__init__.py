@@ -10,6 +10,7 @@ from linkqa_pipelines.core.llm.client import LLMClient, Validator
 from linkqa_pipelines.core.llm.offline_backend import OfflineAlgorithm
 from linkqa_pipelines.core.llm.parsing import extract_json, split_reasoning
 from linkqa_pipelines.core.llm.settings import LLMSettings
+from linkqa_pipelines.core.llm.task import ModelTask, TaskOutcome
 from linkqa_pipelines.core.llm.types import (
     FAILURE_SCHEMA,
     BatchOutcome,
@@ -19,7 +20,6 @@ from linkqa_pipelines.core.llm.types import (
     RawResponse,
     SamplingParams,
 )
-from linkqa_pipelines.core.llm.task import ModelTask, TaskOutcome
 
 __all__ = [
     "FAILURE_SCHEMA",

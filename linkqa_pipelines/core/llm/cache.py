@@ -66,8 +66,9 @@ class ResponseCache:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False,
-                                   isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False, isolation_level=None
+            )
             conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a process kill
@@ -93,8 +94,21 @@ class ResponseCache:
     def put_many(self, backend: str, model: str, responses: Iterable[tuple[str, RawResponse]]) -> None:
         """Store (key, response) pairs in one transaction, committed before returning."""
         now = time.time()
-        rows = [(key, backend, model, raw.text, raw.reasoning, raw.prompt_tokens, raw.completion_tokens,
-                 raw.reasoning_tokens, raw.finish_reason, now) for key, raw in responses]
+        rows = [
+            (
+                key,
+                backend,
+                model,
+                raw.text,
+                raw.reasoning,
+                raw.prompt_tokens,
+                raw.completion_tokens,
+                raw.reasoning_tokens,
+                raw.finish_reason,
+                now,
+            )
+            for key, raw in responses
+        ]
         self._write("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)", rows)
 
     def reject(self, reasons: Iterable[tuple[str, str]]) -> None:

@@ -77,8 +77,14 @@ class _Chain:
 class LLMClient:
     """Pure core of the LLM resource: settings in, `generate` batches out. Holds no secrets in its repr."""
 
-    def __init__(self, settings: LLMSettings, *, cache: ResponseCache | None = None,
-                 engine_factory: EngineFactory = build_engine, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        cache: ResponseCache | None = None,
+        engine_factory: EngineFactory = build_engine,
+        rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings
         self.redact = Redactor(settings.secret())
         self._cache = cache
@@ -96,9 +102,16 @@ class LLMClient:
             self._cache = ResponseCache(self.settings.cache_path)
         return self._cache
 
-    def generate(self, stage: str, partition: str | None, requests: Sequence[ChatRequest], *,
-                 offline: OfflineAlgorithm | None = None, offline_name: str | None = None,
-                 validate: Validator | None = None) -> BatchOutcome:
+    def generate(
+        self,
+        stage: str,
+        partition: str | None,
+        requests: Sequence[ChatRequest],
+        *,
+        offline: OfflineAlgorithm | None = None,
+        offline_name: str | None = None,
+        validate: Validator | None = None,
+    ) -> BatchOutcome:
         """Answer every request; results come back in request order with the same keys.
 
         `offline` is the stage's non-LLM algorithm (used when backend=offline, labelled with
@@ -118,8 +131,13 @@ class LLMClient:
         log.info("[%s backend] %s (%s): %s", stats.backend, where, stats.model, stats.summary())
         if stats.failures:
             reasons = Counter((r.error or "")[:120] for r in outcome.failures).most_common(3)
-            log.warning("[%s backend] %s: %d requests failed, most often: %s", stats.backend, where, stats.failures,
-                        "; ".join(f"{n}x {reason}" for reason, n in reasons))
+            log.warning(
+                "[%s backend] %s: %d requests failed, most often: %s",
+                stats.backend,
+                where,
+                stats.failures,
+                "; ".join(f"{n}x {reason}" for reason, n in reasons),
+            )
         return outcome
 
     # -- model backends ----------------------------------------------------------------
@@ -134,8 +152,9 @@ class LLMClient:
                 self._backend = VLLMBackend(self.settings, self._engine_factory)
         return self._backend
 
-    def _generate(self, stage: str, partition: str | None, requests: list[ChatRequest],
-                        validate: Validator | None) -> BatchOutcome:
+    def _generate(
+        self, stage: str, partition: str | None, requests: list[ChatRequest], validate: Validator | None
+    ) -> BatchOutcome:
         backend = self.backend()
         stats = BatchStats(stage, partition, backend.name, backend.model, requests=len(requests))
         chains = [_Chain(r, _initial_messages(r)) for r in requests]
@@ -180,8 +199,15 @@ class LLMClient:
         stats.failures = len(results) - stats.succeeded
         return BatchOutcome(results, stats)
 
-    def _received(self, to_send: dict[str, list[_Chain]], backend: Backend, stats: BatchStats,
-                  validate: Validator | None, next_round: list[_Chain], done: list[tuple[str, CallOutcome]]) -> None:
+    def _received(
+        self,
+        to_send: dict[str, list[_Chain]],
+        backend: Backend,
+        stats: BatchStats,
+        validate: Validator | None,
+        next_round: list[_Chain],
+        done: list[tuple[str, CallOutcome]],
+    ) -> None:
         """Answers from the backend: cache them (one committed transaction), then read each for its requests."""
         self.cache.put_many(backend.name, backend.model, [(key, o.raw) for key, o in done if o.raw is not None])
         for key, outcome in done:
@@ -193,11 +219,24 @@ class LLMClient:
                     chain.attempts += outcome.attempts
                     self._fail(chain, outcome.error or "no response", backend)
                 continue
-            stats.add_usage(raw.prompt_tokens, raw.completion_tokens, raw.reasoning_tokens,
-                            self.settings.price_input, self.settings.price_output)
+            stats.add_usage(
+                raw.prompt_tokens,
+                raw.completion_tokens,
+                raw.reasoning_tokens,
+                self.settings.price_input,
+                self.settings.price_output,
+            )
             for chain in to_send[key]:
-                self._advance(chain, key, raw, self._judge(chain.request, raw, validate), outcome.attempts, False,
-                              stats, next_round)
+                self._advance(
+                    chain,
+                    key,
+                    raw,
+                    self._judge(chain.request, raw, validate),
+                    outcome.attempts,
+                    False,
+                    stats,
+                    next_round,
+                )
 
     def _judge(self, request: ChatRequest, raw: RawResponse, validate: Validator | None) -> Interpreted:
         verdict = interpret(raw, request.schema)
@@ -208,8 +247,17 @@ class LLMClient:
                 verdict = replace(verdict, error=reason)
         return verdict
 
-    def _advance(self, chain: _Chain, key: str, raw: RawResponse, verdict: Interpreted, attempts: int,
-                 cached: bool, stats: BatchStats, next_round: list[_Chain]) -> None:
+    def _advance(
+        self,
+        chain: _Chain,
+        key: str,
+        raw: RawResponse,
+        verdict: Interpreted,
+        attempts: int,
+        cached: bool,
+        stats: BatchStats,
+        next_round: list[_Chain],
+    ) -> None:
         chain.attempts += attempts
         chain.prompt_tokens += raw.prompt_tokens
         chain.completion_tokens += raw.completion_tokens
@@ -229,8 +277,9 @@ class LLMClient:
         ]
         next_round.append(chain)
 
-    def _result(self, chain: _Chain, verdict: Interpreted | None, error: str | None, cached: bool,
-                backend: str, model: str) -> ChatResult:
+    def _result(
+        self, chain: _Chain, verdict: Interpreted | None, error: str | None, cached: bool, backend: str, model: str
+    ) -> ChatResult:
         ok = error is None
         return ChatResult(
             key=chain.request.key,
@@ -252,9 +301,15 @@ class LLMClient:
         chain.result = self._result(chain, None, reason, False, backend.name, backend.model)
 
     # -- offline backend ---------------------------------------------------------------
-    def _offline(self, stage: str, partition: str | None, requests: list[ChatRequest],
-                 offline: OfflineAlgorithm | None, offline_name: str | None,
-                 validate: Validator | None) -> BatchOutcome:
+    def _offline(
+        self,
+        stage: str,
+        partition: str | None,
+        requests: list[ChatRequest],
+        offline: OfflineAlgorithm | None,
+        offline_name: str | None,
+        validate: Validator | None,
+    ) -> BatchOutcome:
         name = offline_name or str(getattr(offline, "__name__", "offline"))
         stats = BatchStats(stage, partition, "offline", name, requests=len(requests))
         results = []
@@ -264,8 +319,23 @@ class LLMClient:
             if answer is not None and error is None and validate is not None:
                 error = validate(request, answer)
             ok = error is None
-            results.append(ChatResult(request.key, ok, answer if ok else None, None, None, 0, 0, 0, False, 1,
-                                      None if ok else str(error), "offline", name))
+            results.append(
+                ChatResult(
+                    request.key,
+                    ok,
+                    answer if ok else None,
+                    None,
+                    None,
+                    0,
+                    0,
+                    0,
+                    False,
+                    1,
+                    None if ok else str(error),
+                    "offline",
+                    name,
+                )
+            )
         stats.succeeded = sum(r.ok for r in results)
         stats.failures = len(results) - stats.succeeded
         return BatchOutcome(results, stats)
@@ -289,10 +359,13 @@ def _check_requests(stage: str, requests: Sequence[ChatRequest]) -> None:
     if duplicates:
         raise ValueError(f"stage '{stage}': request keys must be unique in a batch; duplicated: {duplicates[:5]}")
     for r in requests:
-        if not r.messages or any(not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str)
-                                 for m in r.messages):
-            raise ValueError(f"stage '{stage}', request '{r.key}': messages must be a non-empty sequence of "
-                             "{'role': str, 'content': str}")
+        if not r.messages or any(
+            not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str) for m in r.messages
+        ):
+            raise ValueError(
+                f"stage '{stage}', request '{r.key}': messages must be a non-empty sequence of "
+                "{'role': str, 'content': str}"
+            )
 
 
 def _finished(chain: _Chain) -> ChatResult:

@@ -15,8 +15,9 @@ from linkqa_pipelines.core.llm.types import ChatRequest
 OfflineAlgorithm = Callable[[Sequence[ChatRequest]], Sequence[dict[str, Any] | None]]
 
 
-def run_offline(stage: str, requests: Sequence[ChatRequest],
-                algorithm: OfflineAlgorithm | None) -> list[tuple[dict[str, Any] | None, str | None]]:
+def run_offline(
+    stage: str, requests: Sequence[ChatRequest], algorithm: OfflineAlgorithm | None
+) -> list[tuple[dict[str, Any] | None, str | None]]:
     """(answer, error) per request, in request order."""
     if algorithm is None:
         raise ValueError(
@@ -25,8 +26,9 @@ def run_offline(stage: str, requests: Sequence[ChatRequest],
         )
     answers = list(algorithm(requests))
     if len(answers) != len(requests):
-        raise ValueError(f"stage '{stage}': offline algorithm returned {len(answers)} answers for "
-                         f"{len(requests)} requests")
+        raise ValueError(
+            f"stage '{stage}': offline algorithm returned {len(answers)} answers for {len(requests)} requests"
+        )
     out: list[tuple[dict[str, Any] | None, str | None]] = []
     for answer in answers:
         if answer is None:

@@ -181,8 +181,9 @@ class AiohttpTransport:
 
     async def post(self, body: dict[str, Any]) -> Reply:
         try:
-            async with self.session.post(self.url, data=orjson.dumps(body), headers=self.headers,
-                                         proxy=self.proxy) as response:
+            async with self.session.post(
+                self.url, data=orjson.dumps(body), headers=self.headers, proxy=self.proxy
+            ) as response:
                 return Reply(response.status, response.headers, await response.read())
         except TimeoutError:
             raise TransportTimeout from None
@@ -218,13 +219,15 @@ def sdk_transport(settings: LLMSettings) -> SDKTransport:
     """The SDK's pipeline, on its aiohttp transport when installed; built per event loop."""
     limits = httpx2.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
     http_client = openai.DefaultAioHttpClient if aiohttp_installed() else openai.DefaultAsyncHttpxClient
-    return SDKTransport(openai.AsyncOpenAI(
-        api_key=settings.secret() or "not-needed",  # local servers accept any key; the SDK insists on one
-        base_url=settings.base_url,
-        timeout=settings.timeout,
-        max_retries=0,  # retries are ours
-        http_client=http_client(limits=limits, timeout=settings.timeout),
-    ))
+    return SDKTransport(
+        openai.AsyncOpenAI(
+            api_key=settings.secret() or "not-needed",  # local servers accept any key; the SDK insists on one
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=0,  # retries are ours
+            http_client=http_client(limits=limits, timeout=settings.timeout),
+        )
+    )
 
 
 def use_aiohttp(settings: LLMSettings) -> bool:
@@ -276,8 +279,9 @@ class OpenAIBackend:
         if calls:
             run_sync(lambda: self._run(calls, on_done))
 
-    async def _run(self, calls: Sequence[tuple[str, Call]],
-                   on_done: Callable[[list[tuple[str, CallOutcome]]], None]) -> None:
+    async def _run(
+        self, calls: Sequence[tuple[str, Call]], on_done: Callable[[list[tuple[str, CallOutcome]]], None]
+    ) -> None:
         """`concurrency` workers share one iterator of calls; a deliverer hands what completed to `on_done`.
 
         Delivering once per event-loop pass rather than per response lets the cache commit a

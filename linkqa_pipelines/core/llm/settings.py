@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-
 ENV_PREFIX = "LINKQA_LLM_"
 API_KEY_ENV = ("LINKQA_LLM_API_KEY", "OPENAI_API_KEY", "DEEPSEEK_API_KEY")
 _NOT_FROM_ENV = {"api_key", "home"}
@@ -89,8 +88,9 @@ class LLMSettings(BaseModel):
     def model_name(self) -> str:
         """The model, required for model-backed backends."""
         if not self.model:
-            raise ValueError(f"LLM backend '{self.backend}' needs a model: set LINKQA_LLM_MODEL or the resource's "
-                             "model")
+            raise ValueError(
+                f"LLM backend '{self.backend}' needs a model: set LINKQA_LLM_MODEL or the resource's model"
+            )
         return self.model
 
     def pool_name(self) -> str:

@@ -58,8 +58,9 @@ def sampling_params(call: Call) -> Any:
     elif call.schema is not None and call.response_format == "json_object":
         structured = StructuredOutputsParams(json_object=True)
     p = call.params
-    return SamplingParams(temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed,
-                          structured_outputs=structured)
+    return SamplingParams(
+        temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed, structured_outputs=structured
+    )
 
 
 class VLLMBackend:
@@ -75,8 +76,9 @@ class VLLMBackend:
     def engine(self) -> Any:
         key = (self.engine_factory, *sorted(engine_options(self.settings).items()))
         if key not in _ENGINES:
-            log.info("[vllm backend] loading %s (tensor_parallel_size=%d)", self.model,
-                     self.settings.tensor_parallel_size)
+            log.info(
+                "[vllm backend] loading %s (tensor_parallel_size=%d)", self.model, self.settings.tensor_parallel_size
+            )
             _ENGINES[key] = self.engine_factory(self.settings)
         return _ENGINES[key]
 
@@ -84,8 +86,9 @@ class VLLMBackend:
         if calls:
             self._submit(self.engine(), list(calls), on_done)
 
-    def _submit(self, engine: Any, calls: list[tuple[str, Call]],
-                on_done: Callable[[list[tuple[str, CallOutcome]]], None]) -> None:
+    def _submit(
+        self, engine: Any, calls: list[tuple[str, Call]], on_done: Callable[[list[tuple[str, CallOutcome]]], None]
+    ) -> None:
         """One `chat` call for the batch; if vLLM rejects it (e.g. a prompt over max_model_len), bisect."""
         try:
             outputs = engine.chat(
@@ -103,9 +106,21 @@ class VLLMBackend:
             return
         if len(outputs) != len(calls):
             raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(calls)} prompts")
-        on_done([(key, CallOutcome(RawResponse(
-            text=out.outputs[0].text,
-            prompt_tokens=len(out.prompt_token_ids or ()),
-            completion_tokens=len(out.outputs[0].token_ids or ()),
-            finish_reason=out.outputs[0].finish_reason,
-        ), None, 1)) for (key, _call), out in zip(calls, outputs, strict=True)])
+        on_done(
+            [
+                (
+                    key,
+                    CallOutcome(
+                        RawResponse(
+                            text=out.outputs[0].text,
+                            prompt_tokens=len(out.prompt_token_ids or ()),
+                            completion_tokens=len(out.outputs[0].token_ids or ()),
+                            finish_reason=out.outputs[0].finish_reason,
+                        ),
+                        None,
+                        1,
+                    ),
+                )
+                for (key, _call), out in zip(calls, outputs, strict=True)
+            ]
+        )

@@ -143,7 +143,7 @@ def dataset_card(
                     {"discipline": d, **{k: v[k] for k in level_cols}, "total": sum(v.values())}
                     for d, v in stats["discipline_difficulty"].items()
                 ],
-                schema={"discipline": pl.String, **{k: pl.Int64 for k in level_cols}, "total": pl.Int64},
+                schema={"discipline": pl.String, **dict.fromkeys(level_cols, pl.Int64), "total": pl.Int64},
             )
         ),
         "",

@@ -36,6 +36,6 @@ def benchmark_index(seeds: pl.LazyFrame, paths: list[str]) -> tuple[BenchmarkInd
 
 def rejects(frame: pl.DataFrame, stage: str, reason: pl.Expr, related: pl.Expr) -> pl.DataFrame:
     """Rows of `linkqa_dataset_rejects` for the items of `frame` left out at `stage`."""
-    return frame.select(
-        "qa_id", "discipline", "question", stage=pl.lit(stage), reason=reason, related_id=related
-    ).cast({"reason": pl.String, "related_id": pl.String})
+    return frame.select("qa_id", "discipline", "question", stage=pl.lit(stage), reason=reason, related_id=related).cast(
+        {"reason": pl.String, "related_id": pl.String}
+    )

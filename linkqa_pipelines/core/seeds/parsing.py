@@ -44,9 +44,7 @@ def csv_records(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, error_rows(errors)
 
 
-def csv_header(
-    path: Path, read: tuple[pl.DataFrame, pl.DataFrame]
-) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+def csv_header(path: Path, read: tuple[pl.DataFrame, pl.DataFrame]) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
     """Split off the header record; data rows (and their encoding errors) are renumbered from 1."""
     records, errors = read
     if records.height == 0 or records[ROW][0] != 1:

@@ -88,11 +88,7 @@ def finish_read(path: Path, adapter: str, rows: pl.DataFrame, *errors: pl.DataFr
     present = {*rows.columns, *given, "source_row"}
     fill = [pl.lit(None, dtype).alias(c) for c, dtype in RAW_SCHEMA.items() if c not in present]
     rows = rows.rename({ROW: "source_row"}).with_columns(*fill, **given)
-    err = (
-        pl.concat([e.select(ROW, "field", "reason", "raw") for e in errors])
-        if errors
-        else error_rows([])
-    )
+    err = pl.concat([e.select(ROW, "field", "reason", "raw") for e in errors]) if errors else error_rows([])
     err = err.rename({ROW: "source_row"}).with_columns(source=pl.lit(source)).sort("source_row")
     rows_out = conform(rows, RAW_SCHEMA).select(list(RAW_SCHEMA)).sort("source_row")
     err_out = conform(err, QUARANTINE_SCHEMA).select(list(QUARANTINE_SCHEMA))

@@ -37,9 +37,7 @@ def fetch_s3_sources(client: Any, uris: Sequence[str], cache_dir: Path) -> list[
             objects = [o for page in pages for o in page.get("Contents", [])]
         except Exception as exc:  # boto3 raises many types; name the source either way
             raise RemoteSourceError(f"{uri}: cannot list objects ({type(exc).__name__}: {exc})") from exc
-        wanted = sorted(
-            (o for o in objects if o["Key"].lower().endswith(SUPPORTED_SUFFIXES)), key=lambda o: o["Key"]
-        )
+        wanted = sorted((o for o in objects if o["Key"].lower().endswith(SUPPORTED_SUFFIXES)), key=lambda o: o["Key"])
         if not wanted:
             raise RemoteSourceError(f"{uri}: no {'/'.join(SUPPORTED_SUFFIXES)} objects found")
         for obj in wanted:

@@ -2,8 +2,8 @@
 from the seeds linked along it.
 
 The task follows the LLM-layer pattern shared by every model-backed stage:
-- `build_synthesis_requests(paths, seeds, kps)` -> plain request pieces (key, messages,
-  schema, schema_name, params, payload) the caller wraps into `ChatRequest`s;
+- `build_synthesis_requests(paths, seeds, kps)` -> the LLM layer's `ChatRequest`s (key,
+  messages, schema, params, payload);
 - `offline_synthesis(payloads)` -> answers in the same JSON shape a model returns, computed
   without a model (see its docstring for what it can and cannot do);
 - `validate_synthesis(payload, answer)` -> reason to reject an answer, or None;

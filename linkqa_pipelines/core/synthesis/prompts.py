@@ -26,13 +26,17 @@ def request_piece(
     key: str,
     payload: Mapping[str, Any],
     messages: Callable[[Mapping[str, Any]], tuple[dict[str, str], ...]],
-    schema: Mapping[str, Any],
+    schema: dict[str, Any],
     schema_name: str,
 ) -> ChatRequest:
     """One request of a model task (synthesis, judge, enhancement): R1 sampling, a JSON schema,
     and the payload its offline algorithm and validator read."""
     return ChatRequest(
-        key=key, messages=messages(payload), schema=dict(schema), schema_name=schema_name, params=R1_PARAMS,
+        key=key,
+        messages=messages(payload),
+        schema=schema,
+        schema_name=schema_name,
+        params=R1_PARAMS,
         payload=payload,
     )
 
@@ -120,7 +124,9 @@ def build_synthesis_requests(
             "seeds": seed_list,
         }
         requests.append(
-            request_piece(f"synthesis:{row['path_id']}", payload, synthesis_messages, SYNTH_ANSWER_SCHEMA, "linkqa_synthesis")
+            request_piece(
+                f"synthesis:{row['path_id']}", payload, synthesis_messages, SYNTH_ANSWER_SCHEMA, "linkqa_synthesis"
+            )
         )
     return requests
 

@@ -47,7 +47,7 @@ def _uniform(state: np.uint64) -> tuple[np.uint64, float]:
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _in_path(paths: np.ndarray, w: int, t: int, node: int) -> bool:
-    for i in range(t):
+    for i in range(t):  # noqa: SIM110 - numba cannot compile any() over a generator
         if paths[w, i] == node:
             return True
     return False
@@ -95,14 +95,14 @@ _EMPTY, _SEGMENT, _TOTAL, _SEARCH, _PICK, _TEST = 0, 1, 2, 3, 4, 5
 
 
 @intrinsic
-def _prefetch(typingctx, array, index):  # noqa: ANN001, ANN202 (numba intrinsic protocol)
+def _prefetch(typingctx, array, index):
     """Start loading array[index] (1-D, any layout) into the cache without waiting for it
     (`llvm.prefetch`: read, keep in all levels). numba has no prefetch of its own. The `.p0`
     overload name assumes LLVM's opaque pointers (LLVM >= 15: every numba the pin allows)."""
     if not isinstance(array, types.Array) or array.ndim != 1 or not isinstance(index, types.Integer):
         return None
 
-    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+    def codegen(context, builder, signature, args):
         array_type = signature.args[0]
         view = context.make_array(array_type)(context, builder, args[0])
         item = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)

@@ -208,7 +208,8 @@ class _Sampler(NumpyStep):
         if not np.any(self.value_now[self.starts] > 0):
             max_draws = 0  # nothing can start a path
         kept = _Kept(
-            np.empty(cfg.n_paths * cfg.max_len, dtype=np.int32), np.empty(cfg.n_paths * cfg.max_len),
+            np.empty(cfg.n_paths * cfg.max_len, dtype=np.int32),
+            np.empty(cfg.n_paths * cfg.max_len),
             np.empty(cfg.n_paths, dtype=np.int64),
         )
         draws = discarded = 0

@@ -1,6 +1,5 @@
 """Difficulty scoring of synthesized QA, and harder variants where the discipline's target asks for them."""
 
-
 from dataclasses import replace
 from typing import Any
 
@@ -33,14 +32,23 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
     @model_stage_asset(
         STAGE,
         placement=placement,
-        ins={"synthesized_qa": AssetIn(), "seed_sources": AssetIn(), "kp_catalog": AssetIn(),
-             "kp_seed_links": AssetIn()},
+        ins={
+            "synthesized_qa": AssetIn(),
+            "seed_sources": AssetIn(),
+            "kp_catalog": AssetIn(),
+            "kp_seed_links": AssetIn(),
+        },
         group_name="difficulty",
         description="Difficulty score and method per QA; harder variants linked to their originals (enhanced_from).",
     )
     def difficulty_scored_qa(
-        context: AssetExecutionContext, config: DifficultyConfig, llm: LLMResource, lake: LakeResource,
-        synthesized_qa: pl.DataFrame, seed_sources: pl.LazyFrame, kp_catalog: pl.DataFrame,
+        context: AssetExecutionContext,
+        config: DifficultyConfig,
+        llm: LLMResource,
+        lake: LakeResource,
+        synthesized_qa: pl.DataFrame,
+        seed_sources: pl.LazyFrame,
+        kp_catalog: pl.DataFrame,
         kp_seed_links: pl.DataFrame,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         outcomes: list[TaskOutcome] = []
@@ -49,8 +57,9 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
             """Score every row by the judge (offline: heuristic); rows the judge failed on get the
             heuristic score, labelled as such in `difficulty_method`."""
             seeds = path_seeds(seed_sources, qa)
-            outcome = run_task(context, llm, lake, replace(JUDGE_TASK, stage=task_stage),
-                               build_judge_requests(qa, seeds))
+            outcome = run_task(
+                context, llm, lake, replace(JUDGE_TASK, stage=task_stage), build_judge_requests(qa, seeds)
+            )
             outcomes.append(outcome)
             scored = judge_frame(qa, outcome.payloads(), outcome.answers(), outcome.results)
             return offline_difficulty(scored, seeds, only_missing=True), task_metadata(outcome, llm.backend)
@@ -68,8 +77,10 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
                 .head(needed)
             )
             requests = build_enhance_requests(
-                candidates, kp_catalog.select("kp_id", "name", "description"),
-                seeds=seed_sources.collect(), seed_kps=kp_seed_links,
+                candidates,
+                kp_catalog.select("kp_id", "name", "description"),
+                seeds=seed_sources.collect(),
+                seed_kps=kp_seed_links,
             )
             outcome = run_task(context, llm, lake, ENHANCE_TASK, requests)
             outcomes.append(outcome)
@@ -77,9 +88,7 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
             fresh = enhanced_frame(outcome.payloads(), outcome.answers(), outcome.results)
             if fresh.height:
                 variants, _ = judge("difficulty_judge_variants", fresh)
-        out = pl.concat(
-            [scored.with_columns(enhanced_from=pl.lit(None, pl.String)), variants], how="diagonal_relaxed"
-        )
+        out = pl.concat([scored.with_columns(enhanced_from=pl.lit(None, pl.String)), variants], how="diagonal_relaxed")
         context.add_output_metadata(
             {
                 "originals": scored.height,
@@ -90,8 +99,9 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
                 ),
                 "methods": counts_md(dict(out.group_by("difficulty_method").len().iter_rows())),
                 "target": md_table(pl.DataFrame({"difficulty": list(target), "share": list(target.values())})),
-                "preview": md_table(out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from",
-                                               "question"), 5),
+                "preview": md_table(
+                    out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from", "question"), 5
+                ),
                 **judge_meta,
                 **enhance_meta,
             },

@@ -1,6 +1,5 @@
 """The KP co-occurrence graph: weighted edges and the seed <-> KP links the samplers use."""
 
-
 import polars as pl
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, multi_asset
 
@@ -11,12 +10,14 @@ from linkqa_pipelines.lib.metadata import md_table, png_md, table_metadata
 @multi_asset(
     outs={
         "kp_graph": AssetOut(
-            kinds={"igraph", "parquet"}, metadata=table_metadata("kp_graph"),
+            kinds={"igraph", "parquet"},
+            metadata=table_metadata("kp_graph"),
             description="Weighted undirected KP co-occurrence edges (weight = seeds in common, NPMI) with the "
             "seeds that link them.",
         ),
         "kp_seed_links": AssetOut(
-            kinds={"polars", "parquet"}, metadata=table_metadata("kp_seed_links"),
+            kinds={"polars", "parquet"},
+            metadata=table_metadata("kp_seed_links"),
             description="Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs.",
         ),
     },

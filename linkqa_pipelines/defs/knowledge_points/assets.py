@@ -1,7 +1,6 @@
 """Knowledge-point extraction per discipline (a model-backed stage; offline: keyphrases) and the
 KP catalog that merges every discipline's KPs."""
 
-
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetOut, AssetsDefinition, multi_asset
 
@@ -26,8 +25,11 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
         "(LLM, or offline keyphrases).",
     )
     def seed_knowledge_points(
-        context: AssetExecutionContext, llm: LLMResource, lake: LakeResource,
-        seed_qa: pl.DataFrame, seed_sources: pl.LazyFrame,
+        context: AssetExecutionContext,
+        llm: LLMResource,
+        lake: LakeResource,
+        seed_qa: pl.DataFrame,
+        seed_sources: pl.LazyFrame,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         discipline = context.partition_key
         name = load_taxonomy().discipline(discipline).name
@@ -42,8 +44,10 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
                 "seeds_failed": seed_qa.height - per_seed.height,
                 "kps_per_seed_mean": float(per_seed["len"].mean() or 0.0),  # type: ignore[arg-type]
                 "difficulty": counts_md(
-                    {str(k): v for k, v in
-                     links.unique("seed_id").group_by("difficulty").len().sort("difficulty").iter_rows()}
+                    {
+                        str(k): v
+                        for k, v in links.unique("seed_id").group_by("difficulty").len().sort("difficulty").iter_rows()
+                    }
                 ),
                 "top_kps": md_table(links.group_by("kp_name").len().sort("len", descending=True), 15),
                 **task_metadata(outcome, llm.backend),
@@ -58,7 +62,8 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
 @multi_asset(
     outs={
         "kp_catalog": AssetOut(
-            kinds=KINDS, metadata=table_metadata("kp_catalog"),
+            kinds=KINDS,
+            metadata=table_metadata("kp_catalog"),
             description="Canonical KPs merged across disciplines: kp_id, name, aliases, disciplines, popularity.",
         ),
         "kp_aliases": AssetOut(kinds=KINDS, description="Every surface name of a KP and the rule that merged it."),

@@ -1,11 +1,17 @@
 """The final dataset per discipline (target mix, deduplicated, decontaminated) and its release."""
 
-
 import polars as pl
 from dagster import AssetExecutionContext, AssetOut, MaterializeResult, MetadataValue, asset, multi_asset
 
 from linkqa_pipelines.core.difficulty import select_to_target
-from linkqa_pipelines.core.release import benchmark_index, dedup, find_contaminated, markdown_table, rejects, write_release
+from linkqa_pipelines.core.release import (
+    benchmark_index,
+    dedup,
+    find_contaminated,
+    markdown_table,
+    rejects,
+    write_release,
+)
 from linkqa_pipelines.core.tables import REJECT_SCHEMA
 from linkqa_pipelines.defs.difficulty.config import difficulty_targets
 from linkqa_pipelines.defs.release.config import DatasetConfig, ReleaseConfig
@@ -20,11 +26,13 @@ KINDS = {"polars", "parquet"}
 @multi_asset(
     outs={
         "linkqa_dataset": AssetOut(
-            kinds=KINDS, metadata=table_metadata("linkqa_dataset"),
+            kinds=KINDS,
+            metadata=table_metadata("linkqa_dataset"),
             description="Target discipline x difficulty mix, deduplicated and decontaminated.",
         ),
         "linkqa_dataset_rejects": AssetOut(
-            kinds=KINDS, metadata=table_metadata("linkqa_dataset_rejects"),
+            kinds=KINDS,
+            metadata=table_metadata("linkqa_dataset_rejects"),
             description="Every item left out of the dataset, by stage (dedup, decontamination, target mix) "
             "with its reason and the related item.",
         ),
@@ -51,8 +59,12 @@ def linkqa_dataset(
         flagged = hits.group_by("qa_id", maintain_order=True).first().select("qa_id", "benchmark_id", "matched_ngram")
         contaminated = kept.join(flagged, on="qa_id", how="inner")
         removed.append(
-            rejects(contaminated, "decontamination", "overlaps benchmark: " + pl.col("matched_ngram"),
-                    pl.col("benchmark_id"))
+            rejects(
+                contaminated,
+                "decontamination",
+                "overlaps benchmark: " + pl.col("matched_ngram"),
+                pl.col("benchmark_id"),
+            )
         )
         kept = kept.join(flagged, on="qa_id", how="anti")
 
@@ -108,8 +120,11 @@ def linkqa_release(
             "name": config.name,
             "version": config.version,
             "seed_sources": [
-                {"name": f"{r['adapter']} ({r['files']} files, {r['seeds']} seeds)",
-                 "licence": "see the source's licence", "url": ""}
+                {
+                    "name": f"{r['adapter']} ({r['files']} files, {r['seeds']} seeds)",
+                    "licence": "see the source's licence",
+                    "url": "",
+                }
                 for r in sources.iter_rows(named=True)
             ],
             "dedup": {"dropped": by_stage.get("dedup", 0)},

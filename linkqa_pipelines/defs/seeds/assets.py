@@ -6,7 +6,6 @@ source once and letting `seed_qa` partitions select their discipline is cheaper 
 ~25 partitions re-reading every file.
 """
 
-
 import polars as pl
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, asset, multi_asset
 from dagster_aws.s3 import S3Resource
@@ -25,11 +24,13 @@ KINDS = {"polars", "parquet"}
 @multi_asset(
     outs={
         "seed_sources": AssetOut(
-            kinds=KINDS, metadata=table_metadata("seed_sources"),
+            kinds=KINDS,
+            metadata=table_metadata("seed_sources"),
             description="All accepted seeds from every source, normalised, deduplicated, mapped to disciplines.",
         ),
         "seed_quarantine": AssetOut(
-            kinds=KINDS, metadata=table_metadata("seed_quarantine"),
+            kinds=KINDS,
+            metadata=table_metadata("seed_quarantine"),
             description="Rejected seed rows with source file, row number, field and reason.",
         ),
         "seed_accounting": AssetOut(

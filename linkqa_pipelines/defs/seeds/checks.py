@@ -1,6 +1,5 @@
 """Checks on ingestion: nothing is lost, and multiple-choice answers point at a choice."""
 
-
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
@@ -13,9 +12,7 @@ from linkqa_pipelines.lib.metadata import md_table
     description="rows in = seeds + quarantined + duplicates, for every source",
 )
 def seed_rows_accounted(seed_accounting: pl.DataFrame) -> AssetCheckResult:
-    bad = seed_accounting.filter(
-        pl.col("rows_in") != pl.col("seeds") + pl.col("quarantined") + pl.col("duplicates")
-    )
+    bad = seed_accounting.filter(pl.col("rows_in") != pl.col("seeds") + pl.col("quarantined") + pl.col("duplicates"))
     return AssetCheckResult(
         passed=bad.is_empty(),
         severity=AssetCheckSeverity.ERROR,

@@ -20,8 +20,9 @@ class SeedSourcesConfig(Config):
 class PipelineInputs(ConfigurableResource):
     """Files the pipeline reads: seed sources and the evaluation benchmarks to decontaminate against."""
 
-    seeds: str = Field(default="", description="LINKQA_SEEDS: comma-separated files/folders/s3:// URIs "
-                       "(empty = the bundled sample)")
+    seeds: str = Field(
+        default="", description="LINKQA_SEEDS: comma-separated files/folders/s3:// URIs (empty = the bundled sample)"
+    )
     benchmarks: str = Field(default="", description="LINKQA_BENCHMARKS: comma-separated benchmark files/folders")
 
     def seed_sources(self, configured: list[str]) -> list[str]:

@@ -1,6 +1,5 @@
 """LinkSyn synthesis: new QA fused from the seeds linked along each walk path (model-backed)."""
 
-
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition
 
@@ -24,15 +23,24 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         description="New QA per walk path with provenance (path, seeds, KPs, backend, model, tokens).",
     )
     def synthesized_qa(
-        context: AssetExecutionContext, config: SynthesisConfig, llm: LLMResource, lake: LakeResource,
-        walk_paths: pl.DataFrame, kp_catalog: pl.DataFrame, seed_sources: pl.LazyFrame,
+        context: AssetExecutionContext,
+        config: SynthesisConfig,
+        llm: LLMResource,
+        lake: LakeResource,
+        walk_paths: pl.DataFrame,
+        kp_catalog: pl.DataFrame,
+        seed_sources: pl.LazyFrame,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         if walk_paths.is_empty():
             context.add_output_metadata({"note": "no walk paths for this discipline"}, output_name=STAGE)
             return empty_frame(SYNTH_QA_SCHEMA), failures_frame()
         requests = build_synthesis_requests(
-            walk_paths, path_seeds(seed_sources, walk_paths), kp_catalog.select("kp_id", "name", "description"),
-            qa_type=config.qa_type, n_choices=config.n_choices, max_seeds=config.max_seeds,
+            walk_paths,
+            path_seeds(seed_sources, walk_paths),
+            kp_catalog.select("kp_id", "name", "description"),
+            qa_type=config.qa_type,
+            n_choices=config.n_choices,
+            max_seeds=config.max_seeds,
         )
         outcome = run_task(context, llm, lake, SYNTHESIS_TASK, requests)
         qa = synthesized_frame(outcome.payloads(), outcome.answers(), outcome.results)

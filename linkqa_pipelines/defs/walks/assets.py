@@ -1,6 +1,5 @@
 """Value-function-guided walk paths per discipline, with the seeds each path fuses."""
 
-
 import hashlib
 
 import numpy as np
@@ -37,11 +36,13 @@ def graph_arrays(kp_graph: pl.DataFrame, kp_seed_links: pl.DataFrame, n_nodes: i
 @multi_asset(
     outs={
         "walk_paths": AssetOut(
-            kinds=KINDS, metadata=table_metadata("walk_paths"),
+            kinds=KINDS,
+            metadata=table_metadata("walk_paths"),
             description="Sampled KP paths (value-function walks) and the seeds chosen for synthesis.",
         ),
         "walk_paths_unseeded": AssetOut(
-            kinds=KINDS, metadata=table_metadata("walk_paths_unseeded"),
+            kinds=KINDS,
+            metadata=table_metadata("walk_paths_unseeded"),
             description="Sampled paths that could not get enough linked seeds: kept to be seen, not synthesized.",
         ),
     },
@@ -61,8 +62,13 @@ def walk_paths(
     node_kp = catalog["kp_id"].to_numpy()
     start_mask = catalog["disciplines"].list.contains(discipline).to_numpy()
     cfg = WalkConfig(
-        n_paths=config.n_paths, min_len=config.min_len, max_len=config.max_len,
-        alpha=config.alpha, beta=config.beta, gamma=config.gamma, seed=config.seed,
+        n_paths=config.n_paths,
+        min_len=config.min_len,
+        max_len=config.max_len,
+        alpha=config.alpha,
+        beta=config.beta,
+        gamma=config.gamma,
+        seed=config.seed,
     )
     result = sample_paths(arrays, cfg, start_mask=start_mask)
     paths = result.paths()

@@ -17,7 +17,9 @@ JUDGE_TASK = ModelTask(
     stage="difficulty_judge", offline_model=OFFLINE_DIFFICULTY_MODEL, offline=offline_judge, validate=validate_judge
 )
 ENHANCE_TASK = ModelTask(
-    stage="difficulty_enhance", offline_model=OFFLINE_ENHANCE_MODEL, offline=offline_enhance,
+    stage="difficulty_enhance",
+    offline_model=OFFLINE_ENHANCE_MODEL,
+    offline=offline_enhance,
     validate=validate_enhance,
 )
 
