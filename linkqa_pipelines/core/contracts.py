@@ -9,6 +9,7 @@ partitions that have no rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -105,8 +106,8 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 def list_column(values: np.ndarray | pl.Series, offsets: np.ndarray) -> pl.Series:
     """A list column whose row i is values[offsets[i]:offsets[i + 1]], assembled by Arrow from
     the flat values (no Python loop, no copy of the values)."""
-    flat = values.to_arrow() if isinstance(values, pl.Series) else pa.array(values)
-    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), flat))
+    flat = cast(Any, values.to_arrow() if isinstance(values, pl.Series) else pa.array(values))  # pyarrow: untyped
+    return pl.Series(values=cast(Any, pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), flat)))
 
 
 @dataclass(frozen=True)

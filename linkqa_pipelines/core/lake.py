@@ -40,7 +40,7 @@ def _partition_parts(partition: PartitionSpec) -> list[str]:
     if partition is None:
         return []
     pairs = {"discipline": partition} if isinstance(partition, str) else dict(partition)
-    parts = []
+    parts: list[str] = []
     for key, value in pairs.items():
         if not _NAME_RE.match(key) or not _KEY_RE.match(value):
             raise ValueError(f"invalid partition {key}={value!r}")
@@ -54,7 +54,7 @@ class Lake:
 
     home: Path
     root: str = ""  # default: <home>/lake
-    storage_options: Mapping[str, str] = field(default_factory=dict)
+    storage_options: Mapping[str, str] = field(default_factory=dict[str, str])
     lock_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:

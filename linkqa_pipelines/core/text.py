@@ -53,7 +53,7 @@ def jaccard_to_each(text: str, others: Sequence[str], k: int = 5) -> list[float]
     """Char k-gram Jaccard of `text` with each of `others` (one normalisation pass for all)."""
     norm, *rest = normalize_texts([text, *others])
     base = _shingle_set(norm, k)
-    out = []
+    out: list[float] = []
     for other in rest:
         shingles = _shingle_set(other, k)
         union = len(base | shingles)

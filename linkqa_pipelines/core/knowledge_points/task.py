@@ -57,7 +57,12 @@ def kp_task(seeds: pl.DataFrame, corpus: pl.DataFrame, discipline: str) -> Model
     def offline(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | None]:
         ids = [p["seed_id"] for p in payloads]
         answers = offline_kp_answers(seeds.filter(pl.col("seed_id").is_in(ids)), corpus=corpus)
-        empty = {"knowledge_points": [], "discipline": discipline, "grade_level": None, "difficulty": None}
+        empty: dict[str, Any] = {
+            "knowledge_points": [],
+            "discipline": discipline,
+            "grade_level": None,
+            "difficulty": None,
+        }
         return [answers.get(i, empty) for i in ids]
 
     def validate(seed: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:

@@ -1,5 +1,7 @@
 """The final dataset per discipline (target mix, deduplicated, decontaminated) and its release."""
 
+from typing import Any
+
 import polars as pl
 from dagster import AssetExecutionContext, AssetOut, MaterializeResult, MetadataValue, asset, multi_asset
 
@@ -133,7 +135,7 @@ def linkqa_release(
             "targets.",
         },
     )
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": manifest.rows,
         "release_dir": MetadataValue.path(str(out_dir)),
         "shards": len(manifest.shards),
