@@ -81,8 +81,10 @@ def linkqa_home(_hermetic_env: Path) -> Path:
 @pytest.fixture
 def linkqa_env(linkqa_home: Path) -> dict[str, str]:
     """Environment for a `linkqa` / `dagster` child process: `linkqa_home`, offline LLM backend and
-    no other inherited LINKQA_* / DAGSTER_HOME setting."""
-    return {**os.environ, "LINKQA_LLM_BACKEND": "offline"}
+    no other inherited LINKQA_* / DAGSTER_* setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINKQA_", "DAGSTER_"))}
+    env.update(LINKQA_HOME=str(linkqa_home), DAGSTER_HOME=str(linkqa_home / "dagster"), LINKQA_LLM_BACKEND="offline")
+    return env
 
 
 @pytest.fixture

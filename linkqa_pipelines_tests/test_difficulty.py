@@ -94,9 +94,7 @@ def test_seed_reference_difficulty_is_blended_and_only_missing_keeps_scores() ->
 def test_offline_judge_answers_like_a_judge_and_says_what_it_is() -> None:
     qa = _qa([SIMPLE, COMPOSED])
     reqs = build_judge_requests(qa)
-    assert (
-        reqs[0].key == "difficulty:q_simple" and "1 = recall of a single fact" in reqs[0].messages[0]["content"]
-    )
+    assert reqs[0].key == "difficulty:q_simple" and "1 = recall of a single fact" in reqs[0].messages[0]["content"]
     payloads = [r.payload for r in reqs]
     answers = offline_judge(payloads)
     assert [a["score"] for a in answers] == offline_difficulty(qa)["difficulty"].to_list()

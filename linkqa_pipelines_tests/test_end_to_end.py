@@ -9,6 +9,8 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from linkqa_pipelines.definitions import build_definitions
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -42,6 +44,21 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(
         assert instance.get_latest_materialization_event(AssetKey(name)) is not None, name
     parts = instance.get_materialized_partitions(AssetKey("walk_paths"))
     assert parts == {"mathematics", "economics", "physics"}
+    # every asset of the code location, the side tables and failure ledgers too, was materialized
+    all_keys = build_definitions(env={}).resolve_asset_graph().get_all_asset_keys()
+    assert {
+        "seed_accounting",
+        "kp_aliases",
+        "kp_links",
+        "kp_seed_links",
+        "walk_paths_unseeded",
+        "linkqa_dataset_rejects",
+        "seed_knowledge_points_llm_failures",
+        "synthesized_qa_llm_failures",
+        "difficulty_scored_qa_llm_failures",
+    } <= {k.to_user_string() for k in all_keys}
+    for key in all_keys:
+        assert instance.get_latest_materialization_event(key) is not None, key.to_user_string()
     runs = instance.get_runs()
     assert len(runs) == 1 + 3 + 1 + 3 + 1 and all(r.is_success for r in runs)
     instance.dispose()
@@ -93,7 +110,7 @@ def test_four_partitions_at_once_with_the_multiprocess_executor(linkqa_home: Pat
             "-m",
             "linkqa_pipelines.definitions",
             "--select",
-            "seed_sources,seed_quarantine",
+            "seed_sources,seed_quarantine,seed_accounting",  # every output of the ingest_seeds multi-asset
         ],
         env=env,
         cwd=ROOT,
@@ -112,7 +129,7 @@ def test_four_partitions_at_once_with_the_multiprocess_executor(linkqa_home: Pat
                 "-m",
                 "linkqa_pipelines.definitions",
                 "--select",
-                "seed_qa,seed_knowledge_points",
+                "seed_qa,seed_knowledge_points,seed_knowledge_points_llm_failures",
                 "--partition",
                 key,
             ],

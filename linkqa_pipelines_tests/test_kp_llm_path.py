@@ -97,8 +97,14 @@ def test_kp_extraction_through_openai_backend_repairs_and_records_failures(
     seeds_file = tmp_path / "physics.jsonl"
     seeds_file.write_bytes(b"\n".join(orjson.dumps(s) for s in SEEDS) + b"\n")
     home = linkqa_home
-    llm = {"backend": "openai", "base_url": server.base_url, "model": "fake-r1", "max_retries": 2, "max_repairs": 1,
-           "timeout": 5.0}
+    llm = {
+        "backend": "openai",
+        "base_url": server.base_url,
+        "model": "fake-r1",
+        "max_retries": 2,
+        "max_repairs": 1,
+        "timeout": 5.0,
+    }
     kp_stage = ["seed_knowledge_points", "seed_knowledge_points_llm_failures"]  # one multi-asset
     materialize_assets(
         home,
@@ -120,7 +126,9 @@ def test_kp_extraction_through_openai_backend_repairs_and_records_failures(
 
     failures = lake.read("llm_failures")
     # stored under the stage's own Hive key, as the stage's failures asset
-    assert_frame_equal(failures, lake.read("llm_failures", [{"stage": "seed_knowledge_points", "discipline": "physics"}]))
+    assert_frame_equal(
+        failures, lake.read("llm_failures", [{"stage": "seed_knowledge_points", "discipline": "physics"}])
+    )
     garbage_id = seeds.filter(pl.col("question").str.contains("GARBAGE-ALWAYS"))["seed_id"].item()
     assert failures["key"].to_list() == [garbage_id]
     assert failures["stage"].item() == "seed_knowledge_points" and failures["partition"].item() == "physics"
@@ -135,7 +143,7 @@ def test_kp_extraction_through_openai_backend_repairs_and_records_failures(
     assert "sk-test-SECRET-kp-123" not in str({k: v.value for k, v in meta.items()})
     assert by_asset["seed_knowledge_points_llm_failures"].metadata["dagster/row_count"].value == 1
     assert "sk-test-SECRET-kp-123" not in "".join(str(e) for e in result.all_events)
-    # the key reached the endpoint through the LINKQA_LLM_API_KEY binding of the definitions
+    # the key reached the endpoint from LINKQA_LLM_API_KEY
     assert server.auth_headers == {"Bearer sk-test-SECRET-kp-123"}
 
     # A second materialization answers from the cache and retries only the failure.

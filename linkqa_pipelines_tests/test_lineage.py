@@ -28,7 +28,9 @@ def _frames() -> Iterator[FrameType]:
         frame = frame.f_back  # type: ignore[assignment]
 
 
-def test_every_lake_read_during_a_run_is_a_declared_dependency(linkqa_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_lake_read_during_a_run_is_a_declared_dependency(
+    linkqa_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     defs = build_definitions()
     specs = {s.key: s for s in defs.resolve_all_asset_specs()}
     parents = {key: {d.asset_key for d in spec.deps} for key, spec in specs.items()}
@@ -67,8 +69,18 @@ def test_every_lake_read_during_a_run_is_a_declared_dependency(linkqa_home: Path
     monkeypatch.setattr(Lake, "scan", recording_scan)
     assert cli.main(["run", "--disciplines", "physics,mathematics,economics", "--paths", "30"]) == 0
 
-    assert {op for op, _ in reads} >= {"seed_qa", "seed_knowledge_points", "kp_catalog", "kp_graph", "walk_paths",
-                                        "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset", "linkqa_release"}
+    assert {op for op, _ in reads} >= {
+        "seed_qa",
+        "seed_knowledge_points",
+        "kp_catalog",
+        "kp_graph",
+        "walk_paths",
+        "synthesized_qa",
+        "difficulty_scored_qa",
+        "linkqa_dataset",
+        "linkqa_release",
+    }
+
     def declared(op: str, table: str) -> bool:
         if op in check_reads:
             return table_asset[table] in check_reads[op]

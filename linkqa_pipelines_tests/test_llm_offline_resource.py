@@ -93,21 +93,16 @@ def resolved(resource: LLMResource) -> LLMResource:
 def test_resource_reads_env_and_keeps_the_key_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    # The definitions bind each set LINKQA_LLM_* variable, and the key's variable, as an EnvVar.
+    # The definitions bind each set LINKQA_LLM_* variable as an EnvVar; the key is never a field.
     bound = bind_resources(env=ENV)["llm"]
-    assert {f: bound_to(getattr(bound, f)) for f in ("backend", "model", "base_url", "concurrency", "api_key")} == {
+    assert {f: bound_to(getattr(bound, f)) for f in ("backend", "model", "base_url", "concurrency")} == {
         "backend": ("EnvVar", "LINKQA_LLM_BACKEND"),
         "model": ("EnvVar", "LINKQA_LLM_MODEL"),
         "base_url": ("EnvVar", "LINKQA_LLM_BASE_URL"),
         "concurrency": ("IntEnvVar", "LINKQA_LLM_CONCURRENCY"),
-        "api_key": ("EnvVar", "DEEPSEEK_API_KEY"),  # the last fallback of the key variables
     }
     assert bound_to(bound.timeout) is None  # unset variables leave the field's default
-    assert "SECRET" not in repr(bound) + str(bound.model_dump())
-    # LINKQA_LLM_API_KEY, then OPENAI_API_KEY, win over DEEPSEEK_API_KEY
-    assert bound_to(bind_resources(env={**ENV, "OPENAI_API_KEY": "x"})["llm"].api_key) == ("EnvVar", "OPENAI_API_KEY")
-    both = {**ENV, "OPENAI_API_KEY": "x", "LINKQA_LLM_API_KEY": "y"}
-    assert bound_to(bind_resources(env=both)["llm"].api_key) == ("EnvVar", "LINKQA_LLM_API_KEY")
+    assert bound.api_key_env == "" and "api_key" not in LLMResource.model_fields
 
     resource = resolved(bound)
     assert (resource.backend, resource.model, resource.concurrency) == ("openai", "deepseek-reasoner", 16)
@@ -120,48 +115,50 @@ def test_resource_reads_env_and_keeps_the_key_out(monkeypatch: pytest.MonkeyPatc
     assert resource.describe() == "[openai backend] deepseek-reasoner at https://api.deepseek.com/v1"
     client = resource.client(tmp_path)
     assert client.settings.secret() == "sk-test-SECRET-123" and client.settings.home == tmp_path
-    # the key may come from any variable the resource's api_key is bound to
-    assert resolved(LLMResource(api_key=dg.EnvVar("MY_KEY"), concurrency=4)).settings().secret() == "sk-test-OTHER-456"
-    # explicit settings win over the environment; the resource itself never reads it
+    assert LLMResource(api_key_env="MY_KEY", concurrency=4).settings().secret() == "sk-test-OTHER-456"
+    # explicit settings win over the environment; the resource itself never reads LINKQA_LLM_*
     overridden = bind_resources(env=ENV, llm={"concurrency": 4})["llm"]
     assert bound_to(overridden.concurrency) is None and resolved(overridden).concurrency == 4
     assert LLMResource(concurrency=4).concurrency == 4
-    assert (LLMResource().backend, LLMResource().api_key) == ("offline", None)
-    shown = repr(client) + repr(client.settings) + repr(resource.settings()) + str(resource.settings().model_dump())
+    assert LLMResource().backend == "offline"
+    shown = repr(resource) + str(resource.model_dump()) + repr(client) + repr(client.settings)
+    shown += repr(bound) + str(bound.model_dump())
     assert "SECRET" not in shown
     assert LLMResource(backend="offline").settings().pool_name() == "llm_offline"
     assert build_definitions(env={}).resolve_assets_def("seed_knowledge_points").op.pool == "llm_offline"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: LLMResource.api_key is a plain str field, so the resolved resource's repr/model_dump "
-    "show the key (lib/llm_resource.py)",
-)
-def test_resolved_resource_repr_keeps_the_key_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    resource = resolved(bind_resources(env=ENV)["llm"])
-    assert "SECRET" not in repr(resource) + str(resource.model_dump())
+def test_key_variables_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LINKQA_LLM_API_KEY, else OPENAI_API_KEY, else DEEPSEEK_API_KEY."""
+    resource = resolved(bind_resources(env={})["llm"])
+    assert resource.settings().secret() is None
+    for name in ("DEEPSEEK_API_KEY", "OPENAI_API_KEY", "LINKQA_LLM_API_KEY"):
+        monkeypatch.setenv(name, f"sk-test-{name}")
+        assert resource.settings().secret() == f"sk-test-{name}"
 
 
 def test_resource_in_an_asset_gives_metadata(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("LINKQA_LLM_BACKEND", raising=False)
     monkeypatch.setenv("LINKQA_LLM_API_KEY", "sk-test-SECRET-789")
+    keys_seen: list[str | None] = []
 
     @dg.asset(pool=LLMResource().settings().pool_name())
     def kps(llm: LLMResource) -> dg.MaterializeResult:
-        outcome = llm.client(tmp_path).generate("kp", None, requests(6), offline=keyword_kps)
+        client = llm.client(tmp_path)
+        keys_seen.append(client.settings.secret())
+        outcome = client.generate("kp", None, requests(6), offline=keyword_kps)
         return dg.MaterializeResult(metadata={**stats_metadata(outcome), "llm": llm.describe()})
 
     assert kps.op.pool == "llm_offline"
-    # the resource as the definitions bind it: offline (no LINKQA_LLM_BACKEND), key from its EnvVar
+    # the resource as the definitions bind it: offline (no LINKQA_LLM_BACKEND set)
     llm = bind_resources()["llm"]
-    assert bound_to(llm.api_key) == ("EnvVar", "LINKQA_LLM_API_KEY") and bound_to(llm.backend) is None
+    assert bound_to(llm.backend) is None
     result = dg.materialize([kps], resources={"llm": llm})
     (materialization,) = result.asset_materializations_for_node("kps")
     meta = {k: v.value for k, v in materialization.metadata.items()}
     assert meta["llm_backend"] == "offline" and meta["llm_model"] == "keyword_kps"
     assert meta["llm_requests"] == 6 and meta["llm_failures"] == 2 and meta["llm_calls"] == 0
     assert meta["llm_cost_usd"] == 0.0
+    # the asset's client had the key, and it reached neither metadata nor any event of the run
+    assert keys_seen == ["sk-test-SECRET-789"]
     assert "SECRET" not in str(meta) + "".join(str(e) for e in result.all_events)

@@ -9,14 +9,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from dagster import materialize
-from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.lake import Lake
-from linkqa_pipelines.definitions import all_assets, all_checks
-from linkqa_pipelines.resources.llm import LLMResource
-from linkqa_pipelines.resources.warehouse import WarehouseResource
 from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
+from linkqa_pipelines_tests.pipeline import materialize_assets
 from linkqa_pipelines_tests.test_kp_llm_path import play_model as play_kp_model
 
 DISCIPLINES = ["mathematics", "economics"]
@@ -70,29 +66,29 @@ def test_whole_graph_on_the_openai_backend(
 ) -> None:
     monkeypatch.setenv("LINKQA_LLM_API_KEY", "sk-test-SECRET-pipeline-456")
     home = linkqa_home
-    resources = {
-        "warehouse": WarehouseResource(home=str(home)),
-        "s3": S3Resource(),
-        "llm": LLMResource(backend="openai", base_url=server.base_url, model="fake-r1", timeout=2.0, max_retries=4),
-    }
+    llm = {"backend": "openai", "base_url": server.base_url, "model": "fake-r1", "timeout": 2.0, "max_retries": 4}
 
     def run(selection: list[str], partition: str | None = None, config: dict | None = None) -> None:
-        result = materialize(
-            [*all_assets, *all_checks],
-            selection=selection,
-            partition_key=partition,
-            resources=resources,
-            run_config=config,
-        )
+        result = materialize_assets(home, selection, partition=partition, run_config=config, llm=llm)
         assert result.success
 
-    run(["seed_sources", "seed_quarantine"])
+    # each multi-asset step is selected with all its outputs (the stage table, its failures, ...)
+    run(["seed_sources", "seed_quarantine", "seed_accounting"])
     for d in DISCIPLINES:
-        run(["seed_qa", "seed_knowledge_points"], d)
-    run(["kp_catalog", "kp_graph"])
+        run(["seed_qa", "seed_knowledge_points", "seed_knowledge_points_llm_failures"], d)
+    run(["kp_catalog", "kp_aliases", "kp_links", "kp_graph", "kp_seed_links"])
     for d in DISCIPLINES:
         run(
-            ["walk_paths", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"],
+            [
+                "walk_paths",
+                "walk_paths_unseeded",
+                "synthesized_qa",
+                "synthesized_qa_llm_failures",
+                "difficulty_scored_qa",
+                "difficulty_scored_qa_llm_failures",
+                "linkqa_dataset",
+                "linkqa_dataset_rejects",
+            ],
             d,
             {"ops": {"walk_paths": {"config": {"n_paths": 40}}}},
         )
@@ -111,6 +107,13 @@ def test_whole_graph_on_the_openai_backend(
     variants = scored.filter(pl.col("enhanced_from").is_not_null())
     assert variants["enhanced_from"].is_in(scored["qa_id"].to_list()).all()
     failures = lake.read("llm_failures") if lake.files("llm_failures") else pl.DataFrame()
+    # every model-backed stage records its failures (even none) under its own stage= key, per discipline
+    stored = {(p.parent.parent.name, p.parent.name) for p in (home / "lake" / "llm_failures").glob("*/*/data.parquet")}
+    assert stored == {
+        (f"stage={stage}", f"discipline={d}")
+        for stage in ("seed_knowledge_points", "synthesized_qa", "difficulty_scored_qa")
+        for d in DISCIPLINES
+    }
     # with 10% injected faults and 4 retries nearly everything succeeds; what did not is on record
     assert failures.height <= 0.05 * qa.height + 1, failures.select("stage", "reason").to_dicts()
     assert server.outcomes["ok"] > 0 and sum(n for k, n in server.outcomes.items() if k != "ok") > 0

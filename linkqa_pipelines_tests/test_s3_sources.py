@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
+from polars.testing import assert_frame_equal
 
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.seeds import RemoteSourceError, fetch_s3_sources
@@ -83,7 +84,7 @@ def test_missing_prefix_names_the_uri(tmp_path: Path, aws_env: str) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:DuckDB view:UserWarning")  # httpfs may be absent offline
-def test_lake_on_s3_round_trips(tmp_path: Path, aws_env: str) -> None:
+def test_lake_on_s3_round_trips(tmp_path: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     lake = Lake(
         tmp_path, root=f"s3://{BUCKET}/lake", storage_options={"aws_endpoint_url": aws_env, "aws_allow_http": "true"}
     )
@@ -91,5 +92,36 @@ def test_lake_on_s3_round_trips(tmp_path: Path, aws_env: str) -> None:
     lake.write("seed_qa", pl.DataFrame({"seed_id": ["b"], "discipline": ["law"]}), "law")
     assert sorted(lake.read("seed_qa")["seed_id"]) == ["a", "b"]
     assert lake.read("seed_qa", ["law"])["seed_id"].to_list() == ["b"]
-    lake.write_bytes("kp_graph", "csr.npz", b"\x00\x01payload")
-    assert lake.read_bytes("kp_graph", "csr.npz") == b"\x00\x01payload"
+    # Lake has no byte-artefact API any more (kp_graph's arrays are rebuilt from its edge table); what
+    # the pipeline stores on S3 is what the IO manager moves between assets, so round-trip that: with
+    # LINKQA_LAKE_ROOT on S3, ingest writes its tables there and its check loads seed_accounting back.
+    root = f"s3://{BUCKET}/pipeline-lake"
+    monkeypatch.setenv("LINKQA_LAKE_ROOT", root)
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    home = tmp_path / "home"
+    result = materialize_assets(home, INGEST, resources={"s3": S3Resource(endpoint_url=aws_env)})
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+    remote = Lake(home, root=root, storage_options=lake.storage_options)
+    for m in result.asset_materializations_for_node("ingest_seeds"):
+        table = m.asset_key.to_user_string()
+        assert m.metadata["lake_uri"].value == f"{root}/{table}/data.parquet"
+        assert remote.read(table).height == m.metadata["dagster/row_count"].value, table
+    assert not (home / "lake").exists()  # nothing went to the local default root
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="package bug: Lake.scan on an s3:// root does not skip never-materialized partitions "
+    "(core/lake.py), and the seed_qa check loads all of them",
+)
+@pytest.mark.filterwarnings("ignore:DuckDB view:UserWarning")
+def test_partitioned_run_on_an_s3_lake(tmp_path: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = f"s3://{BUCKET}/partitioned-lake"
+    monkeypatch.setenv("LINKQA_LAKE_ROOT", root)
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    home = tmp_path / "home"
+    materialize_assets(home, INGEST, resources={"s3": S3Resource(endpoint_url=aws_env)})
+    materialize_assets(home, ["seed_qa"], partition="physics")
+    remote = Lake(home, root=root, storage_options={"aws_endpoint_url": aws_env, "aws_allow_http": "true"})
+    seeds = remote.read("seed_sources").filter(pl.col("discipline") == "physics")
+    assert_frame_equal(remote.read("seed_qa", ["physics"]), seeds)

@@ -293,7 +293,9 @@ def test_synthesized_frame_contract(requests: dict[str, dict]) -> None:
         7,
     )
     piece = requests["p_en"]
-    assert isinstance(piece, ChatRequest) and piece.params == SamplingParams(temperature=0.6, top_p=0.95, max_tokens=8192)
+    assert isinstance(piece, ChatRequest) and piece.params == SamplingParams(
+        temperature=0.6, top_p=0.95, max_tokens=8192
+    )
     with pytest.raises(ValueError, match="must align"):
         synthesized_frame(payloads, answers, meta[:1])
     with pytest.raises(ValueError, match="model"):
