@@ -13,7 +13,9 @@ from linkqa_pipelines.core.contracts import (
     SEED_SCHEMA,
     SYNTH_QA_SCHEMA,
 )
+from linkqa_pipelines.core.graph.build import KP_EDGE_SCHEMA, SEED_LINK_SCHEMA
 from linkqa_pipelines.core.llm.types import FAILURE_SCHEMA
+from linkqa_pipelines.core.seeds.normalise import ACCOUNTING_SCHEMA
 
 Schema = dict[str, pl.DataType]
 
@@ -30,8 +32,12 @@ TABLE_SCHEMAS: dict[str, Schema] = {
     "seed_sources": SEED_SCHEMA,
     "seed_qa": SEED_SCHEMA,
     "seed_quarantine": QUARANTINE_SCHEMA,
+    "seed_accounting": ACCOUNTING_SCHEMA,
     "seed_knowledge_points": KP_LINK_SCHEMA,
     "kp_catalog": KP_CATALOG_SCHEMA,
+    "kp_links": {**KP_LINK_SCHEMA, "kp_id": pl.String()},
+    "kp_graph": KP_EDGE_SCHEMA,
+    "kp_seed_links": SEED_LINK_SCHEMA,
     "walk_paths": PATH_SCHEMA,
     "walk_paths_unseeded": PATH_SCHEMA,
     "synthesized_qa": SYNTH_QA_SCHEMA,

@@ -67,7 +67,11 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
             description="Canonical KPs merged across disciplines: kp_id, name, aliases, disciplines, popularity.",
         ),
         "kp_aliases": AssetOut(kinds=KINDS, description="Every surface name of a KP and the rule that merged it."),
-        "kp_links": AssetOut(kinds=KINDS, description="Seed -> KP links carrying the canonical kp_id."),
+        "kp_links": AssetOut(
+            kinds=KINDS,
+            metadata=table_metadata("kp_links"),
+            description="Seed -> KP links carrying the canonical kp_id.",
+        ),
     },
     group_name="knowledge_points",
 )

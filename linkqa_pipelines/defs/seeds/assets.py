@@ -35,6 +35,7 @@ KINDS = {"polars", "parquet"}
         ),
         "seed_accounting": AssetOut(
             kinds=KINDS,
+            metadata=table_metadata("seed_accounting"),
             description="Per source: rows in, seeds kept, rows quarantined, exact duplicates dropped.",
         ),
     },
