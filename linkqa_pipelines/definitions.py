@@ -28,7 +28,7 @@ from linkqa_pipelines.defs.synthesis.assets import build_synthesis
 from linkqa_pipelines.defs.walks.assets import walk_paths
 from linkqa_pipelines.lib.io_manager import LakeIOManager
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.llm_resource import LLM_ENV, LLM_INT_FIELDS, LLMResource
+from linkqa_pipelines.lib.llm_resource import LLM_ENV, LLM_FLOAT_FIELDS, LLM_INT_FIELDS, LLMResource
 from linkqa_pipelines.lib.model_stage import ModelPlacement
 from linkqa_pipelines.settings import env_fields
 
@@ -47,7 +47,7 @@ def bind_resources(
     env = os.environ if env is None else env
     overrides = {k: v for k, v in (llm or {}).items() if v is not None}
     lake = LakeResource(**(env_fields(LAKE_ENV, env=env) | ({"home": home} if home else {})))
-    llm_fields = env_fields(LLM_ENV, LLM_INT_FIELDS, env=env) | overrides
+    llm_fields = env_fields(LLM_ENV, LLM_INT_FIELDS, env=env, floats=LLM_FLOAT_FIELDS) | overrides
     return {
         "lake": lake,
         "io_manager": LakeIOManager(lake_resource=lake),

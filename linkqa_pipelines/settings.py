@@ -32,12 +32,26 @@ def dagster_home(env: Mapping[str, str] | None = None) -> Path:
 
 
 def env_fields(
-    names: Mapping[str, str], ints: frozenset[str] = frozenset(), env: Mapping[str, str] | None = None
+    names: Mapping[str, str],
+    ints: frozenset[str] = frozenset(),
+    env: Mapping[str, str] | None = None,
+    floats: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Resource fields bound to the environment variables that are set (`field -> variable`)."""
+    """Resource fields bound to the environment variables that are set (`field -> variable`).
+
+    Dagster's `EnvVar` has string and int forms only, so float fields take the variable's value
+    when the definitions load (a bad number fails there, naming the variable)."""
     env = os.environ if env is None else env
-    return {
-        field: EnvVar.int(var) if field in ints else EnvVar(var)
-        for field, var in names.items()
-        if env.get(var, "").strip()
-    }
+    fields: dict[str, Any] = {}
+    for field, var in names.items():
+        value = env.get(var, "").strip()
+        if not value:
+            continue
+        if field in floats:
+            try:
+                fields[field] = float(value)
+            except ValueError:
+                raise ValueError(f"{var}={value!r} is not a number") from None
+        else:
+            fields[field] = EnvVar.int(var) if field in ints else EnvVar(var)
+    return fields

@@ -162,3 +162,14 @@ def test_resource_in_an_asset_gives_metadata(monkeypatch: pytest.MonkeyPatch, tm
     # the asset's client had the key, and it reached neither metadata nor any event of the run
     assert keys_seen == ["sk-test-SECRET-789"]
     assert "SECRET" not in str(meta) + "".join(str(e) for e in result.all_events)
+
+
+def test_float_settings_from_the_environment_are_plain_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster's EnvVar has no float form: float fields take the value when the definitions load."""
+    env = {"LINKQA_LLM_TIMEOUT": "5.5", "LINKQA_LLM_CONCURRENCY": "7"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    llm = resolved(bind_resources(env=env)["llm"])
+    assert (llm.timeout, llm.concurrency) == (5.5, 7)
+    with pytest.raises(ValueError, match="LINKQA_LLM_TIMEOUT='soon' is not a number"):
+        bind_resources(env={"LINKQA_LLM_TIMEOUT": "soon"})

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr
 from linkqa_pipelines.core.llm import BatchOutcome, LLMClient, LLMSettings
 from linkqa_pipelines.core.llm.settings import API_KEY_ENV, ENV_PREFIX
 
-__all__ = ["LLM_ENV", "LLM_INT_FIELDS", "LLMResource", "stats_metadata"]
+__all__ = ["LLM_ENV", "LLM_FLOAT_FIELDS", "LLM_INT_FIELDS", "LLMResource", "stats_metadata"]
 
 _DEFAULTS = LLMSettings()
 
@@ -75,6 +75,7 @@ class LLMResource(ConfigurableResource):
 LLM_ENV: dict[str, str] = {
     name: ENV_PREFIX + name.upper() for name in LLMResource.model_fields if name != "api_key_env"
 }
+LLM_FLOAT_FIELDS = frozenset({"timeout", "price_input", "price_output", "gpu_memory_utilization"})
 LLM_INT_FIELDS = frozenset(
     {
         "concurrency",
