@@ -8,6 +8,7 @@ from dagster import DagsterInstance
 
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.seeds import SeedSourceError
+from linkqa_pipelines.defs.seeds.checks import seed_answers_in_choices
 from linkqa_pipelines_tests.pipeline import materialize_assets
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_seeds"
@@ -69,3 +70,19 @@ def test_unreadable_file_fails_the_materialization_naming_it(tmp_path: Path) -> 
     broken.write_bytes(b"\xff\xfe\x00garbage \xc3\x28 not utf-8\n")
     with pytest.raises(SeedSourceError, match=r"broken\.jsonl"):
         _ingest(tmp_path / "home", [str(broken)])
+
+
+def test_answer_check_judges_only_the_partition_it_ran_for(tmp_path: Path) -> None:
+    """A bad partition of another discipline must not fail (or slow) this partition's check."""
+    _ingest(tmp_path)
+    lake = Lake(tmp_path)
+    bad = (
+        lake.read("seed_sources")
+        .head(1)
+        .with_columns(discipline=pl.lit("law"), qa_type=pl.lit("multiple_choice"), answer=pl.lit("Z"))
+    )
+    lake.write("seed_qa", bad, "law")
+    result = materialize_assets(tmp_path, ["seed_qa"], partition="physics")
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed and evaluation.partition == "physics"
+    assert not seed_answers_in_choices(seed_qa=bad).passed  # the same check on the planted partition fails

@@ -109,11 +109,6 @@ def test_lake_on_s3_round_trips(tmp_path: Path, aws_env: str, monkeypatch: pytes
     assert not (home / "lake").exists()  # nothing went to the local default root
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: Lake.scan on an s3:// root does not skip never-materialized partitions "
-    "(core/lake.py), and the seed_qa check loads all of them",
-)
 @pytest.mark.filterwarnings("ignore:DuckDB view:UserWarning")
 def test_partitioned_run_on_an_s3_lake(tmp_path: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     root = f"s3://{BUCKET}/partitioned-lake"

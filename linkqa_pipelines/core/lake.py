@@ -13,6 +13,7 @@ storage natively; credentials come from the environment).
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -21,9 +22,11 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import duckdb
 import polars as pl
+import pyarrow.fs as pafs
 
 DATA_FILE = "data.parquet"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -101,18 +104,35 @@ class Lake:
 
     # ---- reads -------------------------------------------------------------------
     def files(self, table: str, partitions: Sequence[PartitionSpec] | None = None) -> list[str]:
-        """Data files of a table, optionally only the given discipline partitions."""
+        """Data files of a table that exist, optionally only those of the given partitions
+        (partitions never materialized are skipped, locally and on object storage alike)."""
         if self.is_remote:
-            raise LakeError("listing is local-only; scan remote tables by glob")
-        base = Path(self.table_uri(table))
-        if partitions is not None:
-            return [p for key in partitions if Path(p := self.file_uri(table, key)).exists()]
-        if (base / DATA_FILE).exists():
-            return [str(base / DATA_FILE)]
-        return sorted(str(p) for p in base.glob(f"**/{DATA_FILE}"))
+            present = self._remote_files(table)
+        else:
+            present = {str(p) for p in Path(self.table_uri(table)).glob(f"**/{DATA_FILE}")}
+        if partitions is None:
+            return sorted(present)
+        return [uri for key in partitions if (uri := self.file_uri(table, key)) in present]
 
-    def exists(self, table: str, partition: PartitionSpec = None) -> bool:
-        return self.is_remote or Path(self.file_uri(table, partition)).exists()
+    def _remote_files(self, table: str) -> set[str]:
+        """Every data file under a table's prefix, in one listing of the object store."""
+        scheme, path = self.table_uri(table).split("://", 1)
+        selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+        infos = cast(list[Any], self._remote_fs().get_file_info(selector))
+        return {f"{scheme}://{info.path}" for info in infos if str(info.path).endswith("/" + DATA_FILE)}
+
+    def _remote_fs(self) -> Any:
+        """pyarrow's S3 filesystem, configured from the same options and environment Polars uses."""
+        opts = dict(self.storage_options)
+        endpoint = opts.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+        kwargs: dict[str, object] = {"region": opts.get("aws_region") or os.environ.get("AWS_REGION", "us-east-1")}
+        if endpoint:
+            kwargs["endpoint_override"] = endpoint
+            kwargs["scheme"] = "http" if endpoint.startswith("http://") else "https"
+        if opts.get("aws_access_key_id"):
+            kwargs["access_key"] = opts["aws_access_key_id"]
+            kwargs["secret_key"] = opts.get("aws_secret_access_key", "")
+        return pafs.S3FileSystem(**kwargs)
 
     def scan(
         self,
@@ -126,10 +146,6 @@ class Lake:
         frame of that schema stands in (an upstream partition with no data is normal).
         """
         opts = dict(self.storage_options) or None
-        if self.is_remote:
-            if partitions is None:
-                return pl.scan_parquet(f"{self.table_uri(table)}/**/{DATA_FILE}", storage_options=opts)
-            return pl.scan_parquet([self.file_uri(table, k) for k in partitions], storage_options=opts)
         files = self.files(table, partitions)
         if not files:
             if schema is not None:
@@ -140,10 +156,10 @@ class Lake:
                 + ": materialize its asset first"
             )
         if len(files) == 1:
-            return pl.scan_parquet(files[0])
+            return pl.scan_parquet(files[0], storage_options=opts)
         # Partitions may differ in optional columns (an empty partition carries only the
         # contract's): align them by name instead of failing.
-        return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
+        return pl.concat([pl.scan_parquet(f, storage_options=opts) for f in files], how="diagonal_relaxed")
 
     def read(self, table: str, partitions: Sequence[PartitionSpec] | None = None, **kw: object) -> pl.DataFrame:
         return self.scan(table, partitions, **kw).collect()  # type: ignore[arg-type]

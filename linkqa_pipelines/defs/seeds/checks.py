@@ -4,6 +4,7 @@ import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
 from linkqa_pipelines.lib.metadata import md_table
+from linkqa_pipelines.lib.partitions import discipline_partitions
 
 
 @asset_check(
@@ -20,7 +21,11 @@ def seed_rows_accounted(seed_accounting: pl.DataFrame) -> AssetCheckResult:
     )
 
 
-@asset_check(asset="seed_qa", description="every multiple-choice answer is a letter among its choices")
+@asset_check(
+    asset="seed_qa",
+    partitions_def=discipline_partitions,
+    description="every multiple-choice answer is a letter among its choices (the partition just built)",
+)
 def seed_answers_in_choices(seed_qa: pl.DataFrame) -> AssetCheckResult:
     letters = {chr(65 + i): i for i in range(26)}
     answer_index = pl.col("answer").str.strip_chars().str.to_uppercase().replace_strict(letters, default=None)
