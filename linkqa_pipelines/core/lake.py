@@ -117,7 +117,7 @@ class Lake:
     def _remote_files(self, table: str) -> set[str]:
         """Every data file under a table's prefix, in one listing of the object store."""
         scheme, path = self.table_uri(table).split("://", 1)
-        selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+        selector = cast(Any, pafs.FileSelector)(path, recursive=True, allow_not_found=True)  # pyarrow is untyped
         infos = cast(list[Any], self._remote_fs().get_file_info(selector))
         return {f"{scheme}://{info.path}" for info in infos if str(info.path).endswith("/" + DATA_FILE)}
 
@@ -132,7 +132,7 @@ class Lake:
         if opts.get("aws_access_key_id"):
             kwargs["access_key"] = opts["aws_access_key_id"]
             kwargs["secret_key"] = opts.get("aws_secret_access_key", "")
-        return pafs.S3FileSystem(**kwargs)
+        return cast(Any, pafs.S3FileSystem(**kwargs))
 
     def scan(
         self,
