@@ -1,4 +1,4 @@
-"""Run chosen assets of the real code location in-process, with the resources bound to a home."""
+"""Run parts of the real code location in-process, with the resources bound to a home."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from linkqa_pipelines.definitions import build_definitions
 
 def materialize_assets(
     home: Path,
-    names: Sequence[str],
+    names: Sequence[str] | None,
     *,
+    job: str | None = None,
     partition: str | None = None,
     run_config: Mapping[str, Any] | None = None,
     llm: Mapping[str, Any] | None = None,
@@ -22,11 +23,12 @@ def materialize_assets(
     instance: DagsterInstance | None = None,
     raise_on_error: bool = True,
 ) -> ExecuteInProcessResult:
-    """Materialize `names` (with their checks) the way `linkqa run` does; upstream tables come from the lake."""
+    """Materialize `names` (with their checks), or a whole `job` of those `linkqa run` executes when
+    `names` is None; upstream tables come from the lake."""
     defs = build_definitions(home=str(home), llm=llm, resources=resources)
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        asset_selection=[AssetKey(n) for n in names],
+    job_def = defs.resolve_job_def(job) if job else defs.resolve_implicit_global_asset_job_def()
+    return job_def.execute_in_process(
+        asset_selection=[AssetKey(n) for n in names] if names is not None else None,
         partition_key=partition,
         run_config=dict(run_config or {}),
         instance=instance or DagsterInstance.ephemeral(),

@@ -68,31 +68,18 @@ def test_whole_graph_on_the_openai_backend(
     home = linkqa_home
     llm = {"backend": "openai", "base_url": server.base_url, "model": "fake-r1", "timeout": 2.0, "max_retries": 4}
 
-    def run(selection: list[str], partition: str | None = None, config: dict | None = None) -> None:
-        result = materialize_assets(home, selection, partition=partition, run_config=config, llm=llm)
+    def run(job: str, partition: str | None = None, config: dict | None = None) -> None:
+        result = materialize_assets(home, None, job=job, partition=partition, run_config=config, llm=llm)
         assert result.success
 
-    # each multi-asset step is selected with all its outputs (the stage table, its failures, ...)
-    run(["seed_sources", "seed_quarantine", "seed_accounting"])
+    # the jobs `linkqa run` executes, stage by stage
+    run("ingest_job")
     for d in DISCIPLINES:
-        run(["seed_qa", "seed_knowledge_points", "seed_knowledge_points_llm_failures"], d)
-    run(["kp_catalog", "kp_aliases", "kp_links", "kp_graph", "kp_seed_links"])
+        run("discipline_seed_job", d)
+    run("graph_job")
     for d in DISCIPLINES:
-        run(
-            [
-                "walk_paths",
-                "walk_paths_unseeded",
-                "synthesized_qa",
-                "synthesized_qa_llm_failures",
-                "difficulty_scored_qa",
-                "difficulty_scored_qa_llm_failures",
-                "linkqa_dataset",
-                "linkqa_dataset_rejects",
-            ],
-            d,
-            {"ops": {"walk_paths": {"config": {"n_paths": 40}}}},
-        )
-    run(["linkqa_release"])
+        run("discipline_synthesis_job", d, {"ops": {"walk_paths": {"config": {"n_paths": 40}}}})
+    run("release_job")
 
     lake = Lake(home)
     for table in ("seed_knowledge_points", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"):
