@@ -176,7 +176,7 @@ def naive_pairs(seed_ids: list[str], kp_ids: list[str], cap: int = 50) -> tuple[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seeds", type=int, default=1_000_000)
     parser.add_argument("--kps", type=int, default=200_000, help="distinct KP names before variants")
     parser.add_argument("--per-seed", type=int, default=4)

@@ -115,7 +115,7 @@ MODES: dict[str, Callable[[str, int, int, str], int]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=8, help="requests per level = rounds x in flight")
     parser.add_argument("--modes", default="plain,layer,layer-sdk")
     args = parser.parse_args()

@@ -306,7 +306,7 @@ class _Connection(asyncio.Protocol):
 
 def main(argv: list[str] | None = None) -> None:
     """Run in the foreground (bench): prints `PORT <n>` once listening."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0)

@@ -115,7 +115,8 @@ def test_matches_brute_force_on_real_questions_with_injected_near_copies(mmlu: p
     assert injected <= set(got)  # every near copy caught
     for j in injected:
         assert got[j][0] == "near" and 0.8 <= text_jaccard(texts[j], texts[got[j][1]]) < 1.0
-    assert dropped.filter(pl.col("dedup_reason") == "near")["similarity"].min() >= 0.8
+    lowest_near = dropped.filter(pl.col("dedup_reason") == "near")["similarity"].min()
+    assert isinstance(lowest_near, float) and lowest_near >= 0.8
     assert set(dropped["duplicate_of"]) <= set(kept["qa_id"])  # always a row that survives
     # abstract_algebra rows 36 and 72 repeat row 9, itself a near copy of row 1: they follow row 9
     assert got[35] == got[71] == got[8] == ("near", 0)

@@ -155,8 +155,8 @@ def test_repair_chain_resumes_from_the_cache(server: FakeOpenAIServer, tmp_path:
 def test_rejected_cached_answer_is_not_served_again(server: FakeOpenAIServer, tmp_path: Path) -> None:
     client = make_client(server, tmp_path)
     request = ask("[[faults:malformed,malformed]] q")
-    first = client.generate("s", None, [request])
-    assert not first.results[0].ok and first.results[0].error.startswith("invalid JSON")
+    first = client.generate("s", None, [request]).results[0]
+    assert not first.ok and first.error is not None and first.error.startswith("invalid JSON")
     before = server.total
     second = client.generate("s", None, [request])
     assert second.results[0].ok and not second.results[0].cached
@@ -208,16 +208,16 @@ def test_identical_requests_in_a_batch_are_sent_once(server: FakeOpenAIServer, t
 def test_response_formats(server: FakeOpenAIServer, tmp_path: Path, transport: str) -> None:
     for fmt, expected in [("json_schema", "json_schema"), ("json_object", "json_object"), ("text", None)]:
         client = make_client(server, tmp_path / fmt, response_format=fmt, http_transport=transport)
-        outcome = client.generate("s", None, [ask("q")])
+        result = client.generate("s", None, [ask("q")]).results[0]
         body = server.bodies[-1]
         assert (body.get("response_format") or {}).get("type") == expected
-        assert outcome.results[0].ok and outcome.results[0].parsed["tag"] == "q"
+        assert result.ok and result.parsed is not None and result.parsed["tag"] == "q"
         assert "JSON schema" in body["messages"][0]["content"]  # the schema is also in the prompt
     assert server.bodies[0]["response_format"]["json_schema"]["schema"] == ANSWER_SCHEMA
-    assert "```json" in outcome.results[0].text  # text mode: parsed out of prose and a code fence
+    assert result.text is not None and "```json" in result.text  # text mode: parsed out of prose and a code fence
 
-    free = make_client(server, tmp_path / "free").generate("s", None, [ask("q", schema=None)])
-    assert free.results[0].ok and free.results[0].parsed is None and "Sure" in free.results[0].text
+    free = make_client(server, tmp_path / "free").generate("s", None, [ask("q", schema=None)]).results[0]
+    assert free.ok and free.parsed is None and free.text is not None and "Sure" in free.text
     assert "response_format" not in server.bodies[-1]
 
 
@@ -225,9 +225,9 @@ def test_response_formats(server: FakeOpenAIServer, tmp_path: Path, transport: s
 def test_reasoning_is_kept_apart(server: FakeOpenAIServer, tmp_path: Path, directive: str) -> None:
     outcome = make_client(server, tmp_path).generate("s", None, [ask(f"{directive} q")])
     result = outcome.results[0]
-    assert result.ok and result.parsed["tag"] == f"{directive} q"
+    assert result.ok and result.parsed is not None and result.parsed["tag"] == f"{directive} q"
     assert result.reasoning == "Thinking about 2 messages step by step."
-    assert "<think>" not in result.text and "Thinking" not in result.text
+    assert result.text is not None and "<think>" not in result.text and "Thinking" not in result.text
     assert result.reasoning_tokens > 0 and outcome.stats.reasoning_tokens == result.reasoning_tokens
 
 

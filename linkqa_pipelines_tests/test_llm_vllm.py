@@ -131,7 +131,7 @@ def test_whole_batch_in_one_call_with_schema_and_key_mapping(tmp_path: Path) -> 
     assert [r.key for r in outcome.results] == [r.key for r in requests]
     for request, result in zip(requests, outcome.results, strict=True):
         assert result.ok and result.backend == "vllm" and result.model == "Qwen/Qwen2.5-7B-Instruct"
-        assert result.parsed["tag"] == request.messages[0]["content"]
+        assert result.parsed is not None and result.parsed["tag"] == request.messages[0]["content"]
         assert result.prompt_tokens > 0 and result.completion_tokens > 0
     assert outcome.stats.calls == 50 and outcome.stats.cache_hits == 0
 
@@ -163,8 +163,9 @@ def test_repairs_form_the_next_batch_and_bad_prompts_are_isolated(tmp_path: Path
     requests += [ask("[[malformed]] q", "bad"), ask("[[too_long]] q", "long"), ask("[[think]] q", "think")]
     outcome = client(tmp_path, factory).generate("kp", None, requests)
     by_key = {r.key: r for r in outcome.results}
-    assert by_key["bad"].ok and by_key["bad"].attempts == 2 and by_key["bad"].parsed["n_messages"] == 4
-    assert not by_key["long"].ok and "longer than the maximum model length" in by_key["long"].error
+    bad, long = by_key["bad"], by_key["long"]
+    assert bad.ok and bad.attempts == 2 and bad.parsed is not None and bad.parsed["n_messages"] == 4
+    assert not long.ok and long.error is not None and "longer than the maximum model length" in long.error
     assert by_key["think"].ok and by_key["think"].reasoning == "pondering"
     assert all(by_key[str(i)].ok for i in range(6))
     calls = factory.engines[0].calls

@@ -79,11 +79,11 @@ PATHS = pl.DataFrame(
 
 
 @pytest.fixture(scope="module")
-def requests() -> dict[str, dict]:
+def requests() -> dict[str, ChatRequest]:
     return {r.payload["path_id"]: r for r in build_synthesis_requests(PATHS, SEEDS, KPS)}
 
 
-def test_requests_carry_path_seeds_and_schema(requests: dict[str, dict]) -> None:
+def test_requests_carry_path_seeds_and_schema(requests: dict[str, ChatRequest]) -> None:
     en = requests["p_en"]
     assert en.key == "synthesis:p_en" and en.schema is SYNTH_ANSWER_SCHEMA
     (message,) = en.messages  # one user turn, no system prompt (R1 guidance)
@@ -107,7 +107,7 @@ def test_requests_carry_path_seeds_and_schema(requests: dict[str, dict]) -> None
     }
 
 
-def test_chinese_prompt_and_auto_free_form(requests: dict[str, dict]) -> None:
+def test_chinese_prompt_and_auto_free_form(requests: dict[str, ChatRequest]) -> None:
     zh = requests["p_zh"].messages[0]["content"]
     assert "命题专家" in zh and "均使用中文" in zh and "离子反应：溶液中离子之间的反应" in zh
     assert requests["p_zh"].payload["language"] == "zh"
@@ -149,7 +149,7 @@ def test_offline_free_form_composes_seeds_in_order() -> None:
     assert offline_synthesis([payload]) == [answer]  # deterministic
 
 
-def test_offline_chinese_template(requests: dict[str, dict]) -> None:
+def test_offline_chinese_template(requests: dict[str, ChatRequest]) -> None:
     payload = {**requests["p_zh"].payload, "qa_type": "free_form", "n_choices": None}
     (answer,) = offline_synthesis([payload])
     assert answer["question"].startswith("本题串联以下知识点：离子反应 → 酸碱中和。")
@@ -159,7 +159,7 @@ def test_offline_chinese_template(requests: dict[str, dict]) -> None:
     assert validate_synthesis(payload, answer) is None
 
 
-def test_offline_composite_multiple_choice(requests: dict[str, dict]) -> None:
+def test_offline_composite_multiple_choice(requests: dict[str, ChatRequest]) -> None:
     payload = requests["p_en"].payload
     (answer,) = offline_synthesis([payload])
     assert answer["qa_type"] == "multiple_choice" and len(answer["choices"]) == 4
@@ -224,12 +224,12 @@ def _mutate(**changes: object) -> dict:
         ),
     ],
 )
-def test_validator_rejects_bad_answers(requests: dict[str, dict], answer: dict, reason: str) -> None:
+def test_validator_rejects_bad_answers(requests: dict[str, ChatRequest], answer: dict, reason: str) -> None:
     result = validate_synthesis(requests["p_en"].payload, answer)
     assert result is not None and reason in result
 
 
-def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[str, dict]) -> None:
+def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[str, ChatRequest]) -> None:
     assert validate_synthesis(requests["p_en"].payload, GOOD_EN) is None
     assert validate_synthesis(requests["p_en"].payload, _mutate(answer="72 J")) is None  # choice text is fine
     lettered = _mutate(choices=["A. 18 J", "B. 36 J", "C. 72 J", "D. 12 J"])  # letters models add anyway
@@ -250,10 +250,11 @@ def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[st
         **zh_answer,
         "question": "Which statement about adding NaOH and Na2SO4 to a solution of barium and hydrogen ions is true?",
     }
-    assert "not in Chinese" in validate_synthesis(zh_payload, english)
+    reason = validate_synthesis(zh_payload, english)
+    assert reason is not None and "not in Chinese" in reason
 
 
-def test_synthesized_frame_contract(requests: dict[str, dict]) -> None:
+def test_synthesized_frame_contract(requests: dict[str, ChatRequest]) -> None:
     payloads = [requests["p_en"].payload, requests["p_zh"].payload]
     answers = [_mutate(answer="72 J"), None]  # the second request failed
     meta = [

@@ -97,7 +97,7 @@ def test_interleaved_kernel_draws_what_one_walker_at_a_time_draws(rounds: int, s
     walkers = 3 * walk_kernels.SLOTS + 5  # slots refill, and the last rounds run part-empty
     start = rng.choice(np.flatnonzero(np.diff(g.indptr) > 0), size=walkers)
 
-    def batch() -> list[np.ndarray]:
+    def batch() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # paths ... state
         paths = np.full((walkers, 6), -1, dtype=np.int32)
         paths[:, 0] = start
         lengths = np.ones(walkers, dtype=np.int64)
@@ -105,7 +105,7 @@ def test_interleaved_kernel_draws_what_one_walker_at_a_time_draws(rounds: int, s
         lengths[7:9] = 0  # no start KP: left alone too
         target = np.random.default_rng(seed + 20).integers(2, 7, size=walkers)
         state = np.random.default_rng(seed + 10).integers(0, 1 << 64, size=walkers, dtype=np.uint64)
-        return [paths, np.zeros((walkers, 6)), lengths, target, state]
+        return paths, np.zeros((walkers, 6)), lengths, target, state
 
     fast, slow = batch(), batch()
     planned = fast[3].copy()

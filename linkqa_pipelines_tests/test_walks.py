@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -36,6 +36,7 @@ from linkqa_pipelines.core.walks import types as walks
 from linkqa_pipelines.core.walks.sampler import _Sampler
 
 BASELINES = (uniform_walk, mathscale_walk, popularity_walk)
+Engine = Literal["numba", "numpy"]
 ENGINES = pytest.mark.parametrize(
     "engine", [pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")), "numpy"]
 )
@@ -47,11 +48,17 @@ def hub_ring(n_tail: int = 60, n_hub: int = 3, hub_weight: float = 3.0, hub_popu
     tail = range(n_hub, n_hub + n_tail)
     for h in range(n_hub):
         for other in range(h + 1, n_hub):
-            src.append(h), dst.append(other), weight.append(hub_weight)
+            src.append(h)
+            dst.append(other)
+            weight.append(hub_weight)
         for t in tail:
-            src.append(h), dst.append(t), weight.append(hub_weight)
+            src.append(h)
+            dst.append(t)
+            weight.append(hub_weight)
     for k in range(n_tail):
-        src.append(n_hub + k), dst.append(n_hub + (k + 1) % n_tail), weight.append(1.0)
+        src.append(n_hub + k)
+        dst.append(n_hub + (k + 1) % n_tail)
+        weight.append(1.0)
     popularity = np.r_[np.full(n_hub, hub_popularity), np.ones(n_tail)]
     return graph_arrays_from_edges(n_hub + n_tail, np.array(src), np.array(dst), np.array(weight), popularity)
 
@@ -92,7 +99,7 @@ def assert_valid(result: WalkResult, g: GraphArrays, cfg: WalkConfig, start_mask
     ids=["default", "exact", "step", "batch7"],
 )
 @ENGINES
-def test_paths_follow_edges_never_repeat_and_respect_lengths(options: dict, engine: str) -> None:
+def test_paths_follow_edges_never_repeat_and_respect_lengths(options: dict, engine: Engine) -> None:
     g = random_graph()
     start_mask = np.zeros(g.n_nodes, dtype=bool)
     start_mask[::3] = True
@@ -101,13 +108,13 @@ def test_paths_follow_edges_never_repeat_and_respect_lengths(options: dict, engi
         result = sampler(g, cfg, start_mask)
         assert len(result) == cfg.n_paths
         assert_valid(result, g, cfg, start_mask)
-    padded = result.padded()
-    assert padded.shape == (300, result.lengths.max())
-    assert all(np.array_equal(row[row >= 0], p) for row, p in zip(padded, result.paths(), strict=True))
+        padded = result.padded()
+        assert padded.shape == (300, result.lengths.max())
+        assert all(np.array_equal(row[row >= 0], p) for row, p in zip(padded, result.paths(), strict=True))
 
 
 @ENGINES
-def test_same_seed_same_paths_other_seed_other_paths(engine: str) -> None:
+def test_same_seed_same_paths_other_seed_other_paths(engine: Engine) -> None:
     g = random_graph()
     cfg = WalkConfig(n_paths=200, seed=11, batch_size=16, engine=engine)
     a, b = sample_paths(g, cfg), sample_paths(g, cfg)
@@ -167,7 +174,7 @@ def test_engine_auto_falls_back_to_numpy_without_numba(monkeypatch: pytest.Monke
 
 
 @ENGINES
-def test_dead_ends_are_discarded_and_counted(engine: str) -> None:
+def test_dead_ends_are_discarded_and_counted(engine: Engine) -> None:
     # a triangle 0-1-2 plus a pendant pair 3-4: from 3 or 4 a path dies at 2 KPs
     g = graph_arrays_from_edges(5, np.array([0, 1, 0, 3]), np.array([1, 2, 2, 4]), np.ones(4), np.ones(5))
     only_pair = np.array([False, False, False, True, True])
@@ -186,7 +193,7 @@ def test_dead_ends_are_discarded_and_counted(engine: str) -> None:
 
 
 @ENGINES
-def test_dead_end_after_min_len_keeps_the_shorter_path(engine: str) -> None:
+def test_dead_end_after_min_len_keeps_the_shorter_path(engine: Engine) -> None:
     g = graph_arrays_from_edges(4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.ones(3), np.ones(4))  # a line
     starts = np.array([True, False, False, False])
     cfg = WalkConfig(n_paths=5, min_len=4, max_len=6, engine=engine)  # targets 4-6, the line ends at 4
@@ -195,7 +202,7 @@ def test_dead_end_after_min_len_keeps_the_shorter_path(engine: str) -> None:
 
 
 @ENGINES
-def test_coverage_beats_uniform_and_mathscale_on_hand_made_graph(engine: str) -> None:
+def test_coverage_beats_uniform_and_mathscale_on_hand_made_graph(engine: Engine) -> None:
     g = hub_ring()
     coverage = {s.__name__: [] for s in (sample_paths, uniform_walk, mathscale_walk)}
     for seed in range(5):
@@ -208,7 +215,7 @@ def test_coverage_beats_uniform_and_mathscale_on_hand_made_graph(engine: str) ->
 
 
 @ENGINES
-def test_without_coverage_term_popular_kps_dominate(engine: str) -> None:
+def test_without_coverage_term_popular_kps_dominate(engine: Engine) -> None:
     g = hub_ring(hub_popularity=50.0)  # 3 popular hubs among 63 KPs (5% of the KPs)
 
     def hub_share(result: WalkResult) -> float:
@@ -224,7 +231,7 @@ def test_without_coverage_term_popular_kps_dominate(engine: str) -> None:
 
 
 @ENGINES
-def test_fast_path_draws_exactly_the_target_distribution(engine: str) -> None:
+def test_fast_path_draws_exactly_the_target_distribution(engine: Engine) -> None:
     """The epoch proposal + rejection step must give P(v | u) ~ strength^gamma * V_now(v) with path
     KPs excluded, also after use counts changed since the proposal was built."""
     rng = np.random.default_rng(0)
@@ -305,9 +312,9 @@ def test_bad_config_and_inputs_fail_loudly() -> None:
     with pytest.raises(ValueError, match="beta"):
         WalkConfig(n_paths=5, beta=-1.0)
     with pytest.raises(ValueError, match="coverage_update"):
-        WalkConfig(n_paths=5, coverage_update="path")  # type: ignore[arg-type]
+        WalkConfig(n_paths=5, coverage_update="path")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="engine"):
-        WalkConfig(n_paths=5, engine="cuda")  # type: ignore[arg-type]
+        WalkConfig(n_paths=5, engine="cuda")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="threads"):
         WalkConfig(n_paths=5, threads=0)
     g = random_graph()
@@ -360,7 +367,7 @@ def mmlu_graph(mmlu_test: Path) -> RealGraph:
 @pytest.mark.parametrize(("discipline", "n_paths"), [("biology", 600), ("chemistry", 300)])
 @ENGINES
 def test_real_seeds_coverage_and_gini_beat_uniform_and_mathscale(
-    discipline: str, n_paths: int, engine: str, shared_data: Callable[..., Path]
+    discipline: str, n_paths: int, engine: Engine, shared_data: Callable[..., Path]
 ) -> None:
     g = mmlu_graph(shared_data("mmlu", "test"))
     mask = g.catalog["disciplines"].list.contains(discipline).to_numpy()

@@ -42,7 +42,7 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
                 "seeds": seed_qa.height,
                 "seeds_with_kps": per_seed.height,
                 "seeds_failed": seed_qa.height - per_seed.height,
-                "kps_per_seed_mean": float(per_seed["len"].mean() or 0.0),  # type: ignore[arg-type]
+                "kps_per_seed_mean": float(per_seed.select(pl.col("len").mean()).item() or 0.0),
                 "difficulty": counts_md(
                     {
                         str(k): v
