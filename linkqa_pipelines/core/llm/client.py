@@ -70,7 +70,7 @@ class _Chain:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
-    bad: list[tuple[str, str]] = field(default_factory=list)  # (cache key, reason) of unusable answers
+    bad: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])  # (cache key, reason) of unusable answers
     result: ChatResult | None = None
 
 
@@ -312,7 +312,7 @@ class LLMClient:
     ) -> BatchOutcome:
         name = offline_name or str(getattr(offline, "__name__", "offline"))
         stats = BatchStats(stage, partition, "offline", name, requests=len(requests))
-        results = []
+        results: list[ChatResult] = []
         for request, (answer, error) in zip(requests, run_offline(stage, requests, offline), strict=True):
             if answer is not None and request.schema is not None:
                 error = schema_error(answer, request.schema)

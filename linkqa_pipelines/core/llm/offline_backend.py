@@ -8,7 +8,7 @@ None and malformed answers become recorded failures, never silent drops.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from linkqa_pipelines.core.llm.types import ChatRequest
 
@@ -24,7 +24,8 @@ def run_offline(
             f"stage '{stage}': LLM backend is 'offline' but the stage passed no offline algorithm; "
             "set LINKQA_LLM_BACKEND=openai|vllm or give generate(offline=...)"
         )
-    answers = list(algorithm(requests))
+    # object, not the declared answer type: the algorithm is stage code, and its answers are checked below
+    answers: list[object] = list(algorithm(requests))
     if len(answers) != len(requests):
         raise ValueError(
             f"stage '{stage}': offline algorithm returned {len(answers)} answers for {len(requests)} requests"
@@ -36,5 +37,5 @@ def run_offline(
         elif not isinstance(answer, dict):
             out.append((None, f"the offline algorithm returned {type(answer).__name__}, expected a dict"))
         else:
-            out.append((answer, None))
+            out.append((cast(dict[str, Any], answer), None))
     return out

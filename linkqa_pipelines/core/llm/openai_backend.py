@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -103,8 +103,8 @@ def parse_completion(content: bytes) -> RawResponse:
         message = choice["message"]
     except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
         raise InvalidResponse(f"not a chat completion: {content[:80]!r}") from None
-    usage = data.get("usage") or {}
-    details = usage.get("completion_tokens_details") or {}
+    usage: dict[str, Any] = data.get("usage") or {}
+    details: dict[str, Any] = usage.get("completion_tokens_details") or {}
     return RawResponse(
         text=message.get("content") or "",
         reasoning=message.get("reasoning_content") or message.get("reasoning") or None,
@@ -123,13 +123,20 @@ def estimate_tokens(call: Call) -> int:
 def error_message(body: bytes) -> str:
     """The `error.message` of an error body, else its start."""
     try:
-        data = orjson.loads(body)
+        data: object = orjson.loads(body)
     except orjson.JSONDecodeError:
         return body[:200].decode("utf-8", "replace")
-    inner = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(inner, dict) and inner.get("message"):
-        return str(inner["message"])[:300]
+    top = _json_object(data)
+    inner: object = data if top is None else top.get("error", data)
+    error = _json_object(inner)
+    if error is not None and error.get("message"):
+        return str(error["message"])[:300]
     return str(inner)[:300]
+
+
+def _json_object(value: object) -> dict[str, Any] | None:
+    """`value` when it is a JSON object (parsed JSON keys are strings), else None."""
+    return cast(dict[str, Any], value) if isinstance(value, dict) else None
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

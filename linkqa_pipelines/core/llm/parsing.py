@@ -10,11 +10,11 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import exceptions as jsonschema_exceptions
 
 from linkqa_pipelines.core.llm.types import RawResponse
 
@@ -70,7 +70,7 @@ def extract_json(text: str) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             continue
         if isinstance(value, dict):
-            return value
+            return cast(dict[str, Any], value)
     decoder = json.JSONDecoder()
     first_error: json.JSONDecodeError | None = None
     pos = s.find("{")
@@ -83,7 +83,7 @@ def extract_json(text: str) -> dict[str, Any]:
             first_error = first_error or exc
         else:
             if isinstance(value, dict):
-                return value
+                return cast(dict[str, Any], value)
         pos = s.find("{", pos + 1)
     if first_error is not None:
         raise ParseError(f"invalid JSON: {first_error.msg} (line {first_error.lineno}, column {first_error.colno})")
@@ -93,7 +93,7 @@ def extract_json(text: str) -> dict[str, Any]:
 def _object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ParseError(f"expected a JSON object, got {type(value).__name__}")
-    return value
+    return cast(dict[str, Any], value)
 
 
 @lru_cache(maxsize=64)
@@ -104,7 +104,8 @@ def _validator(schema_json: bytes) -> Draft202012Validator:
 def schema_error(value: dict[str, Any], schema: dict[str, Any]) -> str | None:
     """The most relevant schema violation, or None."""
     validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
-    error = best_match(validator.iter_errors(value))
+    # typeshed's stub of best_match has no return type: the most relevant error, or None when there is none
+    error = cast(ValidationError | None, jsonschema_exceptions.best_match(validator.iter_errors(value)))
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "(root)"

@@ -70,7 +70,7 @@ class LLMSettings(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            problems = []
+            problems: list[str] = []
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 where = sources.get(field, field) if field not in overrides or overrides[field] is None else field

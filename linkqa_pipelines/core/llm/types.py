@@ -53,7 +53,8 @@ class ChatRequest:
     schema: dict[str, Any] | None = None  # JSON schema of the answer; None = free text
     schema_name: str = "answer"
     params: SamplingParams = SamplingParams()
-    payload: Mapping[str, Any] = field(default_factory=dict)  # offline algorithm inputs; never sent to a model
+    # offline algorithm inputs; never sent to a model
+    payload: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from linkqa_pipelines.core.llm.settings import LLMSettings
 from linkqa_pipelines.core.llm.types import Call, CallOutcome, RawResponse
@@ -41,25 +41,35 @@ def engine_options(settings: LLMSettings) -> dict[str, Any]:
 
 def build_engine(settings: LLMSettings) -> Any:
     try:
-        from vllm import LLM
+        # vllm is an optional extra, not installed where pyright runs: its names are unresolved, hence
+        # unknown (the ignores), and what they build is cast to Any
+        from vllm import LLM  # pyright: ignore[reportMissingImports, reportUnknownVariableType]
     except ImportError as exc:
         raise RuntimeError("backend 'vllm' needs the vllm extra: pip install 'linkqa-pipelines[vllm]'") from exc
-    return LLM(**engine_options(settings))
+    return cast(Any, LLM(**engine_options(settings)))
 
 
 def sampling_params(call: Call) -> Any:
     """vLLM SamplingParams for a call, with structured output for its schema."""
-    from vllm import SamplingParams
-    from vllm.sampling_params import StructuredOutputsParams
+    # the optional vllm extra, as in build_engine
+    from vllm import SamplingParams  # pyright: ignore[reportMissingImports, reportUnknownVariableType]
+    from vllm.sampling_params import StructuredOutputsParams  # pyright: ignore[reportMissingImports, reportUnknownVariableType]
 
     structured = None
     if call.schema is not None and call.response_format == "json_schema":
-        structured = StructuredOutputsParams(json=call.schema)
+        structured = cast(Any, StructuredOutputsParams(json=call.schema))
     elif call.schema is not None and call.response_format == "json_object":
-        structured = StructuredOutputsParams(json_object=True)
+        structured = cast(Any, StructuredOutputsParams(json_object=True))
     p = call.params
-    return SamplingParams(
-        temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed, structured_outputs=structured
+    return cast(
+        Any,
+        SamplingParams(
+            temperature=p.temperature,
+            top_p=p.top_p,
+            max_tokens=p.max_tokens,
+            seed=p.seed,
+            structured_outputs=structured,
+        ),
     )
 
 

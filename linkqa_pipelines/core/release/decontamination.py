@@ -193,7 +193,7 @@ def find_contaminated(
                 h, row, pos, left = h[hit], row[hit], pos[hit], left[hit]
                 right = np.searchsorted(index.hashes, h, side="right")
                 reps = right - left
-                entry = np.repeat(left, reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
+                entry = np.repeat(left, reps) + (np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps))
                 found.append(
                     pl.DataFrame(
                         {
@@ -257,7 +257,7 @@ def load_benchmark_questions(paths: Iterable[Path | str]) -> pl.DataFrame:
     cannot be read is not quarantined: it raises naming file, row and field, because a
     benchmark silently missing items lets copies of them through.
     """
-    frames = []
+    frames: list[pl.DataFrame] = []
     for path in iter_source_files(list(paths)):
         read = read_source(path)
         if read.errors.height:
@@ -284,4 +284,4 @@ def load_benchmark_questions(paths: Iterable[Path | str]) -> pl.DataFrame:
         question="question",
         choices="choices",
         text=qa_text_expr(),
-    ).cast(BENCHMARK_SCHEMA)  # type: ignore[arg-type]
+    ).cast(pl.Schema(BENCHMARK_SCHEMA))  # a Schema: cast()'s Mapping parameter has a key type dict[str, DataType] fails

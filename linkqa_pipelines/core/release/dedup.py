@@ -97,7 +97,7 @@ def pair_jaccard(texts: pl.Series, pairs: np.ndarray, *, mode: ShingleMode = "ch
     hashes, owner, _ = ngram_hashes(tokens, lengths, k, short="whole")
     grams = pl.DataFrame({"doc": involved[owner], "h": hashes}).unique()
     sizes = grams.group_by("doc").len("size")
-    pair_frame = pl.DataFrame({"i": pairs[:, 0], "j": pairs[:, 1], "pair": np.arange(pairs.shape[0])})
+    pair_frame = pl.DataFrame({"i": pairs[:, 0], "j": pairs[:, 1], "pair": np.arange(len(pairs))})
     inter = (
         pair_frame.join(grams, left_on="i", right_on="doc")
         .join(grams, left_on=["j", "h"], right_on=["doc", "h"], how="semi")

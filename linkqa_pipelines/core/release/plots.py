@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import polars as pl
-from matplotlib import font_manager, rc_context
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -29,7 +30,8 @@ _CJK_FONTS = (
 
 def write_plots(stats: Mapping[str, Any], cube: pl.DataFrame, folder: Path) -> tuple[Path, ...]:
     """Draw the release plots into `folder`; returns their paths."""
-    with rc_context({"font.family": _font_family()}):
+    # through the module: the stub's rc_context signature has a bare os.PathLike, partially unknown on import
+    with mpl.rc_context({"font.family": _font_family()}):
         return (
             _plot_heatmap(stats, folder / "discipline_difficulty.png"),
             _plot_histogram(cube, folder / "difficulty_histogram.png"),

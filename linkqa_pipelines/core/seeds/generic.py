@@ -58,7 +58,7 @@ def _generic_rows(path: Path, table: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
         table, errors = _generic_choices(path, table, found["choices"])
         choices = pl.col(found["choices"])
     elif "A" in by_key:
-        letters = []
+        letters: list[str] = []
         for letter in _LETTERS:  # consecutive columns A, B, C... ; trailing empty cells are absent choices
             if letter not in by_key:
                 break
@@ -146,7 +146,7 @@ def generic(path: Path) -> RawRead:
     else:
         records, json_errors = json_records(path)
         names = {n for aliases in _GENERIC_FIELDS.values() for n in aliases}
-        keys = set().union(*(r.keys() for _, r in records))
+        keys = set[str]().union(*(r.keys() for _, r in records))
         wanted = sorted(k for k in keys if k.strip().lower() in names or len(k.strip()) == 1)
         table, value_errors = json_table(path, records, wanted)
         pre_errors += [error_rows(json_errors), value_errors]

@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import polars as pl
@@ -83,7 +83,7 @@ def json_records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[tup
         if reason := undecodable_reason(text):
             raise SeedSourceError(f"{path}: {reason} (a JSON array is read whole; re-encode the file as UTF-8)")
         try:
-            items = list(enumerate(orjson.loads(text), 1))
+            items = list(enumerate(cast(list[Any], orjson.loads(text)), 1))  # the text opens with '['
         except orjson.JSONDecodeError as exc:
             raise SeedSourceError(f"{path}: not valid JSON ({exc})") from exc
     else:
@@ -105,7 +105,7 @@ def json_records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[tup
     records: list[tuple[int, dict[str, Any]]] = []
     for number, item in items:
         if isinstance(item, dict):
-            records.append((number, item))
+            records.append((number, cast(dict[str, Any], item)))  # a JSON object: string keys
         else:
             raw = orjson.dumps(item).decode()[:RAW_PREVIEW_CHARS]
             errors.append((number, "<json>", f"row is a JSON {type(item).__name__}, not an object", raw))
@@ -132,7 +132,7 @@ def choice_list(value: Any) -> list[str | None] | None:
         return None
     if not isinstance(value, list):
         raise ValueError(f"choices must be a list, got a JSON {type(value).__name__}")
-    return [_text(v) for v in value]
+    return [_text(v) for v in cast(list[Any], value)]
 
 
 def json_table(
@@ -144,7 +144,7 @@ def json_table(
     left null for the normaliser to quarantine as a missing field.
     """
     if records:
-        require_fields(path, required, list(set().union(*(r.keys() for _, r in records))))
+        require_fields(path, required, list(set[str]().union(*(r.keys() for _, r in records))))
     columns: dict[str, list[Any]] = {ROW: [], **{f: [] for f in fields}}
     errors: list[tuple[int, str, str, str]] = []
     for number, record in records:

@@ -8,6 +8,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import orjson
 
@@ -41,7 +42,7 @@ def detect_adapter(path: Path) -> str:
         raise SeedSourceError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
     if suffix == ".csv":
         try:
-            first = next(csv.reader(io.StringIO(head, newline="")), [])
+            first = next(csv.reader(io.StringIO(head, newline="")), list[str]())
         except csv.Error:
             return "generic"
         first = [f.strip() for f in first]
@@ -50,6 +51,7 @@ def detect_adapter(path: Path) -> str:
         if len(first) == 6 and MMLU_NAME.match(path.stem) and first[5].upper() in {"A", "B", "C", "D"}:
             return "mmlu_csv"
         return "generic"
+    record: object  # the first JSON value, an object or not
     if suffix == ".json" and head.lstrip().startswith("["):
         records, _ = json_records(path)
         record = records[0][1] if records else {}
@@ -61,9 +63,10 @@ def detect_adapter(path: Path) -> str:
             record = {}
     if not isinstance(record, dict):
         return "generic"
-    if {"problem", "solution"} <= record.keys():
+    fields = cast(dict[str, Any], record)  # a JSON object: its keys are strings
+    if {"problem", "solution"} <= fields.keys():
         return "math_jsonl"
-    if {"question", "answer"} <= record.keys() and "####" in str(record["answer"]):
+    if {"question", "answer"} <= fields.keys() and "####" in str(fields["answer"]):
         return "gsm8k_jsonl"
     return "generic"
 
@@ -105,7 +108,7 @@ def iter_source_files(paths: Sequence[str | Path]) -> list[Path]:
         else:
             raise SeedSourceError(f"{given}: no such file or folder")
     seen: set[Path] = set()
-    unique = []
+    unique: list[Path] = []
     for path in found:
         if (resolved := path.resolve()) not in seen:
             seen.add(resolved)
