@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from linkqa_pipelines.core.llm import LLMSettings, RawResponse, ResponseCache, SamplingParams, cache_key
+from linkqa_pipelines.core.llm.openai_backend import InvalidResponse, parse_completion
 from linkqa_pipelines.core.llm.parsing import ParseError, extract_json, interpret, split_reasoning
 from linkqa_pipelines.core.llm.ratelimit import RateLimiter, TokenBucket, backoff_delay
 from linkqa_pipelines.core.llm.redact import Redactor
@@ -177,3 +178,32 @@ def test_rate_limiter_tpm_settle_and_pause() -> None:
     paused = RateLimiter(rpm=None, tpm=None)
     paused.pause(0.2)
     assert 0.2 <= asyncio.run(timed(paused, 1, 0)) < 0.5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b'{"choices": []}',
+        b'{"choices": [{"message": "text, not an object"}]}',
+        b'{"choices": [{"message": {"content": "x"}}], "usage": "a string"}',
+        b'{"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": "many"}}',
+    ],
+)
+def test_a_malformed_completion_body_is_an_invalid_response(body: bytes) -> None:
+    with pytest.raises(InvalidResponse, match="not a chat completion"):
+        parse_completion(body)
+
+
+def test_a_completion_body_keeps_reasoning_apart() -> None:
+    raw = parse_completion(
+        b'{"choices": [{"message": {"content": "{}", "reasoning_content": "think"}, "finish_reason": "stop"}],'
+        b' "usage": {"prompt_tokens": 3, "completion_tokens": 5, "completion_tokens_details": {"reasoning_tokens": 4}}}'
+    )
+    assert (raw.text, raw.reasoning, raw.prompt_tokens, raw.completion_tokens, raw.reasoning_tokens) == (
+        "{}",
+        "think",
+        3,
+        5,
+        4,
+    )

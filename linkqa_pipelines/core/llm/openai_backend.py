@@ -101,18 +101,19 @@ def parse_completion(content: bytes) -> RawResponse:
         data = orjson.loads(content)
         choice = data["choices"][0]
         message = choice["message"]
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        usage: dict[str, Any] = data.get("usage") or {}
+        details: dict[str, Any] = usage.get("completion_tokens_details") or {}
+        return RawResponse(
+            text=message.get("content") or "",
+            reasoning=message.get("reasoning_content") or message.get("reasoning") or None,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            reasoning_tokens=int(details.get("reasoning_tokens") or 0),
+            finish_reason=choice.get("finish_reason"),
+        )
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError, ValueError):
+        # a malformed body (or a field of the wrong shape) is an invalid response, retried as such
         raise InvalidResponse(f"not a chat completion: {content[:80]!r}") from None
-    usage: dict[str, Any] = data.get("usage") or {}
-    details: dict[str, Any] = usage.get("completion_tokens_details") or {}
-    return RawResponse(
-        text=message.get("content") or "",
-        reasoning=message.get("reasoning_content") or message.get("reasoning") or None,
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        reasoning_tokens=int(details.get("reasoning_tokens") or 0),
-        finish_reason=choice.get("finish_reason"),
-    )
 
 
 def estimate_tokens(call: Call) -> int:
