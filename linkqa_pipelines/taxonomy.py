@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, cast
 
 import polars as pl
 import yaml
@@ -131,7 +131,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == _YAML_MERGE_TAG:
                 continue
-            key = self.construct_object(key_node, deep=deep)
+            key = cast(object, self.construct_object(key_node, deep=deep))  # untyped in the PyYAML stubs
             if isinstance(key, Hashable):
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
@@ -153,7 +153,7 @@ class _Parser:
     def mapping(self, value: Any, where: str) -> dict[Any, Any]:
         if not isinstance(value, dict):
             self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        return value
+        return cast(dict[Any, Any], value)
 
     def record(
         self, value: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
@@ -171,7 +171,7 @@ class _Parser:
         value = doc[key]
         if not isinstance(value, list) or not value:
             self.fail(key, "expected a non-empty list")
-        return value
+        return cast(list[Any], value)
 
     def text(self, entry: dict[str, Any], key: str, where: str) -> str:
         value = entry[key]
@@ -212,12 +212,12 @@ class _Parser:
             entry = self.record(value, where, ("id", "name", "label_zh", "description"), ("aliases",))
             did = self.identifier(entry, where, seen, "discipline")
             found.append(Discipline(did, *(self.text(entry, k, where) for k in ("name", "label_zh", "description"))))
-            names = entry.get("aliases") or []
+            names: object = entry.get("aliases") or []
             if not isinstance(names, list):
                 self.fail(f"{where}.aliases", "expected a list of names")
             if names and did == Taxonomy.FALLBACK:
                 self.fail(f"{where}.aliases", f"the fallback {Taxonomy.FALLBACK!r} cannot have aliases")
-            aliases[did] = names
+            aliases[did] = cast(list[Any], names)
         if Taxonomy.FALLBACK not in seen:
             self.fail("disciplines", f"the fallback discipline {Taxonomy.FALLBACK!r} is missing")
         ordered = [d for d in found if d.id != Taxonomy.FALLBACK] + [d for d in found if d.id == Taxonomy.FALLBACK]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -138,9 +138,9 @@ def build_enhance_requests(
     frame = qa.join(names, on="qa_id", how="left", maintain_order="left").join(
         _extra_seeds(qa, kp_info, seeds, seed_kps), on="qa_id", how="left", maintain_order="left"
     )
-    requests = []
+    requests: list[ChatRequest] = []
     for row in frame.iter_rows(named=True):
-        payload = {
+        payload: dict[str, Any] = {
             "task": "enhance",
             **{k: row[k] for k in ("qa_id", "path_id", "discipline", "language", "kp_ids", "seed_ids")},
             "kp_names": row["kp_names"] or [],
@@ -163,7 +163,7 @@ def _extra_seeds(
         return qa.select("qa_id", extra=pl.lit(None))
     # A QA holds at most `limit - 1` seeds, so the first `limit` seeds of a KP (by seed_id, per
     # language) always include its answer: popular KPs stay cheap however many seeds they have.
-    limit = int(qa["seed_ids"].list.len().max() or 0) + 1  # type: ignore[arg-type]
+    limit = int(cast(int | None, qa["seed_ids"].list.len().max()) or 0) + 1  # list lengths: UInt32 or null
     candidates = (
         seed_kps.select("seed_id", pl.col("kp_id").alias("kp_ids"))
         .join(seeds.select("seed_id", "language", "question", "choices", "answer", "explanation"), on="seed_id")
@@ -292,7 +292,7 @@ def enhanced_frame(
     """
     if not len(payloads) == len(answers) == len(meta):
         raise ValueError(f"payloads ({len(payloads)}), answers ({len(answers)}) and meta ({len(meta)}) must align")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p, a, m in zip(payloads, answers, meta, strict=True):
         if a is None:
             continue

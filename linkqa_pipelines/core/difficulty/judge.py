@@ -51,7 +51,7 @@ Reply with one JSON object only: {{"score": 1-5, "grade_level": "...", "justific
 def build_judge_requests(qa: pl.DataFrame, seeds: pl.DataFrame | None = None) -> list[ChatRequest]:
     """One judge request per QA row; `seeds` lets the offline heuristic use seed ref difficulty."""
     frame = qa.join(seed_reference(qa, seeds), on="qa_id", how="left", maintain_order="left")
-    requests = []
+    requests: list[ChatRequest] = []
     for row in frame.select(
         "qa_id", "discipline", "language", "question", "qa_type", "choices", "answer", "rationale", "kp_ids", "seed_ref"
     ).iter_rows(named=True):
@@ -92,7 +92,7 @@ def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             },
         )
     )
-    answers = []
+    answers: list[dict[str, Any]] = []
     for r in frame.iter_rows(named=True):
         ref = "n/a" if r["seed_ref"] is None else f"{r['seed_ref']:.1f}"
         answers.append(

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -18,12 +18,15 @@ LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 DEFAULT_TARGET: dict[int, float] = {1: 0.10, 2: 0.20, 3: 0.30, 4: 0.25, 5: 0.15}
 
 
-def _check_target(raw: Mapping[Any, Any], where: str) -> dict[int, float]:
-    """Levels 1-5 -> share, missing levels 0; the shares must sum to 1 (+-0.01)."""
+def _check_target(raw: object, where: str) -> dict[int, float]:
+    """Levels 1-5 -> share, missing levels 0; the shares must sum to 1 (+-0.01).
+
+    `raw` comes from YAML as well as from callers, hence the runtime check of its shape.
+    """
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where}: expected a mapping of difficulty level -> share, got {type(raw).__name__}")
     target = dict.fromkeys(LEVELS, 0.0)
-    for key, value in raw.items():
+    for key, value in cast(Mapping[Any, Any], raw).items():
         try:
             level = int(key)
         except (TypeError, ValueError):
@@ -44,7 +47,7 @@ class DifficultyTargets:
     """Per-discipline difficulty mixes with a default for disciplines not listed."""
 
     default: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_TARGET))
-    disciplines: dict[str, dict[int, float]] = field(default_factory=dict)
+    disciplines: dict[str, dict[int, float]] = field(default_factory=dict[str, dict[int, float]])
 
     def for_discipline(self, discipline: str) -> dict[int, float]:
         return self.disciplines.get(discipline, self.default)
@@ -62,19 +65,22 @@ def load_targets(path: Path | str | None) -> DifficultyTargets:
     if path is None:
         return DifficultyTargets()
     path = Path(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, Mapping):
+    loaded: object = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, Mapping):
         raise ValueError(f"{path}: expected a mapping with 'default' and/or 'disciplines'")
+    data = cast(Mapping[Any, Any], loaded)
     unknown = set(data) - {"default", "disciplines"}
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}; expected 'default' and/or 'disciplines'")
     default = _check_target(data["default"], f"{path}: default") if "default" in data else dict(DEFAULT_TARGET)
-    per = data.get("disciplines") or {}
+    per: object = data.get("disciplines") or {}
     if not isinstance(per, Mapping):
         raise ValueError(f"{path}: 'disciplines' must map discipline names to targets")
     return DifficultyTargets(
         default=default,
-        disciplines={str(d): _check_target(t, f"{path}: disciplines.{d}") for d, t in per.items()},
+        disciplines={
+            str(d): _check_target(t, f"{path}: disciplines.{d}") for d, t in cast(Mapping[Any, Any], per).items()
+        },
     )
 
 

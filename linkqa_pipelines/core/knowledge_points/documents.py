@@ -6,6 +6,8 @@ read as null, fields weighted by how much they speak for the seed's topic, text 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import cast
 
 import polars as pl
 
@@ -103,7 +105,8 @@ def _segment_chinese(texts: pl.Series) -> pl.Series:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    return pl.Series([[t for t in jieba.lcut(text) if t.strip()] for text in texts.to_list()], dtype=pl.List(pl.String))
+    lcut = cast(Callable[[str], list[str]], jieba.lcut)  # jieba is untyped
+    return pl.Series([[t for t in lcut(text) if t.strip()] for text in texts.to_list()], dtype=pl.List(pl.String))
 
 
 def tokenize(fields: pl.DataFrame, zh_docs: pl.Series) -> pl.DataFrame:

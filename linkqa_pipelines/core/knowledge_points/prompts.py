@@ -19,7 +19,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -211,9 +211,11 @@ def validate_kp_answer(
     """
     if not isinstance(answer, Mapping):
         return f"answer is not a JSON object but {type(answer).__name__}"
-    kps = answer.get("knowledge_points")
-    if not isinstance(kps, list) or not kps:
+    answer = cast(Mapping[str, Any], answer)  # parsed JSON: an object's keys are strings
+    raw_kps = answer.get("knowledge_points")
+    if not isinstance(raw_kps, list) or not raw_kps:
         return "no knowledge points"
+    kps = cast(list[Any], raw_kps)
     if len(kps) < MIN_KPS:
         return f"only {len(kps)} knowledge point(s), need at least {MIN_KPS}"
     if len(kps) > MAX_KPS:
@@ -223,6 +225,7 @@ def validate_kp_answer(
     for i, kp in enumerate(kps, start=1):
         if not isinstance(kp, Mapping):
             return f"knowledge point {i} is not an object"
+        kp = cast(Mapping[str, Any], kp)
         problem = _name_problem(kp.get("name"), zh, question)
         if problem:
             return f"knowledge point {i}: {problem}"
@@ -276,7 +279,7 @@ def kp_links_from_answers(
     rows = seeds.to_dicts() if isinstance(seeds, pl.DataFrame) else list(seeds)
     if len(rows) != len(answers):
         raise ValueError(f"{len(rows)} seeds but {len(answers)} answers")
-    failures = []
+    failures: list[str] = []
     out: dict[str, list[Any]] = {c: [] for c in [*KP_LINK_SCHEMA, "llm_discipline", "discipline_agrees"]}
     for seed, answer in zip(rows, answers, strict=True):
         reason = validate_kp_answer(

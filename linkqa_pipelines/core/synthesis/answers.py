@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, cast
 
 from linkqa_pipelines.core.language import language_of
 from linkqa_pipelines.core.text import jaccard_to_each, normalize_texts
@@ -33,6 +33,11 @@ SYNTH_ANSWER_SCHEMA: dict[str, Any] = {
 }
 
 
+def _is_str_list(value: object) -> TypeGuard[list[str]]:
+    """Whether parsed JSON `value` is a list of strings."""
+    return isinstance(value, list) and all(isinstance(v, str) for v in cast(list[object], value))
+
+
 def resolve_choice(answer: str, choices: Sequence[str]) -> int | None:
     """Index of the choice an answer names: a letter ("B", "(B)", "B.") or the choice text."""
     text = answer.strip()
@@ -49,8 +54,9 @@ def clean_choices(choices: Sequence[str]) -> list[str]:
     letter in order (models often add them despite being asked not to)."""
     stripped = [c.strip() for c in choices]
     prefix = [re.match(rf"\(?{LETTERS[i]}[.:)）．、]\)?\s*", c) for i, c in enumerate(stripped[: len(LETTERS)])]
-    if stripped and len(stripped) <= len(LETTERS) and all(prefix):
-        return [c[m.end() :].strip() for c, m in zip(stripped, prefix, strict=True)]  # type: ignore[union-attr]
+    matched = [m for m in prefix if m is not None]
+    if stripped and len(stripped) <= len(LETTERS) and len(matched) == len(prefix):
+        return [c[m.end() :].strip() for c, m in zip(stripped, matched, strict=True)]
     return stripped
 
 
@@ -81,7 +87,7 @@ def check_qa_answer(
         return f"qa_type is {got_type}, {qa_type} was requested"
     choices = answer.get("choices")
     if got_type == "multiple_choice":
-        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        if not _is_str_list(choices):
             return "multiple_choice answer needs a list of choice strings"
         choices = clean_choices(choices)
         if not all(choices):
@@ -101,7 +107,7 @@ def check_qa_answer(
     if language == "en" and found == "zh":
         return "question is in Chinese, English was expected"
     used = answer.get("kp_names_used")
-    if not isinstance(used, list) or not all(isinstance(u, str) for u in used):
+    if not _is_str_list(used):
         return "kp_names_used must be a list of strings"
     path_names = {n.casefold().strip() for n in kp_names}
     n_used = len(path_names & {u.casefold().strip() for u in used})

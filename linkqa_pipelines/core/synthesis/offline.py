@@ -77,7 +77,7 @@ def _composite_options(payload: Mapping[str, Any], mc_parts: list[int], t: Templ
                 rank = hashlib.sha256(f"{payload['path_id']}|{swap}".encode()).hexdigest()
                 candidates.append((n_changed, rank, swap))
     candidates.sort()
-    options = []
+    options: list[str] = []
     for _, _, swap in candidates[: payload["n_choices"] - 1]:
         chosen = dict(swap)
         texts = [

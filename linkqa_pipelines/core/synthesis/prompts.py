@@ -103,7 +103,7 @@ def build_synthesis_requests(
             maintain_order="left",
         )
     )
-    requests = []
+    requests: list[ChatRequest] = []
     for row in grouped.iter_rows(named=True):
         seed_list = row.pop("seeds")
         for s in seed_list:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -64,7 +64,7 @@ def meta_columns(meta: Mapping[str, Any] | object) -> dict[str, Any]:
     LLM-layer `ChatResult` works as is); backend and model are required, tokens default to 0."""
 
     def get(name: str) -> Any:
-        return meta.get(name) if isinstance(meta, Mapping) else getattr(meta, name, None)
+        return cast(Mapping[str, Any], meta).get(name) if isinstance(meta, Mapping) else getattr(meta, name, None)
 
     missing = [k for k in ("backend", "model") if not get(k)]
     if missing:

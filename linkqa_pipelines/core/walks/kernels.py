@@ -23,10 +23,14 @@ its numpy engine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
+from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -95,27 +99,35 @@ _EMPTY, _SEGMENT, _TOTAL, _SEARCH, _PICK, _TEST = 0, 1, 2, 3, 4, 5
 
 
 @intrinsic
-def _prefetch(typingctx, array, index):
+def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> tuple[Signature, Callable[..., Any]] | None:
     """Start loading array[index] (1-D, any layout) into the cache without waiting for it
     (`llvm.prefetch`: read, keep in all levels). numba has no prefetch of its own. The `.p0`
-    overload name assumes LLVM's opaque pointers (LLVM >= 15: every numba the pin allows)."""
+    overload name assumes LLVM's opaque pointers (LLVM >= 15: every numba the pin allows).
+
+    Typing: numba's typing/lowering objects, llvmlite's IR builder and cgutils are untyped, hence
+    the `Any` parameters and the `cast`s on their results."""
     if not isinstance(array, types.Array) or array.ndim != 1 or not isinstance(index, types.Integer):
         return None
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         array_type = signature.args[0]
         view = context.make_array(array_type)(context, builder, args[0])
-        item = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)
+        item = cast(Any, cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False))
         byte = ir.IntType(8).as_pointer()
         address = builder.bitcast(item, byte)
         flag = ir.IntType(32)
-        hint = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [byte, flag, flag, flag]), "llvm.prefetch.p0"
-        )
+        prefetch_type = ir.FunctionType(ir.VoidType(), [byte, flag, flag, flag])
+        hint = cast(Any, cgutils.get_or_insert_function(builder.module, prefetch_type, "llvm.prefetch.p0"))
         builder.call(hint, [address, flag(0), flag(3), flag(1)])
         return context.get_dummy_value()
 
-    return types.void(array, index), codegen
+    # isinstance() narrowed the numba types to Array[Unknown] / Integer[Unknown] (generic in the stubs)
+    return types.void(cast(types.Type, array), cast(types.Type, index)), codegen
+
+
+# How jitted code calls the intrinsic, `_prefetch(array, index)`: numba supplies `typingctx` itself,
+# while numba's stubs type the call with the typing function's parameters (and a `Never` result).
+_prefetch = cast(Callable[[np.ndarray, int], None], _prefetch_intrinsic)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -328,7 +340,12 @@ def build_start_guide(pool: np.ndarray, value: np.ndarray, cdf: np.ndarray, guid
 
 @numba.njit(cache=True, nogil=True)
 def draw_starts(
-    pool: np.ndarray, cdf: np.ndarray, guide: np.ndarray, accept: np.ndarray, state: np.ndarray, out: np.ndarray
+    pool: np.ndarray,
+    cdf: np.ndarray,
+    guide: np.ndarray,
+    accept: np.ndarray,
+    state: np.ndarray,
+    out: np.ndarray[tuple[int], np.dtype[np.int64]],
 ) -> int:
     """out[i] = a pool KP drawn by V_now with walker i's RNG state: proposed by V_epoch through the
     guide table, accepted with probability accept = V_now / V_epoch (rejection sampling, exact like
@@ -351,7 +368,7 @@ def draw_starts(
         if left == 0:
             break
         for i in range(left):
-            w = pending[i]
+            w: int = pending[i]
             state[w], x = _uniform(state[w])
             state[w], test[i] = _uniform(state[w])
             goal[i] = min(x * total, top)

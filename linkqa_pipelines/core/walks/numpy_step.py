@@ -55,7 +55,7 @@ class NumpyStep:
         Hot loop: boolean selection uses `compress` and gathers use `take`, several times faster
         than mask and fancy indexing on these sizes.
         """
-        k = rows.shape[0]
+        k: int = rows.shape[0]
         chosen = np.full(k, -1, dtype=np.int64)
         at = paths[:, t - 1].take(rows)
         pending = np.arange(k)
@@ -69,12 +69,12 @@ class NumpyStep:
             span = np.stack([base, end - base, np.nextafter(end, -np.inf)], axis=1).compress(live, axis=0)
             pending, bounds = pending.compress(live), bounds.compress(live, axis=0)
             prefix = paths.take(rows.compress(live), axis=0)[:, :t]
-            skip = np.zeros((pending.shape[0], 0, 2))  # cdf intervals of path KPs already proposed, sorted
+            skip: np.ndarray = np.zeros((pending.shape[0], 0, 2))  # cdf intervals of path KPs already proposed, sorted
             for _ in range(self.cfg.rejection_rounds):
                 if not pending.size:
                     break
                 u = self.rng.random((2, pending.shape[0]))
-                target = span[:, 0] + u[0] * span[:, 1]
+                target: np.ndarray = span[:, 0] + u[0] * span[:, 1]
                 for col in range(skip.shape[1]):  # map around the excluded intervals, in increasing order
                     start = skip[:, col, 0]
                     target = np.where(target >= start, target - start + skip[:, col, 1], target)
@@ -119,14 +119,16 @@ class NumpyStep:
         """Inverse CDF over the gathered neighbour segments, in chunks of <= max_gather entries."""
         indptr, indices = self.arrays.indptr, self.arrays.indices
         degree = indptr[at + 1] - indptr[at]
-        node = np.full(at.shape[0], -1, dtype=np.int64)
-        uniforms = self.rng.random(at.shape[0])
+        n_walkers: int = at.shape[0]
+        node = np.full(n_walkers, -1, dtype=np.int64)
+        uniforms = self.rng.random(n_walkers)
         for part in cost_chunks(degree, self.cfg.max_gather):
             deg = degree[part]
-            bounds = np.zeros(deg.shape[0] + 1, dtype=np.int64)
+            n_part: int = deg.shape[0]
+            bounds = np.zeros(n_part + 1, dtype=np.int64)
             np.cumsum(deg, out=bounds[1:])
-            walker = np.repeat(np.arange(deg.shape[0]), deg)
-            position = np.arange(bounds[-1]) - bounds[walker] + indptr[at[part]][walker]
+            walker = np.repeat(np.arange(n_part), deg)
+            position = np.arange(int(bounds[-1])) - bounds[walker] + indptr[at[part]][walker]
             neighbour = indices[position]
             weights = self.edge[position] * self.value_now[neighbour]
             weights[self.in_path(paths[rows[part]][walker, :t], neighbour)] = 0.0

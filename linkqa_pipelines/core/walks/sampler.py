@@ -138,10 +138,11 @@ class _Sampler(NumpyStep):
         self.accept[:] = 1.0
         indptr, indices = self.arrays.indptr, self.arrays.indices
         if self.cfg.compiled:
+            n_entries: int = indices.shape[0]
             if self.cdf is None:
-                self.cdf = np.empty(indices.shape[0])
+                self.cdf = np.empty(n_entries)
             graph = (indptr, indices, self.edge, self.value_epoch, self.cdf)
-            cut = np.searchsorted(indptr, np.linspace(0, indices.shape[0], self.threads + 1)[1:-1])  # equal edges
+            cut = np.searchsorted(indptr, np.linspace(0, n_entries, self.threads + 1)[1:-1])  # equal edges
             bounds = np.r_[0, cut, indptr.shape[0] - 1]
             self.in_blocks(lambda i: walk_kernels.build_proposal(*graph, bounds[i], bounds[i + 1]), self.threads)
             if self.start_guide is None:
@@ -252,7 +253,8 @@ class _Sampler(NumpyStep):
             )
             return used[:n_used]
         keep = lengths >= min_len
-        filled = np.arange(paths.shape[1]) < lengths[:, None]
+        width: int = paths.shape[1]
+        filled = np.arange(width) < lengths[:, None]
         nodes = paths[keep][filled[keep]]
         end = kept.size + nodes.shape[0]
         kept.nodes[kept.size : end] = nodes
@@ -312,7 +314,8 @@ class _Sampler(NumpyStep):
 
     def advance_compiled(self, walkers: _Walkers, stop: int) -> None:
         """The numba kernel over row blocks of the batch, one block per thread."""
-        assert walkers.state is not None
+        state = walkers.state
+        assert state is not None
         rounds = self.cfg.rejection_rounds if self.cdf is not None else 0
         cdf = self.cdf if self.cdf is not None else np.zeros(1)
         shared = (self.arrays.indptr, self.arrays.indices, self.edge, self.value_now, self.accept, cdf, rounds)
@@ -320,8 +323,8 @@ class _Sampler(NumpyStep):
 
         def block(i: int) -> tuple[int, int]:
             rows = slice(bounds[i], bounds[i + 1])
-            own = (walkers.paths, walkers.values, walkers.lengths, walkers.target, walkers.state)
-            return walk_kernels.advance_walkers(*shared, *(a[rows] for a in own), stop)
+            own = (walkers.paths[rows], walkers.values[rows], walkers.lengths[rows], walkers.target[rows], state[rows])
+            return walk_kernels.advance_walkers(*shared, *own, stop)
 
         drawn, passed = (sum(c) for c in zip(*self.in_blocks(block, bounds.shape[0] - 1), strict=True))
         self.proposals += drawn
