@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from linkqa_pipelines.core.difficulty import DIMENSIONS, OFFLINE_DIFFICULTY_MODEL
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
 from linkqa_pipelines_tests.pipeline import materialize_assets
@@ -27,7 +28,13 @@ def play_model(request: dict[str, Any], attempt: int) -> Any:
     if task == "knowledge_points":
         return play_kp_model(request, attempt)
     if task == "linkqa_difficulty":
-        return {"score": 1 + int(digest, 16) % 5, "grade_level": "undergraduate", "justification": "Two linked steps."}
+        level = 1 + int(digest, 16) % 5
+        return {
+            "dimensions": {d: {"score": level, "justification": "Two linked steps."} for d in DIMENSIONS},
+            "level": level,
+            "grade_level": "undergraduate",
+            "justification": "Two linked steps.",
+        }
     zh = "知识点路径" in prompt or "知识点路径：" in prompt or "原题" in prompt
     names = _KP_LINE.findall(prompt)[:2]
     a, b = (names + names)[:2]
@@ -89,7 +96,7 @@ def test_whole_graph_on_the_openai_backend(
     qa = lake.read("synthesized_qa", DISCIPLINES)
     assert (qa["prompt_tokens"] > 0).all() and (qa["completion_tokens"] > 0).all()
     scored = lake.read("difficulty_scored_qa", DISCIPLINES)
-    assert set(scored["difficulty_method"].drop_nulls()) <= {"fake-r1", "offline-heuristic-v1"}
+    assert set(scored["difficulty_method"].drop_nulls()) <= {"fake-r1", OFFLINE_DIFFICULTY_MODEL}
     assert (scored["difficulty_method"] == "fake-r1").sum() > 0
     variants = scored.filter(pl.col("enhanced_from").is_not_null())
     assert variants["enhanced_from"].is_in(scored["qa_id"].to_list()).all()

@@ -1,40 +1,73 @@
 """Pure logic of the difficulty stage (no Dagster): score QA difficulty (1-5), make QA harder,
 select a target mix.
 
-Two LLM-layer tasks, each with request builder, offline algorithm, validator and frame:
-`judge` (offline: the documented `heuristic`) and `enhance`; and `targets`, the selection that
-turns scored QA into the released mix (`select_to_target` with per-discipline `load_targets`).
+- `calibrated`: the offline estimator of an item's difficulty from its text, fit to human labels
+  (weights in data/difficulty_weights.yaml); `seed_levels` is the per-seed call;
+- `composition`: a synthesized item's offline level from its seeds' levels and how its parts
+  combine (`offline_difficulty`);
+- two LLM-layer tasks, each with request builder, offline algorithm, validator and frame:
+  `judge` (explicit dimensions, combined with the solver check) and `enhance`;
+- `targets`: per-discipline level targets and discipline shares, quota selection
+  (`select_to_target`, `discipline_quotas`) and the achieved-vs-target report (`mix_report`).
+`heuristic` is the v1 surface score, kept as the calibration bench's baseline.
 """
 
+from linkqa_pipelines.core.difficulty.calibrated import CALIBRATED_MODEL, estimate, load_weights, seed_levels
+from linkqa_pipelines.core.difficulty.composition import OFFLINE_DIFFICULTY_MODEL, offline_difficulty
 from linkqa_pipelines.core.difficulty.enhance import (
     OFFLINE_ENHANCE_MODEL,
     build_enhance_requests,
     enhanced_frame,
+    keep_harder,
     offline_enhance,
     validate_enhance,
 )
-from linkqa_pipelines.core.difficulty.heuristic import OFFLINE_DIFFICULTY_MODEL, offline_difficulty
-from linkqa_pipelines.core.difficulty.judge import build_judge_requests, judge_frame, offline_judge, validate_judge
-from linkqa_pipelines.core.difficulty.targets import DEFAULT_TARGET, DifficultyTargets, load_targets, select_to_target
-from linkqa_pipelines.core.difficulty.task import ENHANCE_TASK, HARD, JUDGE_TASK, hard_shortfall
+from linkqa_pipelines.core.difficulty.judge import (
+    DIMENSIONS,
+    build_judge_requests,
+    combine_with_solver,
+    judge_frame,
+    offline_judge,
+    validate_judge,
+)
+from linkqa_pipelines.core.difficulty.targets import (
+    DEFAULT_TARGET,
+    MIX_REPORT_SCHEMA,
+    DifficultyTargets,
+    discipline_quotas,
+    enhancement_plan,
+    load_targets,
+    mix_report,
+    select_to_target,
+)
+from linkqa_pipelines.core.difficulty.task import ENHANCE_TASK, JUDGE_TASK
 
 __all__ = [
+    "CALIBRATED_MODEL",
     "DEFAULT_TARGET",
+    "DIMENSIONS",
     "ENHANCE_TASK",
-    "HARD",
     "JUDGE_TASK",
+    "MIX_REPORT_SCHEMA",
     "OFFLINE_DIFFICULTY_MODEL",
     "OFFLINE_ENHANCE_MODEL",
     "DifficultyTargets",
     "build_enhance_requests",
     "build_judge_requests",
+    "combine_with_solver",
+    "discipline_quotas",
     "enhanced_frame",
-    "hard_shortfall",
+    "enhancement_plan",
+    "estimate",
     "judge_frame",
+    "keep_harder",
     "load_targets",
+    "load_weights",
+    "mix_report",
     "offline_difficulty",
     "offline_enhance",
     "offline_judge",
+    "seed_levels",
     "select_to_target",
     "validate_enhance",
     "validate_judge",

@@ -315,3 +315,25 @@ def enhanced_frame(
         )
     schema = {**SYNTH_QA_SCHEMA, "enhanced_from": pl.String()}
     return conform(pl.DataFrame(rows, schema=schema), SYNTH_QA_SCHEMA)
+
+
+def keep_harder(variants: pl.DataFrame, originals: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split re-scored variants (with `enhanced_from`) into those scoring at least one level
+    above their original, and the rest with `reject_reason` (and `original_difficulty`)."""
+    joined = variants.join(
+        originals.select(pl.col("qa_id").alias("enhanced_from"), original_difficulty=pl.col("difficulty")),
+        on="enhanced_from",
+        how="left",
+        maintain_order="left",
+    )
+    harder = pl.col("difficulty") >= pl.col("original_difficulty") + 1
+    kept = joined.filter(harder).drop("original_difficulty")
+    rejected = joined.filter(~harder.fill_null(False)).with_columns(
+        reject_reason=pl.format(
+            "scored {} ({}), original {}: not at least one level harder",
+            pl.col("difficulty"),
+            pl.col("difficulty_method"),
+            pl.col("original_difficulty"),
+        )
+    )
+    return kept, rejected

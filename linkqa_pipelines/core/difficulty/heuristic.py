@@ -1,6 +1,7 @@
-"""The offline difficulty heuristic: a documented 1-5 score from surface features of a QA (KPs
-linked, parts, length, numbers, formulas), blended with the seeds' human reference difficulty
-when they have one. Scores rows without a model and answers the judge task offline.
+"""The v1 surface heuristic (KPs linked, parts, length, numbers, formulas, blended with the seeds'
+human reference difficulty): the pipeline's offline score until the calibrated estimator
+(`composition.offline_difficulty`) replaced it. Kept only as the baseline
+`bench/difficulty_calibration.py` prints beside the new figures; the pipeline does not call it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import polars as pl
 
 from linkqa_pipelines.core.text import qa_text_expr, token_estimate_expr
 
-OFFLINE_DIFFICULTY_MODEL = "offline-heuristic-v1"
+SURFACE_MODEL = "offline-heuristic-v1"
 _PARTS = r"(?i)\bpart \d+\s*:|第\s*\d+\s*部分|additional part|附加部分"
 _FORMULA = r"\$|\\(?:frac|sqrt|sum|int|log|sin|cos|tan|lim)|[=≤≥±×÷∑∫√∞^]|\d\s*[-+*/]\s*\d"
 
@@ -89,22 +90,13 @@ def seed_reference(qa: pl.DataFrame, seeds: pl.DataFrame | None) -> pl.DataFrame
     )
 
 
-def offline_difficulty(
-    qa: pl.DataFrame, seeds: pl.DataFrame | None = None, *, only_missing: bool = False
-) -> pl.DataFrame:
+def surface_difficulty(qa: pl.DataFrame, seeds: pl.DataFrame | None = None) -> pl.DataFrame:
     """Heuristic difficulty (see `HeuristicWeights`), vectorised: fills `difficulty` (1-5),
-    `difficulty_method` ("offline-heuristic-v1") and `difficulty_raw`.
+    `difficulty_method` (`SURFACE_MODEL`) and `difficulty_raw`.
 
-    `seeds` (seed_id, ref_difficulty) adds the seed reference blend. With `only_missing`
-    rows that already have a difficulty (e.g. from a model judge) keep it and its method.
+    `seeds` (seed_id, ref_difficulty) adds the seed reference blend.
     """
-    if qa["qa_id"].n_unique() != qa.height:
-        raise ValueError("offline_difficulty: qa_id is not unique")
     scored = heuristic_features(qa.join(seed_reference(qa, seeds), on="qa_id", how="left", maintain_order="left"))
-    keep = pl.col("difficulty").is_not_null() if only_missing else pl.lit(False)
-    method = pl.col("difficulty_method") if "difficulty_method" in qa.columns else pl.lit(None, pl.String)
-    return scored.with_columns(
-        difficulty=pl.when(keep).then(pl.col("difficulty")).otherwise(pl.col("difficulty_score")).cast(pl.Int8),
-        difficulty_method=pl.when(keep).then(method).otherwise(pl.lit(OFFLINE_DIFFICULTY_MODEL)),
-        difficulty_raw=pl.when(keep).then(None).otherwise(pl.col("difficulty_raw")),
-    ).drop("seed_ref", "difficulty_score", "f_kps", "f_steps", "f_tokens", "f_number", "f_formula")
+    return scored.with_columns(difficulty=pl.col("difficulty_score"), difficulty_method=pl.lit(SURFACE_MODEL)).drop(
+        "seed_ref", "difficulty_score", "f_kps", "f_steps", "f_tokens", "f_number", "f_formula"
+    )

@@ -1,5 +1,7 @@
-"""Difficulty targets and selection: the 1-5 levels, per-discipline target mixes (built-in
-default or YAML), and `select_to_target`, which turns scored QA into the released mix.
+"""Difficulty targets and selection: the 1-5 levels, per-discipline level targets and discipline
+shares of the whole dataset (built-in default or YAML), the quotas they imply
+(`discipline_quotas`, `select_to_target`), what enhancement must add (`enhancement_plan`), and the
+achieved-vs-target report per discipline and for the whole dataset (`mix_report`).
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ def _check_target(raw: object, where: str) -> dict[int, float]:
 
 @dataclass(frozen=True)
 class DifficultyTargets:
-    """Per-discipline difficulty mixes with a default for disciplines not listed."""
+    """Per-discipline difficulty mixes with a default for disciplines not listed, and the share of
+    the whole dataset each discipline should hold (empty: no discipline share control)."""
 
     default: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_TARGET))
     disciplines: dict[str, dict[int, float]] = field(default_factory=dict[str, dict[int, float]])
+    shares: dict[str, float] = field(default_factory=dict[str, float])
 
     def for_discipline(self, discipline: str) -> dict[int, float]:
         return self.disciplines.get(discipline, self.default)
@@ -61,6 +65,7 @@ def load_targets(path: Path | str | None) -> DifficultyTargets:
         default: {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.25, 5: 0.15}   # optional
         disciplines:                                          # optional
           mathematics: {1: 0.05, 2: 0.15, 3: 0.3, 4: 0.3, 5: 0.2}
+        discipline_shares: {mathematics: 0.6, physics: 0.4}   # optional, sums to 1
     """
     if path is None:
         return DifficultyTargets()
@@ -69,9 +74,11 @@ def load_targets(path: Path | str | None) -> DifficultyTargets:
     if not isinstance(loaded, Mapping):
         raise ValueError(f"{path}: expected a mapping with 'default' and/or 'disciplines'")
     data = cast(Mapping[Any, Any], loaded)
-    unknown = set(data) - {"default", "disciplines"}
+    unknown = set(data) - {"default", "disciplines", "discipline_shares"}
     if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; expected 'default' and/or 'disciplines'")
+        raise ValueError(
+            f"{path}: unknown keys {sorted(unknown)}; expected 'default', 'disciplines', 'discipline_shares'"
+        )
     default = _check_target(data["default"], f"{path}: default") if "default" in data else dict(DEFAULT_TARGET)
     per: object = data.get("disciplines") or {}
     if not isinstance(per, Mapping):
@@ -81,7 +88,45 @@ def load_targets(path: Path | str | None) -> DifficultyTargets:
         disciplines={
             str(d): _check_target(t, f"{path}: disciplines.{d}") for d, t in cast(Mapping[Any, Any], per).items()
         },
+        shares=_check_shares(data.get("discipline_shares") or {}, f"{path}: discipline_shares"),
     )
+
+
+def _check_shares(raw: object, where: str) -> dict[str, float]:
+    """discipline -> share of the dataset, each >= 0, summing to 1 (+-0.01); empty is allowed."""
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: expected a mapping of discipline -> share")
+    shares: dict[str, float] = {}
+    for key, value in cast(Mapping[Any, Any], raw).items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{where}: share of {key} is {value!r}, expected a number >= 0")
+        shares[str(key)] = float(value)
+    total = sum(shares.values())
+    if shares and abs(total - 1.0) > 0.01:
+        raise ValueError(f"{where}: shares sum to {total:.4f}, expected 1")
+    return {d: v / total for d, v in shares.items()} if shares else {}
+
+
+def discipline_quotas(
+    shares: Mapping[str, float], supply: Mapping[str, int], total: int | None = None
+) -> dict[str, int]:
+    """Rows per discipline for a dataset of `total` rows split by `shares` (largest remainder).
+
+    `total=None` takes the largest total every discipline with a share can supply at its share
+    (each discipline's supply = how many rows its level target lets it select, see
+    `select_to_target`). Disciplines without a share get 0; a discipline short of its quota is
+    reported by `mix_report`, never made up from another.
+    """
+    wanted = {d: s for d, s in shares.items() if s > 0}
+    if not wanted:
+        return {}
+    if total is None:
+        total = math.floor(min(supply.get(d, 0) / s for d, s in wanted.items()) + 1e-9)
+    exact = {d: total * s for d, s in wanted.items()}
+    counts = {d: math.floor(v) for d, v in exact.items()}
+    for d in sorted(wanted, key=lambda d: (-(exact[d] - counts[d]), d))[: total - sum(counts.values())]:
+        counts[d] += 1
+    return {d: counts.get(d, 0) for d in shares}
 
 
 def _apportion(n: int, target: Mapping[int, float]) -> dict[int, int]:
@@ -112,7 +157,8 @@ def select_to_target(
     that depends only on the set of rows, not their order. Selected rows keep input order.
 
     Returns (selected, report) with report columns difficulty, target_share, available,
-    wanted, selected, deficit, selected_share.
+    wanted, selected, deficit, selected_share and cause (why a level fell short, "" when not;
+    counts harder variants when `qa` has `enhanced_from`).
     """
     shares = _check_target(target, "target")
     if n is not None and n < 0:
@@ -156,6 +202,7 @@ def select_to_target(
             "selected": [take[lv] for lv in LEVELS],
             "deficit": [wanted[lv] - take[lv] for lv in LEVELS],
             "selected_share": [take[lv] / total for lv in LEVELS],
+            "cause": [_cause(qa, lv, available[lv], wanted[lv]) for lv in LEVELS],
         },
         schema={
             "difficulty": pl.Int8,
@@ -165,6 +212,102 @@ def select_to_target(
             "selected": pl.Int64,
             "deficit": pl.Int64,
             "selected_share": pl.Float64,
+            "cause": pl.String,
         },
     )
     return selected, report
+
+
+def _cause(qa: pl.DataFrame, level: int, available: int, wanted: int) -> str:
+    if available >= wanted:
+        return ""
+    if "enhanced_from" not in qa.columns:
+        return f"supply: {available} scored items at level {level}, {wanted} wanted; enhancement not run"
+    variants = qa.filter(pl.col("enhanced_from").is_not_null() & (pl.col("difficulty") == level)).height
+    return (
+        f"supply: {available} scored items at level {level} ({variants} of them harder variants), {wanted} wanted; "
+        "enhancement did not make enough (see difficulty_scored_qa's enhancement metadata)"
+    )
+
+
+def enhancement_plan(scored: pl.DataFrame, target: Mapping[int, float], n: int | None = None) -> pl.DataFrame:
+    """Which items to rewrite harder so the mix can meet `target` with `n` rows (None: as many
+    as scored): (qa_id, difficulty, aim) rows.
+
+    For each level short of its quota (highest first), items one level below it are taken (then
+    two levels below, and so on) from levels that hold more than their own quota, lowest
+    qa_id first; `aim` is the level they should reach. A variant is kept only if it scores at
+    least one level above its original, so a candidate from level L-1 fills level L.
+    """
+    shares = _check_target(target, "target")
+    wanted = _apportion(scored.height if n is None else n, shares)
+    available = {lv: int(c) for lv, c in scored.group_by("difficulty").len().iter_rows()}
+    spare = {lv: max(0, available.get(lv, 0) - wanted[lv]) for lv in LEVELS}
+    need = {lv: max(0, wanted[lv] - available.get(lv, 0)) for lv in LEVELS}
+    picks: dict[int, int] = {}  # source level -> how many taken so far
+    plan: list[pl.DataFrame] = []
+    ordered = scored.select("qa_id", "difficulty").sort("qa_id")
+    for aim in sorted(LEVELS, reverse=True):
+        for source in range(aim - 1, 0, -1):
+            take = min(need[aim], spare[source])
+            if take <= 0:
+                continue
+            start = picks.get(source, 0)
+            chosen = ordered.filter(pl.col("difficulty") == source).slice(start, take)
+            plan.append(chosen.with_columns(aim=pl.lit(aim, pl.Int8)))
+            picks[source] = start + chosen.height
+            spare[source] -= chosen.height
+            need[aim] -= chosen.height
+    if not plan:
+        return pl.DataFrame(schema={"qa_id": pl.String, "difficulty": pl.Int8, "aim": pl.Int8})
+    return pl.concat(plan).cast({"difficulty": pl.Int8})
+
+
+def mix_report(dataset: pl.DataFrame, targets: DifficultyTargets) -> pl.DataFrame:
+    """Achieved against target, per discipline and for the whole dataset ("(all)").
+
+    Rows: scope (discipline or "(all)"), difficulty, target_share, achieved_share, items,
+    gap_points (achieved - target, percentage points), within_5_points; and per scope
+    the discipline share achieved vs target (difficulty null). The whole dataset's level target
+    is the discipline targets weighted by the disciplines' achieved sizes.
+    """
+    total = max(dataset.height, 1)
+    counts = dataset.group_by("discipline", "difficulty").len()
+    sizes = dict(dataset.group_by("discipline").len().iter_rows())
+    rows: list[dict[str, Any]] = []
+    overall_target = dict.fromkeys(LEVELS, 0.0)
+    for discipline in sorted(sizes):
+        target = targets.for_discipline(discipline)
+        got = dict(counts.filter(pl.col("discipline") == discipline).select("difficulty", "len").iter_rows())
+        for lv in LEVELS:
+            overall_target[lv] += target[lv] * sizes[discipline] / total
+            rows.append(_mix_row(discipline, lv, target[lv], int(got.get(lv, 0)), sizes[discipline]))
+        rows.append(_mix_row(discipline, None, targets.shares.get(discipline), sizes[discipline], total))
+    got_all = dict(dataset.group_by("difficulty").len().iter_rows())
+    rows += [_mix_row("(all)", lv, overall_target[lv], int(got_all.get(lv, 0)), total) for lv in LEVELS]
+    return pl.DataFrame(rows, schema=MIX_REPORT_SCHEMA)
+
+
+MIX_REPORT_SCHEMA: dict[str, pl.DataType] = {
+    "scope": pl.String(),
+    "difficulty": pl.Int8(),
+    "target_share": pl.Float64(),
+    "achieved_share": pl.Float64(),
+    "items": pl.Int64(),
+    "gap_points": pl.Float64(),
+    "within_5_points": pl.Boolean(),
+}
+
+
+def _mix_row(scope: str, level: int | None, target: float | None, items: int, of: int) -> dict[str, Any]:
+    achieved = items / of if of else 0.0
+    gap = None if target is None else round(100 * (achieved - target), 2)
+    return {
+        "scope": scope,
+        "difficulty": level,
+        "target_share": target,
+        "achieved_share": achieved,
+        "items": items,
+        "gap_points": gap,
+        "within_5_points": None if gap is None else abs(gap) <= 5,
+    }

@@ -8,13 +8,15 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition
 
 from linkqa_pipelines.core.difficulty import (
     ENHANCE_TASK,
-    HARD,
     JUDGE_TASK,
+    DifficultyTargets,
     build_enhance_requests,
     build_judge_requests,
     enhanced_frame,
-    hard_shortfall,
+    enhancement_plan,
     judge_frame,
+    keep_harder,
+    mix_report,
     offline_difficulty,
 )
 from linkqa_pipelines.core.llm import TaskOutcome
@@ -54,8 +56,9 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
         outcomes: list[TaskOutcome] = []
 
         def judge(task_stage: str, qa: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
-            """Score every row by the judge (offline: heuristic); rows the judge failed on get the
-            heuristic score, labelled as such in `difficulty_method`."""
+            """Score every row by the judge (offline: the calibrated estimator); rows the judge failed
+            on get the offline score, labelled as such in `difficulty_method`. The solver check joins
+            here once the verification stage (issue 11) provides its answers."""
             seeds = path_seeds(seed_sources, qa)
             outcome = run_task(
                 context, llm, lake, replace(JUDGE_TASK, stage=task_stage), build_judge_requests(qa, seeds)
@@ -66,18 +69,15 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
 
         discipline = context.partition_key
         scored, judge_meta = judge("difficulty_judge", synthesized_qa)
-        target = difficulty_targets(config.targets_path).for_discipline(discipline)
-        needed = hard_shortfall(scored, target) if config.enhance else 0
+        targets = difficulty_targets(config.targets_path)
+        target = targets.for_discipline(discipline)
+        plan = enhancement_plan(scored, target) if config.enhance else enhancement_plan(scored.clear(), target)
         enhance_meta: dict[str, Any] = {}
         variants = scored.clear().with_columns(enhanced_from=pl.lit(None, pl.String))
-        if needed:
-            candidates = (
-                scored.filter(pl.col("difficulty") < HARD)
-                .sort("difficulty", "qa_id", descending=[True, False])
-                .head(needed)
-            )
+        rejected = variants.with_columns(reject_reason=pl.lit(None, pl.String))
+        if plan.height:
             requests = build_enhance_requests(
-                candidates,
+                scored.join(plan, on="qa_id", how="semi"),
                 kp_catalog.select("kp_id", "name", "description"),
                 seeds=seed_sources.collect(),
                 seed_kps=kp_seed_links,
@@ -87,18 +87,24 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
             enhance_meta = task_metadata(outcome, llm.backend, prefix="enhance_")
             fresh = enhanced_frame(outcome.payloads(), outcome.answers(), outcome.results)
             if fresh.height:
-                variants, _ = judge("difficulty_judge_variants", fresh)
+                rescored, _ = judge("difficulty_judge_variants", fresh)
+                variants, rejected = keep_harder(rescored, scored)
         out = pl.concat([scored.with_columns(enhanced_from=pl.lit(None, pl.String)), variants], how="diagonal_relaxed")
+        supply = mix_report(out, DifficultyTargets(default=target)).filter(pl.col("difficulty").is_not_null())
         context.add_output_metadata(
             {
                 "originals": scored.height,
-                "harder_variants": variants.height,
-                "hard_items_short_before_enhancing": needed,
-                "difficulty": counts_md(
-                    {str(k): v for k, v in out.group_by("difficulty").len().sort("difficulty").iter_rows()}
+                "enhancement_planned": plan.height,
+                "enhancement_planned_by_aim": counts_md(
+                    {str(k): v for k, v in plan.group_by("aim").len().sort("aim").iter_rows()}
+                ),
+                "harder_variants_kept": variants.height,
+                "harder_variants_rejected": rejected.height,
+                "rejected_variants": md_table(rejected.select("enhanced_from", "qa_id", "reject_reason"), 10),
+                "supply_vs_target": md_table(
+                    supply.select("difficulty", "target_share", "achieved_share", "items", "gap_points")
                 ),
                 "methods": counts_md(dict(out.group_by("difficulty_method").len().iter_rows())),
-                "target": md_table(pl.DataFrame({"difficulty": list(target), "share": list(target.values())})),
                 "preview": md_table(
                     out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from", "question"), 5
                 ),

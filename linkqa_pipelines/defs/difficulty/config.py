@@ -12,7 +12,10 @@ from linkqa_pipelines.core.difficulty import DifficultyTargets, load_targets
 
 class DifficultyConfig(Config):
     targets_path: str = Field(default="", description="YAML of per-discipline difficulty mixes; empty = packaged")
-    enhance: bool = Field(default=True, description="make harder variants when the target wants more hard items")
+    enhance: bool = Field(
+        default=True,
+        description="rewrite items harder where a level is short of its target (kept only if >= 1 level harder)",
+    )
 
 
 def difficulty_targets(path: str) -> DifficultyTargets:

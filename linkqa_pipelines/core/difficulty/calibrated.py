@@ -1,0 +1,339 @@
+"""The calibrated offline difficulty estimator: a linear model over text features of an item,
+fit to human difficulty labels, no LLM.
+
+It reads only the item's text — question, choices and worked solution — never its subject,
+source file or `ref_difficulty` (the bench measures it with those hidden; a pipeline that has a
+human label may prefer it, see `seed_levels`). The features (`FEATURES`, computed columnar by
+`text_features`) are: length of the question, the choices and the solution; reasoning steps and
+equations in the solution; formulas, LaTeX commands and advanced notation; numbers; vocabulary
+rarity (word length, long-word share, rare Chinese characters); and cue phrases of reasoning
+("prove", "find all", "求证") or of recall ("is called", "是指"). The weights live in
+`data/difficulty_weights.yaml`, fit by ridge regression (`fit_weights`) to MATH levels 1-5
+and to the MMLU/CMMLU grade a subject name states (elementary 2, high school 3, college and
+professional 4) with each source weighted equally; `bench/difficulty_calibration.py --refit`
+refits and rewrites the file (the file records how). A raw prediction is stretched to the label
+spread the fit saw (`scale`) and rounded to a 1-5 level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import yaml
+
+CALIBRATED_MODEL = "offline-calibrated-v1"
+WEIGHTS_FILE = "difficulty_weights.yaml"
+
+_CJK = r"\p{Han}"
+_LATIN_WORD = r"[A-Za-z]{2,}"
+_LATEX_CMD = r"\\[A-Za-z]+"
+_ADVANCED = (
+    r"\\(?:int|iint|oint|sum|prod|lim|binom|log|ln|sin|cos|tan|sec|csc|cot|arcsin|arccos|arctan|infty|"
+    r"matrix|pmatrix|bmatrix|det|vec|partial|nabla|omega|theta|phi|alpha|beta|lfloor|lceil|equiv|pmod|mod)\b"
+    r"|\^\{|[∫∑∏√∞∂]|\b(?:log|sin|cos|tan|mod|gcd|lcm)\b"
+)
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_STEP = r"\n|[.;。；](?:\s|$)|<<|\\\\"
+_REASONING = (
+    r"(?i)\b(?:prove|show that|find all|how many|for (?:all|every|each)|suppose|assume|if and only if|"
+    r"such that|determine|compute|evaluate|smallest|largest|greatest|least|maximum|minimum|probability|"
+    r"expected value|at least|at most|distinct|integers?|real numbers?|sequence|polynomial|remainder)\b"
+    r"|证明|求证|求|设|若|使得|最大|最小|概率|至少|至多|整数|函数|数列"
+)
+_RECALL = (
+    r"(?i)\b(?:is called|is known as|refers? to|is defined as|is the term|which of the following is (?:a|an|the)|"
+    r"who (?:was|is)|what is the name|main function|primarily|best describes?|example of)\b"
+    r"|是指|称为|叫做|属于|是什么|的是哪|主要"
+)
+_STATEMENTS = r"(?m)^\s*(?:I{1,3}V?|IV|Statement \d)[.:)]|Statement \d\s*\|"
+
+FEATURES: tuple[str, ...] = (
+    "q_len",
+    "choice_len",
+    "sol_len",
+    "has_sol",
+    "sol_steps",
+    "sol_equations",
+    "formulas",
+    "latex",
+    "advanced",
+    "numbers",
+    "word_len",
+    "long_words",
+    "cjk_share",
+    "reasoning_cues",
+    "recall_cues",
+    "statements",
+    "questions",
+)
+
+
+def _units(text: pl.Expr) -> pl.Expr:
+    """Word-sized units: Latin/digit runs plus Han characters at 2/3 of a word each."""
+    return text.str.count_matches(r"[A-Za-z0-9]+") + text.str.count_matches(_CJK) * (2.0 / 3.0)
+
+
+def text_features(frame: pl.DataFrame, *, solution: str = "explanation") -> pl.DataFrame:
+    """The `FEATURES` columns (Float64) of a frame with question, optional choices (list) and an
+    optional worked-solution column named `solution` (seeds: explanation; QA: rationale)."""
+    cols = frame.columns
+    choices = pl.col("choices").list.join(" ").fill_null("") if "choices" in cols else pl.lit("", dtype=pl.String)
+    n_choices = pl.col("choices").list.len().fill_null(0) if "choices" in cols else pl.lit(0)
+    sol = pl.col(solution).fill_null("") if solution in cols else pl.lit("", dtype=pl.String)
+    question = pl.col("question").fill_null("")
+    text = pl.concat_str([question, choices], separator=" ")
+    everything = pl.concat_str([text, sol], separator=" ")
+    words = text.str.extract_all(_LATIN_WORD)
+    n_words = words.list.len()
+    cjk = text.str.count_matches(_CJK)
+    log1p = pl.Expr.log1p
+    return frame.select(
+        q_len=log1p(_units(question)),
+        choice_len=log1p(_units(choices) / pl.max_horizontal(n_choices, pl.lit(1))),
+        sol_len=log1p(_units(sol)),
+        has_sol=(sol.str.len_chars() > 0).cast(pl.Float64),
+        sol_steps=log1p(sol.str.count_matches(_STEP)),
+        sol_equations=log1p(sol.str.count_matches("=")),
+        formulas=log1p(everything.str.count_matches(r"\$+") / 2 + everything.str.count_matches(r"[=<>≤≥]")),
+        latex=log1p(everything.str.count_matches(_LATEX_CMD)),
+        advanced=log1p(everything.str.count_matches(_ADVANCED)),
+        numbers=log1p(text.str.count_matches(_NUMBER)),
+        word_len=pl.when(n_words > 0).then(words.list.eval(pl.element().str.len_chars()).list.mean()).otherwise(0.0),
+        long_words=pl.when(n_words > 0)
+        .then(words.list.eval(pl.element().str.len_chars() >= 10).list.sum() / n_words)
+        .otherwise(0.0),
+        cjk_share=cjk / pl.max_horizontal(_units(text), pl.lit(1.0)),
+        reasoning_cues=log1p(everything.str.count_matches(_REASONING)),
+        recall_cues=log1p(text.str.count_matches(_RECALL)),
+        statements=log1p(text.str.count_matches(_STATEMENTS)),
+        questions=log1p(question.str.count_matches(r"[?？]")),
+    ).cast(pl.Float64)
+
+
+REGIMES: tuple[str, ...] = ("with_solution", "without_solution")
+"""Items that carry a worked solution (MATH, GSM8K, synthesized QA) and items that do not
+(MMLU, CMMLU) are read by separate linear models: solution length is the strongest signal where
+it exists, and where it does not the question's length and vocabulary have to carry it."""
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """raw = intercept + sum(coef * (feature - mean) / std); the stretched value is
+    clip(centre + scale * (raw - centre), 1, 5) — ridge shrinks predictions toward the mean,
+    `scale` restores the spread of the labels it was fit to."""
+
+    intercept: float
+    coef: dict[str, float]
+    mean: dict[str, float]
+    std: dict[str, float]
+    centre: float
+    scale: float
+
+    def predict(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        mean = np.array([self.mean[f] for f in FEATURES])
+        std = np.array([self.std[f] for f in FEATURES])
+        coef = np.array([self.coef[f] for f in FEATURES])
+        raw = self.intercept + ((x - mean) / std) @ coef
+        return np.clip(self.centre + self.scale * (raw - self.centre), 1.0, 5.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intercept": round(self.intercept, 6),
+            "centre": round(self.centre, 6),
+            "scale": round(self.scale, 6),
+            "features": {
+                f: {"coef": round(self.coef[f], 6), "mean": round(self.mean[f], 6), "std": round(self.std[f], 6)}
+                for f in FEATURES
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], where: str) -> LinearModel:
+        feats = cast(Mapping[str, Mapping[str, float]], doc.get("features") or {})
+        missing = [f for f in FEATURES if f not in feats]
+        if missing:
+            raise ValueError(f"{where}: lacks features {missing}; refit with bench/difficulty_calibration.py --refit")
+        return cls(
+            intercept=float(doc["intercept"]),
+            coef={f: float(feats[f]["coef"]) for f in FEATURES},
+            mean={f: float(feats[f]["mean"]) for f in FEATURES},
+            std={f: float(feats[f]["std"]) for f in FEATURES},
+            centre=float(doc["centre"]),
+            scale=float(doc["scale"]),
+        )
+
+
+@dataclass(frozen=True)
+class CalibratedWeights:
+    """One `LinearModel` per regime (`REGIMES`) and a note of how they were fit."""
+
+    models: dict[str, LinearModel]
+    fitted_on: str = ""
+
+    def predict(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """Difficulty on the continuous 1-5 scale, each row by its regime's model."""
+        x = features.select(FEATURES).to_numpy().astype(np.float64)
+        with_sol = features["has_sol"].to_numpy() > 0
+        out = np.empty(features.height, dtype=np.float64)
+        for regime, rows in (("with_solution", with_sol), ("without_solution", ~with_sol)):
+            if rows.any():
+                out[rows] = self.models[regime].predict(x[rows])
+        return out
+
+    def to_yaml(self) -> str:
+        doc = {
+            "model": CALIBRATED_MODEL,
+            "fitted_on": self.fitted_on,
+            "regimes": {r: self.models[r].to_dict() for r in REGIMES},
+        }
+        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
+
+
+def packaged_weights_path() -> Path:
+    return Path(str(resources.files("linkqa_pipelines") / "data" / WEIGHTS_FILE))
+
+
+def load_weights(path: Path | str | None = None) -> CalibratedWeights:
+    """The weights YAML at `path` (None: the packaged one); both regimes, every feature."""
+    path = Path(path) if path is not None else packaged_weights_path()
+    loaded: object = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(loaded, Mapping):
+        raise ValueError(f"{path}: expected a mapping")
+    doc = cast(Mapping[str, Any], loaded)
+    regimes = cast(Mapping[str, Mapping[str, Any]], doc.get("regimes") or {})
+    missing = [r for r in REGIMES if r not in regimes]
+    if missing:
+        raise ValueError(f"{path}: lacks regimes {missing}")
+    return CalibratedWeights(
+        models={r: LinearModel.from_dict(regimes[r], f"{path}: regimes.{r}") for r in REGIMES},
+        fitted_on=str(doc.get("fitted_on", "")),
+    )
+
+
+def _fit_linear(
+    x: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], sample_weight: npt.NDArray[np.float64], ridge: float
+) -> LinearModel:
+    w = sample_weight / sample_weight.sum()
+    mean = w @ x
+    std = np.sqrt(w @ (x - mean) ** 2)
+    std[std < 1e-9] = 1.0
+    z = (x - mean) / std
+    y_mean = float(w @ labels)
+    zw = z * w[:, None]
+    gram: npt.NDArray[np.float64] = z.T @ zw + ridge / len(labels) * np.eye(z.shape[1])
+    rhs: npt.NDArray[np.float64] = zw.T @ (labels - y_mean)
+    coef = cast(npt.NDArray[np.float64], np.linalg.solve(gram, rhs))
+    spread = float(np.sqrt(w @ (z @ coef) ** 2))
+    label_spread = float(np.sqrt(w @ (labels - y_mean) ** 2))
+    return LinearModel(
+        intercept=y_mean,
+        coef=dict(zip(FEATURES, coef.tolist(), strict=True)),
+        mean=dict(zip(FEATURES, mean.tolist(), strict=True)),
+        std=dict(zip(FEATURES, std.tolist(), strict=True)),
+        centre=y_mean,
+        scale=label_spread / spread if spread > 0 else 1.0,
+    )
+
+
+def fit_weights(
+    features: pl.DataFrame,
+    labels: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64],
+    *,
+    ridge: float = 1.0,
+    fitted_on: str = "",
+) -> CalibratedWeights:
+    """Weighted ridge regression of `labels` (1-5 scale) on standardised `FEATURES`, per regime."""
+    x = features.select(FEATURES).to_numpy().astype(np.float64)
+    with_sol = features["has_sol"].to_numpy() > 0
+    models: dict[str, LinearModel] = {}
+    for regime, rows in (("with_solution", with_sol), ("without_solution", ~with_sol)):
+        if not rows.any():
+            raise ValueError(f"fit_weights: no labelled item in regime {regime}")
+        models[regime] = _fit_linear(x[rows], labels[rows], sample_weight[rows], ridge)
+    return CalibratedWeights(models=models, fitted_on=fitted_on)
+
+
+def estimate(
+    frame: pl.DataFrame, weights: CalibratedWeights | None = None, *, solution: str = "explanation"
+) -> pl.DataFrame:
+    """(difficulty_raw Float64 on the 1-5 scale, difficulty Int8 1-5) per row of `frame`."""
+    w = weights or load_weights()
+    value = w.predict(text_features(frame, solution=solution))
+    return pl.DataFrame(
+        {"difficulty_raw": value, "difficulty": np.floor(value + 0.5).astype(np.int8)},
+        schema={"difficulty_raw": pl.Float64, "difficulty": pl.Int8},
+    )
+
+
+def seed_levels(seeds: pl.DataFrame, weights: CalibratedWeights | None = None) -> pl.DataFrame:
+    """(seed_id, seed_level Float64 1-5, seed_level_method) for seeds (SEED_SCHEMA columns).
+
+    A seed with a human `ref_difficulty` keeps it (method "human"); the others get the
+    calibrated estimate from their text (method `CALIBRATED_MODEL`). This is the call the KP
+    stage should make for its per-seed difficulty.
+    """
+    est = estimate(seeds, weights)["difficulty_raw"]
+    ref = seeds["ref_difficulty"].cast(pl.Float64) if "ref_difficulty" in seeds.columns else None
+    human = ref.is_not_null() if ref is not None else pl.Series([False] * seeds.height)
+    level = ref.fill_null(est) if ref is not None else est
+    return pl.DataFrame(
+        {
+            "seed_id": seeds["seed_id"],
+            "seed_level": level,
+            "seed_level_method": pl.Series(
+                np.where(human.to_numpy(), "human", CALIBRATED_MODEL).tolist(), dtype=pl.String
+            ),
+        }
+    )
+
+
+def levels_of(values: Sequence[float] | npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
+    """Round-half-up to an integer 1-5 level."""
+    return np.clip(np.floor(np.asarray(values, dtype=np.float64) + 0.5), 1, 5).astype(np.int8)
+
+
+def reference_labels(seeds: pl.DataFrame) -> pl.DataFrame:
+    """Human difficulty labels for fitting and measuring the estimator (never its input):
+    (seed_id, label_set, label Float64 on the 1-5 scale), only for seeds that have one.
+
+    label_set "math_level": MATH levels 1-5 (`ref_difficulty` of math_jsonl seeds);
+    "mmlu_grade" / "cmmlu_grade": the grade a subject name states — elementary 2, high school 3,
+    college or professional 4 (subjects naming no grade are left out).
+    """
+    subject = pl.col("subject").fill_null("")
+    grade = (
+        pl.when(subject.str.starts_with("elementary_"))
+        .then(2.0)
+        .when(subject.str.starts_with("high_school_"))
+        .then(3.0)
+        .when(subject.str.contains(r"^(?:college|professional)_"))
+        .then(4.0)
+    )
+    adapter = pl.col("adapter")
+    return seeds.select(
+        "seed_id",
+        label_set=pl.when(adapter == "math_jsonl")
+        .then(pl.lit("math_level"))
+        .when(adapter == "mmlu_csv")
+        .then(pl.lit("mmlu_grade"))
+        .when(adapter == "cmmlu_csv")
+        .then(pl.lit("cmmlu_grade")),
+        label=pl.when(adapter == "math_jsonl").then(pl.col("ref_difficulty").cast(pl.Float64)).otherwise(grade),
+    ).filter(pl.col("label_set").is_not_null() & pl.col("label").is_not_null())
+
+
+def balanced_weights(label_set: pl.Series, label: pl.Series) -> npt.NDArray[np.float64]:
+    """Sample weights giving every label set equal total weight, split equally over its labels
+    (MMLU has ~20x more college/high-school items than elementary ones)."""
+    cells = pl.DataFrame({"s": label_set, "y": label}).select(
+        w=1.0 / (pl.len().over("s", "y") * pl.col("y").n_unique().over("s"))
+    )
+    return cells["w"].to_numpy().astype(np.float64)
