@@ -163,6 +163,19 @@ def _print_summary(console: Any, results: Sequence[StageResult], total: float) -
         )
     if llm.row_count:
         console.print(llm)
+    for r in results:  # why items did not reach the release (an empty release says why here)
+        screened = r.metadata.get("screened_qa", {})
+        if "removed_by_reason" in screened:
+            console.print(
+                f"left out by global dedup and decontamination (table screened_qa_rejects):\n"
+                f"{screened['removed_by_reason']}"
+            )
+        evaluation = r.metadata.get("seed_sources", {}).get("evaluation_split_seeds")
+        if evaluation:
+            console.print(
+                f"[yellow]{evaluation:,} seeds came from benchmark test splits: their copies are removed "
+                "from the release as contamination[/yellow]"
+            )
     quarantined = next((r.rows.get("seed_quarantine") for r in results if "seed_quarantine" in r.rows), 0)
     console.print(f"quarantined seed rows: {quarantined:,} (table seed_quarantine)")
 
@@ -231,6 +244,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         stage("seeds+knowledge points", "discipline_seed_job", disciplines, {})
         stage("catalog+graph", "graph_job", [None], {})
         stage("walks+synthesis+difficulty", "discipline_synthesis_job", disciplines, walk_config)
+        stage("global dedup+decontamination", "screen_job", [None], {})
+        stage("dataset (difficulty mix)", "discipline_dataset_job", disciplines, {})
         stage("release", "release_job", [None], {})
     except Exception as exc:  # report the user's error, not Dagster's wrapper
         cause = exc.__cause__ or exc

@@ -20,7 +20,8 @@ from linkqa_pipelines.defs.difficulty.assets import build_difficulty
 from linkqa_pipelines.defs.graph.assets import kp_graph
 from linkqa_pipelines.defs.jobs import JOBS, SCHEDULES
 from linkqa_pipelines.defs.knowledge_points.assets import build_kp_extraction, kp_catalog
-from linkqa_pipelines.defs.release.assets import linkqa_dataset, linkqa_release
+from linkqa_pipelines.defs.release import checks as release_checks
+from linkqa_pipelines.defs.release.assets import benchmark_items, linkqa_dataset, linkqa_release, screened_qa
 from linkqa_pipelines.defs.seeds import checks as seed_checks
 from linkqa_pipelines.defs.seeds.assets import ingest_seeds, seed_qa
 from linkqa_pipelines.defs.seeds.config import PipelineInputs
@@ -80,10 +81,12 @@ def build_definitions(
             walk_paths,
             build_synthesis(placement),
             build_difficulty(placement),
+            benchmark_items,
+            screened_qa,
             linkqa_dataset,
             linkqa_release,
         ],
-        asset_checks=load_asset_checks_from_modules([seed_checks]),
+        asset_checks=load_asset_checks_from_modules([seed_checks, release_checks]),
         jobs=JOBS,
         schedules=SCHEDULES,
         resources=bound,

@@ -13,9 +13,12 @@ from linkqa_pipelines.core.release import (
     BENCHMARK_SCHEMA,
     CONTAMINATION_SCHEMA,
     BenchmarkIndex,
+    benchmark_items,
+    evaluation_split_expr,
     find_contaminated,
     load_benchmark_questions,
 )
+from linkqa_pipelines.core.release.audit import contamination_audit
 from linkqa_pipelines.core.text import normalize_texts
 
 
@@ -164,3 +167,88 @@ def test_other_benchmark_layouts_load_through_the_seed_adapters(shared_data: Cal
     index = BenchmarkIndex.from_frame(gsm8k)
     found = find_contaminated(_qa([gsm8k["question"][41]]), index)
     assert found.sort("overlap", descending=True)["benchmark_id"][0] == "gsm8k/gsm8k/42"
+
+
+def _planted(bench: pl.DataFrame, rows: list[int], prefix: str) -> pl.DataFrame:
+    """Composed items quoting benchmark items the way synthesis does: a preamble, then the item
+    with its options inline and lettered "(A) ..."."""
+    picked = bench[rows]
+    questions = [
+        f"{prefix} {q}\n" + "  ".join(f"({chr(65 + i)}) {c}" for i, c in enumerate(choices or []))
+        for q, choices in zip(picked["question"].to_list(), picked["choices"].to_list(), strict=True)
+    ]
+    return pl.DataFrame(
+        {"qa_id": [f"p{r}" for r in rows], "question": questions, "choices": [None] * len(rows)},
+        schema={"qa_id": pl.String, "question": pl.String, "choices": pl.List(pl.String)},
+    )
+
+
+def test_planted_mmlu_test_and_cmmlu_dev_copies_are_all_caught_and_boilerplate_is_not(
+    shared_data: Callable[..., Path], mmlu: pl.DataFrame
+) -> None:
+    cmmlu = load_benchmark_questions([shared_data("cmmlu", "dev")])
+    bench = pl.concat([mmlu, cmmlu])
+    index = BenchmarkIndex.from_frame(bench)
+    rows = list(range(0, bench.height, 97))
+    planted = _planted(bench, rows, "Part 1:")
+    # Boilerplate alone: stock phrasings shared by many items of both benchmarks, wrapped in new content.
+    boiler = _qa(
+        [
+            "Which of the following is true? A kestrel hovers over the meadow while the farmer counts sheep.",
+            "下列说法中正确的是（ ） 小明周末去公园放风筝，看到湖面上有几只天鹅在游泳。",
+            "Which of the following statements is correct about the new bicycle lane on Elm Street?",
+            "下列选项中，不属于我们今天在课堂上讨论的内容的是哪一项？",
+        ]
+    )
+    found = find_contaminated(pl.concat([planted, boiler]), index)
+    expected = dict(zip(planted["qa_id"], bench["benchmark_id"].gather(rows), strict=True))
+    caught = found.filter(pl.col("qa_id").is_in(list(expected)))
+    assert set(caught["qa_id"]) == set(expected)  # recall 1.0 on planted copies
+    assert all(expected[q] in set(g["benchmark_id"]) for (q,), g in caught.group_by("qa_id"))
+    assert found.filter(pl.col("qa_id").is_in(boiler["qa_id"].to_list())).is_empty()
+
+
+def test_short_questions_are_matched_whole_by_containment(mmlu: pl.DataFrame, mmlu_index: BenchmarkIndex) -> None:
+    found = find_contaminated(_qa(["Part 2: where should a STOMA be sited? Explain your reasoning."]), mmlu_index)
+    stoma = mmlu.filter(pl.col("question") == "Where should a stoma be sited?")["benchmark_id"].to_list()
+    assert stoma and set(found["benchmark_id"]) == set(stoma) and found["ngram_n"][0] == 6
+
+
+def test_audit_agrees_with_the_filter_on_planted_and_clean_items(
+    shared_data: Callable[..., Path], mmlu: pl.DataFrame
+) -> None:
+    bench = pl.concat([mmlu.head(3000), load_benchmark_questions([shared_data("cmmlu", "dev")])])
+    index = BenchmarkIndex.from_frame(bench)
+    planted = _planted(bench, list(range(0, bench.height, 41)), "问题：")
+    clean = _planted(mmlu.tail(200), list(range(200)), "Part 1:").with_columns(qa_id="c" + pl.col("qa_id"))
+    qa = pl.concat([planted, clean])
+    by_filter = find_contaminated(qa, index).select("qa_id", "benchmark_id").unique()
+    by_audit = contamination_audit(qa, bench).select("qa_id", "benchmark_id")
+    assert by_filter.height > planted.height // 2
+    assert sorted(by_filter.rows()) == sorted(by_audit.rows())
+
+
+def test_only_evaluation_splits_of_seeds_are_indexed(shared_data: Callable[..., Path]) -> None:
+    seeds = pl.DataFrame(
+        {
+            "adapter": ["mmlu_csv", "mmlu_csv", "cmmlu_csv", "gsm8k_jsonl", "generic"],
+            "source": [
+                str(shared_data("mmlu", "test") / "anatomy_test.csv"),
+                "/data/mmlu/dev/anatomy_dev.csv",
+                str(shared_data("cmmlu", "dev") / "anatomy.csv"),
+                str(shared_data("gsm8k", "test.jsonl")),
+                "/data/own/test.jsonl",
+            ],
+            "subject": ["anatomy", "anatomy", "anatomy", "gsm8k", "own"],
+            "source_row": [1, 1, 1, 1, 1],
+            "question": ["q1", "q2", "q3", "q4", "q5"],
+            "choices": [None] * 5,
+        },
+        schema_overrides={"choices": pl.List(pl.String)},
+    )
+    assert seeds.select(evaluation_split_expr())["adapter"].to_list() == [True, False, False, True, False]
+    items = benchmark_items(seeds.lazy(), [str(shared_data("mmlu", "test") / "anatomy_test.csv")])
+    assert set(items["question"]) - set(
+        load_benchmark_questions([shared_data("mmlu", "test") / "anatomy_test.csv"])["question"]
+    ) == {"q4"}
+    assert items["benchmark_id"].is_unique().all()

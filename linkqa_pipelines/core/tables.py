@@ -15,6 +15,7 @@ from linkqa_pipelines.core.contracts import (
 )
 from linkqa_pipelines.core.graph.build import KP_EDGE_SCHEMA, SEED_LINK_SCHEMA
 from linkqa_pipelines.core.llm.types import FAILURE_SCHEMA
+from linkqa_pipelines.core.release.decontamination import BENCHMARK_SCHEMA
 from linkqa_pipelines.core.seeds.normalise import ACCOUNTING_SCHEMA
 
 Schema = dict[str, pl.DataType]
@@ -24,8 +25,10 @@ REJECT_SCHEMA: Schema = {
     "discipline": pl.String(),
     "question": pl.String(),
     "stage": pl.String(),  # dedup | decontamination | target_mix
-    "reason": pl.String(),
+    "reason": pl.String(),  # exact_duplicate | near_duplicate | benchmark_overlap | over_target_mix
     "related_id": pl.String(),  # the item kept instead, or the benchmark item matched
+    "matched_text": pl.String(),  # decontamination: the benchmark gram found in the item
+    "similarity": pl.Float64(),  # dedup: shingle Jaccard with the kept item (1.0 for exact)
 }
 
 TABLE_SCHEMAS: dict[str, Schema] = {
@@ -42,6 +45,9 @@ TABLE_SCHEMAS: dict[str, Schema] = {
     "walk_paths_unseeded": PATH_SCHEMA,
     "synthesized_qa": SYNTH_QA_SCHEMA,
     "difficulty_scored_qa": SYNTH_QA_SCHEMA,
+    "benchmark_items": BENCHMARK_SCHEMA,
+    "screened_qa": SYNTH_QA_SCHEMA,
+    "screened_qa_rejects": REJECT_SCHEMA,
     "linkqa_dataset": SYNTH_QA_SCHEMA,
     "linkqa_dataset_rejects": REJECT_SCHEMA,
     "llm_failures": FAILURE_SCHEMA,

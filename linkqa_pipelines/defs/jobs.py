@@ -31,13 +31,25 @@ discipline_synthesis_job = define_asset_job(
         "synthesized_qa_llm_failures",
         "difficulty_scored_qa",
         "difficulty_scored_qa_llm_failures",
-        "linkqa_dataset",
-        "linkqa_dataset_rejects",
     ),
+)
+screen_job = define_asset_job(
+    "screen_job", AssetSelection.assets("benchmark_items", "screened_qa", "screened_qa_rejects")
+)
+discipline_dataset_job = define_asset_job(
+    "discipline_dataset_job", AssetSelection.assets("linkqa_dataset", "linkqa_dataset_rejects")
 )
 release_job = define_asset_job("release_job", AssetSelection.assets("linkqa_release"))
 
-JOBS = [ingest_job, discipline_seed_job, graph_job, discipline_synthesis_job, release_job]
+JOBS = [
+    ingest_job,
+    discipline_seed_job,
+    graph_job,
+    discipline_synthesis_job,
+    screen_job,
+    discipline_dataset_job,
+    release_job,
+]
 
 
 @schedule(

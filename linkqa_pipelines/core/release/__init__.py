@@ -1,15 +1,21 @@
 """Pure logic of the release stage (no Dagster): dedup, decontamination and the release export."""
 
 from linkqa_pipelines.core.release.card import markdown_table
-from linkqa_pipelines.core.release.dataset import benchmark_index, rejects
+from linkqa_pipelines.core.release.dataset import (
+    REJECT_REASONS,
+    benchmark_items,
+    evaluation_split_expr,
+    rejects,
+)
 from linkqa_pipelines.core.release.decontamination import (
     BENCHMARK_SCHEMA,
     CONTAMINATION_SCHEMA,
     BenchmarkIndex,
+    DecontaminationSettings,
     find_contaminated,
     load_benchmark_questions,
 )
-from linkqa_pipelines.core.release.dedup import dedup, dedup_text_expr, lsh_params
+from linkqa_pipelines.core.release.dedup import dedup, dedup_text_expr, keep_priority_expr, lsh_params
 from linkqa_pipelines.core.release.export import write_release
 from linkqa_pipelines.core.release.ngrams import ngram_hashes, token_arrays
 from linkqa_pipelines.core.text import qa_text_expr
@@ -17,11 +23,15 @@ from linkqa_pipelines.core.text import qa_text_expr
 __all__ = [
     "BENCHMARK_SCHEMA",
     "CONTAMINATION_SCHEMA",
+    "REJECT_REASONS",
     "BenchmarkIndex",
-    "benchmark_index",
+    "DecontaminationSettings",
+    "benchmark_items",
     "dedup",
     "dedup_text_expr",
+    "evaluation_split_expr",
     "find_contaminated",
+    "keep_priority_expr",
     "load_benchmark_questions",
     "lsh_params",
     "markdown_table",

@@ -1,22 +1,26 @@
-"""Benchmark decontamination: flag QA rows that share long n-grams with benchmark items.
+"""Benchmark decontamination: flag QA rows that contain a rare n-gram of an evaluation item.
 
-The test is the one GPT-3 and most data reports use — any shared long n-gram counts as
-overlap — with two tokenisations, because Chinese has no word boundaries:
-- English (and other space-separated scripts): word 13-grams of the normalised text;
-- Chinese (`core.language.detect_language` says zh): character 10-grams of the normalised text with
-  spaces and punctuation removed. Ten Han characters carry about as much as 13 English
-  words do in specificity, and punctuation edits do not hide a copy.
-Benchmark items shorter than n tokens (many CMMLU questions) are indexed as one gram of
-their whole length when they have at least `min_tokens` tokens, so a QA containing the whole
-item is still caught; shorter ones are too generic to flag on and are counted in
-`BenchmarkIndex.skipped`. Every QA text is checked with both tokenisations, so an English
-item copied into a Chinese question is found too. Grams that occur in many benchmark items
-(templates such as MMLU's moral-scenario preamble) are not indexed: they say nothing about
-which item was copied, and an item is still caught by its own content.
-
-Benchmark text = question + choices (newline separated), the same text `find_contaminated`
-builds for a QA: a copied question is caught by its own n-grams, a copied item with its
-options by those spanning question and options as well.
+What counts as overlap (the spec the filter here and the independent audit in `audit.py` share):
+- Text: question + choices (one per line), option labels such as "(A)" / "A." removed, then
+  `normalize_expr` (NFKC, lower case, punctuation -> space). Chinese text is read as characters
+  with spaces removed, other text as `WORD_TOKEN` words.
+- Grams: word 13-grams for English, character 13-grams for Chinese. 13 words is the
+  convention of GPT-3 and Llama-2's contamination reports; for Chinese a Han character carries
+  roughly 0.6 of a word, so 13 characters (~8 words) is the shortest span that, once
+  boilerplate is excluded, is specific to one item: CMMLU's stock phrasings (下列说法中正确的是,
+  9 characters) fit inside a 10-character window with one content character, which is how a
+  10-character window flagged hundreds of unrelated items.
+- Boilerplate: a gram shared by more than `boilerplate_items` benchmark items is a template,
+  not content, and is ignored. So is a gram whose tokens are mostly covered by such shared
+  `boilerplate_span`-grams: "which of the following is true" + two content words is still
+  boilerplate even though the whole 13-gram is rare. Every item of a benchmark that opens with
+  the same preamble is still caught by its own content grams.
+- Short items: a question (or a whole item, question + options) shorter than n tokens is
+  matched whole, by containment, when it has at least `min_words` words / `min_chars`
+  characters and is itself not boilerplate (MMLU's "Where should a stoma be sited?", 6 words).
+  Shorter questions are too generic alone and are matched as part of their item's text.
+Every QA text is checked with both tokenisations, so an English item copied into a Chinese
+question is found too.
 """
 
 from __future__ import annotations
@@ -34,7 +38,35 @@ from linkqa_pipelines.core.seeds import RAW_SCHEMA, iter_source_files, read_sour
 from linkqa_pipelines.core.text import WORD_TOKEN, normalize_expr, qa_text_expr
 
 _MODE_SALT: dict[ShingleMode, int] = {"word": 0x5744, "char": 0x4348}
+_BOILER_SALT = 0xB01
 _ROW_BATCH = 20_000
+
+# Option labels written inline ("(A) x  (B) y", "A. x", "A、x"): not content, and in the
+# character stream a label letter would break every gram that spans it.
+OPTION_LABEL = r"[(（]\s*[A-Ja-j]\s*[)）]|(?m:^)\s*[A-J]\s*[.．、:：)]"
+
+
+@dataclass(frozen=True)
+class DecontaminationSettings:
+    """The spec's numbers (module docstring); `linkqa_dataset` takes them from its config."""
+
+    n_words: int = 13
+    n_chars: int = 13
+    min_words: int = 5
+    min_chars: int = 6
+    boilerplate_items: int = 10
+    boilerplate_span: int = 5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_words <= self.n_words or not 1 <= self.min_chars <= self.n_chars:
+            raise ValueError(f"need 1 <= min_words <= n_words and 1 <= min_chars <= n_chars: {self}")
+        if self.boilerplate_items < 1 or self.boilerplate_span < 1:
+            raise ValueError(f"boilerplate_items and boilerplate_span must be >= 1: {self}")
+
+    def gram(self, mode: ShingleMode) -> tuple[int, int]:
+        """(n, shortest whole item) of a tokenisation."""
+        return (self.n_words, self.min_words) if mode == "word" else (self.n_chars, self.min_chars)
+
 
 CONTAMINATION_SCHEMA: dict[str, pl.DataType] = {
     "qa_id": pl.String(),
@@ -62,46 +94,64 @@ def _salt(mode: ShingleMode, k: int) -> int:
     return (_MODE_SALT[mode] << 16) | k
 
 
-def _mode_texts(texts: pl.Series, mode: ShingleMode) -> pl.Series:
-    """Normalised text in the form each tokenisation reads (no spaces for characters)."""
-    norm = texts.fill_null("").to_frame("t").select(normalize_expr(pl.col("t")))["t"]
+def contamination_text_expr(expr: pl.Expr, mode: ShingleMode) -> pl.Expr:
+    """Normalised text in the form each tokenisation reads: labels removed, no spaces for characters."""
+    norm = normalize_expr(expr.fill_null("").str.replace_all(OPTION_LABEL, " "))
     return norm.str.replace_all(" ", "", literal=True) if mode == "char" else norm
+
+
+def _mode_texts(texts: pl.Series, mode: ShingleMode) -> pl.Series:
+    return texts.to_frame("t").select(contamination_text_expr(pl.col("t"), mode))["t"]
+
+
+def _boilerplate_free(
+    tokens: np.ndarray, lens: np.ndarray, item_of_text: np.ndarray, settings: DecontaminationSettings
+) -> np.ndarray:
+    """Prefix sums over the flat tokens of how many are NOT covered by a boilerplate span-gram
+    (one shared by more than `boilerplate_items` items): free(a, b) = out[b] - out[a]."""
+    b = settings.boilerplate_span
+    h, text, pos = ngram_hashes(tokens, lens, b, short="skip", salt=_BOILER_SALT)
+    starts = np.zeros(lens.shape[0], dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    df = pl.DataFrame({"h": h, "item": item_of_text[text]}).unique().group_by("h").len("df")
+    boiler = np.sort(df.filter(pl.col("df") > settings.boilerplate_items)["h"].to_numpy())
+    at = np.searchsorted(boiler, h)
+    hit = at < boiler.shape[0]
+    hit[hit] = boiler[at[hit]] == h[hit]
+    flat = starts[text[hit]] + pos[hit]
+    diff = np.zeros(tokens.shape[0] + 1, dtype=np.int64)
+    np.add.at(diff, flat, 1)
+    np.add.at(diff, flat + b, -1)
+    covered = np.cumsum(diff[:-1]) > 0
+    out = np.zeros(tokens.shape[0] + 1, dtype=np.int64)
+    np.cumsum(~covered, out=out[1:])
+    return out
 
 
 @dataclass(frozen=True)
 class BenchmarkIndex:
-    """Sorted gram hashes of benchmark items; `owners[i]` is the item of `hashes[i]`."""
+    """Sorted hashes of the benchmark items' rare grams; `owners[i]` is the item of `hashes[i]`."""
 
     ids: tuple[str, ...]
     hashes: np.ndarray  # uint64, sorted
     owners: np.ndarray  # int64 index into ids
     gram_counts: np.ndarray  # int64 per item: grams indexed for it
     lengths: dict[ShingleMode, tuple[int, ...]]  # gram lengths present per tokenisation
-    n: int
-    n_zh: int
-    min_tokens: int
+    settings: DecontaminationSettings
     skipped: int  # items with no indexed gram (too short, or nothing but boilerplate)
-    boilerplate: int  # distinct grams dropped for occurring in more than `max_items` items
+    boilerplate: int  # gram occurrences dropped as boilerplate (shared too widely, or mostly boilerplate spans)
 
     @classmethod
     def from_texts(
         cls,
         texts: Sequence[str] | pl.Series,
         ids: Sequence[str] | pl.Series | None = None,
-        *,
-        n: int = 13,
-        n_zh: int = 10,
-        min_tokens: int = 8,
-        max_items: int = 10,
+        settings: DecontaminationSettings | None = None,
     ) -> BenchmarkIndex:
-        """Index benchmark texts: word n-grams for non-Chinese items, char n_zh-grams for Chinese.
-
-        An id may be given to several texts (an item's full text and its bare question):
-        they index one item. Grams shared by more than `max_items` items are templates, not
-        content (all 895 MMLU moral_scenarios items open with the same 30 words): matching
-        them would tie a QA to every item of the template, so they are left out and counted
-        in `boilerplate`.
-        """
+        """Index benchmark texts by the module's spec: rare n-grams of each text, plus the whole
+        text when it is short. An id may be given to several texts (an item's full text and its
+        bare question): they index one item."""
+        settings = settings or DecontaminationSettings()
         series = pl.Series("text", list(texts) if not isinstance(texts, pl.Series) else texts, dtype=pl.String)
         text_ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(series.len())]
         if len(text_ids) != series.len():
@@ -109,57 +159,88 @@ class BenchmarkIndex:
         position: dict[str, int] = {}
         item_of_text = np.array([position.setdefault(i, len(position)) for i in text_ids], dtype=np.int64)
         id_list = tuple(position)
-        if not min_tokens <= min(n, n_zh):
-            raise ValueError(f"min_tokens ({min_tokens}) must not exceed n ({n}) or n_zh ({n_zh})")
         is_zh = (detect_language(series) == "zh").to_numpy()
-        hash_parts: list[np.ndarray] = []
-        owner_parts: list[np.ndarray] = []
-        lengths: dict[ShingleMode, set[int]] = {"word": set(), "char": set()}
-        plan: tuple[tuple[ShingleMode, int, np.ndarray], ...] = (
-            ("word", n, np.flatnonzero(~is_zh)),
-            ("char", n_zh, np.flatnonzero(is_zh)),
+        frames: list[pl.DataFrame] = []
+        covered = 0
+        plan: tuple[tuple[ShingleMode, np.ndarray], ...] = (
+            ("word", np.flatnonzero(~is_zh)),
+            ("char", np.flatnonzero(is_zh)),
         )
-        for mode, k, rows in plan:
-            tokens, lens = token_arrays(_mode_texts(series.gather(rows), mode), mode)
-            groups = [(k, lens >= k)] + [(m, lens == m) for m in range(min_tokens, k)]
-            for gram_len, member in groups:
-                if not member.any():
-                    continue
-                sel = np.flatnonzero(member)
-                sub_tokens = tokens[np.repeat(member, lens)]
-                h, owner, _ = ngram_hashes(sub_tokens, lens[sel], gram_len, short="skip", salt=_salt(mode, gram_len))
-                hash_parts.append(h)
-                owner_parts.append(item_of_text[rows[sel][owner]])
-                lengths[mode].add(gram_len)
-        hashes = np.concatenate(hash_parts) if hash_parts else np.empty(0, np.uint64)
-        owners = np.concatenate(owner_parts) if owner_parts else np.empty(0, np.int64)
-        grams = pl.DataFrame({"h": hashes, "o": owners}).unique().with_columns(df=pl.len().over("h"))
-        boilerplate = grams.filter(pl.col("df") > max_items)["h"].n_unique()
-        kept = grams.filter(pl.col("df") <= max_items).sort("h", "o")
-        hashes, owners = kept["h"].to_numpy(), kept["o"].to_numpy()
-        counts = np.bincount(owners, minlength=len(id_list)).astype(np.int64)
+        for mode, rows in plan:
+            if rows.shape[0]:
+                frame, dropped = _rare_candidates(series.gather(rows), item_of_text[rows], mode, settings)
+                frames.append(frame)
+                covered += dropped
+        grams = (
+            pl.concat(frames)
+            if frames
+            else pl.DataFrame(schema={"h": pl.UInt64, "o": pl.Int64, "k": pl.Int64, "mode": pl.String})
+        ).with_columns(df=pl.col("o").n_unique().over("h"))
+        kept = grams.filter(pl.col("df") <= settings.boilerplate_items).unique(["h", "o"]).sort("h", "o")
+        counts = np.bincount(kept["o"].to_numpy(), minlength=len(id_list)).astype(np.int64)
+        lengths = {m: tuple(sorted(kept.filter(pl.col("mode") == m)["k"].unique().to_list())) for m in ("word", "char")}
         return cls(
             ids=id_list,
-            hashes=hashes,
-            owners=owners,
+            hashes=kept["h"].to_numpy(),
+            owners=kept["o"].to_numpy(),
             gram_counts=counts,
-            lengths={m: tuple(sorted(v)) for m, v in lengths.items()},
-            n=n,
-            n_zh=n_zh,
-            min_tokens=min_tokens,
+            lengths={"word": lengths["word"], "char": lengths["char"]},
+            settings=settings,
             skipped=int((counts == 0).sum()),
-            boilerplate=boilerplate,
+            boilerplate=covered + grams.filter(pl.col("df") > settings.boilerplate_items).height,
         )
 
     @classmethod
-    def from_frame(cls, benchmarks: pl.DataFrame, **kwargs: int) -> BenchmarkIndex:
+    def from_frame(cls, benchmarks: pl.DataFrame, settings: DecontaminationSettings | None = None) -> BenchmarkIndex:
         """Index `load_benchmark_questions` output: each item's `text` and its bare `question`,
         so a QA quoting a short question without (or with re-lettered) options is caught too."""
         texts = pl.concat([benchmarks["text"], benchmarks["question"].alias("text")])
-        return cls.from_texts(texts, pl.concat([benchmarks["benchmark_id"]] * 2), **kwargs)
+        return cls.from_texts(texts, pl.concat([benchmarks["benchmark_id"]] * 2), settings)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _rare_candidates(
+    texts: pl.Series, items: np.ndarray, mode: ShingleMode, settings: DecontaminationSettings
+) -> tuple[pl.DataFrame, int]:
+    """(h, o, k, mode) of every n-gram and every whole short text of `texts` that is mostly free
+    of boilerplate spans, and how many were not; the caller drops those shared by too many items."""
+    n, shortest = settings.gram(mode)
+    tokens, lens = token_arrays(_mode_texts(texts, mode), mode)
+    free = _boilerplate_free(tokens, lens, items, settings)
+    starts = np.zeros(lens.shape[0], dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    hashes: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    ks: list[np.ndarray] = []
+    h, text, pos = ngram_hashes(tokens, lens, n, short="skip", salt=_salt(mode, n))
+    a = starts[text] + pos
+    content = 2 * (free[a + n] - free[a]) >= n
+    dropped = int((~content).sum())
+    hashes.append(h[content])
+    owners.append(items[text[content]])
+    ks.append(np.full(int(content.sum()), n, dtype=np.int64))
+    short = (lens >= shortest) & (lens < n)
+    for k in (int(v) for v in np.unique(lens[short])):
+        member = lens == k
+        sel = np.flatnonzero(member)
+        mostly_free = 2 * (free[starts[sel] + k] - free[starts[sel]]) >= k
+        dropped += int((~mostly_free).sum())
+        sel = sel[mostly_free]
+        if sel.shape[0] == 0:
+            continue
+        member = np.zeros_like(member)
+        member[sel] = True
+        h, owner, _ = ngram_hashes(tokens[np.repeat(member, lens)], lens[sel], k, short="skip", salt=_salt(mode, k))
+        hashes.append(h)
+        owners.append(items[sel[owner]])
+        ks.append(np.full(len(h), k, dtype=np.int64))
+    frame = pl.DataFrame(
+        {"h": np.concatenate(hashes), "o": np.concatenate(owners), "k": np.concatenate(ks)},
+        schema={"h": pl.UInt64, "o": pl.Int64, "k": pl.Int64},
+    )
+    return frame.with_columns(mode=pl.lit(mode)), dropped
 
 
 def find_contaminated(

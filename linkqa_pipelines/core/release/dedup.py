@@ -1,22 +1,34 @@
 """Deduplication of QA rows: exact duplicates (same normalised text) and near duplicates
-(character or word shingle Jaccard >= threshold) found with MinHash + LSH banding in numpy.
+(shingle-set Jaccard >= threshold) found with MinHash + LSH banding in numpy.
 
-Near-duplicate detection works in three steps, each bounded in memory by a batch of rows:
+Shingles are chosen per item: word 3-grams for space-separated text, character 5-grams for
+Chinese (`core.language.detect_language` on the item's text). Items of the two kinds are never
+near duplicates of each other (their shingle sets are disjoint), so each kind is banded apart.
+
+Near-duplicate detection works in three steps:
 1. k-gram hashes of every text (`ngrams`), MinHash signatures by broadcasting the hashes
-   against `num_perm` multiply-add permutations in blocks and reducing per row;
+   against `num_perm` multiply-add permutations in blocks of rows and reducing per row;
 2. LSH banding: rows that agree on a whole band of the signature become candidate pairs;
 3. exact verification: candidates whose signature agreement is near the threshold get the
-   true Jaccard of their shingle sets, computed with Polars joins; a row is dropped when it is
-   at least `threshold` similar to an earlier kept row.
+   true Jaccard of their shingle sets, computed with Polars joins.
 Because pairs are verified exactly, MinHash only decides which pairs are looked at; the bands
 are chosen so that a pair exactly at the threshold becomes a candidate with probability >= 0.99.
+
+Which copy is kept: rows are ranked by `priority` (the caller's keep rule; `keep_priority_expr`
+is the pipeline's: verified > refined > unverified, then difficulty fit), ties by input order;
+a row is dropped when it is an exact copy of, or at least `threshold` similar to, a better
+ranked row that is kept. Memory: the k-gram hashes of one batch of `_ROW_BATCH` rows at a time,
+plus 4 * num_perm bytes of signature per row (512 B at 128 permutations: 0.5 GB per million rows).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import polars as pl
 
+from linkqa_pipelines.core.language import detect_language
 from linkqa_pipelines.core.release.ngrams import POLY_BASE, ShingleMode, mix64, ngram_hashes, token_arrays
 from linkqa_pipelines.core.text import normalize_expr, qa_text_expr
 
@@ -119,6 +131,60 @@ def dedup_text_expr(text_col: str, include_choices: bool) -> pl.Expr:
     return normalize_expr(qa_text_expr(text_col, include_choices))
 
 
+VERIFICATION_RANK = {"verified": 0, "refined": 1}  # anything else (or no `verification` column): unverified
+
+
+def keep_priority_expr(columns: Sequence[str], level_share: pl.DataFrame | None = None) -> pl.Expr:
+    """The pipeline's keep rule as a sort key (smaller is better): verified > refined >
+    unverified (column `verification`, when the rows have it), then difficulty fit: the target
+    share of the row's (discipline, difficulty) level in `level_share` (columns discipline,
+    difficulty, share), larger first, so a copy is kept where the target mix wants more rows.
+    Unscored rows rank last within their verification class."""
+    verification = (
+        pl.col("verification").replace_strict(VERIFICATION_RANK, default=len(VERIFICATION_RANK), return_dtype=pl.Int64)
+        if "verification" in columns
+        else pl.lit(len(VERIFICATION_RANK), pl.Int64)
+    )
+    if level_share is None or level_share.is_empty():
+        fit = pl.when(pl.col("difficulty").is_null()).then(2.0).otherwise(1.0)
+    else:
+        level = pl.concat_str(pl.col("discipline"), pl.col("difficulty").cast(pl.Int64).cast(pl.String), separator="|")
+        keys = level_share.select(level.alias("key"))["key"]
+        share = level.replace_strict(keys, level_share["share"], default=0.0, return_dtype=pl.Float64)
+        fit = pl.when(pl.col("difficulty").is_null()).then(2.0).otherwise(1.0 - share)
+    return verification.cast(pl.Float64) * 10.0 + fit
+
+
+def shingle_modes(texts: pl.Series) -> np.ndarray:
+    """Per text: "char" for Chinese, "word" otherwise."""
+    return np.where((detect_language(texts) == "zh").to_numpy(), "char", "word")
+
+
+def _near_pairs(
+    texts: pl.Series, modes: np.ndarray, threshold: float, num_perm: int, k: Mapping[ShingleMode, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs (i < j), Jaccard) of every pair of rows at least `threshold` similar."""
+    bands, rows = lsh_params(threshold, num_perm)
+    found_pairs: list[np.ndarray] = [np.empty((0, 2), dtype=np.int64)]
+    found_sims: list[np.ndarray] = [np.empty(0, dtype=np.float64)]
+    for mode in ("word", "char"):
+        idx = np.flatnonzero(modes == mode)
+        if idx.shape[0] < 2:
+            continue
+        subset = texts.gather(idx)
+        signatures = minhash_signatures(subset, mode=mode, k=k[mode], num_perm=num_perm)
+        pairs = candidate_pairs(signatures, bands, rows)
+        # Signature agreement estimates Jaccard (std ~0.035 at 0.8 with 128 permutations);
+        # only pairs within _ESTIMATE_MARGIN of the threshold are worth an exact check.
+        estimate = (signatures[pairs[:, 0]] == signatures[pairs[:, 1]]).mean(axis=1)
+        pairs = pairs[estimate >= threshold - _ESTIMATE_MARGIN]
+        sims = pair_jaccard(subset, pairs, mode=mode, k=k[mode])
+        similar = sims >= threshold
+        found_pairs.append(idx[pairs[similar]])
+        found_sims.append(sims[similar])
+    return np.concatenate(found_pairs), np.concatenate(found_sims)
+
+
 def dedup(
     qa: pl.DataFrame,
     text_col: str = "question",
@@ -126,21 +192,22 @@ def dedup(
     *,
     id_col: str = "qa_id",
     include_choices: bool = True,
-    mode: ShingleMode = "char",
-    k: int = 5,
+    priority: pl.Expr | None = None,
+    word_k: int = 3,
+    char_k: int = 5,
     num_perm: int = 128,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split `qa` into (kept, dropped).
 
-    Exact duplicates (equal normalised text) keep their first occurrence in input order.
-    Near duplicates: a row is dropped when its shingle-set Jaccard with an earlier *kept*
-    row is >= `threshold` (greedy in input order, so chains A~B~C never drop C for a
-    resemblance to A it lacks). Every dropped row points at a row that is in `kept`: an
-    exact copy of a row that was dropped as a near duplicate is reported as "near" with
-    that row's target and similarity.
-    `dropped` holds the dropped rows plus `dedup_reason` ("exact" | "near"),
-    `duplicate_of` (the kept row's id) and `similarity` (1.0 for exact). Deterministic:
-    the same input gives the same split. Rows of `kept` stay in input order.
+    Rows are visited best `priority` first (smaller sorts first; ties and no priority: input
+    order). Exact duplicates (equal normalised text) keep the best ranked copy. Near
+    duplicates: a row is dropped when its shingle-set Jaccard with a better ranked *kept* row
+    is >= `threshold` (so chains A~B~C never drop C for a resemblance to A it lacks). Every
+    dropped row points at a row that is in `kept`: an exact copy of a row that was dropped as a
+    near duplicate is reported as "near" with that row's target and similarity.
+    `dropped` holds the dropped rows plus `dedup_reason` ("exact" | "near"), `duplicate_of`
+    (the kept row's id) and `similarity` (1.0 for exact). Deterministic; both frames keep
+    input order.
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -154,9 +221,12 @@ def dedup(
         dup_ids = qa.filter(pl.col(id_col).is_duplicated())[id_col].unique().head(5).to_list()
         raise ValueError(f"dedup: {id_col!r} is not unique, e.g. {dup_ids}")
 
-    work = qa.with_columns(
-        _text=dedup_text_expr(text_col, include_choices), _row=pl.int_range(pl.len(), dtype=pl.Int64)
-    ).with_columns(_first=pl.col("_row").min().over("_text"), _first_id=pl.col(id_col).first().over("_text"))
+    work = (
+        qa.with_columns(_text=dedup_text_expr(text_col, include_choices), _input=pl.int_range(pl.len(), dtype=pl.Int64))
+        .sort([priority, pl.col("_input")] if priority is not None else pl.col("_input"))
+        .with_columns(_row=pl.int_range(pl.len(), dtype=pl.Int64))
+        .with_columns(_first=pl.col("_row").min().over("_text"), _first_id=pl.col(id_col).first().over("_text"))
+    )
     exact_mask = (work["_row"] != work["_first"]).to_numpy()
 
     survivors = work.filter(~pl.Series(exact_mask))
@@ -164,17 +234,10 @@ def dedup(
     near_of = np.full(survivors.height, -1, dtype=np.int64)
     near_sim = np.zeros(survivors.height, dtype=np.float64)
     if survivors.height > 1:
-        bands, rows = lsh_params(threshold, num_perm)
-        signatures = minhash_signatures(survivors["_text"], mode=mode, k=k, num_perm=num_perm)
-        pairs = candidate_pairs(signatures, bands, rows)
-        # Signature agreement estimates Jaccard (std ~0.035 at 0.8 with 128 permutations);
-        # only pairs within _ESTIMATE_MARGIN of the threshold are worth an exact check.
-        estimate = (signatures[pairs[:, 0]] == signatures[pairs[:, 1]]).mean(axis=1)
-        pairs = pairs[estimate >= threshold - _ESTIMATE_MARGIN]
-        sims = pair_jaccard(survivors["_text"], pairs, mode=mode, k=k)
-        similar = sims >= threshold
-        pairs, sims = pairs[similar], sims[similar]
-        # Greedy in input order: visit pairs by later row, best match first.
+        pairs, sims = _near_pairs(
+            survivors["_text"], shingle_modes(survivors["_text"]), threshold, num_perm, {"word": word_k, "char": char_k}
+        )
+        # Greedy in rank order: visit pairs by later row, best match first.
         for p in np.lexsort((-sims, pairs[:, 1])):
             i, j = pairs[p]
             if not drop_near[j] and not drop_near[i]:
@@ -200,9 +263,9 @@ def dedup(
         )
         .drop("_via", "_via_sim")
     )
-    helper = ["_text", "_row", "_first", "_first_id"]
+    helper = ["_text", "_row", "_first", "_first_id", "_input"]
     dropped = (
-        pl.concat([exact, near], how="vertical_relaxed").sort("_row").drop(helper)
+        pl.concat([exact, near], how="vertical_relaxed").sort("_input").drop(helper)
         if exact.height + near.height
         else qa.clear().with_columns(
             dedup_reason=pl.lit(None, pl.String),
@@ -210,5 +273,5 @@ def dedup(
             similarity=pl.lit(None, pl.Float64),
         )
     )
-    kept = survivors.filter(~pl.Series(drop_near)).drop(helper)
+    kept = survivors.filter(~pl.Series(drop_near)).sort("_input").drop(helper)
     return kept, dropped

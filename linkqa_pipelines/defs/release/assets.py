@@ -7,16 +7,19 @@ from dagster import AssetExecutionContext, AssetOut, MaterializeResult, Metadata
 
 from linkqa_pipelines.core.difficulty import select_to_target
 from linkqa_pipelines.core.release import (
-    benchmark_index,
+    BenchmarkIndex,
     dedup,
+    evaluation_split_expr,
     find_contaminated,
+    keep_priority_expr,
     markdown_table,
     rejects,
     write_release,
 )
+from linkqa_pipelines.core.release import benchmark_items as benchmark_items_of
 from linkqa_pipelines.core.tables import REJECT_SCHEMA
 from linkqa_pipelines.defs.difficulty.config import difficulty_targets
-from linkqa_pipelines.defs.release.config import DatasetConfig, ReleaseConfig
+from linkqa_pipelines.defs.release.config import BenchmarkConfig, DatasetConfig, ReleaseConfig, ScreenConfig
 from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.metadata import counts_md, md_table, png_md, table_metadata
@@ -25,18 +28,133 @@ from linkqa_pipelines.lib.partitions import discipline_partitions
 KINDS = {"polars", "parquet"}
 
 
+@asset(
+    group_name="release",
+    kinds=KINDS,
+    metadata=table_metadata("benchmark_items"),
+    description="Evaluation items the release must not overlap: the named benchmark files (LINKQA_BENCHMARKS) "
+    "plus every seed read from a benchmark's test split. Dev/validation/training seeds are not indexed.",
+)
+def benchmark_items(
+    context: AssetExecutionContext, config: BenchmarkConfig, inputs: PipelineInputs, seed_sources: pl.LazyFrame
+) -> pl.DataFrame:
+    paths = inputs.benchmark_paths(config.benchmarks)
+    items = benchmark_items_of(seed_sources, paths)
+    from_seeds = seed_sources.filter(evaluation_split_expr()).select(pl.len()).collect().item()
+    context.add_output_metadata(
+        {
+            "named_files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths) or "_none named_"),
+            "from_evaluation_seeds": from_seeds,
+            "per_benchmark": md_table(items.group_by("benchmark").len().sort("benchmark")),
+        }
+    )
+    return items
+
+
+@multi_asset(
+    outs={
+        "screened_qa": AssetOut(
+            kinds=KINDS,
+            metadata=table_metadata("screened_qa"),
+            description="Every discipline's scored QA, deduplicated across the whole dataset and decontaminated.",
+        ),
+        "screened_qa_rejects": AssetOut(
+            kinds=KINDS,
+            metadata=table_metadata("screened_qa_rejects"),
+            description="Items removed by global dedup (with the item kept instead) or decontamination (with the "
+            "benchmark item and the matched text).",
+        ),
+    },
+    group_name="release",
+)
+def screened_qa(
+    context: AssetExecutionContext,
+    config: ScreenConfig,
+    difficulty_scored_qa: pl.DataFrame,
+    benchmark_items: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Dedup and decontamination over all disciplines at once, unpartitioned.
+
+    Duplicates cross disciplines (the same question synthesized from seeds mapped to two
+    disciplines), so dedup has to see every partition: a per-discipline pass misses them. The
+    step is small next to synthesis (MinHash of every item once; a 30k-item benchmark index is
+    built once here instead of once per discipline), and the per-discipline `linkqa_dataset`
+    then only applies each discipline's difficulty mix to its share of this table.
+    """
+    qa = difficulty_scored_qa
+    disciplines = sorted(set(qa["discipline"].to_list()))
+    targets = difficulty_targets(config.targets_path)
+    level_share = pl.DataFrame(
+        [
+            {"discipline": d, "difficulty": lv, "share": sh}
+            for d in disciplines
+            for lv, sh in targets.for_discipline(d).items()
+        ],
+        schema={"discipline": pl.String, "difficulty": pl.Int64, "share": pl.Float64},
+    )
+    kept, dropped = dedup(qa, threshold=config.dedup_threshold, priority=keep_priority_expr(qa.columns, level_share))
+    removed = [
+        rejects(
+            dropped,
+            "dedup",
+            pl.col("dedup_reason") + "_duplicate",
+            related=pl.col("duplicate_of"),
+            similarity=pl.col("similarity"),
+        )
+    ]
+    settings = config.settings()
+    index = BenchmarkIndex.from_frame(benchmark_items, settings) if benchmark_items.height else None
+    contaminated = kept.clear().with_columns(benchmark_id=pl.lit(None, pl.String))
+    if index is not None and kept.height:
+        hits = find_contaminated(kept, index).group_by("qa_id", maintain_order=True).first()
+        contaminated = kept.join(hits.select("qa_id", "benchmark_id", "matched_ngram"), on="qa_id")
+        removed.append(
+            rejects(
+                contaminated,
+                "decontamination",
+                "benchmark_overlap",
+                related=pl.col("benchmark_id"),
+                matched=pl.col("matched_ngram"),
+            )
+        )
+        kept = kept.join(hits, on="qa_id", how="anti")
+    rejected = pl.concat(removed, how="vertical_relaxed").select(list(REJECT_SCHEMA))
+    cross = dropped.join(
+        qa.select(pl.col("qa_id").alias("duplicate_of"), kept_discipline="discipline"), on="duplicate_of"
+    )
+    context.add_output_metadata(
+        {
+            "scored_in": qa.height,
+            "dedup_dropped": dropped.height,
+            "dedup_across_disciplines": cross.filter(pl.col("discipline") != pl.col("kept_discipline")).height,
+            "decontaminated": contaminated.height,
+            "benchmark_items": benchmark_items.height,
+            "benchmark_items_without_grams": index.skipped if index is not None else 0,
+            "removed_by_reason": counts_md(dict(rejected.group_by("reason").len().sort("reason").iter_rows())),
+            "removed_by_benchmark": md_table(
+                contaminated.group_by(pl.col("benchmark_id").str.extract(r"^([^/]+)"))
+                .len()
+                .sort("len", descending=True)
+            ),
+            "preview_removed": md_table(rejected.select("reason", "question", "related_id", "matched_text"), 10),
+        },
+        output_name="screened_qa",
+    )
+    return kept, rejected
+
+
 @multi_asset(
     outs={
         "linkqa_dataset": AssetOut(
             kinds=KINDS,
             metadata=table_metadata("linkqa_dataset"),
-            description="Target discipline x difficulty mix, deduplicated and decontaminated.",
+            description="Target discipline x difficulty mix of the screened (deduplicated, decontaminated) QA.",
         ),
         "linkqa_dataset_rejects": AssetOut(
             kinds=KINDS,
             metadata=table_metadata("linkqa_dataset_rejects"),
-            description="Every item left out of the dataset, by stage (dedup, decontamination, target mix) "
-            "with its reason and the related item.",
+            description="Every item of the discipline left out of the dataset: reason category (exact_duplicate, "
+            "near_duplicate, benchmark_overlap, over_target_mix) with the related item, matched text, similarity.",
         ),
     },
     partitions_def=discipline_partitions,
@@ -45,49 +163,24 @@ KINDS = {"polars", "parquet"}
 def linkqa_dataset(
     context: AssetExecutionContext,
     config: DatasetConfig,
-    inputs: PipelineInputs,
-    difficulty_scored_qa: pl.DataFrame,
-    seed_sources: pl.LazyFrame,
+    screened_qa: pl.LazyFrame,
+    screened_qa_rejects: pl.LazyFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     discipline = context.partition_key
-    qa = difficulty_scored_qa
-    kept, dropped = dedup(qa, threshold=config.dedup_threshold)
-    removed = [rejects(dropped, "dedup", pl.col("dedup_reason") + " duplicate", pl.col("duplicate_of"))]
-
-    index, benchmarks = benchmark_index(seed_sources, inputs.benchmark_paths(config.benchmarks))
-    flagged = pl.DataFrame(schema={"qa_id": pl.String, "benchmark_id": pl.String, "matched_ngram": pl.String})
-    if index is not None and kept.height:
-        hits = find_contaminated(kept, index)
-        flagged = hits.group_by("qa_id", maintain_order=True).first().select("qa_id", "benchmark_id", "matched_ngram")
-        contaminated = kept.join(flagged, on="qa_id", how="inner")
-        removed.append(
-            rejects(
-                contaminated,
-                "decontamination",
-                "overlaps benchmark: " + pl.col("matched_ngram"),
-                pl.col("benchmark_id"),
-            )
-        )
-        kept = kept.join(flagged, on="qa_id", how="anti")
-
+    kept = screened_qa.filter(pl.col("discipline") == discipline).collect()
+    screened_out = screened_qa_rejects.filter(pl.col("discipline") == discipline).collect()
     target = difficulty_targets(config.targets_path).for_discipline(discipline)
     selected, report = select_to_target(kept, target, n=config.max_rows or None, seed=config.seed)
     not_selected = kept.join(selected, on="qa_id", how="anti")
-    removed.append(
-        rejects(not_selected, "target_mix", pl.lit("over the target share of its difficulty level"), pl.lit(None))
-    )
-    rejected = pl.concat(removed, how="vertical_relaxed").select(list(REJECT_SCHEMA))
+    rejected = pl.concat(
+        [screened_out, rejects(not_selected, "target_mix", "over_target_mix")], how="vertical_relaxed"
+    ).select(list(REJECT_SCHEMA))
     context.add_output_metadata(
         {
-            "scored_in": qa.height,
-            "dedup_dropped": dropped.height,
-            "decontaminated": flagged.height,
-            "decontaminated_against": MetadataValue.md(
-                "\n".join(f"- {b}" for b in benchmarks) or "_no benchmark configured and no benchmark-layout seeds_"
-            ),
+            "screened_in": kept.height,
             "not_selected_by_target_mix": not_selected.height,
             "target_mix_report": MetadataValue.md(markdown_table(report)),
-            "rejects_by_stage": counts_md(dict(rejected.group_by("stage").len().iter_rows())),
+            "rejects_by_reason": counts_md(dict(rejected.group_by("reason").len().sort("reason").iter_rows())),
             "preview": md_table(selected.select("qa_id", "difficulty", "question", "answer"), 5),
         },
         output_name="linkqa_dataset",
@@ -112,7 +205,7 @@ def linkqa_release(
         .agg(pl.col("source").n_unique().alias("files"), pl.len().alias("seeds"))
         .collect()
     )
-    by_stage = dict(linkqa_dataset_rejects.group_by("stage").len().collect().iter_rows())
+    by_reason = dict(linkqa_dataset_rejects.group_by("reason").len().collect().iter_rows())
     out_dir = lake.home_path / "release"
     manifest = write_release(
         linkqa_dataset,
@@ -129,10 +222,14 @@ def linkqa_release(
                 }
                 for r in sources.iter_rows(named=True)
             ],
-            "dedup": {"dropped": by_stage.get("dedup", 0)},
-            "decontamination": {"removed": by_stage.get("decontamination", 0)},
-            "selection": f"{by_stage.get('target_mix', 0)} items left out to meet the per-discipline difficulty "
-            "targets.",
+            "dedup": {
+                "scope": "whole dataset",
+                "exact": by_reason.get("exact_duplicate", 0),
+                "near": by_reason.get("near_duplicate", 0),
+            },
+            "decontamination": {"removed": by_reason.get("benchmark_overlap", 0)},
+            "selection": f"{by_reason.get('over_target_mix', 0)} items left out to meet the per-discipline "
+            "difficulty targets.",
         },
     )
     metadata: dict[str, Any] = {

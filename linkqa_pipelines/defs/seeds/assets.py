@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, AssetOut, MetadataValue, asset, multi
 from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA, conform
+from linkqa_pipelines.core.release import evaluation_split_expr
 from linkqa_pipelines.core.seeds import fetch_s3_sources, iter_source_files, normalise_seeds, read_source
 from linkqa_pipelines.defs.seeds.config import PipelineInputs, SeedSourcesConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
@@ -77,6 +78,14 @@ def ingest_seeds(
             f"{unmapped['len'].sum()} seeds in {unmapped.height} subjects map to no discipline "
             f"and go to '{taxonomy.FALLBACK}': {unmapped['subject'].head(10).to_list()}"
         )
+    evaluation = seeds.filter(evaluation_split_expr())
+    if evaluation.height:
+        context.log.warning(
+            f"SEEDING FROM EVALUATION SPLITS: {evaluation.height} of {seeds.height} seeds come from benchmark test "
+            f"splits ({evaluation['source'].n_unique()} files). They are indexed for decontamination, so every "
+            "synthesized item that keeps their wording is removed from the release: expect a much smaller release. "
+            "Seed from dev/validation/training splits instead."
+        )
     per_discipline = seeds.group_by("discipline").len().sort("len", descending=True)
     context.add_output_metadata(
         {
@@ -85,6 +94,7 @@ def ingest_seeds(
             "rows_in": int(accounting["rows_in"].sum()),
             "quarantined": quarantine.height,
             "duplicates_dropped": int(accounting["duplicates"].sum()),
+            "evaluation_split_seeds": evaluation.height,
             "per_discipline": md_table(per_discipline),
             "languages": counts_md(dict(seeds.group_by("language").len().iter_rows())),
             "unmapped_subjects": md_table(unmapped),

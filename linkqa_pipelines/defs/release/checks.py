@@ -1,0 +1,152 @@
+"""Checks on the release stage: nothing contaminated or duplicated gets through (blocking), every
+table keeps its contract, answers point at a choice, empty partitions and missed mixes show,
+and the release holds exactly the dataset's rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import polars as pl
+from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, AssetIn, asset_check
+
+from linkqa_pipelines.core.release import dedup_text_expr
+from linkqa_pipelines.core.release.audit import contamination_audit
+from linkqa_pipelines.core.tables import TABLE_SCHEMAS
+from linkqa_pipelines.defs.difficulty.config import difficulty_targets
+from linkqa_pipelines.lib.lake_resource import LakeResource
+from linkqa_pipelines.lib.metadata import md_table
+from linkqa_pipelines.lib.partitions import discipline_partitions
+
+MIX_TOLERANCE = 0.10  # absolute share per difficulty level
+
+
+@asset_check(
+    asset="screened_qa",
+    additional_ins={"benchmark_items": AssetIn("benchmark_items")},
+    blocking=True,
+    description="no item contains a rare n-gram of a benchmark item, recomputed by core/release/audit.py "
+    "(string n-grams and joins), a code path independent of the filter",
+)
+def screened_qa_no_benchmark_overlap(screened_qa: pl.DataFrame, benchmark_items: pl.DataFrame) -> AssetCheckResult:
+    found = contamination_audit(screened_qa, benchmark_items)
+    return AssetCheckResult(
+        passed=found.is_empty(),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"items_checked": screened_qa.height, "overlapping": found.height, "examples": md_table(found, 10)},
+    )
+
+
+@asset_check(asset="screened_qa", blocking=True, description="no two items have the same normalised text")
+def screened_qa_no_duplicates(screened_qa: pl.DataFrame) -> AssetCheckResult:
+    dups = (
+        screened_qa.group_by(dedup_text_expr("question", include_choices=True).alias("text"))
+        .agg(pl.col("qa_id"), pl.len())
+        .filter(pl.col("len") > 1)
+    )
+    return AssetCheckResult(
+        passed=dups.is_empty(),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"duplicate_groups": dups.height, "examples": md_table(dups, 10)},
+    )
+
+
+def _letter_out_of_range(frame: pl.DataFrame) -> pl.DataFrame:
+    letters = {chr(65 + i): i for i in range(26)}
+    index = pl.col("answer").str.strip_chars().str.to_uppercase().replace_strict(letters, default=None)
+    return frame.filter(pl.col("qa_type") == "multiple_choice").filter(
+        index.is_null() | (index >= pl.col("choices").list.len())
+    )
+
+
+@asset_check(
+    asset="linkqa_dataset",
+    partitions_def=discipline_partitions,
+    blocking=True,
+    description="every multiple-choice answer is a letter among its choices (the partition just built)",
+)
+def linkqa_dataset_answers_in_choices(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
+    bad = _letter_out_of_range(linkqa_dataset).select("qa_id", "answer", n_choices=pl.col("choices").list.len())
+    return AssetCheckResult(passed=bad.is_empty(), metadata={"violations": md_table(bad)})
+
+
+@asset_check(
+    asset="linkqa_dataset",
+    partitions_def=discipline_partitions,
+    description="the partition has rows (a discipline with seeds whose dataset is empty is flagged, not green)",
+)
+def linkqa_dataset_not_empty(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=linkqa_dataset.height > 0,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"rows": linkqa_dataset.height},
+    )
+
+
+@asset_check(
+    asset="linkqa_dataset",
+    partitions_def=discipline_partitions,
+    description=f"achieved difficulty shares within {MIX_TOLERANCE:.0%} of the discipline's target",
+)
+def linkqa_dataset_mix_within_tolerance(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
+    if linkqa_dataset.is_empty():
+        return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"rows": 0})
+    discipline = linkqa_dataset["discipline"][0]
+    target = difficulty_targets("").for_discipline(discipline)
+    achieved = dict(linkqa_dataset.group_by("difficulty").len().iter_rows())
+    table = pl.DataFrame(
+        [
+            {"difficulty": lv, "target": share, "achieved": achieved.get(lv, 0) / linkqa_dataset.height}
+            for lv, share in sorted(target.items())
+        ]
+    ).with_columns(off=(pl.col("achieved") - pl.col("target")).abs())
+    return AssetCheckResult(
+        passed=bool((table["off"] <= MIX_TOLERANCE).all()),
+        severity=AssetCheckSeverity.WARN,
+        metadata={"shares": md_table(table), "max_off": max(table["off"].to_list())},
+    )
+
+
+@asset_check(
+    asset="linkqa_release",
+    additional_ins={"linkqa_dataset": AssetIn("linkqa_dataset")},
+    description="the release's rows (manifest and shards) equal the sum of the dataset's partitions",
+)
+def linkqa_release_rows_equal_dataset(lake: LakeResource, linkqa_dataset: pl.LazyFrame) -> AssetCheckResult:
+    release = lake.home_path / "release"
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    parquet_rows = pl.scan_parquet(str(release / "data" / "*" / "*.parquet")).select(pl.len()).collect().item()
+    expected = linkqa_dataset.select(pl.len()).collect().item()
+    return AssetCheckResult(
+        passed=manifest["rows"] == parquet_rows == expected,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"dataset_rows": expected, "manifest_rows": manifest["rows"], "parquet_rows": parquet_rows},
+    )
+
+
+def _schema_check(table: str, partitioned: bool) -> AssetChecksDefinition:
+    schema = TABLE_SCHEMAS[table]
+
+    @asset_check(
+        asset=table,
+        name=f"{table}_schema",
+        partitions_def=discipline_partitions if partitioned else None,
+        blocking=True,
+        description=f"{table} has its contract's columns with their types (core/tables.py)",
+    )
+    def check(frame: pl.LazyFrame) -> AssetCheckResult:
+        found = frame.collect_schema()
+        wrong = [f"{c}: {found.get(c, 'missing')} (want {t})" for c, t in schema.items() if found.get(c) != t]
+        return AssetCheckResult(passed=not wrong, metadata={"mismatches": "; ".join(wrong) or "none"})
+
+    return check
+
+
+SCHEMA_CHECKED: Sequence[tuple[str, bool]] = (
+    ("benchmark_items", False),
+    ("screened_qa", False),
+    ("screened_qa_rejects", False),
+    ("linkqa_dataset", True),
+    ("linkqa_dataset_rejects", True),
+)
+schema_checks = [_schema_check(table, partitioned) for table, partitioned in SCHEMA_CHECKED]
