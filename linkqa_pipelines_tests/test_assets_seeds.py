@@ -14,8 +14,10 @@ from linkqa_pipelines_tests.pipeline import materialize_assets
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_seeds"
 
 
-def _ingest(home: Path, sources: list[str] | None = None, instance: DagsterInstance | None = None):
-    config = {"ops": {"ingest_seeds": {"config": {"sources": sources}}}} if sources else None
+def _ingest(
+    home: Path, sources: list[str] | None = None, instance: DagsterInstance | None = None, strict: bool = False
+):
+    config = {"ops": {"ingest_seeds": {"config": {"sources": sources, "strict": strict}}}} if sources else None
     return materialize_assets(
         home, ["seed_sources", "seed_quarantine", "seed_accounting"], run_config=config, instance=instance
     )
@@ -65,11 +67,18 @@ def test_bad_rows_are_quarantined_with_file_row_field_and_reason(tmp_path: Path)
     assert "empty" in q["reason"][0] and "among the 2 choices" in q["reason"][1]
 
 
-def test_unreadable_file_fails_the_materialization_naming_it(tmp_path: Path) -> None:
+def test_unreadable_file_is_quarantined_and_fails_only_a_strict_materialization(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_bytes(b"\xff\xfe\x00garbage \xc3\x28 not utf-8\n")
+    good = FIXTURES / "answer_not_in_choices.csv"
+    result = _ingest(tmp_path / "home", [str(good), str(broken)])
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]  # a file-level row counts
+    lake = Lake(tmp_path / "home")
+    assert lake.read("seed_sources")["source"].unique().to_list() == [str(good)]
+    row = lake.read("seed_quarantine").filter(pl.col("source") == str(broken)).row(0, named=True)
+    assert (row["source_row"], row["field"]) == (None, "<file>") and row["reason"].startswith("not UTF-8 text")
     with pytest.raises(SeedSourceError, match=r"broken\.jsonl"):
-        _ingest(tmp_path / "home", [str(broken)])
+        _ingest(tmp_path / "strict", [str(broken)], strict=True)
 
 
 def test_answer_check_judges_only_the_partition_it_ran_for(tmp_path: Path) -> None:

@@ -120,6 +120,7 @@ def test_gsm8k_test_final_answers_and_clean_explanations(shared_data: Callable[.
         "seeds": 1319,
         "quarantined": 0,
         "duplicates": 0,
+        "control_chars_removed": 0,
     }
     assert_accounted(result)
     seeds = result.seeds

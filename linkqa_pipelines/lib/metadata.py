@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import polars as pl
@@ -49,3 +51,13 @@ def table_metadata(table: str, extra_columns: Mapping[str, pl.DataType] | None =
         return {}
     columns = [TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
     return {"dagster/column_schema": TableSchema(columns=columns)}
+
+
+_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|(?<![\w.-])\d+(?![\w.-])")
+
+
+def top_reasons(reasons: Iterable[str | None], n: int = 5) -> dict[str, int]:
+    """The `n` most frequent kinds of reason, with counts: quoted values and numbers are masked so
+    that reasons differing only in them count together (JSON metadata; the CLI sums it over runs)."""
+    kinds = Counter(_VARYING.sub(lambda m: "N" if m.group()[0].isdigit() else "'…'", r or "")[:160] for r in reasons)
+    return dict(kinds.most_common(n))

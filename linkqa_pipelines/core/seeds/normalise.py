@@ -7,6 +7,8 @@ versions and ids must survive upgrades.
 
 Every input row ends in exactly one of: seeds, quarantine, duplicates, so per source
 `rows_in == seeds + quarantined + duplicates` (the `accounting` frame; the asset checks it).
+A file that could not be read at all is one quarantined row in. Control characters removed
+from a row's text are not silent either: `control_chars_removed` counts those rows per source.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ACCOUNTING_SCHEMA: dict[str, pl.DataType] = {
     "seeds": pl.Int64(),
     "quarantined": pl.Int64(),
     "duplicates": pl.Int64(),
+    "control_chars_removed": pl.Int64(),  # rows (any destination) whose text lost control characters
 }
 MAX_CHOICES = 26  # answers are letters A-Z
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -148,6 +151,14 @@ def _seed_ids(frame: pl.DataFrame) -> pl.Series:
     return pl.Series("seed_id", [hashlib.sha1(k.encode()).hexdigest()[:16] for k in keys], dtype=pl.String)
 
 
+def _has_control() -> pl.Expr:
+    """True for a raw row whose text holds a control character that cleaning removes (NUL, ESC, ...)."""
+    columns = ("subject", "question", "answer", "explanation")
+    texts = [pl.col(c).str.contains(_CONTROL).fill_null(False) for c in columns]
+    in_choices = pl.col("choices").list.eval(pl.element().str.contains(_CONTROL).fill_null(False)).list.any()
+    return pl.any_horizontal(*texts, in_choices.fill_null(False))
+
+
 def _raw_preview() -> pl.Expr:
     columns = ["subject", "question", "choices", "answer", "explanation", "ref_difficulty"]
     return pl.struct(columns).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS).alias("raw")
@@ -175,6 +186,7 @@ def normalise_seeds(
     )
     frame = (
         raw.with_row_index("_order")
+        .with_columns(_control=_has_control())
         .with_columns(
             clean_text(pl.col("question")),
             clean_text(pl.col("explanation")),
@@ -247,7 +259,7 @@ def normalise_seeds(
     )
     seeds = conform(seeds, SEED_SCHEMA).select(list(SEED_SCHEMA))
     quarantine = conform(quarantine, QUARANTINE_SCHEMA).select(list(QUARANTINE_SCHEMA))
-    accounting = _accounting(raw, read_errors, seeds, quarantine, duplicates)
+    accounting = _accounting(raw, read_errors, seeds, quarantine, duplicates, frame.filter(pl.col("_control")))
     return NormalisedSeeds(
         seeds=seeds,
         quarantine=quarantine,
@@ -262,8 +274,9 @@ def _accounting(
     seeds: pl.DataFrame,
     quarantine: pl.DataFrame,
     duplicates: pl.DataFrame,
+    controlled: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Per source: rows read (parsed + unparseable) and where each ended up."""
+    """Per source: rows read (parsed + unparseable), where each ended up, and rows cleaned of control characters."""
     rows_in = (
         pl.concat([raw.select("source"), read_errors.select("source")])
         .group_by("source", maintain_order=True)
@@ -271,10 +284,15 @@ def _accounting(
     )
     counts = [
         frame.group_by("source").agg(pl.len().alias(name))
-        for frame, name in ((seeds, "seeds"), (quarantine, "quarantined"), (duplicates, "duplicates"))
+        for frame, name in (
+            (seeds, "seeds"),
+            (quarantine, "quarantined"),
+            (duplicates, "duplicates"),
+            (controlled, "control_chars_removed"),
+        )
     ]
     table = rows_in
     for count in counts:
         table = table.join(count, on="source", how="left")
-    table = table.with_columns(pl.col("seeds", "quarantined", "duplicates").fill_null(0))
+    table = table.with_columns(pl.col("seeds", "quarantined", "duplicates", "control_chars_removed").fill_null(0))
     return conform(table, ACCOUNTING_SCHEMA).select(list(ACCOUNTING_SCHEMA))

@@ -17,6 +17,10 @@ import polars as pl
 from linkqa_pipelines.core.seeds.decoding import printable, read_text, undecodable_reason
 from linkqa_pipelines.core.seeds.raw import RAW_PREVIEW_CHARS, ROW, SeedSourceError, error_rows, require_fields
 
+# The csv module's default limit (128 KiB per field) would fail the whole file on one huge field;
+# with no limit here the normaliser's `max_field_chars` quarantines just that row.
+csv.field_size_limit(2**31 - 1)
+
 
 def csv_records(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """CSV records as a list column, numbered from 1 (quoted fields may hold commas and newlines),

@@ -4,9 +4,11 @@ it (error rows, per-row checks, required fields, the supported file types).
 
 A row an adapter cannot parse becomes an `errors` row (QUARANTINE_SCHEMA: source, source_row,
 field, reason, raw) instead of failing the file; a file that cannot be read at all raises
-`SeedSourceError` naming it. `source_row` is the 1-based data record for CSV (header excluded;
-a record may span lines), the line number for JSON Lines, and the element / row index for JSON
-arrays and Parquet, so a user can find the row in the file.
+`SeedSourceError` naming it, which `unreadable_file` turns into one file-level errors row
+(field `<file>`, no row number) so one bad file never stops the others. `source_row` is the
+1-based data record for CSV (header excluded; a record may span lines), the line number for
+JSON Lines, and the element / row index for JSON arrays and Parquet, so a user can find the
+row in the file.
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ class RawRead:
     rows: pl.DataFrame
     errors: pl.DataFrame
     n_rows_in: int  # data rows found in the file = rows + errors
+
+
+FILE_FIELD = "<file>"  # the `field` of a quarantine row that stands for a whole unreadable file
+
+
+def unreadable_file(path: Path, error: SeedSourceError) -> RawRead:
+    """A file that cannot be read as one quarantine row (no row number); it counts as one row in."""
+    reason = str(error).removeprefix(f"{path}: ")
+    errors = pl.DataFrame(
+        {"source": [str(path)], "source_row": [None], "field": [FILE_FIELD], "reason": [reason], "raw": [None]},
+        schema=QUARANTINE_SCHEMA,
+    )
+    return RawRead(rows=pl.DataFrame(schema=RAW_SCHEMA), errors=errors, n_rows_in=1)
 
 
 def seed_suffix(path: Path) -> str:

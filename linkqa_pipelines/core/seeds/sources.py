@@ -1,5 +1,6 @@
 """Entry points of seed reading: which files are seed files (`iter_source_files`), which adapter
-reads each (`detect_adapter`, from the extension and the first record), and `read_source`.
+reads each (`detect_adapter`, from the extension and the first record), `read_source` for one
+file and `read_sources` for many (an unreadable file quarantined, not fatal).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import orjson
 from linkqa_pipelines.core.seeds.adapters import CMMLU_HEADER, MMLU_NAME, cmmlu_csv, gsm8k_jsonl, math_jsonl, mmlu_csv
 from linkqa_pipelines.core.seeds.generic import generic
 from linkqa_pipelines.core.seeds.parsing import json_records
-from linkqa_pipelines.core.seeds.raw import RawRead, SeedSourceError, seed_suffix
+from linkqa_pipelines.core.seeds.raw import RawRead, SeedSourceError, seed_suffix, unreadable_file
 from linkqa_pipelines.core.seeds.remote import SUPPORTED_SUFFIXES
 
 _SNIFF_BYTES = 256 * 1024
@@ -78,6 +79,20 @@ def read_source(path: Path, adapter: str | None = None) -> RawRead:
     if name not in ADAPTERS:
         raise SeedSourceError(f"{path}: unknown adapter {name!r}; choose one of {sorted(ADAPTERS)}")
     return ADAPTERS[name](path)
+
+
+def read_sources(paths: Sequence[Path], adapter: str | None = None, *, strict: bool = False) -> list[RawRead]:
+    """Read every file; one that cannot be read becomes a file-level quarantine row and the
+    others are still read (with `strict`, the first unreadable file raises instead)."""
+    reads: list[RawRead] = []
+    for path in paths:
+        try:
+            reads.append(read_source(path, adapter=adapter))
+        except SeedSourceError as exc:
+            if strict:
+                raise
+            reads.append(unreadable_file(path, exc))
+    return reads
 
 
 def iter_source_files(paths: Sequence[str | Path]) -> list[Path]:

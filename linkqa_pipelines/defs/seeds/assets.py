@@ -12,10 +12,10 @@ from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA, conform
 from linkqa_pipelines.core.release import evaluation_split_expr
-from linkqa_pipelines.core.seeds import fetch_s3_sources, iter_source_files, normalise_seeds, read_source
+from linkqa_pipelines.core.seeds import fetch_s3_sources, iter_source_files, normalise_seeds, read_sources
 from linkqa_pipelines.defs.seeds.config import PipelineInputs, SeedSourcesConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata
+from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata, top_reasons
 from linkqa_pipelines.lib.partitions import discipline_partitions
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -60,7 +60,10 @@ def ingest_seeds(
         paths += fetched
     context.log.info(f"ingesting {len(paths)} seed files from {len(sources)} source(s)")
 
-    reads = [read_source(p, adapter=config.adapter) for p in paths]
+    reads = read_sources(paths, adapter=config.adapter, strict=config.strict)
+    unreadable = [r.errors.row(0, named=True) for r in reads if r.errors.height and r.errors["source_row"][0] is None]
+    for row in unreadable:
+        context.log.warning(f"{row['source']}: {row['reason']} (quarantined; the other files are still read)")
     raw = pl.concat([r.rows for r in reads], how="diagonal_relaxed") if reads else pl.DataFrame()
     errors = pl.concat([r.errors for r in reads], how="diagonal_relaxed") if reads else None
     taxonomy = load_taxonomy()
@@ -93,6 +96,9 @@ def ingest_seeds(
             "files": len(paths),
             "rows_in": int(accounting["rows_in"].sum()),
             "quarantined": quarantine.height,
+            "unreadable_files": len(unreadable),
+            "quarantine_reasons": top_reasons(quarantine["reason"]),
+            "control_chars_removed": int(accounting["control_chars_removed"].sum()),
             "duplicates_dropped": int(accounting["duplicates"].sum()),
             "evaluation_split_seeds": evaluation.height,
             "per_discipline": md_table(per_discipline),

@@ -15,6 +15,7 @@ class SeedSourcesConfig(Config):
     sources: list[str] = Field(default=[], description="local files/folders or s3:// URIs (keys or prefixes)")
     adapter: str | None = Field(default=None, description="force one adapter for every file (default: detect)")
     max_field_chars: int = Field(default=20_000, description="longer fields are quarantined")
+    strict: bool = Field(default=False, description="an unreadable file fails the run instead of being quarantined")
 
 
 class PipelineInputs(ConfigurableResource):
