@@ -5,6 +5,13 @@ for `bench/llm_throughput.py` and scriptable enough for the tests. Answers are a
 deterministic JSON object derived from the prompt, so a resumed run can be compared
 with an uninterrupted one.
 
+Endpoint behaviour (constructor options): `models` makes `GET /v1/models` list those ids
+(otherwise it is a 404, as on servers without the route); `accepts` is the set of
+`response_format` types taken (others get a 400, as DeepSeek answers a `json_schema`);
+`blank_rate` > 0 answers that share of JSON-mode requests with content of only spaces,
+chosen deterministically from (seed, tag, attempt). Together (`accepts={"json_object", "text"}`,
+`blank_rate` > 0) they behave like DeepSeek's API.
+
 A request's *tag* is its first user message. Directives inside that message steer the
 server per request:
 
@@ -45,6 +52,7 @@ FAULT_KINDS = ("429", "500", "503", "drop", "hang", "malformed", "truncated", "g
 _DIRECTIVE = re.compile(r"\[\[(\w+)(?::([^\]]*))?\]\]")
 _REASONS = {
     200: "OK",
+    400: "Bad Request",
     401: "Unauthorized",
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -77,7 +85,13 @@ class FakeOpenAIServer:
         hang_seconds: float = 30.0,
         record: bool = True,
         responder: Callable[[dict[str, Any], int], Any] | None = None,
+        models: tuple[str, ...] | None = None,
+        accepts: frozenset[str] = frozenset({"json_schema", "json_object", "text"}),
+        blank_rate: float = 0.0,
     ) -> None:
+        self.models = models
+        self.accepts = accepts
+        self.blank_rate = blank_rate
         self.latency = latency
         self.fault_rate = fault_rate
         self.faults = faults
@@ -199,6 +213,11 @@ class FakeOpenAIServer:
             self.inflight -= 1
             self.answered += int(bool(sent) and counted)
 
+    def _blank(self, messages: list[dict[str, Any]], attempt: int) -> bool:
+        """Whether this JSON-mode answer comes back as whitespace only (deterministic per tag and attempt)."""
+        draw = random.Random(f"blank:{self.seed}:{first_user_message(messages)}:{attempt}").random()
+        return self.blank_rate > 0 and draw < self.blank_rate
+
     def _response(
         self,
         request: dict[str, Any],
@@ -217,15 +236,20 @@ class FakeOpenAIServer:
             return status, extra, orjson.dumps({"error": {"message": error, "type": "fake", "code": status}})
         if outcome == "garbage":
             return 200, {}, b"<html>upstream proxy error</html>"
+        fmt = (request.get("response_format") or {}).get("type", "text")
+        if fmt not in self.accepts:
+            message = {"message": "This response_format type is unavailable now", "type": "invalid_request_error"}
+            return 400, {}, orjson.dumps({"error": message})
         answer_obj = self.responder(request, attempt) if self.responder else answer_for(messages)
         answer = orjson.dumps(answer_obj).decode()
-        fmt = (request.get("response_format") or {}).get("type", "text")
         content = answer if fmt.startswith("json") else f"Sure, here is the answer.\n```json\n{answer}\n```\nDone."
         finish = "stop"
         if outcome == "malformed":
             content = "I am sorry, I cannot produce {that answer"
         elif outcome == "truncated":
             content, finish = answer[: len(answer) // 2], "length"
+        elif fmt.startswith("json") and self._blank(messages, attempt):
+            content = "   \n  "
         reasoning = f"Thinking about {len(messages)} messages step by step."
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if "think" in directives:
@@ -283,6 +307,9 @@ class _Connection(asyncio.Protocol):
             del self.buffer[: end + 4 + length]
             if lines[0].startswith("POST") and "/chat/completions" in lines[0]:
                 self.server.handle(self, headers, body)
+            elif lines[0].startswith("GET") and "/models" in lines[0] and self.server.models is not None:
+                listed = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.server.models]
+                self.send(200, {}, orjson.dumps({"object": "list", "data": listed}))
             else:
                 self.send(404, {}, b'{"error": {"message": "not found"}}')
 

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr
 
 from linkqa_pipelines.core.llm import BatchOutcome, LLMClient, LLMSettings
 from linkqa_pipelines.core.llm.settings import API_KEY_ENV, ENV_PREFIX
+from linkqa_pipelines.lib.metadata import top_reasons
 
 __all__ = ["LLM_ENV", "LLM_FLOAT_FIELDS", "LLM_INT_FIELDS", "LLMResource", "stats_metadata"]
 
@@ -109,4 +110,5 @@ def stats_metadata(outcome: BatchOutcome, backend: str | None = None) -> dict[st
         "llm_reasoning_tokens": s.reasoning_tokens,
         "llm_cost_usd": round(s.est_cost_usd, 6),
         "llm_seconds": round(s.seconds, 3),
+        "llm_failure_reasons": top_reasons(r.error for r in outcome.failures),
     }

@@ -102,7 +102,12 @@ def run_task(
     context.log.info(f"{task.stage}: {len(requests)} requests via {label}")
     outcome = task.run(llm.client(lake.home_path), partition, requests)
     failed = len(outcome.batch.failures)
-    if failed:
+    if failed and llm.backend == "offline":  # a deterministic algorithm: asking again changes nothing
+        context.log.warning(
+            f"{task.stage}: {failed} of {len(requests)} items rejected by the offline algorithm "
+            f"{task.offline_model}; terminal (deterministic, not retried), listed in llm_failures"
+        )
+    elif failed:
         context.log.warning(
             f"{task.stage}: {failed} of {len(requests)} requests failed after retries; "
             "recorded in llm_failures and retried by the next materialization"

@@ -23,6 +23,7 @@ import asyncio
 import importlib.util
 import logging
 import random
+import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -75,16 +76,17 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+# Reasoning models that reject or ignore sampling parameters (DeepSeek's reasoner ignores them,
+# OpenAI's o-series and gpt-5 reject them): those are not sent.
+_NO_SAMPLING = re.compile(r"^(deepseek-reasoner|o\d|gpt-5)", re.IGNORECASE)
+
+
 def request_body(model: str, call: Call) -> dict[str, Any]:
-    """The chat.completions JSON body for a call."""
+    """The chat.completions JSON body for a call (no sampling parameters for models that refuse them)."""
     params = call.params
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": list(call.messages),
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "max_tokens": params.max_tokens,
-    }
+    body: dict[str, Any] = {"model": model, "messages": list(call.messages), "max_tokens": params.max_tokens}
+    if not _NO_SAMPLING.match(model.rsplit("/", 1)[-1]):
+        body |= {"temperature": params.temperature, "top_p": params.top_p}
     if params.seed is not None:
         body["seed"] = params.seed
     if call.schema is not None and call.response_format == "json_schema":
@@ -345,7 +347,10 @@ class OpenAIBackend:
                 if reply.status == 200:
                     raw = parse_completion(reply.body)
                     limiter.settle(estimate, raw.prompt_tokens + raw.completion_tokens)
-                    return CallOutcome(raw, None, attempt)
+                    if raw.text.strip() or call.schema is None or call.response_format == "text":
+                        return CallOutcome(raw, None, attempt)
+                    # DeepSeek's JSON mode may answer only whitespace: a transient failure, asked again
+                    raise InvalidResponse(f"blank content in {call.response_format} mode")
                 reason = f"HTTP {reply.status}: {self.redact(error_message(reply.body))}"
                 if reply.status in FATAL_STATUS:
                     raise LLMBackendError(f"{s.base_url or 'OpenAI API'} refused the request ({reason})")
