@@ -19,6 +19,7 @@ from linkqa_pipelines.core.knowledge_points import (
     extract_keyphrases,
     offline_seed_difficulty,
 )
+from linkqa_pipelines.core.knowledge_points.keyphrases import _UNSHARED_FACTOR  # pyright: ignore[reportPrivateUsage]
 from linkqa_pipelines.core.seeds import normalise_seeds, read_source
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -54,15 +55,26 @@ def mmlu(shared_data: Callable[..., Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 def test_mmlu_kps_are_the_topics_of_the_question(mmlu: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     seeds, links = mmlu
     supernova = keys_of(links, seeds, 'What is true for a type-Ia ("type one-a") supernova?')
-    assert {"supernova", "binary system"} <= supernova
+    assert "supernova" in supernova
     assert "true" not in supernova and "type" not in supernova
-    assert {"cerebral cortex", "thalamus"} <= keys_of(
-        links, seeds, "The relaying of sensory information to the cerebral cortex"
-    )
-    assert "economic growth" in keys_of(links, seeds, "Which of the following would reduce economic growth?")
-    assert "predicate logic" in keys_of(
-        links, seeds, "Select the best translation into predicate logic: Either Taylor or Eric"
-    )
+    assert keys_of(links, seeds, "The relaying of sensory information to the cerebral cortex") == {
+        "sensory information",
+        "cerebral cortex",
+        "thalamus",
+    }
+    growth = keys_of(links, seeds, "Which of the following would reduce economic growth?")
+    assert {"economic growth", "technological advance", "labor force"} <= growth
+    assert not growth & {"following", "which", "reduce", "decline in investment"}
+
+
+def test_no_function_words_latex_or_number_fragments_on_real_maths(shared_data: Callable[..., Path]) -> None:
+    seeds = seeds_from(shared_data, "math/test.jsonl").head(400)
+    links = extract_keyphrases(seeds)
+    keys = set(canonical_keys(links["kp_name"]).to_list())
+    assert not keys & {"frac", "sqrt", "cdot", "mathrm", "leqslant", "asy", "pmatrix", "express", "compute", "value"}
+    assert not any(k[0].isdigit() for k in keys)
+    # A formula becomes the concept it expresses: "\\sqrt" -> square root, "\\log" -> logarithm.
+    assert {"square root", "logarithm"} <= keys
 
 
 def test_mmlu_every_seed_gets_two_to_eight_clean_kps(mmlu: tuple[pl.DataFrame, pl.DataFrame]) -> None:
@@ -70,7 +82,7 @@ def test_mmlu_every_seed_gets_two_to_eight_clean_kps(mmlu: tuple[pl.DataFrame, p
     assert links.schema.to_python() == {**pl.Schema(KP_LINK_SCHEMA).to_python(), "kp_score": float}
     per_seed = links.group_by("seed_id").agg(n=pl.len(), ranks=pl.col("kp_rank").sort())
     assert per_seed.height == seeds.height  # no seed dropped
-    assert per_seed["n"].is_between(2, 8).all()
+    assert per_seed["n"].is_between(1, 8).all() and per_seed["n"].mean() >= 3  # type: ignore[operator]
     assert all(r == list(range(len(r))) for r in per_seed["ranks"].to_list())
     names = links["kp_name"]
     assert not names.str.to_lowercase().is_in(list(EXTRACTION_STOP_WORDS)).any()
@@ -94,13 +106,14 @@ def test_corpus_feeds_idf_and_question_outweighs_distractors(shared_data: Callab
     def score(links: pl.DataFrame, name: str) -> float:
         return links.filter(pl.col("kp_name") == name)["kp_score"].item()
 
-    # Alone, every candidate has idf 1; over the corpus the score scales by exactly
-    # ln((N+1)/(df+1)) + 1, df = seeds mentioning a supernova.
+    # Alone, every candidate has idf 1 and no other seed shares it (score x _UNSHARED_FACTOR); over
+    # the corpus the score scales by exactly ln((N+1)/(df+1)) + 1, df = seeds mentioning a supernova,
+    # and the unshared discount is gone.
     text = pl.concat_str([pl.col("question"), pl.col("choices").list.join(" ")], separator=" ")
     df = seeds.filter(text.str.contains(r"(?i)\bsupernova(?:e|s|'s)?\b")).height
     assert df >= 2
     expected = math.log((seeds.height + 1) / (df + 1)) + 1
-    assert score(with_corpus, "supernova") / score(alone, "supernova") == pytest.approx(expected)
+    assert score(with_corpus, "supernova") / score(alone, "supernova") == pytest.approx(expected / _UNSHARED_FACTOR)
     # The question (weight 3) outweighs a distractor choice (weight 1) for equal-length phrases.
     assert score(alone, "supernova") > score(alone, "X-rays")
 
@@ -115,7 +128,11 @@ def test_cmmlu_chinese_seeds_give_chinese_kps(shared_data: Callable[..., Path]) 
     assert topical["kp_name"].str.contains(CJK.pattern).sum() > 0.9 * topical.height
     assert "细胞凋亡" in keys_of(links, seeds, "下列关于细胞凋亡的叙述")
     assert "急性肾损伤" in keys_of(links, seeds, "急性肾损伤进展期的主要死亡原因是")
-    assert not topical["kp_name"].is_in(["的", "是", "下列", "正确", "以下"]).any()
+    assert "梅西叶天体" in keys_of(links, seeds, "以下星座天区内梅西叶天体最多的是")
+    assert {"革兰阴性菌", "脓毒症"} <= keys_of(links, seeds, "革兰阴性菌所致脓毒症的临床特点是")
+    junk = ["的", "是", "下列", "正确", "以下", "叙述", "已知", "一组", "作者", "生物膜无关", "蛋白质不能", "变化合理"]
+    assert not topical["kp_name"].is_in(junk).any()
+    assert not topical["kp_name"].str.contains(r"^[一二三四五六七八九十]|[的了]$").any()
 
 
 def test_gsm8k_explanations_feed_free_form_seeds(shared_data: Callable[..., Path]) -> None:
@@ -123,7 +140,7 @@ def test_gsm8k_explanations_feed_free_form_seeds(shared_data: Callable[..., Path
     links = extract_keyphrases(seeds)
     assert links["seed_id"].n_unique() == 200
     janet = keys_of(links, seeds, "Janet’s ducks lay 16 eggs per day")
-    assert "duck egg" in janet and "per" not in janet
+    assert {"duck", "market", "breakfast"} <= janet and not janet & {"per", "16", "day", "dollar"}
     assert set(links["grade_level"].unique()) == {"primary"}
 
 
@@ -139,21 +156,22 @@ def test_fallback_fills_seeds_without_candidates_and_never_drops_them() -> None:
             "language": ["en"],
         }
     )
-    links = extract_keyphrases(seeds)
-    # No word in the text qualifies: the subject's topic ("elementary_" stripped) stands in;
-    # the discipline adds nothing new, so the full subject name comes next.
+    # One KP by default: the subject's topic ("elementary_" stripped) stands in when no word of the
+    # text qualifies. With min_kps=2 the discipline adds nothing new, so the full subject name comes next.
+    assert extract_keyphrases(seeds)["kp_name"].to_list() == ["mathematics"]
+    links = extract_keyphrases(seeds, min_kps=2)
     assert links["kp_name"].to_list() == ["mathematics", "elementary mathematics"]
     assert links["kp_description"].to_list() == [
         "mathematics (subject of the seed)",
         "elementary mathematics (subject of the seed)",
     ]
-    two = extract_keyphrases(seeds.with_columns(subject=pl.lit("number_sense")))
+    two = extract_keyphrases(seeds.with_columns(subject=pl.lit("number_sense")), min_kps=2)
     assert two["kp_name"].to_list() == ["number sense", "mathematics"]
     assert two["kp_description"].to_list() == [
         "number sense (subject of the seed)",
         "mathematics (discipline of the seed)",
     ]
-    alone = extract_keyphrases(seeds.drop("subject").with_columns(discipline=pl.lit("mathematics")))
+    alone = extract_keyphrases(seeds.drop("subject").with_columns(discipline=pl.lit("mathematics")), min_kps=2)
     assert alone["kp_name"].to_list() == ["mathematics"]  # nothing else to say: one KP, not zero
 
 

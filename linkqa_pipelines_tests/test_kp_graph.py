@@ -13,6 +13,7 @@ import pytest
 
 from linkqa_pipelines.core.graph import (
     KP_EDGE_SCHEMA,
+    STRENGTH_FLOOR,
     KPGraph,
     build_graph,
     degree_plot_png,
@@ -64,6 +65,10 @@ def test_hand_made_edges_exact(hand_made: KPGraph) -> None:
     assert edges[("alpha", "beta")]["npmi"] == pytest.approx(npmi(2, 3, 2))
     assert edges[("beta", "gamma")]["npmi"] == pytest.approx(npmi(1, 2, 1)) and edges[("beta", "gamma")]["npmi"] > 0
     assert edges[("alpha", "delta")]["npmi"] < 0  # co-occur less than chance
+    # strength = weight x max(npmi, floor): related pairs keep their count, chance pairs keep almost nothing
+    for e in edges.values():
+        assert e["strength"] == pytest.approx(e["weight"] * max(e["npmi"], STRENGTH_FLOOR))
+    assert edges[("alpha", "delta")]["strength"] == pytest.approx(STRENGTH_FLOOR)
     assert hand_made.edges.schema == pl.Schema(KP_EDGE_SCHEMA)
     assert (hand_made.edges["src"] < hand_made.edges["dst"]).all()
     assert hand_made.edges.select(pl.struct("src", "dst").is_unique().all()).item()
@@ -87,7 +92,7 @@ def test_csr_arrays_match_edges(hand_made: KPGraph) -> None:
     assert a.indptr[-1] == 2 * hand_made.edges.height
     expected: dict[int, dict[int, float]] = defaultdict(dict)
     for e in hand_made.edges.iter_rows(named=True):
-        expected[e["src"]][e["dst"]] = expected[e["dst"]][e["src"]] = float(e["weight"])
+        expected[e["src"]][e["dst"]] = expected[e["dst"]][e["src"]] = float(e["strength"])
     for u in range(n):
         nbrs = a.indices[a.indptr[u] : a.indptr[u + 1]]
         assert list(nbrs) == sorted(expected[u])
@@ -165,3 +170,33 @@ def test_bad_inputs_fail_loudly() -> None:
         build_graph(catalog.links, catalog.catalog.with_columns(node=pl.col("node") + 1))
     with pytest.raises(ValueError, match="missing columns"):
         build_graph(HAND_MADE, catalog.catalog)
+
+
+def test_hub_is_discounted_and_walks_stay_in_their_discipline() -> None:
+    """A hand-made graph: "patient" is in every seed of two disciplines (a hub); "sepsis" and "shock"
+    meet in three seeds. The hub's edges keep almost no strength, the specific pair keeps its count,
+    and a partition walks only its own discipline's seeds and KPs."""
+    from linkqa_pipelines.core.walks import WalkConfig, partition_graph, sample_paths, select_path_seeds
+
+    rows = [
+        *[(f"m{i}", k, "clinical_medicine") for i in range(3) for k in ("patient", "sepsis", "shock")],
+        *[(f"m{i}", k, "clinical_medicine") for i in range(3, 9) for k in ("patient", f"drug{i}")],
+        *[(f"l{i}", k, "law") for i in range(6) for k in ("patient", "consent", f"case{i}")],
+    ]
+    links = pl.DataFrame(rows, schema=["seed_id", "kp_name", "discipline"], orient="row")
+    catalog = build_catalog(links)
+    graph = build_graph(catalog.links, catalog.catalog)
+    edges = named_edges(graph)
+    assert edges[("sepsis", "shock")]["strength"] > 2.0
+    hub_edges = [e for (a, b), e in edges.items() if "patient" in (a, b)]
+    assert max(e["strength"] for e in hub_edges) < 0.5 < min(e["weight"] for e in hub_edges)
+    part = partition_graph(graph.seed_links, catalog.catalog, "clinical_medicine")
+    names = catalog.catalog.sort("node")["name"]
+    assert set(names.filter(pl.Series(part.start_mask)).to_list()) == {"patient", "sepsis", "shock"} | {
+        f"drug{i}" for i in range(3, 9)
+    }
+    result = sample_paths(part.arrays, WalkConfig(n_paths=20, min_len=2, max_len=3), part.start_mask)
+    seeds = select_path_seeds(result.paths(), part.seed_links, min_seeds=1)
+    assert set(seeds["seed_ids"].explode().drop_nulls()) <= {f"m{i}" for i in range(9)}
+    assert not any(names[int(n)] in {"consent", "case0"} for n in result.nodes)
+    assert part.path_budget(200, min_seeds=2, max_seed_reuse=3) == 9 * 3 // 2

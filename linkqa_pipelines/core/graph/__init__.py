@@ -2,9 +2,12 @@
 
 from linkqa_pipelines.core.graph.build import (
     KP_EDGE_SCHEMA,
+    STRENGTH_FLOOR,
     KPGraph,
     build_graph,
+    cooccurrence,
     degree_plot_png,
+    edge_strength,
     graph_summary,
     load_arrays,
     save_arrays,
@@ -12,9 +15,12 @@ from linkqa_pipelines.core.graph.build import (
 
 __all__ = [
     "KP_EDGE_SCHEMA",
+    "STRENGTH_FLOOR",
     "KPGraph",
     "build_graph",
+    "cooccurrence",
     "degree_plot_png",
+    "edge_strength",
     "graph_summary",
     "load_arrays",
     "save_arrays",

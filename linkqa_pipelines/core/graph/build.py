@@ -6,9 +6,19 @@ src < dst), and a group_by counts them. Nothing loops over rows in Python.
 
 Per edge: `weight` = number of seeds in which both KPs occur; `npmi` = normalised pointwise
 mutual information over seeds, ln(p_ab / (p_a p_b)) / -ln(p_ab) with p = seed counts / all
-seeds (1 when the pair occurs in every seed); `seed_ids` = the first `SEED_ID_CAP` seeds
-linking them in seed_id order (all of them when weight <= cap). Downstream samplers use the
-CSR arrays (`GraphArrays`), saved with `save_arrays` as .npz.
+seeds (1 when the pair occurs in every seed); `strength` = weight x max(npmi, STRENGTH_FLOOR),
+the relatedness the samplers follow; `seed_ids` = the first `SEED_ID_CAP` seeds linking them in
+seed_id order (all of them when weight <= cap). Downstream samplers use the CSR arrays
+(`GraphArrays`, strength as edge strength), saved with `save_arrays` as .npz.
+
+Why strength = weight x NPMI+ (not the raw count): a raw count makes hub KPs (generic ones that
+co-occur with everything: "patient", "integer", "defendant") the strongest neighbours of every
+KP, so walks pass through them and join unrelated seeds. NPMI discounts exactly that: a pair
+with a hub co-occurs about as often as chance predicts (NPMI near 0), while two specific KPs
+that meet in several seeds score near 1. NPMI alone is not enough either: a pair of two KPs
+that each occur in one seed, together, has NPMI 1 on a single observation; multiplying by the
+count makes a link seen in k seeds k times as strong as one seen once. The floor keeps
+strengths > 0 (the samplers' contract) for pairs that co-occur less than chance.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import polars as pl
 from linkqa_pipelines.core.contracts import GraphArrays, list_column
 
 SEED_ID_CAP = 50
+STRENGTH_FLOOR = 0.01  # strength of a pair co-occurring no more than chance, per shared seed
 
 KP_EDGE_SCHEMA: dict[str, pl.DataType] = {
     "src_kp_id": pl.String(),
@@ -34,6 +45,7 @@ KP_EDGE_SCHEMA: dict[str, pl.DataType] = {
     "dst": pl.Int32(),
     "weight": pl.Int64(),  # seeds in which both KPs occur
     "npmi": pl.Float64(),
+    "strength": pl.Float64(),  # weight x max(npmi, STRENGTH_FLOOR): relatedness, what walks follow
     "seed_ids": pl.List(pl.String()),  # first SEED_ID_CAP seeds linking them, sorted
 }
 
@@ -126,27 +138,10 @@ def build_graph(links: pl.DataFrame, catalog: pl.DataFrame, *, seed_id_cap: int 
     seed_ids = seed_links.filter((pl.col("s") != pl.col("s").shift(1)).fill_null(True))["seed_id"]  # by code
     n_seeds = seed_ids.len()
 
-    # Pairs: self-join on the seed code, keep src < dst, count per packed (src, dst) key. The
-    # join keeps left order (seed code ascending), and group_by keeps row order within a group,
-    # so `head` takes the smallest seed codes, i.e. the first seed_ids in sorted order.
-    side = seed_links.select("s", "node")
-    pairs = (
-        side.join(side, on="s", suffix="_b", maintain_order="left_right")
-        .filter(pl.col("node") < pl.col("node_b"))
-        .select("s", key=pl.col("node").cast(pl.Int64) * n_nodes + pl.col("node_b"))
-        .group_by("key")
-        .agg(weight=pl.len(), seeds=pl.col("s").head(seed_id_cap))
-        .sort("key")
-    )
-    key = pairs["key"].to_numpy()
-    src, dst = (key // max(n_nodes, 1)).astype(np.int32), (key % max(n_nodes, 1)).astype(np.int32)
-    weight = pairs["weight"].to_numpy().astype(np.int64)
-
+    pairs = cooccurrence(seed_links, n_nodes, seed_id_cap)
+    src, dst, weight = pairs["src"].to_numpy(), pairs["dst"].to_numpy(), pairs["weight"].to_numpy()
     popularity = np.bincount(seed_links["node"].to_numpy(), minlength=n_nodes).astype(np.float64)
-    p_ab = weight / max(n_seeds, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pmi = np.log(p_ab / ((popularity[src] / n_seeds) * (popularity[dst] / n_seeds)))
-        npmi = np.where(p_ab >= 1.0, 1.0, pmi / -np.log(p_ab))
+    npmi, strength = edge_strength(weight, popularity[src], popularity[dst], n_seeds)
     kp_of = catalog.sort("node")["kp_id"]
     seeds = pairs["seeds"]
     edges = pl.DataFrame(
@@ -157,6 +152,7 @@ def build_graph(links: pl.DataFrame, catalog: pl.DataFrame, *, seed_id_cap: int 
             "dst": dst,
             "weight": weight,
             "npmi": npmi,
+            "strength": strength,
             "seed_ids": list_column(seed_ids.gather(seeds.explode()), np.r_[0, np.cumsum(seeds.list.len().to_numpy())]),
         },
         schema=KP_EDGE_SCHEMA,
@@ -164,10 +160,45 @@ def build_graph(links: pl.DataFrame, catalog: pl.DataFrame, *, seed_id_cap: int 
     return KPGraph(
         edges=edges,
         seed_links=seed_links.drop("s"),
-        arrays=GraphArrays.from_edges(n_nodes, src, dst, weight, popularity),
+        arrays=GraphArrays.from_edges(n_nodes, src, dst, strength, popularity),
         nodes=catalog.sort("node").select(pl.col("node").cast(pl.Int32), "kp_id", "name"),
         n_seeds=n_seeds,
     )
+
+
+def cooccurrence(seed_links: pl.DataFrame, n_nodes: int, seed_id_cap: int = 0) -> pl.DataFrame:
+    """KP pairs sharing a seed: src < dst (Int32), weight (Int64), and `seeds`, the first
+    `seed_id_cap` seed codes of each pair (empty lists for cap 0).
+
+    `seed_links` has distinct (s, node) rows sorted by s (a dense seed code): a self-join on s
+    keeps src < dst, a group_by over a packed (src, dst) key counts. The join keeps left order
+    (seed code ascending) and group_by keeps row order within a group, so `head` takes the
+    smallest seed codes.
+    """
+    side = seed_links.select("s", "node")
+    pairs = (
+        side.join(side, on="s", suffix="_b", maintain_order="left_right")
+        .filter(pl.col("node") < pl.col("node_b"))
+        .select("s", key=pl.col("node").cast(pl.Int64) * n_nodes + pl.col("node_b"))
+        .group_by("key")
+        .agg(weight=pl.len().cast(pl.Int64), seeds=pl.col("s").head(seed_id_cap))
+        .sort("key")
+    )
+    n = max(n_nodes, 1)
+    return pairs.select(
+        src=(pl.col("key") // n).cast(pl.Int32), dst=(pl.col("key") % n).cast(pl.Int32), weight="weight", seeds="seeds"
+    )
+
+
+def edge_strength(
+    weight: np.ndarray, popularity_src: np.ndarray, popularity_dst: np.ndarray, n_seeds: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(npmi, strength) of pairs co-occurring in `weight` of `n_seeds` seeds (module docstring)."""
+    p_ab = weight / max(n_seeds, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmi = np.log(p_ab / ((popularity_src / n_seeds) * (popularity_dst / n_seeds)))
+        npmi = np.where(p_ab >= 1.0, 1.0, pmi / -np.log(p_ab))
+    return npmi, weight * np.maximum(npmi, STRENGTH_FLOOR)
 
 
 def graph_summary(graph: KPGraph) -> dict[str, Any]:

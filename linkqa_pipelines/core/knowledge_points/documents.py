@@ -1,6 +1,9 @@
 """Seed rows as the offline extractor's documents: required columns checked loudly, optional ones
-read as null, fields weighted by how much they speak for the seed's topic, text tokenised
-(whitespace for English, jieba for Chinese), and per-token features (steps 1-2 of `keyphrases`).
+read as null, fields weighted by how much they speak for the seed's topic, formulas and markup
+turned into the concepts they express (or nothing), text tokenised and part-of-speech tagged
+(English: TextBlob's PatternTagger, the Brill lexicon + contextual rules it ships; Chinese:
+jieba.posseg, the dictionary + HMM it ships; both offline), and per-token features (steps 1-2 of
+`keyphrases`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,34 @@ import polars as pl
 from linkqa_pipelines.core.knowledge_points.lexicon import (
     CJK_CLASS,
     EXTRACTION_STOP_WORDS,
+    FORMULA_CONCEPTS,
+    GENERIC_NOUNS,
     LY_NOUNS,
     ZH_STOP_WORDS,
     singular_word,
 )
 
-FIELD_WEIGHTS: dict[str, float] = {"question": 3.0, "answer": 2.0, "explanation": 1.5, "choice": 1.0}
+FIELD_WEIGHTS: dict[str, float] = {"question": 3.0, "answer": 2.0, "explanation": 1.5, "choice": 1.0, "formula": 1.0}
+FORMULA_FIELD = 102
+
+# Coarse part of speech of a token: N noun (a KP's head), A modifier (may precede a head), V verb
+# (Chinese only: may end a KP right after a noun, "细胞凋亡", "肾损伤"), O anything else.
+_EN_TAGS = {"NN": "N", "NNS": "N", "NNP": "N", "NNPS": "N", "JJ": "A", "VBN": "A", "VBG": "A"}
+# jieba.posseg flags: nouns, place/person/organisation names, verbal and adjectival nouns,
+# abbreviations, noun morphemes, fixed expressions (many terms: "三角函数", "脊神经"), Latin words.
+_ZH_TAGS = {
+    **dict.fromkeys(["n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "nw", "vn", "an", "j", "ng", "zg", "l", "eng"], "N"),
+    **dict.fromkeys(["a", "b"], "A"),
+    "v": "V",
+}
+
+# Markup that is never a KP: Asymptote drawings, GSM8K calculator annotations, maths spans and
+# stray LaTeX commands (their concepts are kept through `formula_concepts`).
+_DRAWING = r"(?s)\[asy\].*?\[/asy\]"
+_CALCULATOR = r"<<[^<>]*>>"
+# A maths span holds a LaTeX sign or is short ("$x$", "$f(x)$"); "$5 and $7" in a GSM8K text is money.
+_MATH = r"(?s)\$\$.*?\$\$|\$(?:[^$\n]*[\\^_{}=<>][^$\n]*|[A-Za-z0-9+\-*/(). ]{1,8})\$|\\\(.*?\\\)|\\\[.*?\\\]"
+_COMMAND = r"\\(?:begin|end)\{[A-Za-z]+\*?\}|\\[A-Za-z]+"
 _SUBJECT_PREFIXES = r"^(?:high_school|college|elementary|middle_school|professional|junior_high|senior_high)_"
 
 
@@ -60,6 +85,7 @@ def documents(seeds: pl.DataFrame) -> pl.DataFrame:
         optional_column(seeds, "choices", pl.List(pl.String())),
         optional_column(seeds, "answer", pl.String()),
         optional_column(seeds, "explanation", pl.String()),
+        subject=optional_column(seeds, "subject", pl.String()),
         subject_label=subject_label(optional_column(seeds, "subject", pl.String())),
         zh=pl.when(language.is_not_null()).then(language == "zh").otherwise(cjk_share >= 0.3),
     ).with_row_index("doc")
@@ -94,34 +120,101 @@ def weighted_fields(docs: pl.DataFrame) -> pl.DataFrame:
     explanation = docs.filter(pl.col("explanation").is_not_null()).select(
         "doc", field=pl.lit(101), weight=pl.lit(FIELD_WEIGHTS["explanation"]), text="explanation"
     )
-    fields = pl.concat([question, choices, free_answer, explanation], how="vertical_relaxed")
-    return fields.with_columns(pl.col("field").cast(pl.Int32), pl.col("weight").cast(pl.Float64)).filter(
+    fields = pl.concat([question, choices, free_answer, explanation], how="vertical_relaxed").filter(
         pl.col("text").is_not_null()
+    )
+    fields = pl.concat(
+        [fields.with_columns(text=strip_markup(pl.col("text"))), formula_concepts(fields, docs)], how="vertical_relaxed"
+    )
+    return fields.with_columns(pl.col("field").cast(pl.Int32), pl.col("weight").cast(pl.Float64))
+
+
+def strip_markup(text: pl.Expr) -> pl.Expr:
+    """Drawings, calculator annotations, maths spans and LaTeX commands become phrase breaks (" ; ")."""
+    for pattern in (_DRAWING, _CALCULATOR, _MATH, _COMMAND):
+        text = text.str.replace_all(pattern, " ; ")
+    return text.str.replace_all(r"[{}^_\\]", " ")
+
+
+def formula_concepts(fields: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:
+    """One field per doc naming the concepts its formulas express (`lexicon.FORMULA_CONCEPTS`,
+    "\\sqrt" -> "square root" / "平方根"), in the doc's language; commands that express no
+    concept of their own ("\\frac", "\\cdot") give nothing."""
+    en = {command: names[0] for command, names in FORMULA_CONCEPTS.items()}
+    zh = {command: names[1] for command, names in FORMULA_CONCEPTS.items()}
+    command = pl.col("command").str.replace(r"^\\(?:begin\{)?", "").str.replace(r"\*?\}$", "")
+    return (
+        fields.select("doc", command=pl.col("text").str.extract_all(_COMMAND))
+        .explode("command")
+        .drop_nulls()
+        .with_columns(command=command)
+        .filter(pl.col("command").is_in(list(FORMULA_CONCEPTS)))
+        .join(docs.select("doc", "zh"), on="doc")
+        .select(
+            "doc",
+            concept=pl.when("zh")
+            .then(pl.col("command").replace_strict(zh, default=None))
+            .otherwise(pl.col("command").replace_strict(en, default=None)),
+        )
+        .unique(maintain_order=True)
+        .group_by("doc", maintain_order=True)
+        .agg(text=pl.col("concept").str.join(" ; "))
+        .select("doc", field=pl.lit(FORMULA_FIELD), weight=pl.lit(FIELD_WEIGHTS["formula"]), text="text")
     )
 
 
-def _segment_chinese(texts: pl.Series) -> pl.Series:
-    """jieba segmentation, one call per text (the only per-row Python step; jieba is a Python library)."""
+def _tag_chinese(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """jieba.posseg words and coarse tags, one call per text (jieba is a Python library)."""
     import jieba
+    import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
-    lcut = cast(Callable[[str], list[str]], jieba.lcut)  # jieba is untyped
-    return pl.Series([[t for t in lcut(text) if t.strip()] for text in texts.to_list()], dtype=pl.List(pl.String))
+    cut = cast(Callable[[str], list[tuple[str, str]]], jieba.posseg.lcut)  # jieba is untyped
+    return _pieces_and_tags(texts, lambda text: [(w, _ZH_TAGS.get(f, "O")) for w, f in cut(text) if w.strip()])
+
+
+def _tag_english(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """PatternTagger words and coarse tags, one call per text (a Python library). Curly apostrophes
+    are made straight first, so "Janet’s" splits like "Janet's"."""
+    from textblob.en.taggers import PatternTagger
+
+    tag = cast(Callable[[str], list[tuple[str, str]]], PatternTagger().tag)  # textblob is untyped
+    return _pieces_and_tags(texts, lambda text: [(w, _EN_TAGS.get(t, "O")) for w, t in tag(text.replace("’", "'"))])
+
+
+def _pieces_and_tags(texts: pl.Series, tag: Callable[[str], list[tuple[str, str]]]) -> tuple[pl.Series, pl.Series]:
+    """`tag` run once per distinct text (choices such as "True, False" repeat across seeds)."""
+    distinct = texts.unique()
+    tagged = [tag(text) for text in distinct.to_list()]
+    table = pl.DataFrame(
+        {
+            "text": distinct,
+            "pieces": pl.Series([[w for w, _ in row] for row in tagged], dtype=pl.List(pl.String)),
+            "tags": pl.Series([[t for _, t in row] for row in tagged], dtype=pl.List(pl.String)),
+        }
+    )
+    joined = texts.to_frame("text").join(table, on="text", how="left", maintain_order="left")
+    return joined["pieces"], joined["tags"]
 
 
 def tokenize(fields: pl.DataFrame, zh_docs: pl.Series) -> pl.DataFrame:
-    """Field texts -> token lists (`pieces`), English by whitespace, Chinese by jieba."""
+    """Field texts -> token lists (`pieces`) with coarse tags (`tags`). The formula field is already
+    a list of concept names: each of its words is a noun, names separated by ";"."""
     fields = fields.with_columns(zh=pl.col("doc").is_in(zh_docs.implode()))
-    en = fields.filter(~pl.col("zh")).with_columns(
-        pieces=pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars().str.split(" ")
-    )
-    zh = fields.filter(pl.col("zh"))
-    zh = (
-        zh.with_columns(pieces=_segment_chinese(zh["text"]))
-        if zh.height
-        else zh.with_columns(pieces=pl.lit(None, dtype=pl.List(pl.String)))
-    )
-    return pl.concat([en, zh]).select("doc", "field", "weight", "zh", "pieces")
+    formula = pl.col("field") == FORMULA_FIELD
+    parts = [
+        fields.filter(formula)
+        .with_columns(pieces=pl.col("text").str.replace_all(";", " ; ").str.split(" "))
+        .with_columns(pieces=pl.col("pieces").list.filter(pl.element() != ""))
+        .with_columns(
+            tags=pl.col("pieces").list.eval(pl.when(pl.element() == ";").then(pl.lit("O")).otherwise(pl.lit("N")))
+        )
+    ]
+    for zh, tagger in ((False, _tag_english), (True, _tag_chinese)):
+        part = fields.filter(~formula & (pl.col("zh") == zh))
+        pieces, tags = tagger(part["text"])
+        parts.append(part.with_columns(pieces=pieces, tags=tags))
+    return pl.concat(parts).select("doc", "field", "weight", "zh", "pieces", "tags")
 
 
 def _vocabulary(cores: pl.Series) -> pl.DataFrame:
@@ -131,7 +224,9 @@ def _vocabulary(cores: pl.Series) -> pl.DataFrame:
     adverb = lower.str.ends_with("ly") & (lower.str.len_chars() >= 5) & ~lower.is_in(list(LY_NOUNS))
     vocab = pl.DataFrame({"core": cores}).unique()
     return vocab.with_columns(
-        latin=pl.col("core").str.contains(r"^\p{L}[\p{L}\p{N}'’\-]*$") & (pl.col("core").str.len_chars() >= 2),
+        latin=pl.col("core").str.contains(r"^\p{L}[\p{L}\p{N}'’\-]*$")
+        & (pl.col("core").str.len_chars() >= 2)
+        & ~pl.col("core").str.contains(r"^(?:I{1,3}|IV|VI{0,3}|IX|XI{0,3})$"),  # Roman numerals are numbers
         cjk=pl.col("core").str.contains(f"[{CJK_CLASS}]"),
         stop=lower.is_in(list(EXTRACTION_STOP_WORDS))
         | contraction_base.is_in(list(EXTRACTION_STOP_WORDS))
@@ -144,14 +239,17 @@ def _vocabulary(cores: pl.Series) -> pl.DataFrame:
         # Acronyms and mixed-case terms ("DNA", "type-Ia", "mRNA") are written as in the text.
         acronym=(pl.col("core").str.count_matches(r"\p{Lu}") >= 2) | pl.col("core").str.contains(r"^.+\p{Lu}"),
         chars=pl.col("core").str.len_chars(),
+        generic=lower.is_in(list(GENERIC_NOUNS)) | singular_word(lower).is_in(list(GENERIC_NOUNS)),
     )
 
 
 def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
     """One row per token occurrence (ordered by doc, field, pos) with what candidates need."""
     t = (
-        tokens.select("doc", "field", "weight", "zh", piece="pieces", pos=pl.int_ranges(pl.col("pieces").list.len()))
-        .explode(["piece", "pos"])
+        tokens.select(
+            "doc", "field", "weight", "zh", piece="pieces", tag="tags", pos=pl.int_ranges(pl.col("pieces").list.len())
+        )
+        .explode(["piece", "tag", "pos"])
         .filter(pl.col("piece").is_not_null())
         .with_columns(
             core=pl.col("piece").str.replace(r"^[^\p{L}\p{N}]+", "").str.replace(r"[^\p{L}\p{N}]+$", ""),
@@ -179,6 +277,8 @@ def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
         "stop",
         "lower",
         "cjk",
+        "tag",
+        "generic",
         word=pl.col("latin") | (pl.col("zh") & pl.col("cjk")),
         proper=proper,
         original="core",

@@ -4,31 +4,45 @@ The embedded default when no LLM is configured, and the fallback for seeds an LL
 failing on. For every seed it returns 2-8 phrases a reader recognises as the question's
 topics ("supernova", "binary systems" for the type-Ia supernova question, not "true").
 
-Algorithm (all columnar in Polars except the Chinese segmenter call):
+Algorithm (all columnar in Polars except the two taggers' per-text calls):
 
 1. Fields: question (weight 3), correct choice or free-form answer (2), explanation (1.5),
-   other choices (1). The correct choice names what the question tests; distractors less so.
-2. Tokens: English text is split on whitespace; punctuation attached to a token ends a
-   phrase there. Chinese text is segmented with jieba; punctuation tokens end phrases.
-3. Candidates: 1-3 word n-grams that neither start nor end with a stop word (function
-   words plus question-framing words such as "following", "true", "statement") nor cross
-   punctuation; a 3-gram may have "of"/"and" in the middle ("law of demand"). Chinese
-   n-grams join 1-3 adjacent non-stop words ("梅西叶" + "天体" -> "梅西叶天体").
-   Numbers, formulas and one-letter tokens are never KP words.
+   other choices (1), and a formula field (1). Markup is never a KP: Asymptote drawings, GSM8K
+   calculator annotations, maths spans and LaTeX commands become phrase breaks; a formula
+   becomes the concept it expresses through `lexicon.FORMULA_CONCEPTS` ("\\sqrt" -> "square
+   root" / "平方根", "\\binom" -> "binomial coefficient") or nothing ("\\frac", "\\cdot").
+2. Tokens with part of speech, offline, from maintained libraries that ship their models:
+   English by TextBlob's PatternTagger (Brill lexicon, suffix rules, contextual rules), Chinese
+   by jieba.posseg (dictionary + HMM). Tags are folded to N (noun, name, verbal noun, Chinese
+   fixed term), A (adjective, participle: a modifier), V (Chinese verb) and O; punctuation
+   tokens end phrases. Each distinct text is tagged once.
+3. Candidates are noun phrases: 1-3 tokens, none a stop word (function words, question framing
+   such as "following", "下列", "正确", common verbs, relation verbs such as "无关", "增加"),
+   modifiers then a noun head ("cerebral cortex", "刑罚制度"); "X of Y" / "X and Y" as a 3-gram
+   ("law of demand"); a Chinese noun + verb pair as a nominalised term ("细胞凋亡"). A single word
+   must be a noun and not a generic noun (`lexicon.GENERIC_NOUNS`: "value", "number", "作者",
+   "信息" alone; fine inside a phrase). Numbers, Roman numerals and one-letter tokens are never
+   KP words. Chinese phrases are capped at 10 characters.
 4. Key: each word lower-cased with light plural trimming (`lexicon.singular_word`), so
    "binary systems" and "binary system" count as one candidate (the catalog agrees).
-5. Score = (1 + ln weighted TF) x IDF x YAKE-like features. IDF is smoothed, ln((N+1)/(df+1)) + 1,
-   over the seeds plus `corpus` (pass the whole seed set when extracting one partition).
-   Features: position (earlier in the question is better, mildly), casing (capitalised
-   mid-sentence or an acronym: a proper noun or term), spread (occurs in several fields),
-   and length (multi-word phrases are more specific).
-6. Redundancy: a candidate whose words are a subset/superset of a better-scoring one in the
-   same seed, or share two words with it, is dropped ("binary" under "binary systems",
-   "King George III" under "English King George").
-7. Selection: the best candidates with score >= 40% of the seed's best, clamped to
-   [min_kps, max_kps]; dropped candidates back-fill up to min_kps, then the subject's topic
-   ("astronomy"), the discipline and the full subject name ("elementary mathematics"), so
-   every seed gets rows — nothing is silently dropped.
+5. Subject templates: a key in >= 25% of the seeds of a subject with >= 20 seeds is that
+   subject's question template ("scenario" in moral scenarios), not a topic, and is dropped.
+6. Score = (1 + ln weighted TF) x IDF x linkability x YAKE-like features. IDF is smoothed,
+   ln((N+1)/(df+1)) + 1, over the seeds plus `corpus` (pass the whole seed set when extracting
+   one partition). Linkability is 1 for a key some other seed also has and 0.35 for a key no
+   other seed has: such a KP can link nothing, and on the shared data 77% of KPs were used by
+   one seed only. Features: position (earlier in the question is better, mildly), casing
+   (capitalised mid-sentence or an acronym: a proper noun or term), spread (occurs in several
+   fields), and length (multi-word phrases are more specific).
+7. Redundancy: a candidate whose words are a subset/superset of a better-scoring one in the
+   same seed, or share two words with it, is dropped ("King George III" under "English King
+   George"), except that a phrase beats the single word it contains when it scores >= 40% of
+   it ("binary system" over "system": the word is shared more, the phrase is the concept).
+8. Selection: the best candidates with score >= 40% of the seed's best, clamped to
+   [min_kps, max_kps] (default 1-8); dropped candidates back-fill up to min_kps, then the
+   subject's topic ("astronomy"), the discipline and the full subject name, so every seed gets
+   rows — nothing is silently dropped. Back-filled labels link a whole subject, so they are
+   only used where a seed has fewer than min_kps candidates.
 """
 
 from __future__ import annotations
@@ -48,12 +62,16 @@ from linkqa_pipelines.core.knowledge_points.documents import (
 from linkqa_pipelines.core.knowledge_points.seed_difficulty import offline_seed_difficulty
 
 OFFLINE_BACKEND = "offline"
-OFFLINE_MODEL = "offline-keyphrase-v1"
+OFFLINE_MODEL = "offline-keyphrase-v2"
 
 _MAX_CANDIDATES_PER_SEED = 24  # best candidates kept for the redundancy join
 _RELATIVE_SCORE_FLOOR = 0.4
 _FRAGMENT_CONTEXT = 6  # tokens of context either side of a KP in its description
 _CONNECTORS = ["of", "and"]
+_PHRASE_OVER_WORD = 0.4
+_UNSHARED_FACTOR = 0.35  # score factor of a candidate no other seed mentions: it can link nothing
+_TEMPLATE_SHARE = 0.25  # a key in this share of a subject's seeds is the subject's template ...
+_TEMPLATE_MIN_SEEDS = 20  # ... when the subject has at least this many seeds
 
 
 def _candidates(t: pl.DataFrame) -> pl.DataFrame:
@@ -69,22 +87,25 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
 
     content = pl.col("word") & ~pl.col("stop")
     long_enough = (pl.col("chars") >= 3) | (pl.col("cjk") & (pl.col("chars") >= 2)) | pl.col("acronym")
-    middle = nxt("word", 1) & (~nxt("stop", 1) | nxt("lemma", 1).is_in(_CONNECTORS))
+
+    def modifier(k: int) -> pl.Expr:
+        return nxt("tag", k).is_in(["N", "A"])
+
+    def head(k: int) -> pl.Expr:
+        """Token k can end a KP: a noun, or (Chinese) a verb right after a noun ("细胞凋亡")."""
+        nominalised = pl.col("zh") & (nxt("tag", k) == "V") & (nxt("tag", k - 1) == "N")
+        return nxt("word", k) & ~nxt("stop", k) & ((nxt("tag", k) == "N") | nominalised)
+
     connector = nxt("lemma", 1).is_in(_CONNECTORS)
+    middle = nxt("word", 1) & ((~nxt("stop", 1) & modifier(1)) | connector)
     # "practice of public" is a truncated "practice of public relations": a 3-gram with a
     # connector must not run on into another content word.
     runs_on = joined(3) & nxt("word", 3) & ~nxt("stop", 3)
     t = t.with_columns(
-        ok1=content & long_enough,
-        ok2=(content & joined(1) & nxt("word", 1) & ~nxt("stop", 1)).fill_null(False),
+        ok1=content & long_enough & (pl.col("tag") == "N") & ~pl.col("generic"),
+        ok2=(content & modifier(0) & joined(1) & head(1)).fill_null(False),
         ok3=(
-            content
-            & joined(1)
-            & joined(2)
-            & middle
-            & nxt("word", 2)
-            & ~nxt("stop", 2)
-            & ~(connector & runs_on.fill_null(False))
+            content & modifier(0) & joined(1) & joined(2) & middle & head(2) & ~(connector & runs_on.fill_null(False))
         ).fill_null(False),
         **{f"{c}{k}": nxt(c, k) for c in ("lemma", "lower", "original", "proper", "chars") for k in (1, 2)},
     )
@@ -122,8 +143,9 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _scored(cands: pl.DataFrame, n_docs: int, question_len: pl.DataFrame) -> pl.DataFrame:
-    """Per (doc, key) score; the occurrence kept for display is the one in the heaviest field, earliest."""
+def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame) -> pl.DataFrame:
+    """Per (doc, key) score; the occurrence kept for display is the one in the heaviest field, earliest.
+    Keys that make a subject's template (rule 5 of the module docstring) are dropped here."""
     occurrence = (
         (-(pl.col("weight") * 2).cast(pl.Int64)) * 10**12 + pl.col("field").cast(pl.Int64) * 10**7 + pl.col("pos")
     )
@@ -143,8 +165,18 @@ def _scored(cands: pl.DataFrame, n_docs: int, question_len: pl.DataFrame) -> pl.
             zh=pl.col("zh").first(),
         )
     )
+    subject = docs.select("doc", subject=pl.col("subject").fill_null(""))
+    per = per.join(subject, on="doc", how="left")
+    in_subject = pl.len().over("key", "subject") / pl.col("subject_size")
+    per = (
+        per.join(subject.group_by("subject").agg(subject_size=pl.len()), on="subject", how="left")
+        .filter((pl.col("subject_size") < _TEMPLATE_MIN_SEEDS) | (in_subject < _TEMPLATE_SHARE))
+        .drop("subject", "subject_size")
+    )
+    n_docs = docs.height
     df = per.group_by("key").agg(df=pl.len())
     idf = ((n_docs + 1) / (pl.col("df") + 1)).log() + 1.0
+    linkable = pl.when(pl.col("df") >= 2).then(1.0).otherwise(_UNSHARED_FACTOR)
     position = (
         pl.when(pl.col("first_q").is_null())
         .then(1.0)
@@ -159,27 +191,43 @@ def _scored(cands: pl.DataFrame, n_docs: int, question_len: pl.DataFrame) -> pl.
     return (
         per.join(df, on="key")
         .join(question_len, on="doc", how="left")
-        .with_columns(score=(1.0 + pl.col("tf").log()) * idf * features)
+        .with_columns(score=(1.0 + pl.col("tf").log()) * idf * linkable * features)
         .drop("question_len", "df", "tf", "proper", "spread", "first_q")
     )
 
 
 def _select(scored: pl.DataFrame, min_kps: int, max_kps: int) -> pl.DataFrame:
-    """Best non-redundant candidates per doc (rules 6-7 of the module docstring)."""
+    """Best non-redundant candidates per doc (rules 7-8 of the module docstring)."""
     ranked = scored.sort(["doc", "score", "key"], descending=[False, True, False]).with_columns(
         rank=pl.int_range(pl.len()).over("doc")
     )
     top = ranked.filter(pl.col("rank") < _MAX_CANDIDATES_PER_SEED)
-    words = top.select("doc", "key", "rank", w=pl.col("members").list.unique(), size=pl.col("members").list.n_unique())
+    words = top.select(
+        "doc", "key", "rank", "score", w=pl.col("members").list.unique(), size=pl.col("members").list.n_unique()
+    )
     words = words.explode("w")
     shared = (
         words.join(words, on=["doc", "w"], suffix="_b")
         .filter(pl.col("rank_b") < pl.col("rank"))
         .group_by("doc", "key", "key_b")
-        .agg(shared=pl.len(), size=pl.col("size").first(), size_b=pl.col("size_b").first())
+        .agg(pl.len().alias("shared"), pl.col("size", "size_b", "score", "score_b").first())
     )
     redundant = (pl.col("shared") == pl.col("size")) | (pl.col("shared") == pl.col("size_b")) | (pl.col("shared") >= 2)
-    dominated = shared.filter(redundant).select("doc", "key", dominated=pl.lit(True)).unique()
+    # A phrase beats the single word it contains when it scores at least _PHRASE_OVER_WORD of it
+    # ("binary system" over "system": the word alone is shared more, the phrase is the concept).
+    phrase_wins = (
+        (pl.col("size_b") == 1) & (pl.col("size") > 1) & (pl.col("score") >= _PHRASE_OVER_WORD * pl.col("score_b"))
+    )
+    dominated = (
+        pl.concat(
+            [
+                shared.filter(redundant & ~phrase_wins).select("doc", "key"),
+                shared.filter(redundant & phrase_wins).select("doc", key="key_b"),
+            ]
+        )
+        .with_columns(dominated=pl.lit(True))
+        .unique()
+    )
     top = top.join(dominated, on=["doc", "key"], how="left").with_columns(pl.col("dominated").fill_null(False))
     top = top.sort(["doc", "dominated", "rank"]).with_columns(
         pick=pl.int_range(pl.len()).over("doc"), best=pl.col("score").max().over("doc")
@@ -217,7 +265,7 @@ def _with_descriptions(picked: pl.DataFrame, tokens: pl.DataFrame, docs: pl.Data
 
 
 def extract_keyphrases(
-    seeds: pl.DataFrame, *, min_kps: int = 2, max_kps: int = 8, corpus: pl.DataFrame | None = None
+    seeds: pl.DataFrame, *, min_kps: int = 1, max_kps: int = 8, corpus: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """KP links (KP_LINK_SCHEMA + `kp_score`) for every seed, min_kps..max_kps each where the
     text allows (see module docstring); `corpus` (e.g. every seed of every discipline) only
@@ -242,7 +290,7 @@ def extract_keyphrases(
     tokens = tokenize(weighted_fields(docs), docs.filter("zh")["doc"])
     features = token_features(tokens)
     question_len = tokens.filter(pl.col("field") == 0).select("doc", question_len=pl.col("pieces").list.len())
-    scored = _scored(_candidates(features), docs.height, question_len)
+    scored = _scored(_candidates(features), docs, question_len)
     own = docs.head(seeds.height)
     picked = _select(scored.join(own.select("doc"), on="doc", how="semi"), min_kps, max_kps)
     picked = _with_descriptions(picked, tokens, own)

@@ -128,7 +128,8 @@ _VERB_BASES = """
     require report decide pull describe explain occur produce cause result increase decrease reduce
     affect involve contain represent indicate determine refer depend relate associate define
     identify apply compare argue claim note observe assume suppose estimate calculate select choose
-    prefer fail tend lack exist involve regard concern
+    prefer fail tend lack exist involve regard concern express simplify compute evaluate enter round solve
+    list notice
 """
 
 
@@ -196,5 +197,61 @@ ZH_STOP_WORDS: frozenset[str] = frozenset(
     的是 是指 最多 最少 之一 不同 相同 主要 重要 一定 可能 时候 情况 问题 答案 方面 部分 方法 结果
     所示 如图 图中 题 题目 符合 不符合 是否 根据 按照 通过 由于 对于 关于 之间 以上 所有 一般 其他
     此时 看到 人们 处于 提出 认为 要求 某一 一次 本 称 称为 叫 即可 得到 导致 引起 影响 作用 特点
+    无关 有关 相关 不能 不会 来自 达到 进入 增加 减少 增大 减小 升高 降低 延长 缩短 携带 合理 变化 不变 位于
+    参与 控制 促进 抑制 完成 需要 说明 体现 反映 表明 显示 适宜 有效 一段时间 本年度
     """.split()
 )
+
+
+# Nouns too general to be a knowledge point on their own, though fine inside one ("absolute
+# value", "prime number", "刑罚制度"): question framing, units of counting, and the generic
+# nouns that top the popularity list of a real Chinese benchmark (作者, 信息, 部位, 结构, ...).
+GENERIC_NOUNS: frozenset[str] = frozenset(
+    """
+    value number numeral point sum product result expression form amount part way thing kind type
+    case fact group member item unit piece step side end term order level degree rate
+    scenario statement situation example answer option choice question problem solution figure diagram
+    table list pair box hour minute second day week month year time percent dollar cent mile meter
+    foot inch pound person people man woman child student teacher friend someone everyone individual
+    use purpose reason effect cause role aspect feature factor characteristic region place
+    作者 信息 部位 结构 行为 世界 国家 表现 核心 对象 标准 功能 时间 物质 情况 问题 方面 部分 方法 结果 特点 作用
+    影响 原因 内容 过程 因素 条件 要求 关系 形式 方式 程度 意义 范围 东西 事情 事物 人们 选项 说法 答案 题目 情形
+    现象 特征 能力 水平 活动 工作 地方 地区 时期 阶段 时候 年代 问题 数量 数字 数值 个数 次数 总数 一组 一项 各项
+    发展 规定 实际 基本 代表 行动 计划 性质 学者 人类 时代 同学 理想 目的 依据 原则 措施 手段 途径 主体 客体
+    """.split()
+)
+
+
+# LaTeX commands and environments that name a concept, with its English and Chinese name: a
+# formula becomes the concept it expresses ("\sqrt" -> "square root" / "平方根"). Commands that
+# name none ("\frac", "\cdot", "\left", Greek letters used as variables) give nothing.
+FORMULA_CONCEPTS: dict[str, tuple[str, str]] = {
+    "sqrt": ("square root", "平方根"),
+    "log": ("logarithm", "对数"),
+    "ln": ("logarithm", "对数"),
+    **dict.fromkeys(["sin", "cos", "tan", "cot", "sec", "csc"], ("trigonometric function", "三角函数")),
+    **dict.fromkeys(["arcsin", "arccos", "arctan"], ("inverse trigonometric function", "反三角函数")),
+    **dict.fromkeys(["binom", "dbinom", "tbinom", "choose"], ("binomial coefficient", "二项式系数")),
+    **dict.fromkeys(["equiv", "pmod", "bmod"], ("modular arithmetic", "同余")),
+    **dict.fromkeys(["lfloor", "rfloor"], ("floor function", "取整函数")),
+    **dict.fromkeys(["lceil", "rceil"], ("ceiling function", "取整函数")),
+    "gcd": ("greatest common divisor", "最大公约数"),
+    "lcm": ("least common multiple", "最小公倍数"),
+    "sum": ("summation", "求和"),
+    "int": ("integral", "积分"),
+    "oint": ("integral", "积分"),
+    "lim": ("limit", "极限"),
+    "det": ("determinant", "行列式"),
+    **dict.fromkeys(["pmatrix", "bmatrix", "vmatrix", "matrix"], ("matrix", "矩阵")),
+    **dict.fromkeys(["vec", "overrightarrow"], ("vector", "向量")),
+    "angle": ("angle", "角"),
+    "triangle": ("triangle", "三角形"),
+    "infty": ("infinity", "无穷大"),
+    **dict.fromkeys(["cup", "cap", "setminus"], ("set operation", "集合运算")),
+    **dict.fromkeys(["subset", "subseteq", "supset", "supseteq"], ("subset", "子集")),
+    "partial": ("partial derivative", "偏导数"),
+    "nabla": ("gradient", "梯度"),
+    "perp": ("perpendicular lines", "垂直"),
+    "parallel": ("parallel lines", "平行线"),
+    "cases": ("piecewise function", "分段函数"),
+}

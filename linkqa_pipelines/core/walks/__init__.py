@@ -11,6 +11,7 @@ from linkqa_pipelines.core.walks.metrics import (
     use_counts,
     walk_summary,
 )
+from linkqa_pipelines.core.walks.partition import PartitionGraph, partition_graph
 from linkqa_pipelines.core.walks.path_seeds import PATH_SEEDS_SCHEMA, select_path_seeds
 from linkqa_pipelines.core.walks.sampler import load_kernels, sample_paths
 from linkqa_pipelines.core.walks.types import HAS_NUMBA, WalkConfig, WalkResult
@@ -19,6 +20,7 @@ from linkqa_pipelines.core.walks.value_function import ValueFunction, ValueFunct
 __all__ = [
     "HAS_NUMBA",
     "PATH_SEEDS_SCHEMA",
+    "PartitionGraph",
     "ValueFunction",
     "ValueFunctionConfig",
     "WalkConfig",
@@ -31,6 +33,7 @@ __all__ = [
     "kp_coverage",
     "load_kernels",
     "mathscale_walk",
+    "partition_graph",
     "popularity_share",
     "popularity_walk",
     "sample_paths",

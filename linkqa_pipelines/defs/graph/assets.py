@@ -46,7 +46,10 @@ def kp_graph(
             "degree_distribution": png_md(degree_plot_png(graph), "degree distribution"),
             "top_kps_per_discipline": md_table(top_per_discipline, 40),
             "strongest_edges": md_table(
-                graph.edges.sort("weight", descending=True).select("src_kp_id", "dst_kp_id", "weight", "npmi"), 10
+                graph.edges.sort("strength", descending=True).select(
+                    "src_kp_id", "dst_kp_id", "weight", "npmi", "strength"
+                ),
+                10,
             ),
         },
         output_name="kp_graph",

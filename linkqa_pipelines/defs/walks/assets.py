@@ -6,12 +6,13 @@ import numpy as np
 import polars as pl
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, multi_asset
 
-from linkqa_pipelines.core.contracts import PATH_SCHEMA, GraphArrays, conform, list_column
+from linkqa_pipelines.core.contracts import PATH_SCHEMA, conform, list_column
 from linkqa_pipelines.core.walks import (
     WalkConfig,
     coverage_curve,
     coverage_plot_png,
     mathscale_walk,
+    partition_graph,
     popularity_walk,
     sample_paths,
     select_path_seeds,
@@ -23,14 +24,6 @@ from linkqa_pipelines.lib.metadata import md_table, png_md, table_metadata
 from linkqa_pipelines.lib.partitions import discipline_partitions
 
 KINDS = {"numpy", "parquet"}
-
-
-def graph_arrays(kp_graph: pl.DataFrame, kp_seed_links: pl.DataFrame, n_nodes: int) -> GraphArrays:
-    """CSR arrays of the KP graph; popularity is each KP's seed count."""
-    popularity = np.bincount(kp_seed_links["node"].to_numpy(), minlength=n_nodes).astype(np.float64)
-    return GraphArrays.from_edges(
-        n_nodes, kp_graph["src"].to_numpy(), kp_graph["dst"].to_numpy(), kp_graph["weight"].to_numpy(), popularity
-    )
 
 
 @multi_asset(
@@ -56,13 +49,16 @@ def walk_paths(
     kp_catalog: pl.DataFrame,
     kp_seed_links: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    # kp_graph (all disciplines) is an input for lineage; the partition walks its own discipline's
+    # graph, rebuilt from the discipline's seed links with the same co-occurrence and strength.
+    del kp_graph
     discipline = context.partition_key
     catalog = kp_catalog.sort("node")
-    arrays = graph_arrays(kp_graph, kp_seed_links, catalog.height)
+    part = partition_graph(kp_seed_links, catalog, discipline)
+    arrays, start_mask = part.arrays, part.start_mask
     node_kp = catalog["kp_id"].to_numpy()
-    start_mask = catalog["disciplines"].list.contains(discipline).to_numpy()
     cfg = WalkConfig(
-        n_paths=config.n_paths,
+        n_paths=part.path_budget(config.n_paths, config.min_seeds, config.max_seed_reuse),
         min_len=config.min_len,
         max_len=config.max_len,
         alpha=config.alpha,
@@ -74,7 +70,7 @@ def walk_paths(
     paths = result.paths()
     chosen = select_path_seeds(
         paths,
-        kp_seed_links.select("seed_id", "node"),
+        part.seed_links,
         min_seeds=config.min_seeds,
         max_seeds=config.max_seeds,
         max_seed_reuse=config.max_seed_reuse,
@@ -104,6 +100,7 @@ def walk_paths(
     summary = walk_summary(arrays, paths, start_mask)
     metadata: dict[str, object] = {
         "paths_sampled": len(paths),
+        "path_budget": cfg.n_paths,
         "paths_discarded_dead_end": int(result.discarded),
         "paths_without_enough_seeds": short.height,
         **{k: MetadataValue.float(float(v)) for k, v in summary.items()},

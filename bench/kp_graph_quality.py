@@ -1,0 +1,490 @@
+"""Benchmark: are the offline KPs concepts, do KPs link seeds, and do the walks stay in their discipline?
+
+Run by hand:  .venv/bin/python bench/kp_graph_quality.py [--data ../shared/data] [--paths 200]
+                  [--baseline-ref 2f94bbd] [--samples /tmp/kp_samples.txt]
+
+Seeds: every file of `mmlu/test`, `cmmlu/dev`, `gsm8k/test.jsonl` and `math/test.jsonl` (20,604
+seeds: 20,269 English, 335 Chinese, 28 disciplines), read and normalised by the project's readers.
+
+Two pipelines run on the same seeds in the same invocation, each in its own subprocess:
+- baseline: the package as of `--baseline-ref` (default 2f94bbd, the last commit before issue 10),
+  exported with `git archive` into a temporary folder and put first on `sys.path`;
+- today: this working tree.
+Each runs offline KP extraction -> `build_catalog` -> `build_graph` -> per discipline the walk the
+`walk_paths` asset runs (200 paths, default `WalkPathsConfig`) plus the uniform, MathScale-style and
+popularity-only baselines -> `select_path_seeds`. The baseline walks the whole graph from the
+discipline's KPs (what the asset did then); today's walks the discipline's own graph
+(`core.walks.partition_graph`, what the asset does now), with at most the paths its seeds can
+serve (`PartitionGraph.path_budget`: 15 for a discipline of 10 seeds). Each pipeline uses its own
+`WalkPathsConfig` defaults. Metrics are computed here, by the same code for both.
+
+Per language (seeds of that language):
+- junk@200: share of junk among the 200 KPs linked to the most seeds of that language, junk by the
+  lexicon below (`junk_reason`);
+- single-seed: share of the language's KPs linked to exactly one of its seeds;
+- edges w>=2: share of KP pairs co-occurring in the language's seeds that co-occur in two or more;
+- in-discipline / same-subject: over the paths' seeds of that language, share from the path's
+  discipline, and share of consecutive seed pairs (pick order) from one subject.
+Per discipline (200 paths each): usable paths (>= 2 linked seeds), in-discipline seed share,
+same-subject consecutive pairs, and KP coverage / Gini of the LinkSyn walk against the uniform,
+MathScale-style and popularity-only walks (universe: the discipline's KPs).
+Goals (issue 10): junk@200 <= 5% per language; single-seed <= 60%; edges w>=2 >= 15%; >= 95% of a
+discipline's path seeds from that discipline; >= 70% same-subject consecutive pairs; >= 80% usable
+paths; coverage >= 1.2x the uniform walk's on average and above it (and Gini below) in every
+discipline with >= 100 KPs.
+
+Junk lexicon (`junk_reason`, documented here, kept in this file so that neither extractor grades
+itself): LaTeX command names (`frac`, `sqrt`, `mathrm`, `leqslant`, `cdot`, ... and Greek letter
+names used as variables); number fragments (no letter, or a Chinese numeral + measure word such
+as 一组, 一项, 位同学); function words and question boilerplate in English (the project's stop
+words, "scenario", "statement", "following", "value", "compute", ...) and Chinese (下列, 以下,
+正确的是, 已知, 下述, 作者, 次数, 建议, 结合起来, 说法, 选项, ...); discipline and subject names
+back-filled as KPs ("mathematics"); and fragments across word boundaries: a Chinese KP that starts
+with a function or light-verb character (让, 使得, 把, 被, 对, ...) or ends with one (的, 了, 一,
+等, ...), an English KP that starts or ends with a function word.
+
+Hand-checked sample (recorded 2026-12, `--samples` prints 20 random KPs per language and 5 paths
+with their seeds; numbers are the reader's judgement, not the lexicon's):
+- baseline, zh, 20 random KPs: 8 concepts (染色体畸变, 等差数列, 蛋白质, 外交方针, ...), 12 not
+  (任意选出, 位参加公益活动, 至上报, 囊括当今世界经济, 更要做到, 被誉为, 途款, 一组, 作者, ...);
+  en, 20 random KPs: 11 concepts, 9 not (scenarios, express, compute, cdot, asy, III, enter, ...).
+- today, zh, 20 random KPs: see the closing note of issue 10 (filled from this script's output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, os.environ.get("KPQ_PACKAGE_ROOT", str(REPO)))
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+DEFAULT_BASELINE_REF = "2f94bbd"
+TOP_K = 200
+
+# ---- junk lexicon ---------------------------------------------------------------------------
+
+LATEX_COMMANDS = frozenset(
+    """
+    frac dfrac tfrac sqrt mathrm mathbf mathbb mathcal mathit text textbf textit emph left right cdot cdots
+    ldots dots vdots ddots quad qquad times div pm mp le ge leq geq leqslant geqslant neq ne approx equiv
+    sim simeq propto infty partial nabla sum prod int oint lim sin cos tan cot sec csc arcsin arccos arctan
+    sinh cosh tanh log ln exp det max min sup inf gcd lcm deg arg dim ker mod pmod bmod binom choose over
+    overline underline hat bar vec tilde widehat overrightarrow boxed begin end array pmatrix bmatrix
+    vmatrix matrix cases align aligned displaystyle textstyle circ angle triangle perp parallel cap cup
+    subset subseteq supset in notin emptyset varnothing forall exists neg land lor rightarrow leftarrow
+    Rightarrow Leftrightarrow mid nmid backslash hline phantom hspace vspace label draw dir unitsize dot
+    fill filldraw linewidth asy olympiad cycle pair real path import defaultpen fontsize
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi omicron
+    pi rho sigma tau upsilon phi varphi chi psi omega
+    """.split()
+)
+
+EN_BOILERPLATE = frozenset(
+    """
+    scenario statement following true false correct incorrect answer option choice question value values
+    compute express simplify evaluate enter find solve satisfy determine calculate suppose assume given
+    result case example number numbers amount way ways thing things kind type part time times something
+    mathematics physics chemistry biology history law psychology philosophy economics
+    """.split()
+)
+
+ZH_BOILERPLATE = frozenset(
+    """
+    下列 以下 如下 下面 下述 上述 正确 错误 正确的是 错误的是 不正确的是 说法 选项 叙述 表述 描述 已知 作者 次数 建议
+    结合起来 一组 一项 各项 其中 有关 关于 属于 哪些 哪个 哪项 哪一项 什么 如何 为什么 多少 情况 问题 答案 方面
+    部分 方法 结果 特点 作用 影响 原因 主要 内容 过程 时间 因素 条件 要求 对象 标准 关系 形式 方式 程度 意义 范围
+    信息 东西 事情 事物 人们 我们 他们 你们 这种 那种 这个 那个 某种 一种 一个 一些 有人 有的
+    """.split()
+)
+ZH_BAD_START = (
+    "让",
+    "使",
+    "把",
+    "被",
+    "将",
+    "对",
+    "向",
+    "在",
+    "从",
+    "由",
+    "与",
+    "和",
+    "及",
+    "或",
+    "并",
+    "且",
+    "而",
+    "就",
+    "都",
+    "也",
+    "还",
+    "又",
+    "其",
+    "该",
+    "此",
+    "这",
+    "那",
+    "哪",
+    "何",
+    "所",
+    "之",
+    "更",
+    "最",
+    "很",
+    "是",
+    "为",
+    "于",
+)
+ZH_BAD_END = (
+    "的",
+    "了",
+    "着",
+    "过",
+    "是",
+    "在",
+    "和",
+    "与",
+    "及",
+    "或",
+    "一",
+    "等",
+    "时",
+    "而",
+    "则",
+    "将",
+    "被",
+    "所",
+    "之",
+    "地",
+    "得",
+)
+ZH_MEASURE = re.compile(
+    r"^[一二三四五六七八九十两几每某各第\d]+[个位组项种次条只名件本张句道类批份]|^[位组项种次条只名件本张句道类批份][\u4e00-\u9fff]"
+)
+
+
+def junk_reason(name: str, en_stop: frozenset[str]) -> str | None:
+    """Why a KP name is not a concept (None when the lexicon finds nothing)."""
+    text = name.strip()
+    lower = text.lower()
+    words = re.findall(r"[a-z][a-z'\-]*", lower)
+    if not re.search(r"[A-Za-z\u4e00-\u9fff]", text):
+        return "number or symbol"
+    if lower in LATEX_COMMANDS or (words and all(w in LATEX_COMMANDS for w in words) and len(words) <= 2):
+        return "latex command"
+    if re.search(r"\d", text) and not re.search(r"[A-Za-z\u4e00-\u9fff]{2,}", text):
+        return "number fragment"
+    if re.search(r"[\u4e00-\u9fff]", text):
+        if text in ZH_BOILERPLATE:
+            return "zh boilerplate"
+        if ZH_MEASURE.search(text):
+            return "numeral or measure fragment"
+        if text.startswith(ZH_BAD_START) or text.endswith(ZH_BAD_END):
+            return "zh fragment across word boundary"
+        return None
+    if lower in en_stop or lower in EN_BOILERPLATE or (len(words) == 1 and words[0].rstrip("s") in EN_BOILERPLATE):
+        return "en function word or boilerplate"
+    if words and (words[0] in en_stop or words[-1] in en_stop):
+        return "en fragment (starts or ends with a function word)"
+    if "which of the following" in lower:
+        return "en boilerplate"
+    return None
+
+
+# ---- one pipeline (worker) ---------------------------------------------------------------------
+
+
+def load_seeds(data: Path) -> pl.DataFrame:
+    from linkqa_pipelines.core.seeds import iter_source_files, normalise_seeds, read_source
+    from linkqa_pipelines.taxonomy import load_taxonomy
+
+    files = iter_source_files(
+        [data / "mmlu/test", data / "cmmlu/dev", data / "gsm8k/test.jsonl", data / "math/test.jsonl"]
+    )
+    rows = pl.concat([read_source(f).rows for f in files], how="diagonal_relaxed")
+    return normalise_seeds(rows, load_taxonomy().map_subjects).seeds
+
+
+def share(values: pl.Series) -> float:
+    """Mean of a bool/number column, nulls skipped (NaN when nothing is left)."""
+    v = values.drop_nulls().cast(pl.Float64)
+    return float(v.sum()) / v.len() if v.len() else float("nan")
+
+
+def walk_discipline(
+    catalog: pl.DataFrame, graph: Any, seed_links: pl.DataFrame, discipline: str, n_paths: int
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """What `walk_paths` runs for one partition (in this package version) and the baselines."""
+    import linkqa_pipelines.core.walks as walks
+    from linkqa_pipelines.defs.walks.config import WalkPathsConfig
+
+    config = WalkPathsConfig(n_paths=n_paths)
+    budget = config.n_paths
+    if hasattr(walks, "partition_graph"):  # today: the discipline's own graph, paths its seeds can serve
+        part = walks.partition_graph(seed_links, catalog, discipline)
+        arrays, mask, links = part.arrays, part.start_mask, part.seed_links
+        budget = part.path_budget(config.n_paths, config.min_seeds, config.max_seed_reuse)
+    else:  # baseline: the whole graph, starts in the discipline
+        from linkqa_pipelines.defs.walks.assets import graph_arrays  # pyright: ignore[reportAttributeAccessIssue]
+
+        arrays = graph_arrays(graph.edges, seed_links, catalog.height)
+        mask = catalog.sort("node")["disciplines"].list.contains(discipline).to_numpy()
+        links = seed_links
+    cfg = walks.WalkConfig(
+        n_paths=budget, min_len=config.min_len, max_len=config.max_len, alpha=config.alpha,
+        beta=config.beta, gamma=config.gamma, seed=config.seed,
+    )  # fmt: skip
+    stats: dict[str, Any] = {"kps": int(mask.sum())}
+    if not mask.any():
+        return stats, pl.DataFrame()
+    samplers = {
+        "linksyn": walks.sample_paths,
+        "uniform": walks.uniform_walk,
+        "mathscale": walks.mathscale_walk,
+        "popularity": walks.popularity_walk,
+    }
+    result = None
+    for name, sampler in samplers.items():
+        r = sampler(arrays, cfg, mask)
+        stats[f"cov_{name}"] = walks.kp_coverage(r, mask)
+        stats[f"gini_{name}"] = walks.gini(walks.use_counts(r, arrays.n_nodes)[mask])
+        result = r if name == "linksyn" else result
+    assert result is not None
+    chosen = walks.select_path_seeds(
+        result.paths(), links.select("seed_id", "node"), min_seeds=config.min_seeds,
+        max_seeds=config.max_seeds, max_seed_reuse=config.max_seed_reuse, seed=config.seed,
+    )  # fmt: skip
+    paths = chosen.with_columns(
+        discipline=pl.lit(discipline),
+        kp_nodes=pl.Series([p.tolist() for p in result.paths()], dtype=pl.List(pl.Int64)),
+    )
+    stats["paths"] = len(result)
+    return stats, paths
+
+
+def worker(data: Path, n_paths: int, out: Path, samples: Path | None) -> None:
+    import linkqa_pipelines
+    from linkqa_pipelines.core.graph import build_graph
+    from linkqa_pipelines.core.knowledge_points import build_catalog, extract_keyphrases
+    from linkqa_pipelines.core.knowledge_points.lexicon import EXTRACTION_STOP_WORDS
+
+    print(f"  package: {Path(linkqa_pipelines.__file__).parent}", file=sys.stderr)
+    seeds = load_seeds(data)
+    t = time.perf_counter()
+    links = extract_keyphrases(seeds)
+    t_extract = time.perf_counter() - t
+    result = build_catalog(links)
+    catalog = result.catalog
+    graph = build_graph(result.links, catalog)
+    seed_links = graph.seed_links
+    meta = seeds.select("seed_id", "language", "subject", seed_discipline="discipline")
+    sl = seed_links.join(meta, on="seed_id")
+    names = catalog.select("node", "name")
+    stop = frozenset(EXTRACTION_STOP_WORDS)
+
+    per_language: dict[str, dict[str, Any]] = {}
+    for lang in ("en", "zh"):
+        mine = sl.filter(pl.col("language") == lang)
+        pop = mine.group_by("node").agg(n=pl.len()).join(names, on="node").sort(["n", "name"], descending=[True, False])
+        top = pop.head(TOP_K).with_columns(
+            reason=pl.col("name").map_elements(lambda s: junk_reason(s, stop), return_dtype=pl.String)
+        )
+        side = mine.select("seed_id", "node")
+        pairs = (
+            side.join(side, on="seed_id")
+            .filter(pl.col("node") < pl.col("node_right"))
+            .group_by("node", "node_right")
+            .len()
+        )
+        per_language[lang] = {
+            "seeds": mine["seed_id"].n_unique(),
+            "kps": pop.height,
+            "kps_per_seed": mine.height / max(mine["seed_id"].n_unique(), 1),
+            "junk_top": share(top["reason"].is_not_null()),
+            "junk_examples": top.filter(pl.col("reason").is_not_null()).head(12)["name"].to_list(),
+            "top_kps": top.head(30)["name"].to_list(),
+            "single_seed": share(pop["n"] == 1),
+            "edges_w2": share(pairs["len"] >= 2),
+            "edges": pairs.height,
+        }
+
+    per_discipline: dict[str, dict[str, Any]] = {}
+    all_paths: list[pl.DataFrame] = []
+    for discipline in sorted(seeds["discipline"].unique().to_list()):
+        stats, paths = walk_discipline(catalog, graph, seed_links, discipline, n_paths)
+        per_discipline[discipline] = stats
+        if paths.height:
+            all_paths.append(paths)
+    paths = pl.concat(all_paths).with_row_index("path")
+    seeds_on_paths = (
+        paths.select("path", "discipline", seed_id="seed_ids", k=pl.int_ranges(pl.col("seed_ids").list.len()))
+        .explode("seed_id", "k")
+        .drop_nulls("seed_id")
+        .join(meta, on="seed_id")
+        .sort("path", "k")
+        .with_columns(
+            same_subject=pl.when(pl.col("path") == pl.col("path").shift(1)).then(
+                pl.col("subject") == pl.col("subject").shift(1)
+            ),
+            in_discipline=pl.col("seed_discipline") == pl.col("discipline"),
+        )
+    )
+    usable = paths.with_columns(usable=pl.col("seed_ids").list.len() >= 2)
+    for discipline, stats in per_discipline.items():
+        mine = seeds_on_paths.filter(pl.col("discipline") == discipline)
+        stats["usable"] = share(usable.filter(pl.col("discipline") == discipline)["usable"])
+        stats["in_discipline"] = share(mine["in_discipline"])
+        stats["same_subject"] = share(mine["same_subject"])
+    for lang, stats in per_language.items():
+        mine = seeds_on_paths.filter(pl.col("language") == lang)
+        stats["in_discipline"] = share(mine["in_discipline"])
+        stats["same_subject"] = share(mine["same_subject"])
+    stats_all = {"usable": share(usable["usable"]), "extract_seconds": t_extract}
+    out.write_text(json.dumps({"language": per_language, "discipline": per_discipline, "all": stats_all}))
+    if samples is not None:
+        write_samples(samples, sl, names, paths, seeds, stop)
+
+
+def write_samples(
+    target: Path, sl: pl.DataFrame, names: pl.DataFrame, paths: pl.DataFrame, seeds: pl.DataFrame, stop: frozenset[str]
+) -> None:
+    """20 random KPs per language (with a seed question each) and 5 random usable paths with their seeds."""
+    lines: list[str] = []
+    for lang in ("en", "zh"):
+        kps = sl.filter(pl.col("language") == lang).join(names, on="node").unique("node").sample(20, seed=1)
+        lines.append(f"== 20 random KPs ({lang})")
+        for row in kps.join(seeds.select("seed_id", "question"), on="seed_id").iter_rows(named=True):
+            verdict = junk_reason(row["name"], stop) or "-"
+            lines.append(f"  {row['name']!r:40} [{verdict}]  <- {row['question'][:90]!r}")
+    usable = paths.filter(pl.col("seed_ids").list.len() >= 2).sample(5, seed=1)
+    questions = dict(seeds.select("seed_id", "question").iter_rows())
+    subjects = dict(seeds.select("seed_id", "subject").iter_rows())
+    node_name = dict(names.iter_rows())
+    for row in usable.iter_rows(named=True):
+        lines.append(f"== path ({row['discipline']}): " + " -> ".join(node_name[n] for n in row["kp_nodes"]))
+        for s in row["seed_ids"]:
+            lines.append(f"    [{subjects[s]}] {questions[s][:140]!r}")
+    target.write_text("\n".join(lines) + "\n")
+
+
+# ---- driver --------------------------------------------------------------------------------------
+
+
+def run_pipeline(root: Path, data: Path, n_paths: int, samples: Path | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, __file__, "--worker", "--data", str(data), "--paths", str(n_paths), "--out", str(out)]
+        if samples is not None:
+            cmd += ["--samples", str(samples)]
+        subprocess.run(cmd, check=True, env={**os.environ, "KPQ_PACKAGE_ROOT": str(root)})
+        return json.loads(out.read_text())
+
+
+def pct(x: float) -> str:
+    return "  n/a" if x != x else f"{100 * x:5.1f}"
+
+
+def report(base: dict[str, Any], now: dict[str, Any]) -> None:
+    print("\nPer language (baseline -> today)")
+    head = f"{'lang':5} {'seeds':>6} {'KPs':>13} {'KPs/seed':>11} {'junk@200 %':>13} {'single %':>13}"
+    print(head + f" {'edges w>=2 %':>13} {'in-disc %':>13} {'same-subj %':>13}")
+    for lang in ("en", "zh"):
+        b, n = base["language"][lang], now["language"][lang]
+        print(
+            f"{lang:5} {n['seeds']:6d} {b['kps']:6d}>{n['kps']:6d} {b['kps_per_seed']:5.2f}>{n['kps_per_seed']:5.2f}"
+            + "".join(
+                f" {pct(b[k])}>{pct(n[k])} "
+                for k in ("junk_top", "single_seed", "edges_w2", "in_discipline", "same_subject")
+            )
+        )
+    print("goals:                                  <=5           <=60          >=15          >=95          >=70")
+    for lang in ("en", "zh"):
+        print(f"\n{lang} junk in top {TOP_K}, baseline: {base['language'][lang]['junk_examples']}")
+        print(f"{lang} junk in top {TOP_K}, today:    {now['language'][lang]['junk_examples']}")
+        print(f"{lang} top KPs today: {now['language'][lang]['top_kps']}")
+
+    print(
+        f"\nPer discipline, {base['discipline'] and next(iter(now['discipline'].values())).get('paths', 0)} paths "
+        "(baseline > today); coverage/Gini: LinkSyn | uniform | MathScale | popularity"
+    )
+    print(
+        f"{'discipline':30} {'KPs':>11} {'usable %':>12} {'in-disc %':>12} {'same-subj %':>12}  "
+        f"{'cov LS|U|MS|P (today)':>26} {'gini LS|U|MS|P (today)':>26} {'cov/U base>today':>17}"
+    )
+    ratios_base: list[float] = []
+    ratios_now: list[float] = []
+    wins = {"base": [0, 0, 0], "now": [0, 0, 0]}  # disciplines >= 100 KPs: count, coverage wins, Gini wins
+    for d in sorted(now["discipline"]):
+        b, n = base["discipline"].get(d, {}), now["discipline"][d]
+        if "cov_linksyn" not in n:
+            print(f"{d:30} {b.get('kps', 0):5d}>{n['kps']:5d}  (no KP in the discipline)")
+            continue
+        cov = "|".join(f"{100 * n[f'cov_{s}']:4.1f}" for s in ("linksyn", "uniform", "mathscale", "popularity"))
+        gin = "|".join(f"{n[f'gini_{s}']:.2f}" for s in ("linksyn", "uniform", "mathscale", "popularity"))
+
+        def ratio(x: dict[str, Any]) -> float:
+            return x["cov_linksyn"] / x["cov_uniform"] if x.get("cov_uniform") else float("nan")
+
+        rb, rn = ratio(b) if b else float("nan"), ratio(n)
+        for key, x, r, sink in (("base", b, rb, ratios_base), ("now", n, rn, ratios_now)):
+            if x and r == r:
+                sink.append(r)
+            if x and x.get("kps", 0) >= 100 and "cov_linksyn" in x:
+                wins[key][0] += 1
+                others = ("uniform", "mathscale")
+                wins[key][1] += all(x["cov_linksyn"] > x[f"cov_{s}"] for s in others)
+                wins[key][2] += all(x["gini_linksyn"] < x[f"gini_{s}"] for s in others)
+        print(
+            f"{d:30} {b.get('kps', 0):5d}>{n['kps']:5d} {pct(b.get('usable', float('nan')))}>{pct(n['usable'])} "
+            f"{pct(b.get('in_discipline', float('nan')))}>{pct(n['in_discipline'])} "
+            f"{pct(b.get('same_subject', float('nan')))}>{pct(n['same_subject'])}  {cov:>26} {gin:>26} "
+            f"{rb:7.2f}>{rn:5.2f}"
+        )
+    print(
+        f"\nusable paths: {pct(base['all']['usable'])}% > {pct(now['all']['usable'])}% (goal >= 80)\n"
+        f"mean coverage / uniform: {np.mean(ratios_base):.2f} > {np.mean(ratios_now):.2f} (goal >= 1.2)\n"
+        f"disciplines with >= 100 KPs where LinkSyn beats uniform and MathScale on coverage: "
+        f"{wins['base'][1]}/{wins['base'][0]} > {wins['now'][1]}/{wins['now'][0]}; on Gini: "
+        f"{wins['base'][2]}/{wins['base'][0]} > {wins['now'][2]}/{wins['now'][0]}\n"
+        f"extraction seconds: {base['all']['extract_seconds']:.1f} > {now['all']['extract_seconds']:.1f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--paths", type=int, default=200)
+    parser.add_argument("--baseline-ref", default=DEFAULT_BASELINE_REF)
+    parser.add_argument("--samples", type=Path, default=None, help="write hand-check samples (today's and baseline's)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.data, args.paths, args.out, args.samples)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", args.baseline_ref, "linkqa_pipelines"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        print(f"baseline: {args.baseline_ref} (git archive); today: {REPO}")
+        samples = args.samples
+        base = run_pipeline(Path(tmp), args.data, args.paths, samples and samples.with_suffix(".baseline.txt"))
+    now = run_pipeline(REPO, args.data, args.paths, samples)
+    report(base, now)
+
+
+if __name__ == "__main__":
+    main()
