@@ -180,11 +180,17 @@ def test_hub_is_discounted_and_walks_stay_in_their_discipline() -> None:
 
     rows = [
         *[(f"m{i}", k, "clinical_medicine") for i in range(3) for k in ("patient", "sepsis", "shock")],
-        *[(f"m{i}", k, "clinical_medicine") for i in range(3, 9) for k in ("patient", f"drug{i}")],
-        *[(f"l{i}", k, "law") for i in range(6) for k in ("patient", "consent", f"case{i}")],
+        *[(f"m{i}", k, "clinical_medicine") for i in range(3, 30) for k in ("patient", f"drug{i}")],
+        *[(f"l{i}", k, "law") for i in range(25) for k in ("patient", "consent", f"case{i}")],
     ]
     links = pl.DataFrame(rows, schema=["seed_id", "kp_name", "discipline"], orient="row")
     catalog = build_catalog(links)
+    reasons = dict(catalog.catalog.select("name", "hub_reason").iter_rows())
+    assert (
+        reasons["patient"] == "hub: in 100.0% of the 30 seeds of clinical_medicine (30 seeds); edges discounted by NPMI"
+    )
+    assert reasons["consent"] is not None and reasons["sepsis"] is None and reasons["drug3"] is None
+    assert catalog.aliases.filter(pl.col("alias") == "patient")["hub_reason"].item() == reasons["patient"]
     graph = build_graph(catalog.links, catalog.catalog)
     edges = named_edges(graph)
     assert edges[("sepsis", "shock")]["strength"] > 2.0
@@ -193,10 +199,10 @@ def test_hub_is_discounted_and_walks_stay_in_their_discipline() -> None:
     part = partition_graph(graph.seed_links, catalog.catalog, "clinical_medicine")
     names = catalog.catalog.sort("node")["name"]
     assert set(names.filter(pl.Series(part.start_mask)).to_list()) == {"patient", "sepsis", "shock"} | {
-        f"drug{i}" for i in range(3, 9)
+        f"drug{i}" for i in range(3, 30)
     }
     result = sample_paths(part.arrays, WalkConfig(n_paths=20, min_len=2, max_len=3), part.start_mask)
     seeds = select_path_seeds(result.paths(), part.seed_links, min_seeds=1)
-    assert set(seeds["seed_ids"].explode().drop_nulls()) <= {f"m{i}" for i in range(9)}
+    assert set(seeds["seed_ids"].explode().drop_nulls()) <= {f"m{i}" for i in range(30)}
     assert not any(names[int(n)] in {"consent", "case0"} for n in result.nodes)
-    assert part.path_budget(200, min_seeds=2, max_seed_reuse=3) == 9 * 3 // 2
+    assert part.path_budget(200, min_seeds=2, max_seed_reuse=3) == 30 * 3 // 2

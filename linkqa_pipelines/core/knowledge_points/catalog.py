@@ -50,6 +50,8 @@ _APOSTROPHES = r"['’ʼ`´]"
 _PUNCT_OR_SYMBOL = r"[\p{P}\p{S}]+"
 _CJK = f"[{CJK_CLASS}]"
 DEFAULT_FUZZY_THRESHOLD = 92.0
+HUB_SHARE = 0.05  # a KP linked to this share of a discipline's seeds ...
+HUB_MIN_SEEDS = 20  # ... and to at least this many of them is a hub
 _MIN_FUZZY_WORD = 5
 
 
@@ -123,11 +125,12 @@ def kp_id_for(keys: pl.Series) -> pl.Series:
 class Catalog:
     """Result of `build_catalog`.
 
-    catalog: KP_CATALOG_SCHEMA plus `canonical_key`, one row per KP, `node` dense 0..n-1 by
-        popularity desc then key; `name` is the most used surface form of the canonical key.
+    catalog: KP_CATALOG_SCHEMA plus `canonical_key` and `hub_reason` (null unless the KP is a
+        hub, see `_hubs`), one row per KP, `node` dense 0..n-1 by popularity desc then key;
+        `name` is the most used surface form of the canonical key.
     aliases: one row per distinct surface name: alias, kp_id, canonical_key, alias_key (the
         name's own key), rule (exact_key | compact_key | token_order | fuzzy:<score>),
-        matched_key (the key it was matched with; null for exact_key), n_links.
+        matched_key (the key it was matched with; null for exact_key), n_links, hub_reason.
     links: the input links with `kp_id` appended.
     """
 
@@ -281,6 +284,38 @@ def _codes(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
     return grouped["v"], codes
 
 
+def _hubs(
+    link_kp: np.ndarray, seed_code: np.ndarray, discipline_code: np.ndarray, disciplines: pl.Series
+) -> pl.DataFrame:
+    """KPs that co-occur with everything in a discipline: linked to >= HUB_SHARE of its seeds and to
+    >= HUB_MIN_SEEDS seeds ("defendant" in law, "patient" in clinical medicine). Columns kp,
+    hub_reason. They stay in the catalog (a seed's KP is still its KP); the graph discounts their
+    edges by NPMI (`core.graph.edge_strength`), so walks rarely pass through them."""
+    pairs = pl.DataFrame({"kp": link_kp, "seed": seed_code, "code": discipline_code}).unique(["kp", "seed"])
+    sizes = pairs.unique("seed").group_by("code").agg(discipline_seeds=pl.len())
+    return (
+        pairs.group_by("kp", "code")
+        .agg(seeds=pl.len())
+        .join(sizes, on="code")
+        .with_columns(share=pl.col("seeds") / pl.col("discipline_seeds"))
+        .filter((pl.col("share") >= HUB_SHARE) & (pl.col("seeds") >= HUB_MIN_SEEDS))
+        .join(pl.DataFrame({"discipline": disciplines}).with_row_index("code"), on="code")
+        .sort("kp", "share", "discipline", descending=[False, True, False])
+        .group_by("kp", maintain_order=True)
+        .first()
+        .select(
+            "kp",
+            hub_reason=pl.format(
+                "hub: in {}% of the {} seeds of {} ({} seeds); edges discounted by NPMI",
+                (pl.col("share") * 100).round(1),
+                "discipline_seeds",
+                "discipline",
+                "seeds",
+            ),
+        )
+    )
+
+
 def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD) -> Catalog:
     """Canonical KPs from KP links (KP_LINK_SCHEMA rows; `seed_id`, `kp_name`, `discipline` required).
 
@@ -329,6 +364,7 @@ def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY
         .agg(disciplines=pl.col("name").sort())
     )
     kp_keys = kp_keys.with_columns(kp_id=kp_id_for(kp_keys["canonical_key"]))
+    hubs = _hubs(link_kp, seed_code, discipline_code, discipline_values)
 
     aliases = (
         names.join(kp_keys, on="canonical_key")
@@ -367,12 +403,13 @@ def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY
         .join(popularity, on="kp")
         .join(disciplines, on="kp")
         .join(described, on="kp", how="left")
+        .join(hubs, on="kp", how="left")
         .sort(["popularity", "canonical_key"], descending=[True, False])
         .with_row_index("node")
     )
     out_links = links.with_columns(kp_id=kp_keys["kp_id"].gather(link_kp))
     return Catalog(
         catalog=conform(catalog.drop("kp"), KP_CATALOG_SCHEMA),
-        aliases=aliases.drop("name_code", "kp"),
+        aliases=aliases.join(hubs, on="kp", how="left", maintain_order="left").drop("name_code", "kp"),
         links=out_links,
     )

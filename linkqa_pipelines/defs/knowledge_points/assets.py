@@ -66,7 +66,9 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
             metadata=table_metadata("kp_catalog"),
             description="Canonical KPs merged across disciplines: kp_id, name, aliases, disciplines, popularity.",
         ),
-        "kp_aliases": AssetOut(kinds=KINDS, description="Every surface name of a KP and the rule that merged it."),
+        "kp_aliases": AssetOut(
+            kinds=KINDS, description="Every surface name of a KP, the rule that merged it, and why its KP is a hub."
+        ),
         "kp_links": AssetOut(
             kinds=KINDS,
             metadata=table_metadata("kp_links"),
@@ -94,6 +96,9 @@ def kp_catalog(
                 result.catalog.sort("popularity", descending=True).select("name", "popularity", "disciplines"), 15
             ),
             "merges_explained": md_table(merged, 20),
+            "hubs": md_table(
+                result.catalog.filter(pl.col("hub_reason").is_not_null()).select("name", "popularity", "hub_reason"), 20
+            ),
             "kps_per_discipline": md_table(per_discipline.rename({"disciplines": "discipline"})),
         },
         output_name="kp_catalog",
