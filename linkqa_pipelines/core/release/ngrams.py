@@ -15,6 +15,7 @@ from linkqa_pipelines.core.text import WORD_TOKEN
 ShingleMode = Literal["char", "word"]
 
 POLY_BASE = np.uint64(0x100000001B3)  # odd multiplier of the rolling polynomial hash
+_POLY_INVERSE = np.uint64(pow(int(POLY_BASE), -1, 1 << 64))
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
@@ -60,31 +61,22 @@ def ngram_hashes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """64-bit hashes of every contiguous k-gram of every text.
 
-    Returns (hashes, text index, start position within the text). Texts are laid out with
-    k-1 zero tokens after each, so one vectorised pass per k computes every window and no
-    window mixes two texts. Texts shorter than k give one hash of the whole text
-    (`short="whole"`, used by dedup) or none (`short="skip"`, used by decontamination).
-    `salt` separates hash spaces (e.g. different k or tokenisations).
+    Returns (hashes, text index, start position within the text). Texts shorter than k give
+    one hash of the whole text (`short="whole"`, used by dedup) or none (`short="skip"`, used
+    by decontamination). `salt` separates hash spaces (e.g. different k or tokenisations).
+
+    The polynomial hash of tokens t[s:s+w] is sum t[j] * B^(s+w-1-j) mod 2^64. With B odd it
+    has an inverse mod 2^64, so H = B^(s+w-1) * (Q[s+w] - Q[s]) where Q is the prefix sum of
+    t[j] * B^-j: one cumulative sum per call and O(1) work per window whatever k is (wrapping
+    uint64 arithmetic is exact arithmetic mod 2^64). Windows never cross texts: each starts and
+    ends inside its own text.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     lengths = np.asarray(lengths, dtype=np.int64)
     n_texts = lengths.shape[0]
-    pad = k - 1
-    slot = lengths + pad
-    offsets = np.zeros(n_texts, dtype=np.int64)
-    np.cumsum(slot[:-1], out=offsets[1:])
-    padded = np.zeros(int(slot.sum()), dtype=np.uint64)
     token_starts = np.zeros(n_texts, dtype=np.int64)
     np.cumsum(lengths[:-1], out=token_starts[1:])
-    within = np.arange(tokens.shape[0], dtype=np.int64) - np.repeat(token_starts, lengths)
-    padded[np.repeat(offsets, lengths) + within] = tokens
-
-    n_windows = padded.shape[0] - pad
-    window = np.zeros(max(n_windows, 0), dtype=np.uint64)
-    for j in range(k):
-        window = window * POLY_BASE + padded[j : j + n_windows]
-
     if short == "whole":
         n_grams = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
     else:
@@ -93,5 +85,22 @@ def ngram_hashes(
     np.cumsum(n_grams[:-1], out=gram_starts[1:])
     position = np.arange(int(n_grams.sum()), dtype=np.int64) - np.repeat(gram_starts, n_grams)
     text_index = np.repeat(np.arange(n_texts, dtype=np.int64), n_grams)
-    hashes = mix64(window[np.repeat(offsets, n_grams) + position] ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
+    start = token_starts[text_index] + position
+    end = start + np.minimum(lengths[text_index], k)
+    prefix, powers = _prefix_hashes(tokens)
+    window = powers[end - 1] * (prefix[end] - prefix[start])
+    hashes = mix64(window ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
     return hashes, text_index, position
+
+
+def _prefix_hashes(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, B^i): Q[m] = sum_{j<m} t[j] * B^-j and B^i for i < len(tokens), mod 2^64."""
+    n = tokens.shape[0]
+    steps = np.full(n, POLY_BASE, dtype=np.uint64)
+    steps[:1] = 1
+    powers = np.cumprod(steps, dtype=np.uint64)
+    steps[1:] = _POLY_INVERSE
+    inverse_powers = np.cumprod(steps, dtype=np.uint64)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    np.cumsum(tokens.astype(np.uint64) * inverse_powers, out=prefix[1:])
+    return prefix, powers
