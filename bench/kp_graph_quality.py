@@ -43,12 +43,24 @@ back-filled as KPs ("mathematics"); and fragments across word boundaries: a Chin
 with a function or light-verb character (让, 使得, 把, 被, 对, ...) or ends with one (的, 了, 一,
 等, ...), an English KP that starts or ends with a function word.
 
-Hand-checked sample (recorded 2026-12, `--samples` prints 20 random KPs per language and 5 paths
-with their seeds; numbers are the reader's judgement, not the lexicon's):
-- baseline, zh, 20 random KPs: 8 concepts (染色体畸变, 等差数列, 蛋白质, 外交方针, ...), 12 not
-  (任意选出, 位参加公益活动, 至上报, 囊括当今世界经济, 更要做到, 被誉为, 途款, 一组, 作者, ...);
-  en, 20 random KPs: 11 concepts, 9 not (scenarios, express, compute, cdot, asy, III, enter, ...).
-- today, zh, 20 random KPs: see the closing note of issue 10 (filled from this script's output).
+Hand-checked sample (`--samples` writes 20 random KPs per language with a seed each, and 5 random
+usable paths with their seeds; counts are the reader's judgement, not the lexicon's):
+- baseline (2f94bbd), en: 7 of 20 concepts (afferent neuron, embezzlement, Starling forces,
+  information processing, adverb, ...); not: kHz away, swerved away, town resident owns, integers
+  divisible, immunity once removed, male extended care, last dollar, ...; zh: 12 of 20 (导函数,
+  线性结构, 世界贸易组织, 层次论, 公共关系, ...); not: 发射月球探测器, 我国南方地区, 一平面简谐波,
+  累犯从重处罚, 从事体育锻炼者, 病毒感染宿主细胞, ...
+- today, en: 15 of 20 concepts or named things (Colour Rendering Index, payments deficit,
+  carboxylation, fat free mass, pretax income, common chord, island of Sulawesi, counsel, clay, ...);
+  not: Hxy (a logic formula), ill patient (cut from "terminally ill patient"), blue ribbon / noonday
+  sun / restaurant owner (scenario props, not knowledge); zh: 13 of 20 (细胞凋亡, 脊神经节段,
+  网络安全控制技术, 存储器, 染色体, 月球探测器, 自由王国, 都邑, ...); not: 晏婴出使, 中共中央确定,
+  进展, 语确的字符串, 客客气气, 结尾, 新中国成立. The lexicon wrongly flags 都邑 (starts with 都).
+- today, paths: physics (flight -> Bernoulli -> blimp -> principle: two conceptual-physics seeds),
+  biology (catalyst -> wide pH range -> organic compounds -> trypsin), business (research method ->
+  response -> feedback -> message -> sender: four marketing seeds on communication) read as linked;
+  moral-scenario paths (golf course -> bang -> sister -> widowed husband) join scenario props: the
+  subject's KPs are not knowledge.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    George"), except that a phrase beats the single word it contains when it scores >= 40% of
    it ("binary system" over "system": the word is shared more, the phrase is the concept).
 8. Selection: the best candidates with score >= 40% of the seed's best, clamped to
-   [min_kps, max_kps] (default 1-8); dropped candidates back-fill up to min_kps, then the
+   [min_kps, max_kps] (default 2-8, as the answer schema asks); dropped candidates back-fill up to min_kps, then the
    subject's topic ("astronomy"), the discipline and the full subject name, so every seed gets
    rows — nothing is silently dropped. Back-filled labels link a whole subject, so they are
    only used where a seed has fewer than min_kps candidates.
@@ -265,7 +265,7 @@ def _with_descriptions(picked: pl.DataFrame, tokens: pl.DataFrame, docs: pl.Data
 
 
 def extract_keyphrases(
-    seeds: pl.DataFrame, *, min_kps: int = 1, max_kps: int = 8, corpus: pl.DataFrame | None = None
+    seeds: pl.DataFrame, *, min_kps: int = 2, max_kps: int = 8, corpus: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """KP links (KP_LINK_SCHEMA + `kp_score`) for every seed, min_kps..max_kps each where the
     text allows (see module docstring); `corpus` (e.g. every seed of every discipline) only
