@@ -378,7 +378,12 @@ def test_real_seeds_coverage_and_gini_beat_uniform_and_mathscale(
     g = mmlu_graph(shared_data("mmlu", "test"))
     mask = g.catalog["disciplines"].list.contains(discipline).to_numpy()
     assert mask.sum() > 500  # a real discipline, not a toy
-    cfg = WalkConfig(n_paths=n_paths, seed=0, engine=engine)
+    from linkqa_pipelines.defs.walks.config import WalkPathsConfig
+
+    defaults = WalkPathsConfig()  # the value function's exponents the pipeline runs with
+    cfg = WalkConfig(
+        n_paths=n_paths, seed=0, engine=engine, alpha=defaults.alpha, beta=defaults.beta, gamma=defaults.gamma
+    )
     stats = {}
     for sampler in (sample_paths, uniform_walk, mathscale_walk):
         result = sampler(g.arrays, cfg, mask)
