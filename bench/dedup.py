@@ -14,10 +14,11 @@ normalised question + options), 128 permutations and Jaccard threshold 0.8:
   `RMinHashLSH.query` then `insert` (keep first). Baselines report LSH candidates as
   duplicates, as their usual dedup recipes do (no exact verification).
 A predicted pair is (dropped item, the item it is reported to duplicate); recall = planted pairs
-found / planted, precision = predicted pairs that are planted / predicted. Each method runs in
-its own subprocess: time excludes making the data, peak RSS is the subprocess's (the data alone
-is shown too). Baselines can be run on the first `--baseline-n` items only (they are
-Python loops over items); their time is then also shown scaled to n, linearly.
+found / planted, precision = predicted pairs that are planted / predicted. The data is made once and
+written to Parquet; each method runs in its own subprocess that reads it: time excludes reading,
+peak RSS is the subprocess's ("data MB": its RSS once the items are read). Baselines can be
+run on the first `--baseline-n` items only (they are Python loops over items); their time is
+then also shown scaled to n, linearly.
 Goals (issue 13): recall and precision >= 0.95, faster than datasketch, within 1.5x of rensa.
 """
 
@@ -28,6 +29,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -127,12 +129,24 @@ def run_rensa(frame: pl.DataFrame) -> list[tuple[str, str]]:
 METHODS = {"linkqa": run_linkqa, "datasketch": run_datasketch, "rensa": run_rensa}
 
 
-def child(method: str, n: int, limit: int, zh_share: float, seed: int) -> dict[str, Any]:
-    frame, truth = make_data(n, zh_share, seed)
-    frame = frame.head(limit)
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it is not inherited from the forking parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(method: str, data: Path, limit: int) -> dict[str, Any]:
+    frame = pl.read_parquet(data / "items.parquet", n_rows=limit)
     present = set(frame["qa_id"].to_list())
-    truth = {p for p in truth if p[0] in present and p[1] in present}
-    data_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pairs_frame = pl.read_parquet(data / "planted.parquet")
+    truth = {
+        p
+        for p in zip(pairs_frame["a"].to_list(), pairs_frame["b"].to_list(), strict=True)
+        if p[0] in present and p[1] in present
+    }
+    data_rss = _peak_rss_mb()
     started = time.perf_counter()
     pairs = METHODS[method](frame)
     seconds = time.perf_counter() - started
@@ -142,7 +156,7 @@ def child(method: str, n: int, limit: int, zh_share: float, seed: int) -> dict[s
         "method": method,
         "items": frame.height,
         "seconds": seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_mb(),
         "data_rss_mb": data_rss,
         "recall": hit / max(len(truth), 1),
         "precision": hit / max(len(predicted), 1),
@@ -159,16 +173,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--methods", default="linkqa,datasketch,rensa")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.n, args.limit, args.zh_share, args.seed)))
+        print(json.dumps(child(args.child, args.data, args.limit)))
         return
     results = []
+    tmp = tempfile.TemporaryDirectory(prefix="bench-dedup-")
+    data = Path(tmp.name)
+    frame, truth = make_data(args.n, args.zh_share, args.seed)
+    frame.write_parquet(data / "items.parquet")
+    pl.DataFrame(sorted(truth), schema=["a", "b"], orient="row").write_parquet(data / "planted.parquet")
+    del frame
     for method in args.methods.split(","):
         limit = args.n if method == "linkqa" else (args.baseline_n or args.n)
-        cmd = [sys.executable, __file__, "--child", method, "--n", str(args.n), "--limit", str(limit)]
-        cmd += ["--zh-share", str(args.zh_share), "--seed", str(args.seed)]
+        cmd = [sys.executable, __file__, "--child", method, "--data", str(data), "--limit", str(limit)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode:
             print(f"{method}: failed\n{proc.stderr[-2000:]}")

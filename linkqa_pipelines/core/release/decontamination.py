@@ -260,9 +260,11 @@ def find_contaminated(
     qa_ids = qa[id_col]
     found: list[pl.DataFrame] = []
     for lo in range(0, qa.height, _ROW_BATCH):
-        texts = texts_all.slice(lo, _ROW_BATCH)
+        words = _mode_texts(texts_all.slice(lo, _ROW_BATCH), "word")  # normalised once; chars = words minus spaces
         for mode, gram_lens in index.lengths.items():
-            mode_texts = _mode_texts(texts, mode)
+            if not gram_lens:
+                continue
+            mode_texts = words if mode == "word" else words.str.replace_all(" ", "", literal=True)
             tokens, lens = token_arrays(mode_texts, mode)
             for k in gram_lens:
                 h, row, pos = ngram_hashes(tokens, lens, k, short="skip", salt=_salt(mode, k))
