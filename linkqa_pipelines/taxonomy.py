@@ -333,5 +333,5 @@ def _load_packaged() -> Taxonomy:
 
 
 @functools.lru_cache(maxsize=16)
-def _load_file(path: Path, mtime_ns: int) -> Taxonomy:
+def _load_file(path: Path, mtime_ns: int) -> Taxonomy:  # noqa: ARG001 - part of the cache key: a changed file is reloaded
     return parse_taxonomy(path.read_text(encoding="utf-8"), source=str(path))

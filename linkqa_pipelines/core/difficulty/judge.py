@@ -209,7 +209,7 @@ def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
-def validate_judge(payload: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:
+def validate_judge(payload: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:  # noqa: ARG001 - the validator protocol passes the payload
     """Reason to reject a judge answer, or None: every dimension scored 1-5 and justified, an
     overall level 1-5 within one of the rounded mean of the four difficulty dimensions, a known
     grade level and a justification."""

@@ -99,7 +99,7 @@ _EMPTY, _SEGMENT, _TOTAL, _SEARCH, _PICK, _TEST = 0, 1, 2, 3, 4, 5
 
 
 @intrinsic
-def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> tuple[Signature, Callable[..., Any]] | None:
+def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> tuple[Signature, Callable[..., Any]] | None:  # noqa: ARG001 - numba's intrinsic protocol passes the typing context
     """Start loading array[index] (1-D, any layout) into the cache without waiting for it
     (`llvm.prefetch`: read, keep in all levels). numba has no prefetch of its own. The `.p0`
     overload name assumes LLVM's opaque pointers (LLVM >= 15: every numba the pin allows).

@@ -45,13 +45,11 @@ KINDS = {"numpy", "parquet"}
 def walk_paths(
     context: AssetExecutionContext,
     config: WalkPathsConfig,
-    kp_graph: pl.DataFrame,
     kp_catalog: pl.DataFrame,
     kp_seed_links: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    # kp_graph (all disciplines) is an input for lineage; the partition walks its own discipline's
-    # graph, rebuilt from the discipline's seed links with the same co-occurrence and strength.
-    del kp_graph
+    # The partition walks its own discipline's graph, rebuilt from the discipline's seed links
+    # with the same co-occurrence and strength rule as kp_graph (which spans every discipline).
     discipline = context.partition_key
     catalog = kp_catalog.sort("node")
     part = partition_graph(kp_seed_links, catalog, discipline)
