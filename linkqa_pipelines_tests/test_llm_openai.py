@@ -137,6 +137,20 @@ def test_unparseable_answer_gets_one_repair_showing_the_error(
     assert ("cut off" in repair) == (fault == "truncated")
 
 
+def test_truncated_reply_is_recorded_never_read_from_an_inner_object(
+    fake_openai: Callable[..., FakeOpenAIServer], tmp_path: Path
+) -> None:
+    """Cut in half, this reply still holds a complete inner object that satisfies the schema."""
+    server = fake_openai(
+        responder=lambda _request, _attempt: {"outer": {"tag": "t", "digest": "d", "n_messages": 1}, "pad": "x" * 80}
+    )
+    outcome = make_client(server, tmp_path).generate("s", "p", [ask("[[faults:truncated,truncated]] q")])
+    result = outcome.results[0]
+    assert not result.ok and result.parsed is None and outcome.stats.repairs == 1
+    assert result.error is not None and "cut off at the token limit" in result.error
+    assert "cut off at the token limit" in outcome.failures_frame().row(0, named=True)["reason"]
+
+
 def test_repair_chain_resumes_from_the_cache(server: FakeOpenAIServer, tmp_path: Path) -> None:
     client = make_client(server, tmp_path)
     request = ask("[[faults:malformed]] q")
@@ -156,7 +170,7 @@ def test_rejected_cached_answer_is_not_served_again(server: FakeOpenAIServer, tm
     client = make_client(server, tmp_path)
     request = ask("[[faults:malformed,malformed]] q")
     first = client.generate("s", None, [request]).results[0]
-    assert not first.ok and first.error is not None and first.error.startswith("invalid JSON")
+    assert not first.ok and first.error is not None and first.error.startswith("unbalanced JSON")
     before = server.total
     second = client.generate("s", None, [request])
     assert second.results[0].ok and not second.results[0].cached

@@ -53,13 +53,21 @@ def test_extract_json_finds_the_object(text: str) -> None:
     [
         ("", "the answer is empty"),
         ("no json here", "no JSON object found"),
-        ('{"a": 1, "b": [1, 2', "invalid JSON"),
+        ('{"a": 1, "b": [1, 2', "unbalanced JSON"),
+        ('{"outer": {"a": 1}, "pad": "cut', "unbalanced JSON: the object opened at character 0"),
+        ('Here: {"x": {"a": 1}, "y": [{"b": 2}', "unbalanced JSON: the object opened at character 6"),
+        ('```json\n{"x": {"a": 1}, "y": "}{ cut', "unbalanced JSON"),
+        ("{not json}", "invalid JSON"),
         ("[1, 2]", "no JSON object found"),
     ],
 )
 def test_extract_json_explains_failures(text: str, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         extract_json(text)
+
+
+def test_extract_json_skips_invalid_blocks_whole_and_reads_braces_in_strings() -> None:
+    assert extract_json('Use {x: {"a": 2}} or {"a": 1, "s": "}{"}') == {"a": 1, "s": "}{"}
 
 
 def test_interpret_schema_and_truncation() -> None:
@@ -71,6 +79,8 @@ def test_interpret_schema_and_truncation() -> None:
     assert "'kps' is a required property" in (missing.error or "")
     cut = interpret(RawResponse('{"kps": ["x", "y', finish_reason="length"), SCHEMA)
     assert cut.parsed is None and "cut off at the token limit" in (cut.error or "")
+    whole_but_cut = interpret(RawResponse('{"kps": ["x"]}', finish_reason="length"), SCHEMA)
+    assert whole_but_cut.parsed is None and "cut off at the token limit" in (whole_but_cut.error or "")
     both = interpret(RawResponse('<think>t</think>{"kps": [1]}', reasoning="r"), SCHEMA)
     assert both.reasoning == "r\n\nt" and both.answer == '{"kps": [1]}'
 

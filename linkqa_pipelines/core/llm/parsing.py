@@ -55,7 +55,12 @@ def split_reasoning(text: str) -> tuple[str, str | None]:
 
 
 def extract_json(text: str) -> dict[str, Any]:
-    """The first JSON object in `text`: bare, in a code fence, or after leading prose."""
+    """The first JSON object in `text`: bare, in a code fence, or after leading prose.
+
+    Only top-level braces are candidates: an object that does not decode is skipped as a
+    whole, and one that is never closed (a reply cut off mid-object) is an error, so an
+    inner object of a truncated reply is never taken for the answer.
+    """
     s = text.strip()
     if not s:
         raise ParseError("the answer is empty")
@@ -77,17 +82,44 @@ def extract_json(text: str) -> dict[str, Any]:
     for _ in range(_MAX_SCANS):
         if pos < 0:
             break
+        end = _closing(s, pos)
+        if end is None:
+            raise ParseError(f"unbalanced JSON: the object opened at character {pos} is never closed")
         try:
-            value, _end = decoder.raw_decode(s, pos)
+            value, _end = decoder.raw_decode(s[:end], pos)
         except json.JSONDecodeError as exc:
             first_error = first_error or exc
         else:
             if isinstance(value, dict):
                 return cast(dict[str, Any], value)
-        pos = s.find("{", pos + 1)
+        pos = s.find("{", end)
     if first_error is not None:
         raise ParseError(f"invalid JSON: {first_error.msg} (line {first_error.lineno}, column {first_error.colno})")
     raise ParseError("no JSON object found in the answer")
+
+
+def _closing(s: str, start: int) -> int | None:
+    """End (exclusive) of the bracketed block opening at `s[start]`, skipping JSON strings; None if it never closes."""
+    depth = 0
+    in_string = escaped = False
+    for i in range(start, len(s)):
+        c = s[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -113,18 +145,21 @@ def schema_error(value: dict[str, Any], schema: dict[str, Any]) -> str | None:
 
 
 def interpret(raw: RawResponse, schema: dict[str, Any] | None) -> Interpreted:
-    """Split reasoning off, then (with a schema) parse and check the JSON answer."""
+    """Split reasoning off, then (with a schema) parse and check the JSON answer.
+
+    A JSON reply cut off at the token limit (`finish_reason == "length"`) is an error whatever
+    it holds, so the client asks for a repair and, failing that, records the failure.
+    """
     answer, thought = split_reasoning(raw.text)
     reasoning = "\n\n".join(r for r in (raw.reasoning, thought) if r) or None
     if schema is None:
         return Interpreted(answer, reasoning, None, None if answer else "the answer is empty")
+    if raw.finish_reason == "length":  # a cut-off reply is never read, even when an object inside it parses
+        return Interpreted(answer, reasoning, None, "the answer was cut off at the token limit; answer more briefly")
     try:
         parsed = extract_json(answer)
     except ParseError as exc:
-        error = str(exc)
-        if raw.finish_reason == "length":
-            error = f"the answer was cut off at the token limit ({error}); answer more briefly"
-        return Interpreted(answer, reasoning, None, error)
+        return Interpreted(answer, reasoning, None, str(exc))
     return Interpreted(answer, reasoning, parsed, schema_error(parsed, schema))
 
 
