@@ -91,7 +91,9 @@ def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray
         sorted_key = key[order]
         bounds = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
         sizes = np.diff(bounds)
-        for g in np.flatnonzero(sizes > 1):
+        two = bounds[:-1][sizes == 2]  # nearly every bucket that has a pair has exactly one: no Python loop
+        found.append(np.sort(np.stack([order[two], order[two + 1]], axis=1), axis=1))
+        for g in np.flatnonzero(sizes > 2):
             members = np.sort(order[bounds[g] : bounds[g + 1]])
             i, j = np.triu_indices(members.shape[0], k=1)
             found.append(np.stack([members[i], members[j]], axis=1))
