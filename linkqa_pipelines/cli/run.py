@@ -1,0 +1,175 @@
+"""`linkqa run`: the pipeline, stage by stage, on the local Dagster instance, and its verdict.
+
+Checks the command line and the model backend (preflight) first, runs every stage in order,
+stops after a stage whose failure rate is over --max-failure-rate (or any failure with --strict)
+and ends with the exit code: 0 released, 3 too many failures, 4 empty release.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from linkqa_pipelines.cli.errors import CLIError
+from linkqa_pipelines.cli.parser import EXIT_EMPTY, EXIT_FAILURES, EXIT_OK, EXIT_USAGE, LLM_FLAGS
+from linkqa_pipelines.cli.stages import StageFailures, StageResult, over_limit, run_stage, stage_failures
+from linkqa_pipelines.cli.summary import print_summary, table_console
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+    from rich.console import Console
+    from rich.markup import escape
+
+    from linkqa_pipelines.definitions import build_definitions
+    from linkqa_pipelines.settings import linkqa_home
+    from linkqa_pipelines.taxonomy import load_taxonomy
+
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    known = load_taxonomy().discipline_ids
+    wanted: list[str] | None = None
+    if args.disciplines:
+        wanted = [d.strip() for d in args.disciplines.split(",") if d.strip()]
+        unknown = sorted(set(wanted) - set(known))
+        if unknown:
+            raise CLIError(f"unknown discipline(s) {unknown}", "`linkqa disciplines` lists them", EXIT_USAGE)
+    if not 0 <= args.max_failure_rate <= 1:
+        raise CLIError(f"--max-failure-rate {args.max_failure_rate} is not between 0 and 1", code=EXIT_USAGE)
+
+    llm = {flag: getattr(args, flag) for flag in LLM_FLAGS}
+    checked = preflight_llm(llm)
+    console.print(f"[bold]linkqa run[/bold]  home={linkqa_home()}  dagster_home={os.environ['DAGSTER_HOME']}")
+    for line in checked.checks:
+        console.print(f"preflight: {escape(line)}")
+    llm["response_format"] = checked.response_format
+    instance = DagsterInstance.get()
+    defs = build_definitions(llm=llm)
+    ingest_config: dict[str, Any] = {"strict": args.strict}
+    if args.seeds:
+        ingest_config["sources"] = [s if s.startswith("s3://") else str(Path(s).resolve()) for s in args.seeds]
+    if args.adapter:
+        ingest_config["adapter"] = args.adapter
+    walk_config = {"ops": {"walk_paths": {"config": {"n_paths": args.paths}}}} if args.paths else {}
+
+    results: list[StageResult] = []
+    started = time.perf_counter()
+
+    def stage(name: str, job_name: str, partitions: Sequence[str | None], run_config: dict[str, Any]) -> None:
+        """Run one stage (every partition), then stop the run if its failures are over the limit."""
+        job = defs.resolve_job_def(job_name)
+        ran: list[StageResult] = []
+        for i, partition in enumerate(partitions, 1):
+            label = escape(f"{name} [{partition}] ({i}/{len(partitions)})" if partition else name)
+            with console.status(f"running {label} ..."):
+                try:
+                    res = run_stage(job, instance, name, partition, run_config, args.debug)
+                except Exception as exc:
+                    raise StageError(label, exc) from exc
+            shown = ", ".join(f"{k}={v:,}" for k, v in res.rows.items())
+            console.print(f"  [green]done[/green] {label} in {res.seconds:.1f}s  {shown}")
+            for warning in res.warnings:
+                console.print(f"  [yellow]warning[/yellow] {escape(warning)}")
+            ran.append(res)
+        results.extend(ran)
+        bad = over_limit(stage_failures(name, ran), args.max_failure_rate, args.strict)
+        if bad:
+            raise RunVerdict(bad)
+
+    try:
+        stage("ingest", "ingest_job", [None], {"ops": {"ingest_seeds": {"config": ingest_config}}})
+        present = _disciplines_with_seeds()
+        disciplines = [d for d in (wanted or known) if d in present]
+        skipped = sorted(set(wanted or []) - set(present))
+        if skipped:
+            console.print(f"[yellow]no seeds for {skipped}: skipped[/yellow]")
+        if not disciplines:
+            failures = stage_failures("ingest", results)
+            raise CLIError(
+                "no discipline has seeds: nothing to do" + (f" ({failures[0].line()})" if failures else ""),
+                "`linkqa query 'select source, field, reason from seed_quarantine'` shows why rows were rejected",
+            )
+        # Stage calls, in order (other stages are added here, one call each).
+        stage("seeds+knowledge points", "discipline_seed_job", disciplines, {})
+        stage("catalog+graph", "graph_job", [None], {})
+        stage("walks+synthesis+difficulty", "discipline_synthesis_job", disciplines, walk_config)
+        stage("global dedup+decontamination", "screen_job", [None], {})
+        stage("dataset (difficulty mix)", "discipline_dataset_job", disciplines, {})
+        stage("release", "release_job", [None], {})
+    except RunVerdict as verdict:
+        print_summary(table_console(), results, time.perf_counter() - started)
+        limit = "any failure (--strict)" if args.strict else f"--max-failure-rate {args.max_failure_rate:g}"
+        for failures in verdict.failures:
+            console.print(f"[red]failed:[/red] {escape(failures.line())}")
+        console.print(f"[red]linkqa run stopped:[/red] over {limit}; exit code {EXIT_FAILURES}")
+        return EXIT_FAILURES
+    print_summary(table_console(), results, time.perf_counter() - started)
+    console.print(f"warehouse: {linkqa_home() / 'warehouse.duckdb'}   release: {linkqa_home() / 'release'}")
+    return _verdict(console, results)
+
+
+class StageError(Exception):
+    """A stage's run raised: the CLI reports the stage and the user's error in one line."""
+
+    def __init__(self, label: str, error: Exception) -> None:
+        super().__init__(label)
+        self.label = label
+        self.error = error
+
+
+class RunVerdict(Exception):
+    """A stage finished with failures over the limit: the run stops there with exit code 3."""
+
+    def __init__(self, failures: list[StageFailures]) -> None:
+        super().__init__("; ".join(f.line() for f in failures))
+        self.failures = failures
+
+
+def _verdict(console: Any, results: Sequence[StageResult]) -> int:
+    """The last lines: every failure there was (all under the limit), and what was released."""
+    from rich.markup import escape
+
+    stages = dict.fromkeys(r.stage for r in results)
+    failures = [f for st in stages for f in stage_failures(st, [r for r in results if r.stage == st]) if f.failed]
+    for f in failures:
+        console.print(f"[yellow]failures (under the limit):[/yellow] {escape(f.line())}")
+    released = sum(n for r in results for a, n in r.rows.items() if a == "linkqa_dataset")
+    if released == 0:
+        console.print(
+            "[red]linkqa run: the release is empty[/red]: no item survived the difficulty mix, dedup and "
+            f"decontamination (see the tables above and linkqa_dataset_rejects); exit code {EXIT_EMPTY}"
+        )
+        return EXIT_EMPTY
+    disciplines = sum(1 for r in results for a, n in r.rows.items() if a == "linkqa_dataset" and n)
+    console.print(f"[green]linkqa run: released {released:,} items in {disciplines} disciplines[/green]")
+    return EXIT_OK
+
+
+def preflight_llm(llm: dict[str, Any]) -> Any:
+    """Settings and endpoint checks before any work; a failure is exit code 2 with what is missing."""
+    from linkqa_pipelines.core.llm import LLMSettings
+    from linkqa_pipelines.core.llm.preflight import PreflightError, preflight
+    from linkqa_pipelines.settings import linkqa_home
+
+    try:
+        settings = LLMSettings.from_env(**llm)
+        return preflight(settings, linkqa_home(), fixed=settings.response_format if _format_fixed(llm) else None)
+    except (PreflightError, ValueError) as exc:
+        raise CLIError(str(exc), "`linkqa doctor` runs these checks alone", EXIT_USAGE) from exc
+
+
+def _format_fixed(llm: dict[str, Any]) -> bool:
+    return llm.get("response_format") is not None or bool(os.environ.get("LINKQA_LLM_RESPONSE_FORMAT", "").strip())
+
+
+def _disciplines_with_seeds() -> set[str]:
+    import polars as pl
+
+    from linkqa_pipelines.core.lake import Lake
+    from linkqa_pipelines.settings import linkqa_home
+
+    seeds = Lake(linkqa_home()).scan("seed_sources").select(pl.col("discipline").unique()).collect()
+    return set(seeds["discipline"].to_list())
