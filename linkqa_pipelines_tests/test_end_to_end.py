@@ -60,7 +60,8 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(
     for key in all_keys:
         assert instance.get_latest_materialization_event(key) is not None, key.to_user_string()
     runs = instance.get_runs()
-    assert len(runs) == 1 + 3 + 1 + 3 + 1 and all(r.is_success for r in runs)
+    # ingest, 3 x (seeds + KPs), catalog + graph, 3 x (walks .. difficulty), screening, 3 x dataset, release
+    assert len(runs) == 1 + 3 + 1 + 3 + 1 + 3 + 1 and all(r.is_success for r in runs)
     instance.dispose()
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
