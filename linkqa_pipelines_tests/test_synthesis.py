@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +21,10 @@ from linkqa_pipelines.core.synthesis import (
     offline_synthesis,
     qa_id,
     synthesized_frame,
+    validate_composition,
     validate_synthesis,
 )
+from linkqa_pipelines.core.synthesis.copies import COMPOSITION_EXEMPT, copy_reason
 
 KPS = pl.DataFrame(
     {
@@ -145,7 +148,8 @@ def test_offline_free_form_composes_seeds_in_order() -> None:
     assert "a = F / m = 10 / 2 = 5 m/s^2." in answer["rationale"]  # the seed's own explanation
     assert "Part 2: The answer is (B) 12 m/s." in answer["rationale"]  # stated when a seed has none
     assert answer["kp_names_used"] == ["Newton's second law", "uniform acceleration", "kinetic energy"]
-    assert validate_synthesis(payload, answer) is None
+    assert validate_composition(payload, answer) is None
+    assert "(contains_seed)" in (validate_synthesis(payload, answer) or "")  # a model may not quote a seed
     assert offline_synthesis([payload]) == [answer]  # deterministic
 
 
@@ -156,7 +160,8 @@ def test_offline_chinese_template(requests: dict[str, ChatRequest]) -> None:
     assert "第1部分：下列各组离子" in answer["question"] and "第2部分：用氢氧化钠" in answer["question"]
     assert answer["answer"] == "第1部分：(A) 钠离子、氯离子；第2部分：(C) 由酸性逐渐变为中性再变为碱性"
     assert answer["question"].endswith("请给出所有部分的答案。")
-    assert validate_synthesis(payload, answer) is None
+    assert validate_composition(payload, answer) is None
+    assert "(contains_seed)" in (validate_synthesis(payload, answer) or "")  # a model may not quote a seed
 
 
 def test_offline_composite_multiple_choice(requests: dict[str, ChatRequest]) -> None:
@@ -169,7 +174,8 @@ def test_offline_composite_multiple_choice(requests: dict[str, ChatRequest]) -> 
     for option in answer["choices"]:
         if option != correct:  # each distractor swaps exactly one part's answer
             assert sum(a != b for a, b in zip(option.split("; "), right_parts, strict=True)) == 1
-    assert validate_synthesis(payload, answer) is None
+    assert validate_composition(payload, answer) is None
+    assert "(contains_seed)" in (validate_synthesis(payload, answer) or "")  # a model may not quote a seed
     assert offline_synthesis([payload]) == [answer]
     letters = Counter(a["answer"] for a in offline_synthesis([{**payload, "path_id": f"p{i}"} for i in range(400)]))
     assert set(letters) == set("ABCD") and min(letters.values()) > 60  # the key is not always in one place
@@ -220,7 +226,19 @@ def _mutate(**changes: object) -> dict:
                 question="A net force of 10 N acts on a 2 kg cart on a frictionless track. "
                 "What is the acceleration of that cart?"
             ),
-            "copies seed 1",
+            "with seed 1 (common_substring)",
+        ),
+        (  # a seed pasted inside a longer text: far from it in Jaccard terms, a copy by containment
+            _mutate(
+                question="A 4 kg block starts from rest. Before that, answer this: A net force of 10 N acts on a 2 kg "
+                "cart on a frictionless track. What is the acceleration of the cart? Then give the block's kinetic "
+                "energy after it is pushed by a constant net force of 8 N for 3 s, using that acceleration."
+            ),
+            "question contains seed 1 whole (contains_seed)",
+        ),
+        (
+            _mutate(question="A net force of 10 N acts on a 2 kg trolley on a smooth track; find the acceleration."),
+            "are in seed 1 (> 50%, shingle_containment)",
         ),
     ],
 )
@@ -334,8 +352,44 @@ def test_offline_answers_validate_on_real_seeds(shared_data: Callable[..., Path]
         reqs = build_synthesis_requests(paths, seeds, KPS, qa_type=qa_type)
         payloads = [r.payload for r in reqs]
         answers = offline_synthesis(payloads)
-        reasons = [validate_synthesis(p, a) for p, a in zip(payloads, answers, strict=True)]
+        reasons = [validate_composition(p, a) for p, a in zip(payloads, answers, strict=True)]
         assert reasons == [None] * len(reqs), [r for r in reasons if r]
+        # without the composition's exemption each one is a copy: it quotes its seeds whole
+        assert all(
+            "(contains_seed)" in (validate_synthesis(p, a) or "") for p, a in zip(payloads, answers, strict=True)
+        )
         frame = synthesized_frame(payloads, answers, [{"backend": "offline", "model": OFFLINE_SYNTH_MODEL}] * len(reqs))
         assert frame.height == len(groups) and frame["qa_id"].n_unique() == len(groups)
         assert set(frame["qa_type"]) == {qa_type}
+
+
+def test_copy_checks_by_containment_on_real_seeds(shared_data: Callable[..., Path]) -> None:
+    """Planted copies of real CMMLU questions are caught, each by its rule; two seeds quoted side by
+    side are a copy for a model and fine for a composition, which is exempt from that rule alone."""
+    bench = load_benchmark_questions([shared_data("cmmlu", "dev")])
+    questions = [q for q in bench["question"].to_list() if len(q) >= 30]
+    assert len(questions) >= 40
+    for seed, other in itertools.pairwise(questions):
+        pasted = f"某同学做实验前先回答：{seed}然后用所学知识说明理由。"
+        assert copy_reason(pasted, [other, seed]) == "question contains seed 2 whole (contains_seed)"
+        partial = f"结合离子反应回答：{seed[: int(len(seed) * 0.8)]}，并写出化学方程式。"
+        assert "with seed 1 (common_substring)" in (copy_reason(partial, [seed]) or "")
+        both = f"第1部分：{seed}\n第2部分：{other}"
+        assert "(contains_seed)" in (copy_reason(both, [seed, other]) or "")
+        assert copy_reason(both, [seed, other], COMPOSITION_EXEMPT) is None
+        # a composition that quotes one seed and pastes most of another is still caught
+        half_quoted = f"第1部分：{seed}\n第2部分：{other[: int(len(other) * 0.8)]}"
+        assert "with seed 2 (common_substring)" in (copy_reason(half_quoted, [seed, other], COMPOSITION_EXEMPT) or "")
+
+
+def test_real_fusions_pass_the_copy_checks() -> None:
+    """Questions that fuse the seeds' knowledge without quoting them keep every rule."""
+    fusions = [
+        (GOOD_EN["question"], SEEDS["question"][:3].to_list()),
+        (
+            "在盐酸中逐滴加入氢氧化钠溶液至恰好中和，溶液中大量存在的离子是哪些，溶液呈什么性？",
+            SEEDS["question"][3:5].to_list(),
+        ),
+    ]
+    for question, seeds in fusions:
+        assert copy_reason(question, seeds) is None

@@ -1,5 +1,5 @@
 """Text helpers shared by synthesis, difficulty and release: normalisation, rough token counts,
-character-shingle similarity, and the QA text (question plus choices) those stages read.
+character shingles, and the QA text (question plus choices) those stages read.
 
 One definition each, so that "the same text" and "similar text" mean the same thing in answer
 validation, difficulty features, dedup and decontamination. Language detection stays in
@@ -38,7 +38,8 @@ def token_estimate_expr(expr: pl.Expr) -> pl.Expr:
     return expr.str.count_matches(WORD_TOKEN).cast(pl.Int64)
 
 
-def _shingle_set(norm: str, k: int) -> set[str]:
+def shingle_set(norm: str, k: int) -> set[str]:
+    """Character k-grams of already normalised text (the whole text when shorter than k)."""
     if len(norm) <= k:
         return {norm} if norm else set()
     return {norm[i : i + k] for i in range(len(norm) - k + 1)}
@@ -46,24 +47,7 @@ def _shingle_set(norm: str, k: int) -> set[str]:
 
 def char_shingles(text: str, k: int = 5) -> set[str]:
     """Character k-grams of the normalised text (the whole text when shorter than k)."""
-    return _shingle_set(normalize_texts([text])[0], k)
-
-
-def jaccard_to_each(text: str, others: Sequence[str], k: int = 5) -> list[float]:
-    """Char k-gram Jaccard of `text` with each of `others` (one normalisation pass for all)."""
-    norm, *rest = normalize_texts([text, *others])
-    base = _shingle_set(norm, k)
-    out: list[float] = []
-    for other in rest:
-        shingles = _shingle_set(other, k)
-        union = len(base | shingles)
-        out.append(len(base & shingles) / union if union else 1.0)
-    return out
-
-
-def text_jaccard(a: str, b: str, k: int = 5) -> float:
-    """Jaccard similarity of two texts' character k-gram sets."""
-    return jaccard_to_each(a, [b], k)[0]
+    return shingle_set(normalize_texts([text])[0], k)
 
 
 def qa_text_expr(text_col: str = "question", include_choices: bool = True) -> pl.Expr:

@@ -29,10 +29,14 @@ class ModelTask:
     offline_model: str  # label of the offline algorithm, e.g. "offline-template-v1"
     offline: OfflineOverPayloads
     validate: PayloadValidator | None = None
+    # the check of the offline algorithm's answers where it differs (e.g. a composition exempt
+    # from the copy rule it is built on); None: `validate`
+    offline_validate: PayloadValidator | None = None
 
     def run(self, client: LLMClient, partition: str | None, requests: Sequence[ChatRequest]) -> TaskOutcome:
         """Answer every request through the client's backend (offline: this task's algorithm)."""
-        validate = self.validate
+        offline = client.settings.backend == "offline"
+        validate = self.offline_validate if offline and self.offline_validate is not None else self.validate
 
         def check(request: ChatRequest, answer: dict[str, Any]) -> str | None:
             return validate(request.payload, answer) if validate is not None else None

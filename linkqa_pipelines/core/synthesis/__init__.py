@@ -6,7 +6,8 @@ The task follows the LLM-layer pattern shared by every model-backed stage:
   messages, schema, params, payload);
 - `offline_synthesis(payloads)` -> answers in the same JSON shape a model returns, computed
   without a model (see its docstring for what it can and cannot do);
-- `validate_synthesis(payload, answer)` -> reason to reject an answer, or None;
+- `validate_synthesis(payload, answer)` -> reason to reject an answer, or None (copy checks by
+  containment, `copies.py`; `validate_composition` for offline compositions);
 - `synthesized_frame(payloads, answers, meta)` -> SYNTH_QA_SCHEMA rows.
 The answer helpers and templates are exported too: difficulty enhancement asks for QA in the
 same shape.
@@ -20,7 +21,13 @@ from linkqa_pipelines.core.synthesis.answers import (
 )
 from linkqa_pipelines.core.synthesis.offline import OFFLINE_SYNTH_MODEL, offline_synthesis
 from linkqa_pipelines.core.synthesis.prompts import build_synthesis_requests, request_piece
-from linkqa_pipelines.core.synthesis.results import meta_columns, qa_id, synthesized_frame, validate_synthesis
+from linkqa_pipelines.core.synthesis.results import (
+    meta_columns,
+    qa_id,
+    synthesized_frame,
+    validate_composition,
+    validate_synthesis,
+)
 from linkqa_pipelines.core.synthesis.task import SYNTHESIS_TASK, path_seeds
 from linkqa_pipelines.core.synthesis.templates import answer_text, render_item, template_for
 
@@ -41,5 +48,6 @@ __all__ = [
     "request_piece",
     "synthesized_frame",
     "template_for",
+    "validate_composition",
     "validate_synthesis",
 ]

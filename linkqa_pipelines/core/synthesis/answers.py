@@ -6,14 +6,14 @@ model for a QA in this shape.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal, TypeGuard, cast
 
 from linkqa_pipelines.core.language import language_of
-from linkqa_pipelines.core.text import jaccard_to_each, normalize_texts
+from linkqa_pipelines.core.synthesis.copies import CopyRule, copy_reason
+from linkqa_pipelines.core.text import normalize_texts
 
 LETTERS = "ABCDEFGHIJ"
-COPY_JACCARD = 0.8  # char 5-gram Jaccard above which a question counts as a copy
 
 QaType = Literal["multiple_choice", "free_form"]
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
@@ -68,13 +68,15 @@ def check_qa_answer(
     n_choices: int | None,
     kp_names: Sequence[str],
     copies_of: Sequence[str] = (),
+    copy_exempt: Collection[CopyRule] = (),
 ) -> str | None:
     """Reasons a generated QA is unusable, shared by synthesis and enhancement.
 
     Checks types and non-empty fields, the requested qa_type, choices (distinct, the
     requested count) and that the answer names one of them, the script of the question
     (en/zh), that at least two of the path's knowledge points (all, on a one-KP path) are
-    claimed as used, and that the question is not a copy of any text in `copies_of`.
+    claimed as used, and that the question is not a copy of any text in `copies_of` (see
+    `copy_reason`; the rules in `copy_exempt` are not applied).
     """
     for field in ("question", "answer", "rationale"):
         value = answer.get(field)
@@ -113,10 +115,7 @@ def check_qa_answer(
     n_used = len(path_names & {u.casefold().strip() for u in used})
     if n_used < min(2, len(path_names)):
         return f"uses {n_used} of the path's knowledge points, at least {min(2, len(path_names))} required"
-    for i, similarity in enumerate(jaccard_to_each(answer["question"], copies_of), start=1):
-        if similarity > COPY_JACCARD:
-            return f"question copies seed {i} (char 5-gram Jaccard {similarity:.2f} > {COPY_JACCARD})"
-    return None
+    return copy_reason(answer["question"], copies_of, copy_exempt, kp_names)
 
 
 def answer_columns(answer: Mapping[str, Any]) -> dict[str, Any]:

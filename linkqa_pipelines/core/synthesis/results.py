@@ -5,13 +5,15 @@ SYNTH_QA_SCHEMA rows (stable `qa_id`, provenance columns) that validated answers
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
 import polars as pl
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, conform
 from linkqa_pipelines.core.synthesis.answers import answer_columns, check_qa_answer
+from linkqa_pipelines.core.synthesis.copies import COMPOSITION_EXEMPT, CopyRule
+from linkqa_pipelines.core.synthesis.templates import render_item
 
 
 def qa_id(path_id: str, question: str) -> str:
@@ -21,13 +23,26 @@ def qa_id(path_id: str, question: str) -> str:
 
 def validate_synthesis(payload: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:
     """Reason to reject a synthesis answer (see `check_qa_answer`), or None."""
+    return _check(payload, answer, [s["question"] for s in payload["seeds"]], ())
+
+
+def validate_composition(payload: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:
+    """`validate_synthesis` for an offline composition: exempt only from the copy rule it is
+    built on, quoting its seeds whole (`COMPOSITION_EXEMPT`), each with its options as rendered."""
+    return _check(payload, answer, [render_item(s) for s in payload["seeds"]], COMPOSITION_EXEMPT)
+
+
+def _check(
+    payload: Mapping[str, Any], answer: Mapping[str, Any], copies_of: Sequence[str], exempt: Collection[CopyRule]
+) -> str | None:
     return check_qa_answer(
         answer,
         language=payload["language"],
         qa_type=payload["qa_type"],
         n_choices=payload["n_choices"],
         kp_names=payload["kp_names"],
-        copies_of=[s["question"] for s in payload["seeds"]],
+        copies_of=copies_of,
+        copy_exempt=exempt,
     )
 
 

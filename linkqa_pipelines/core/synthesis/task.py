@@ -6,10 +6,14 @@ import polars as pl
 
 from linkqa_pipelines.core.llm.task import ModelTask
 from linkqa_pipelines.core.synthesis.offline import OFFLINE_SYNTH_MODEL, offline_synthesis
-from linkqa_pipelines.core.synthesis.results import validate_synthesis
+from linkqa_pipelines.core.synthesis.results import validate_composition, validate_synthesis
 
 SYNTHESIS_TASK = ModelTask(
-    stage="synthesized_qa", offline_model=OFFLINE_SYNTH_MODEL, offline=offline_synthesis, validate=validate_synthesis
+    stage="synthesized_qa",
+    offline_model=OFFLINE_SYNTH_MODEL,
+    offline=offline_synthesis,
+    validate=validate_synthesis,
+    offline_validate=validate_composition,
 )
 
 
