@@ -95,7 +95,7 @@ def run_linkqa(frame: pl.DataFrame) -> list[tuple[str, str]]:
 
 
 def run_datasketch(frame: pl.DataFrame) -> list[tuple[str, str]]:
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash, MinHashLSH  # pyright: ignore[reportMissingImports]  # the bench extra
 
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
     found: list[tuple[str, str]] = []
@@ -111,7 +111,7 @@ def run_datasketch(frame: pl.DataFrame) -> list[tuple[str, str]]:
 
 
 def run_rensa(frame: pl.DataFrame) -> list[tuple[str, str]]:
-    from rensa import RMinHash, RMinHashLSH  # pyright: ignore[reportAttributeAccessIssue]  # compiled module, no stubs
+    from rensa import RMinHash, RMinHashLSH  # pyright: ignore[reportMissingImports, reportAttributeAccessIssue]  # bench extra
 
     keys = frame["qa_id"].to_list()
     rows = RMinHash.from_token_sets(shingle_sets(frame), num_perm=NUM_PERM, seed=1)
