@@ -14,17 +14,20 @@ import pytest
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
 from linkqa_pipelines.core.llm.types import ChatRequest, ChatResult, SamplingParams
 from linkqa_pipelines.core.release import load_benchmark_questions
+from linkqa_pipelines.core.seeds import iter_source_files, read_source
 from linkqa_pipelines.core.synthesis import (
     OFFLINE_SYNTH_MODEL,
     SYNTH_ANSWER_SCHEMA,
     build_synthesis_requests,
     offline_synthesis,
+    option_only_accuracy,
     qa_id,
     synthesized_frame,
     validate_composition,
     validate_synthesis,
 )
 from linkqa_pipelines.core.synthesis.copies import COMPOSITION_EXEMPT, copy_reason
+from linkqa_pipelines.core.synthesis.gaming import STRATEGIES
 
 KPS = pl.DataFrame(
     {
@@ -170,10 +173,9 @@ def test_offline_composite_multiple_choice(requests: dict[str, ChatRequest]) -> 
     assert answer["qa_type"] == "multiple_choice" and len(answer["choices"]) == 4
     correct = answer["choices"]["ABCD".index(answer["answer"])]
     assert correct == "Part 1: (B) 5 m/s^2; Part 2: (B) 12 m/s; Part 3: (B) kinetic energy"
-    right_parts = correct.split("; ")
-    for option in answer["choices"]:
-        if option != correct:  # each distractor swaps exactly one part's answer
-            assert sum(a != b for a, b in zip(option.split("; "), right_parts, strict=True)) == 1
+    per_part = list(zip(*(option.split("; ") for option in answer["choices"]), strict=True))
+    # balanced: in each part the options show 4 distinct values (the key's once) or the key's in all
+    assert all(len(set(values)) in (1, 4) for values in per_part) and any(len(set(v)) == 4 for v in per_part)
     assert validate_composition(payload, answer) is None
     assert "(contains_seed)" in (validate_synthesis(payload, answer) or "")  # a model may not quote a seed
     assert offline_synthesis([payload]) == [answer]
@@ -393,3 +395,43 @@ def test_real_fusions_pass_the_copy_checks() -> None:
     ]
     for question, seeds in fusions:
         assert copy_reason(question, seeds) is None
+
+
+def test_offline_composites_cannot_be_solved_from_the_options(shared_data: Callable[..., Path]) -> None:
+    """On real seeds with their real keys, no option-only strategy beats chance by more than 5
+    points, per language (v1 compositions: the per-part majority found the key 95-97% of the time)."""
+    rows = pl.concat(
+        [read_source(f).rows for f in iter_source_files([shared_data("cmmlu", "dev"), shared_data("mmlu", "test")])],
+        how="diagonal_relaxed",
+    )
+    seeds = rows.with_row_index("i").select(
+        seed_id=pl.format("s{}", "i"),
+        language=pl.when(pl.col("source").str.contains("cmmlu")).then(pl.lit("zh")).otherwise(pl.lit("en")),
+        qa_type=pl.lit("multiple_choice"),
+        question="question",
+        choices="choices",
+        answer="answer",
+        explanation=pl.lit(None, pl.String),
+    )
+    groups: list[list[str]] = []
+    for language, size, limit in (("zh", 2, None), ("zh", 3, None), ("en", 2, 1200), ("en", 3, 1800)):
+        ids = seeds.filter(pl.col("language") == language)["seed_id"].head(limit or seeds.height).to_list()
+        groups += [ids[i : i + size] for i in range(0, len(ids) - size + 1, size)]
+    paths = pl.DataFrame(
+        {
+            "path_id": [f"p{i}" for i in range(len(groups))],
+            "discipline": ["d"] * len(groups),
+            "kp_ids": [["k_ion", "k_acid", "k_force"][: len(g)] for g in groups],
+            "seed_ids": groups,
+            "score": [0.0] * len(groups),
+        }
+    )
+    payloads = [r.payload for r in build_synthesis_requests(paths, seeds, KPS, qa_type="multiple_choice")]
+    answers = offline_synthesis(payloads)
+    assert [validate_composition(p, a) for p, a in zip(payloads, answers, strict=True)] == [None] * len(payloads)
+    for language in ("zh", "en"):
+        items = [{**a, "language": p["language"]} for p, a in zip(payloads, answers, strict=True)]
+        scores = option_only_accuracy([i for i in items if i["language"] == language])
+        assert set(scores) == {"chance", *STRATEGIES} and scores["chance"] == 0.25
+        over = {k: round(v, 3) for k, v in scores.items() if v > scores["chance"] + 0.05}
+        assert not over, (language, scores)

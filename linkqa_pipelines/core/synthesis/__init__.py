@@ -8,7 +8,8 @@ The task follows the LLM-layer pattern shared by every model-backed stage:
   without a model (see its docstring for what it can and cannot do);
 - `validate_synthesis(payload, answer)` -> reason to reject an answer, or None (copy checks by
   containment, `copies.py`; `validate_composition` for offline compositions);
-- `synthesized_frame(payloads, answers, meta)` -> SYNTH_QA_SCHEMA rows.
+- `synthesized_frame(payloads, answers, meta)` -> SYNTH_QA_SCHEMA rows;
+- `option_only_accuracy(items)` -> how option-only strategies score on composite items.
 The answer helpers and templates are exported too: difficulty enhancement asks for QA in the
 same shape.
 """
@@ -19,6 +20,7 @@ from linkqa_pipelines.core.synthesis.answers import (
     answer_columns,
     check_qa_answer,
 )
+from linkqa_pipelines.core.synthesis.gaming import option_only_accuracy
 from linkqa_pipelines.core.synthesis.offline import OFFLINE_SYNTH_MODEL, offline_synthesis
 from linkqa_pipelines.core.synthesis.prompts import build_synthesis_requests, request_piece
 from linkqa_pipelines.core.synthesis.results import (
@@ -42,6 +44,7 @@ __all__ = [
     "check_qa_answer",
     "meta_columns",
     "offline_synthesis",
+    "option_only_accuracy",
     "path_seeds",
     "qa_id",
     "render_item",

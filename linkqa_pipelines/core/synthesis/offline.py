@@ -11,24 +11,32 @@ from typing import Any
 
 from linkqa_pipelines.core.synthesis.answers import LETTERS, resolve_choice
 from linkqa_pipelines.core.synthesis.templates import Template, answer_text, render_item, template_for
+from linkqa_pipelines.core.text import shingle_set
 
-OFFLINE_SYNTH_MODEL = "offline-template-v1"
+OFFLINE_SYNTH_MODEL = "offline-template-v2"
 
 
 def offline_synthesis(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Template composition (model label `OFFLINE_SYNTH_MODEL`): deterministic, no model.
 
-    It composes, it does not invent: the question strings the path's seed questions together
-    as numbered parts under a heading naming the KP path; the answer is the seeds' answers in
+    It composes, it does not invent: the question quotes the path's seed questions as
+    numbered parts under a heading naming the KP path; the answer is the seeds' answers in
     order ("Part 1: (B) <choice>; Part 2: 42"); the rationale is the path plus each seed's
-    explanation (or its answer, when it has none). Chinese wording for zh paths. When
-    multiple choice is requested it builds a composite item: the options are answer
-    combinations, the correct one plus distractors that swap one multiple-choice part's
-    answer for a wrong option of that part (two parts, if one-part swaps run out), placed
-    by a hash of the path id. With no multiple-choice seed there are no honest distractors:
-    the free-form composition is returned and validation rejects it as the wrong type.
-    Every row made this way is a recombination of existing questions; its value is in
-    linking them, not in new knowledge, and the dataset card says so.
+    explanation (or its answer, when it has none). Chinese wording for zh paths.
+
+    When multiple choice is requested it builds a balanced composite item (v2): each option
+    is an answer combination, and in every multiple-choice part the n options carry n
+    distinct choices of that part (the key's value once, each other value once), so no
+    value is more common than another and "the most common value per part" says nothing.
+    Distractors differ from the key in every such part. Among the ways of pairing the wrong
+    values into distractors it takes one where the key's length rank is a hash-chosen rank,
+    so "the longest option" is right no more often than chance; the key's position is
+    hash-chosen too. Parts whose seed has fewer than n choices, or is free form, show the
+    seed's answer in every option. With no part that can vary there are no honest
+    distractors: the free-form composition is returned and validation rejects it as the
+    wrong type. v1 swapped one part per distractor, which the per-part majority solved 93%
+    of the time. Every row made this way is a recombination of existing questions; its
+    value is in linking them, not in new knowledge, and the dataset card says so.
     """
     return [_compose(p) for p in payloads]
 
@@ -46,15 +54,12 @@ def _compose(payload: Mapping[str, Any]) -> dict[str, Any]:
             for i, (s, a) in enumerate(zip(seeds, answers, strict=True), start=1)
         ]
     )
-    combined = t.sep.join(f"{t.part.format(i=i)}{t.colon}{a}" for i, a in enumerate(answers, start=1))
     common = {"rationale": rationale, "kp_names_used": list(payload["kp_names"])}
-    mc_parts = [i for i, s in enumerate(seeds) if s["choices"]]
-    if payload["qa_type"] != "multiple_choice" or not mc_parts:
+    columns = _part_columns(payload) if payload["qa_type"] == "multiple_choice" else None
+    if columns is None:
         question = f"{t.links.format(path=path)}\n{parts}\n{t.ask_all}"
-        return {"question": question, "qa_type": "free_form", "choices": None, "answer": combined, **common}
-    options = _composite_options(payload, mc_parts, t)
-    correct = int(hashlib.sha256(payload["path_id"].encode()).hexdigest(), 16) % (len(options) + 1)
-    options.insert(correct, combined)
+        return {"question": question, "qa_type": "free_form", "choices": None, "answer": _joined(t, answers), **common}
+    options, correct = _balanced_options(payload["path_id"], columns, t)
     return {
         "question": f"{t.links.format(path=path)}\n{parts}\n{t.ask_mc}",
         "qa_type": "multiple_choice",
@@ -64,25 +69,79 @@ def _compose(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _composite_options(payload: Mapping[str, Any], mc_parts: list[int], t: Template) -> list[str]:
-    """n_choices - 1 wrong answer combinations, fewest changed parts first, hash-ordered."""
-    seeds = payload["seeds"]
-    correct = [resolve_choice(s["answer"], s["choices"]) if s["choices"] else None for s in seeds]
-    wrong_options = {i: [j for j in range(len(seeds[i]["choices"])) if j != correct[i]] for i in mc_parts}
-    candidates: list[tuple[int, str, tuple[tuple[int, int], ...]]] = []
-    for n_changed in (1, 2):
-        for changed in itertools.combinations(mc_parts, n_changed):
-            for picks in itertools.product(*(wrong_options[i] for i in changed)):
-                swap = tuple(zip(changed, picks, strict=True))
-                rank = hashlib.sha256(f"{payload['path_id']}|{swap}".encode()).hexdigest()
-                candidates.append((n_changed, rank, swap))
-    candidates.sort()
-    options: list[str] = []
-    for _, _, swap in candidates[: payload["n_choices"] - 1]:
-        chosen = dict(swap)
-        texts = [
-            answer_text({**s, "answer": LETTERS[chosen[i]]}) if i in chosen else answer_text(s)
-            for i, s in enumerate(seeds)
-        ]
-        options.append(t.sep.join(f"{t.part.format(i=i)}{t.colon}{a}" for i, a in enumerate(texts, start=1)))
-    return options
+def _joined(t: Template, part_answers: Sequence[str]) -> str:
+    return t.sep.join(f"{t.part.format(i=i)}{t.colon}{a}" for i, a in enumerate(part_answers, start=1))
+
+
+def _part_columns(payload: Mapping[str, Any]) -> list[list[str]] | None:
+    """Per part, the n values its options show: the key's first, then n-1 distinct wrong
+    choices (hash-picked) for a part with at least n choices, the key's n times otherwise.
+    None when no part varies."""
+    n = payload["n_choices"]
+    columns: list[list[str]] = []
+    for i, seed in enumerate(payload["seeds"]):
+        choices: Sequence[str] = seed["choices"] or ()
+        correct = resolve_choice(seed["answer"], choices) if len(choices) >= n else None
+        if correct is None:  # too few choices, free form (or an unresolvable key, which answer_text reports)
+            columns.append([answer_text(seed)] * n)
+            continue
+        wrong = sorted((j for j in range(len(choices)) if j != correct), key=lambda j: _rank(payload["path_id"], i, j))
+        columns.append([answer_text({**seed, "answer": LETTERS[j]}) for j in [correct, *wrong[: n - 1]]])
+    return columns if any(len(set(c)) > 1 for c in columns) else None
+
+
+def _balanced_options(path_id: str, columns: list[list[str]], t: Template) -> tuple[list[str], int]:
+    """The options (key at a hash-chosen position) and the key's index.
+
+    Distractor j takes, in each varying part, the wrong value a per-part permutation gives it
+    (the first varying part's in order). The assignment taken puts the key at a hash-chosen
+    length rank, uniform over the ranks, so that neither the longest nor the shortest option
+    is the key more often than chance (seeds' keys are often their longest choice), and at a
+    hash-chosen rank of similarity to the other options, likewise; when no
+    permutation does, a part may show its key in every option instead of varying (given, as
+    a free-form part is), as few as needed; then the fewest length ties, then hash order.
+    """
+    n = len(columns[0])
+    target, similar_target = _rank(path_id, "length") % n, _rank(path_id, "similar") % n
+    varying = [i for i, c in enumerate(columns) if len(set(c)) > 1]
+    identity = tuple(range(1, n))
+    key = _joined(t, [c[0] for c in columns])
+    best: tuple[int, int, int, int, list[str]] | None = None
+    subsets = (keep for size in range(len(varying), 0, -1) for keep in itertools.combinations(varying, size))
+    for keep in subsets:
+        for perms in itertools.product(itertools.permutations(identity), repeat=len(keep) - 1):
+            pick = dict(zip(keep, (identity, *perms), strict=True))
+            distractors = [
+                _joined(t, [c[pick[i][j]] if i in pick else c[0] for i, c in enumerate(columns)]) for j in range(n - 1)
+            ]
+            lengths = [len(o) for o in (key, *distractors)]
+            miss = _rank_miss(lengths, target) + _rank_miss(_similarities((key, *distractors)), similar_target)
+            tied = lengths.count(lengths[0]) - 1
+            candidate = (miss, len(varying) - len(keep), tied, _rank(path_id, keep, perms), distractors)
+            if best is None or candidate[:4] < best[:4]:
+                best = candidate
+        if best is not None and best[0] == 0:
+            break
+    assert best is not None  # there is at least one varying part
+    position = _rank(path_id, "position") % n
+    options = best[4]
+    options.insert(position, key)
+    return options, position
+
+
+def _rank_miss(scores: Sequence[float], target: int) -> int:
+    """How far the key's rank by `scores` (index 0; 0 = highest, ties spanning ranks) is from `target`."""
+    higher = sum(v > scores[0] for v in scores[1:])
+    tied = sum(v == scores[0] for v in scores[1:])
+    return max(higher - target, target - higher - tied, 0)
+
+
+def _similarities(options: Sequence[str]) -> list[float]:
+    """Each option's summed char 5-gram Jaccard with the others (case-folded, not normalised: cheap)."""
+    grams = [shingle_set(o.casefold(), 5) for o in options]
+    return [sum(len(a & b) / len(a | b) for b in grams if b is not a and (a or b)) for a in grams]
+
+
+def _rank(path_id: str, *salt: object) -> int:
+    """A deterministic pseudo-random number from the path id and a salt."""
+    return int(hashlib.sha256(f"{path_id}|{salt}".encode()).hexdigest()[:16], 16)

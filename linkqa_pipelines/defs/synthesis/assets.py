@@ -4,7 +4,13 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, empty_frame
-from linkqa_pipelines.core.synthesis import SYNTHESIS_TASK, build_synthesis_requests, path_seeds, synthesized_frame
+from linkqa_pipelines.core.synthesis import (
+    SYNTHESIS_TASK,
+    build_synthesis_requests,
+    option_only_accuracy,
+    path_seeds,
+    synthesized_frame,
+)
 from linkqa_pipelines.defs.synthesis.config import SynthesisConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
@@ -44,8 +50,12 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         )
         outcome = run_task(context, llm, lake, SYNTHESIS_TASK, requests)
         qa = synthesized_frame(outcome.payloads(), outcome.answers(), outcome.results)
+        offline_mc = qa.filter(pl.col("backend") == "offline", pl.col("qa_type") == "multiple_choice")
+        gaming = option_only_accuracy(offline_mc.select("language", "choices", "answer").to_dicts())
         context.add_output_metadata(
             {
+                # how a reader without knowledge scores on the offline compositions, per option-only strategy
+                **({"offline_option_only_accuracy": {k: round(v, 3) for k, v in gaming.items()}} if gaming else {}),
                 "paths": walk_paths.height,
                 "qa_types": counts_md(dict(qa.group_by("qa_type").len().iter_rows())),
                 "languages": counts_md(dict(qa.group_by("language").len().iter_rows())),
