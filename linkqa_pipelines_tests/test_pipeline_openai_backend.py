@@ -12,6 +12,7 @@ import pytest
 
 from linkqa_pipelines.core.difficulty import DIMENSIONS, OFFLINE_DIFFICULTY_MODEL
 from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.defs.jobs import JOBS
 from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
 from linkqa_pipelines_tests.pipeline import materialize_assets
 from linkqa_pipelines_tests.test_kp_llm_path import play_model as play_kp_model
@@ -79,14 +80,14 @@ def test_whole_graph_on_the_openai_backend(
         result = materialize_assets(home, None, job=job, partition=partition, run_config=config, llm=llm)
         assert result.success
 
-    # the jobs `linkqa run` executes, stage by stage
-    run("ingest_job")
-    for d in DISCIPLINES:
-        run("discipline_seed_job", d)
-    run("graph_job")
-    for d in DISCIPLINES:
-        run("discipline_synthesis_job", d, {"ops": {"walk_paths": {"config": {"n_paths": 40}}}})
-    run("release_job")
+    # the jobs `linkqa run` executes, in their order; the discipline jobs once per partition
+    walks = {"ops": {"walk_paths": {"config": {"n_paths": 40}}}}
+    for job in JOBS:
+        if job.name.startswith("discipline_"):
+            for d in DISCIPLINES:
+                run(job.name, d, walks if job.name == "discipline_synthesis_job" else None)
+        else:
+            run(job.name)
 
     lake = Lake(home)
     for table in ("seed_knowledge_points", "synthesized_qa", "difficulty_scored_qa", "linkqa_dataset"):
