@@ -11,7 +11,9 @@ from typing import Any, TypedDict
 import polars as pl
 import yaml
 
+from linkqa_pipelines.core.difficulty import OFFLINE_DIFFICULTY_MODEL
 from linkqa_pipelines.core.release.stats import LEVEL_KEYS
+from linkqa_pipelines.core.synthesis import OFFLINE_SYNTH_MODEL
 
 COLUMN_DOCS: dict[str, str] = {
     "qa_id": "stable id: hash of path_id and question",
@@ -117,10 +119,12 @@ def dataset_card(
     if offline:
         out += [
             f"> **{offline} of {total} rows ({offline / max(total, 1):.1%}) were NOT written by a language model.** "
-            "They come from the pipeline's offline backend (models named `offline-*`): `offline-template-v1` "
-            "composes existing seed questions into multi-part questions along a KP path (answers and explanations are "
-            "the seeds' own; no new knowledge is added), and `offline-heuristic-v1` scores difficulty from surface "
-            "features. Use these rows as a structural baseline or for pipeline testing, not as model-synthesized data.",
+            "They come from the pipeline's offline backend (models named `offline-*`): "
+            f"`{OFFLINE_SYNTH_MODEL}` composes existing seed questions into multi-part questions along a KP path "
+            "(answers and explanations are the seeds' own; no new knowledge is added), and "
+            f"`{OFFLINE_DIFFICULTY_MODEL}` estimates difficulty from the text. No offline row was verified by a "
+            "model: their `verification` is `unverified`. Use these rows as a structural baseline or for pipeline "
+            "testing, not as model-synthesized data.",
             "",
         ]
     if stats["enhanced_variants"]:
