@@ -21,8 +21,9 @@ three digest identically. Ids are hashes of content and seed file *names*, so ne
 The other rules are precautions: the sample run has no clock values (llm_failures is empty),
 no quarantined rows and no float drift between runs.
 
-The golden `golden/sample_run.json` was made from the pre-restructure run's lake with
-`python -m linkqa_pipelines_tests.lake_digest /tmp/basehome/lake > linkqa_pipelines_tests/golden/sample_run.json`.
+The golden `golden/sample_run.json` is made from a sample run's lake with
+`python -m linkqa_pipelines_tests.lake_digest <home>/lake > linkqa_pipelines_tests/golden/sample_run.json`
+(two runs of the current code digest identically; checked when it was regenerated).
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
-"""Behaviour unchanged: `linkqa run` on the bundled sample seeds reproduces the golden lake row for row.
+"""No unintended change: `linkqa run` on the bundled sample seeds reproduces the golden lake row for row.
 
 The golden (`golden/sample_run.json`) holds per-table row counts, columns and canonical digests
-of a run of the pre-restructure code (see `lake_digest` for how it was made and what is
-normalised). New columns and new tables are allowed; every golden table must match on the
-golden's columns.
+(see `lake_digest` for what is normalised). It first proved the move to the IO-manager layout
+changed nothing: the restructured code matched a golden of the pre-restructure code on all 17
+tables. It now holds a run of the code after the deliberate quality changes that followed (KP
+extraction, difficulty, release screening, offline composition), and catches any change nobody
+meant. After an intended change, regenerate it and say why in the commit:
+`python -m linkqa_pipelines_tests.lake_digest <home>/lake > linkqa_pipelines_tests/golden/sample_run.json`.
+New columns and new tables are allowed; every golden table must match on the golden's columns.
 """
 
 import json
