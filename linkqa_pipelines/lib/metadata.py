@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import polars as pl
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import AssetOut, MetadataValue, TableColumn, TableSchema
 
 from linkqa_pipelines.core.tables import TABLE_SCHEMAS
 
@@ -61,3 +61,8 @@ def top_reasons(reasons: Iterable[str | None], n: int = 5) -> dict[str, int]:
     that reasons differing only in them count together (JSON metadata; the CLI sums it over runs)."""
     kinds = Counter(_VARYING.sub(lambda m: "N" if m.group()[0].isdigit() else "'…'", r or "")[:160] for r in reasons)
     return dict(kinds.most_common(n))
+
+
+def table_out(table: str, kinds: set[str], description: str) -> AssetOut:
+    """A multi-asset output that is a lake table: its kinds, description and column schema."""
+    return AssetOut(kinds=kinds, metadata=table_metadata(table), description=description)

@@ -1,24 +1,24 @@
 """The KP co-occurrence graph: weighted edges and the seed <-> KP links the samplers use."""
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetOut, MetadataValue, multi_asset
+from dagster import AssetExecutionContext, MetadataValue, multi_asset
 
 from linkqa_pipelines.core.graph import build_graph, degree_plot_png, graph_summary
-from linkqa_pipelines.lib.metadata import md_table, png_md, table_metadata
+from linkqa_pipelines.lib.metadata import md_table, png_md, table_out
 
 
 @multi_asset(
     outs={
-        "kp_graph": AssetOut(
-            kinds={"igraph", "parquet"},
-            metadata=table_metadata("kp_graph"),
-            description="Weighted undirected KP co-occurrence edges (weight = seeds in common, NPMI) with the "
+        "kp_graph": table_out(
+            "kp_graph",
+            {"igraph", "parquet"},
+            "Weighted undirected KP co-occurrence edges (weight = seeds in common, NPMI) with the "
             "seeds that link them.",
         ),
-        "kp_seed_links": AssetOut(
-            kinds={"polars", "parquet"},
-            metadata=table_metadata("kp_seed_links"),
-            description="Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs.",
+        "kp_seed_links": table_out(
+            "kp_seed_links",
+            {"polars", "parquet"},
+            "Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs.",
         ),
     },
     group_name="graph",

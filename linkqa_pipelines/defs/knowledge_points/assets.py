@@ -8,7 +8,7 @@ from linkqa_pipelines.core.knowledge_points import build_catalog
 from linkqa_pipelines.core.knowledge_points.task import STAGE, kp_links, kp_requests, kp_task
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata
+from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -61,18 +61,18 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
 
 @multi_asset(
     outs={
-        "kp_catalog": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("kp_catalog"),
-            description="Canonical KPs merged across disciplines: kp_id, name, aliases, disciplines, popularity.",
+        "kp_catalog": table_out(
+            "kp_catalog",
+            KINDS,
+            "Canonical KPs merged across disciplines: kp_id, name, aliases, disciplines, popularity.",
         ),
         "kp_aliases": AssetOut(
             kinds=KINDS, description="Every surface name of a KP, the rule that merged it, and why its KP is a hub."
         ),
-        "kp_links": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("kp_links"),
-            description="Seed -> KP links carrying the canonical kp_id.",
+        "kp_links": table_out(
+            "kp_links",
+            KINDS,
+            "Seed -> KP links carrying the canonical kp_id.",
         ),
     },
     group_name="knowledge_points",

@@ -3,7 +3,7 @@
 from typing import Any
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetOut, MaterializeResult, MetadataValue, asset, multi_asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
 from linkqa_pipelines.core.difficulty import select_to_target
 from linkqa_pipelines.core.release import (
@@ -22,7 +22,7 @@ from linkqa_pipelines.defs.difficulty.config import difficulty_targets
 from linkqa_pipelines.defs.release.config import BenchmarkConfig, DatasetConfig, ReleaseConfig, ScreenConfig
 from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, png_md, table_metadata
+from linkqa_pipelines.lib.metadata import counts_md, md_table, png_md, table_metadata, table_out
 from linkqa_pipelines.lib.partitions import discipline_partitions
 
 KINDS = {"polars", "parquet"}
@@ -53,15 +53,15 @@ def benchmark_items(
 
 @multi_asset(
     outs={
-        "screened_qa": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("screened_qa"),
-            description="Every discipline's scored QA, deduplicated across the whole dataset and decontaminated.",
+        "screened_qa": table_out(
+            "screened_qa",
+            KINDS,
+            "Every discipline's scored QA, deduplicated across the whole dataset and decontaminated.",
         ),
-        "screened_qa_rejects": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("screened_qa_rejects"),
-            description="Items removed by global dedup (with the item kept instead) or decontamination (with the "
+        "screened_qa_rejects": table_out(
+            "screened_qa_rejects",
+            KINDS,
+            "Items removed by global dedup (with the item kept instead) or decontamination (with the "
             "benchmark item and the matched text).",
         ),
     },
@@ -145,15 +145,15 @@ def screened_qa(
 
 @multi_asset(
     outs={
-        "linkqa_dataset": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("linkqa_dataset"),
-            description="Target discipline x difficulty mix of the screened (deduplicated, decontaminated) QA.",
+        "linkqa_dataset": table_out(
+            "linkqa_dataset",
+            KINDS,
+            "Target discipline x difficulty mix of the screened (deduplicated, decontaminated) QA.",
         ),
-        "linkqa_dataset_rejects": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("linkqa_dataset_rejects"),
-            description="Every item of the discipline left out of the dataset: reason category (exact_duplicate, "
+        "linkqa_dataset_rejects": table_out(
+            "linkqa_dataset_rejects",
+            KINDS,
+            "Every item of the discipline left out of the dataset: reason category (exact_duplicate, "
             "near_duplicate, benchmark_overlap, over_target_mix) with the related item, matched text, similarity.",
         ),
     },

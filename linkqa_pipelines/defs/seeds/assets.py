@@ -7,7 +7,7 @@ source once and letting `seed_qa` partitions select their discipline is cheaper 
 """
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetOut, MetadataValue, asset, multi_asset
+from dagster import AssetExecutionContext, MetadataValue, asset, multi_asset
 from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.contracts import QUARANTINE_SCHEMA, SEED_SCHEMA, conform
@@ -15,7 +15,7 @@ from linkqa_pipelines.core.release import evaluation_split_expr
 from linkqa_pipelines.core.seeds import fetch_s3_sources, iter_source_files, normalise_seeds, read_sources
 from linkqa_pipelines.defs.seeds.config import PipelineInputs, SeedSourcesConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata, top_reasons
+from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata, table_out, top_reasons
 from linkqa_pipelines.lib.partitions import discipline_partitions
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -24,20 +24,20 @@ KINDS = {"polars", "parquet"}
 
 @multi_asset(
     outs={
-        "seed_sources": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("seed_sources"),
-            description="All accepted seeds from every source, normalised, deduplicated, mapped to disciplines.",
+        "seed_sources": table_out(
+            "seed_sources",
+            KINDS,
+            "All accepted seeds from every source, normalised, deduplicated, mapped to disciplines.",
         ),
-        "seed_quarantine": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("seed_quarantine"),
-            description="Rejected seed rows with source file, row number, field and reason.",
+        "seed_quarantine": table_out(
+            "seed_quarantine",
+            KINDS,
+            "Rejected seed rows with source file, row number, field and reason.",
         ),
-        "seed_accounting": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("seed_accounting"),
-            description="Per source: rows in, seeds kept, rows quarantined, exact duplicates dropped.",
+        "seed_accounting": table_out(
+            "seed_accounting",
+            KINDS,
+            "Per source: rows in, seeds kept, rows quarantined, exact duplicates dropped.",
         ),
     },
     group_name="seeds",

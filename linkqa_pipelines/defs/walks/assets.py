@@ -4,7 +4,7 @@ import hashlib
 
 import numpy as np
 import polars as pl
-from dagster import AssetExecutionContext, AssetOut, MetadataValue, multi_asset
+from dagster import AssetExecutionContext, MetadataValue, multi_asset
 
 from linkqa_pipelines.core.contracts import PATH_SCHEMA, conform, list_column
 from linkqa_pipelines.core.walks import (
@@ -20,7 +20,7 @@ from linkqa_pipelines.core.walks import (
     walk_summary,
 )
 from linkqa_pipelines.defs.walks.config import WalkPathsConfig
-from linkqa_pipelines.lib.metadata import md_table, png_md, table_metadata
+from linkqa_pipelines.lib.metadata import md_table, png_md, table_out
 from linkqa_pipelines.lib.partitions import discipline_partitions
 
 KINDS = {"numpy", "parquet"}
@@ -28,15 +28,15 @@ KINDS = {"numpy", "parquet"}
 
 @multi_asset(
     outs={
-        "walk_paths": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("walk_paths"),
-            description="Sampled KP paths (value-function walks) and the seeds chosen for synthesis.",
+        "walk_paths": table_out(
+            "walk_paths",
+            KINDS,
+            "Sampled KP paths (value-function walks) and the seeds chosen for synthesis.",
         ),
-        "walk_paths_unseeded": AssetOut(
-            kinds=KINDS,
-            metadata=table_metadata("walk_paths_unseeded"),
-            description="Sampled paths that could not get enough linked seeds: kept to be seen, not synthesized.",
+        "walk_paths_unseeded": table_out(
+            "walk_paths_unseeded",
+            KINDS,
+            "Sampled paths that could not get enough linked seeds: kept to be seen, not synthesized.",
         ),
     },
     partitions_def=discipline_partitions,
