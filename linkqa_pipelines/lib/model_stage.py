@@ -67,8 +67,10 @@ def model_stage_asset(
     description: str,
     group_name: str,
     code_version: str | None = None,
+    extra_outs: Mapping[str, AssetOut] | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
-    """`@multi_asset` for a model-backed stage: its table plus its failures, per discipline."""
+    """`@multi_asset` for a model-backed stage: its table plus its failures, per discipline, and
+    `extra_outs` after them (verification's votes)."""
     return multi_asset(
         name=name,
         outs={
@@ -80,6 +82,7 @@ def model_stage_asset(
                 kinds={placement.backend, "parquet"},
                 metadata={TABLE_KEY: "llm_failures", PARTITION_KEY: {"stage": name}, **table_metadata("llm_failures")},
             ),
+            **(extra_outs or {}),
         },
         ins=dict(ins),
         partitions_def=discipline_partitions,
