@@ -1,14 +1,18 @@
-"""Seed assets through Dagster: accounting check, quarantine, idempotent partitions, failures naming the file."""
+"""Seed assets through Dagster: accounting check, quarantine, idempotent partitions, failures naming the file,
+partitions only where seeds are, and a single-run backfill of several partitions."""
 
 from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import AssetCheckResult, DagsterInstance
+from dagster import AssetCheckResult, DagsterInstance, DagsterUnknownPartitionError
 
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.seeds import SeedSourceError
+from linkqa_pipelines.definitions import build_definitions
 from linkqa_pipelines.defs.seeds.checks import seed_answers_in_choices
+from linkqa_pipelines.lib.partitions import registered_disciplines, seeded_disciplines
+from linkqa_pipelines.taxonomy import load_taxonomy
 from linkqa_pipelines_tests.pipeline import materialize_assets
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_seeds"
@@ -96,3 +100,42 @@ def test_answer_check_judges_only_the_partition_it_ran_for(tmp_path: Path) -> No
     assert evaluation.passed and evaluation.partition == "physics"
     planted = seed_answers_in_choices(seed_qa=bad)  # a decorated check: dagster types the call as `object`
     assert isinstance(planted, AssetCheckResult) and not planted.passed  # the same check on the planted partition fails
+
+
+def test_partitions_are_the_seeded_disciplines_and_follow_the_seeds(tmp_path: Path) -> None:
+    """Ingestion registers exactly the disciplines with seeds; a seedless one cannot be run."""
+    instance = DagsterInstance.ephemeral()
+    _ingest(tmp_path, instance=instance)
+    seeded = set(Lake(tmp_path).read("seed_sources")["discipline"])
+    assert registered_disciplines(instance) == seeded_disciplines(seeded)
+    seedless = next(d for d in load_taxonomy().discipline_ids if d not in seeded)
+    job = build_definitions(home=str(tmp_path)).resolve_job_def("discipline_seed_job")
+    with pytest.raises(DagsterUnknownPartitionError):
+        job.execute_in_process(partition_key=seedless, instance=instance)
+
+    only = FIXTURES / "answer_not_in_choices.csv"  # seeds of fewer disciplines: the others are dropped
+    _ingest(tmp_path, [str(only)], instance=instance)
+    assert registered_disciplines(instance) == seeded_disciplines(Lake(tmp_path).read("seed_sources")["discipline"])
+
+
+def test_single_run_backfill_of_three_partitions(tmp_path: Path) -> None:
+    """One run materializes three partitions, each with its own rows and row count."""
+    instance = DagsterInstance.ephemeral()
+    _ingest(tmp_path, instance=instance)
+    keys = registered_disciplines(instance)[:3]
+    runs_before = len(instance.get_runs())
+    result = materialize_assets(tmp_path, None, job="discipline_seed_job", partition=keys, instance=instance)
+    assert len(instance.get_runs()) == runs_before + 1
+    counts = {
+        e.event_specific_data.materialization.partition: e.event_specific_data.materialization.metadata[
+            "dagster/row_count"
+        ].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "seed_qa"
+    }
+    seeds = Lake(tmp_path).read("seed_sources")
+    assert counts == {k: seeds.filter(pl.col("discipline") == k).height for k in keys}
+    links = Lake(tmp_path).read("seed_knowledge_points")
+    assert set(links["discipline"]) == set(keys)
+    for key in keys:
+        assert set(Lake(tmp_path).read("seed_knowledge_points", [key])["discipline"]) == {key}

@@ -12,7 +12,7 @@ from dagster import (
     schedule,
 )
 
-from linkqa_pipelines.lib.partitions import discipline_partitions
+from linkqa_pipelines.lib.partitions import registered_disciplines
 
 ingest_job = define_asset_job("ingest_job", AssetSelection.assets("seed_sources", "seed_quarantine", "seed_accounting"))
 discipline_seed_job = define_asset_job(
@@ -60,7 +60,7 @@ JOBS = [
 )
 def nightly_discipline_refresh(context: ScheduleEvaluationContext) -> list[RunRequest]:
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [RunRequest(run_key=f"{day}:{key}", partition_key=key) for key in discipline_partitions.get_partition_keys()]
+    return [RunRequest(run_key=f"{day}:{key}", partition_key=key) for key in registered_disciplines(context.instance)]
 
 
 SCHEDULES: list[ScheduleDefinition] = [nightly_discipline_refresh]

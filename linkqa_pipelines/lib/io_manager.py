@@ -6,7 +6,8 @@ folder or `s3://` prefix, atomic writes, a DuckDB view per table) and loads upst
 as a DataFrame, or as a LazyFrame when the parameter is annotated so.
 
 Partitions: an output for one discipline key writes `discipline=<key>/`; an output for
-several keys (a single-run backfill) is split by its `discipline` column; an input loads the
+several keys (a single-run backfill) is split by its `discipline` column (the failure ledger's
+`partition` column); an input loads the
 partitions its mapping asks for and skips keys that were never materialized (a discipline
 without seeds), falling back to the contract schema when nothing exists.
 
@@ -31,6 +32,7 @@ from linkqa_pipelines.lib.lake_resource import LakeResource
 TABLE_KEY = "linkqa/table"
 PARTITION_KEY = "linkqa/partition"
 PARTITION_COLUMN = "discipline"
+SPLIT_COLUMNS = (PARTITION_COLUMN, "partition")  # the first a multi-partition output has is split by
 
 
 def _storage(metadata: Mapping[str, Any], asset_name: str) -> tuple[str, dict[str, str]]:
@@ -60,14 +62,15 @@ class LakeIOManager(ConfigurableIOManager):
             keys = list(context.asset_partition_keys)
             if len(keys) == 1:
                 uris = [lake.write(table, frame, {**fixed, PARTITION_COLUMN: keys[0]})]
-            elif PARTITION_COLUMN not in frame.columns:
-                raise ValueError(
-                    f"{context.asset_key.to_user_string()}: an output for {len(keys)} partitions needs a "
-                    f"'{PARTITION_COLUMN}' column to be split by"
-                )
             else:
+                column = next((c for c in SPLIT_COLUMNS if c in frame.columns), None)
+                if column is None:
+                    raise ValueError(
+                        f"{context.asset_key.to_user_string()}: an output for {len(keys)} partitions needs one "
+                        f"of the columns {list(SPLIT_COLUMNS)} to be split by"
+                    )
                 uris = [
-                    lake.write(table, frame.filter(pl.col(PARTITION_COLUMN) == key), {**fixed, PARTITION_COLUMN: key})
+                    lake.write(table, frame.filter(pl.col(column) == key), {**fixed, PARTITION_COLUMN: key})
                     for key in keys
                 ]
         context.add_output_metadata(

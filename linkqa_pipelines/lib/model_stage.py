@@ -23,7 +23,7 @@ from linkqa_pipelines.lib.io_manager import PARTITION_KEY, TABLE_KEY
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource, stats_metadata
 from linkqa_pipelines.lib.metadata import table_metadata
-from linkqa_pipelines.lib.partitions import discipline_partitions
+from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
 
 
 def gpu_op_tags(gpus: int) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def model_stage_asset(
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """`@multi_asset` for a model-backed stage: its table plus its failures, per discipline, and
     `extra_outs` after them (verification's votes)."""
-    return multi_asset(
+    asset = multi_asset(
         name=name,
         outs={
             name: AssetOut(
@@ -86,10 +86,12 @@ def model_stage_asset(
         },
         ins=dict(ins),
         partitions_def=discipline_partitions,
+        backfill_policy=discipline_backfill_policy,
         group_name=group_name,
         pool=placement.pool,
         op_tags=placement.op_tags,
     )
+    return lambda body: asset(per_discipline(body))
 
 
 def run_task(

@@ -1,9 +1,208 @@
-"""The one partitioning every per-discipline asset shares: the taxonomy's disciplines."""
+"""The one partitioning every per-discipline asset shares, and how assets run several keys at once.
+
+Partitions exist only where seeds are: `discipline_partitions` is dynamic, its keys are the
+taxonomy disciplines that have seeds. Ingestion registers them (`register_disciplines`, which
+also drops disciplines whose seeds are gone, so their stale tables leave the release); a sensor
+that sees new seed files asks for them with `partition_requests`. A discipline without seeds is
+therefore never scheduled and never shown as a green empty partition.
+
+One run can take many partitions (a single-run backfill over a key range, or `linkqa run`):
+`per_discipline` turns an asset body written for one discipline into one that loops over
+`context.partition_keys`, hands the body each discipline's rows of its partitioned inputs and a
+context whose `partition_key` is that discipline, scopes the body's metadata (and row counts) to
+that partition, and concatenates the outputs, which the IO manager splits again by discipline.
+"""
 
 from __future__ import annotations
 
-from dagster import StaticPartitionsDefinition
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import polars as pl
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetExecutionContext,
+    BackfillPolicy,
+    DagsterInstance,
+    DeleteDynamicPartitionsRequest,
+    DynamicPartitionsDefinition,
+)
 
 from linkqa_pipelines.taxonomy import load_taxonomy
 
-discipline_partitions = StaticPartitionsDefinition(list(load_taxonomy().discipline_ids))
+DISCIPLINE_PARTITIONS = "discipline"
+discipline_partitions = DynamicPartitionsDefinition(name=DISCIPLINE_PARTITIONS)
+
+# A per-discipline step is cheap next to a run's start-up (imports, instance, resources), and a
+# run of every seeded discipline (at most ~35) fits in memory: each stage reads one discipline's
+# rows at a time and its inputs are at most a few hundred MB for 100k seeds. One run per backfill.
+discipline_backfill_policy = BackfillPolicy.single_run()
+
+R = TypeVar("R")
+SPLIT_COLUMN = "discipline"
+
+
+def seeded_disciplines(disciplines: Iterable[str]) -> list[str]:
+    """The given discipline ids in taxonomy order; an id the taxonomy does not know is an error."""
+    known = load_taxonomy().discipline_ids
+    wanted = set(disciplines)
+    unknown = sorted(wanted - set(known))
+    if unknown:
+        raise ValueError(f"not taxonomy disciplines: {unknown} (partition keys are taxonomy discipline ids)")
+    return [d for d in known if d in wanted]
+
+
+def partition_requests(
+    registered: Sequence[str], seeded: Iterable[str], *, prune: bool = False
+) -> list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest]:
+    """Requests that add the seeded disciplines not yet registered and, with `prune` (the caller
+    knows every seed, as ingestion does), delete registered ones that no longer have seeds. A
+    sensor returns them in `SensorResult(dynamic_partitions_requests=...)`."""
+    wanted = seeded_disciplines(seeded)
+    add = [d for d in wanted if d not in registered]
+    drop = [d for d in registered if d not in wanted] if prune else []
+    requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
+    if add:
+        requests.append(AddDynamicPartitionsRequest(DISCIPLINE_PARTITIONS, add))
+    if drop:
+        requests.append(DeleteDynamicPartitionsRequest(DISCIPLINE_PARTITIONS, drop))
+    return requests
+
+
+@dataclass(frozen=True)
+class PartitionChange:
+    added: list[str]
+    removed: list[str]
+
+
+def register_disciplines(instance: DagsterInstance, seeded: Iterable[str], *, prune: bool = False) -> PartitionChange:
+    """Apply `partition_requests` on the instance: the partitions become the seeded disciplines."""
+    change = PartitionChange([], [])
+    for request in partition_requests(instance.get_dynamic_partitions(DISCIPLINE_PARTITIONS), seeded, prune=prune):
+        if isinstance(request, AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, list(request.partition_keys))
+            change.added.extend(request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(DISCIPLINE_PARTITIONS, key)
+            change.removed.extend(request.partition_keys)
+    return change
+
+
+def registered_disciplines(instance: DagsterInstance) -> list[str]:
+    """The partition keys in their stored order (the order a key range runs over)."""
+    return list(instance.get_dynamic_partitions(DISCIPLINE_PARTITIONS))
+
+
+def key_ranges(registered: Sequence[str], wanted: Iterable[str]) -> list[list[str]]:
+    """The wanted keys as runs of neighbours in the stored order: one run per range (a single
+    range when every registered discipline is wanted)."""
+    chosen = set(wanted)
+    ranges: list[list[str]] = []
+    previous = False
+    for key in registered:
+        if key in chosen and previous:
+            ranges[-1].append(key)
+        elif key in chosen:
+            ranges.append([key])
+        previous = key in chosen
+    return ranges
+
+
+def range_tags(keys: Sequence[str]) -> dict[str, str]:
+    """Run tags that make one run take `keys` (neighbours in the stored order, see `key_ranges`),
+    as a single-run backfill does; `execute_in_process` has no partition-range argument."""
+    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+
+
+class DisciplineContext(AssetExecutionContext):
+    """The run's context seen by one discipline's body: `partition_key` is that discipline and
+    output metadata lands on that partition's materialization, not on every partition's."""
+
+    def __init__(self, context: AssetExecutionContext, key: str) -> None:
+        super().__init__(context.op_execution_context)
+        self._run_context = context
+        self._key = key
+
+    @property
+    def partition_key(self) -> str:
+        return self._key
+
+    @property
+    def partition_keys(self) -> Sequence[str]:
+        return [self._key]
+
+    @property
+    def has_partition_key(self) -> bool:
+        return True
+
+    def add_output_metadata(
+        self, metadata: Mapping[str, Any], output_name: str | None = None, mapping_key: str | None = None
+    ) -> None:
+        del mapping_key  # per-discipline assets have no dynamic outputs
+        keys = self.assets_def.keys_by_output_name
+        asset_key = keys[output_name] if output_name is not None else next(iter(keys.values()))
+        self._run_context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=self._key)
+
+
+def _partitioned_inputs(context: AssetExecutionContext, names: Iterable[str]) -> set[str]:
+    layer = context.job_def.asset_layer
+    found: set[str] = set()
+    for name in names:
+        try:
+            key = context.asset_key_for_input(name)
+        except Exception:  # not an asset input (config, resources)
+            continue
+        if layer.has(key) and layer.get(key).is_partitioned:
+            found.add(name)
+    return found
+
+
+def _rows_of(value: Any, key: str) -> Any:
+    if isinstance(value, pl.DataFrame | pl.LazyFrame):
+        return value.filter(pl.col(SPLIT_COLUMN) == key)
+    return value
+
+
+def _concat(outputs: Sequence[Any]) -> Any:
+    """One output per position, every discipline's frames stacked (their schemas agree)."""
+    if isinstance(outputs[0], tuple):
+        return tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
+    return pl.concat(outputs, how="vertical_relaxed")
+
+
+def _row_counts(context: AssetExecutionContext, key: str, output: Any) -> None:
+    frames = output if isinstance(output, tuple) else (output,)
+    for asset_key, frame in zip(context.assets_def.keys_by_output_name.values(), frames, strict=True):
+        if isinstance(frame, pl.DataFrame):
+            context.add_asset_metadata({"dagster/row_count": frame.height}, asset_key=asset_key, partition_key=key)
+
+
+def per_discipline(body: Callable[..., R]) -> Callable[..., R]:
+    """Run an asset body written for one discipline over every partition key of the run.
+
+    The body's partitioned inputs are cut to the discipline's rows (their `discipline` column);
+    unpartitioned LazyFrame inputs are read once and shared. With one key the body runs as is."""
+
+    @functools.wraps(body)
+    def run(context: AssetExecutionContext, *args: Any, **inputs: Any) -> R:
+        keys = list(context.partition_keys)
+        if len(keys) == 1:
+            output = body(DisciplineContext(context, keys[0]), *args, **inputs)
+            _row_counts(context, keys[0], output)
+            return output
+        split = _partitioned_inputs(context, inputs)
+        shared = {
+            n: v.collect().lazy() if isinstance(v, pl.LazyFrame) and n not in split else v for n, v in inputs.items()
+        }
+        outputs: list[Any] = []
+        for key in keys:
+            sliced = {n: _rows_of(v, key) if n in split else v for n, v in shared.items()}
+            output = body(DisciplineContext(context, key), *args, **sliced)
+            _row_counts(context, key, output)
+            outputs.append(output)
+        return _concat(outputs)
+
+    return run

@@ -23,7 +23,7 @@ from linkqa_pipelines.defs.release.config import BenchmarkConfig, DatasetConfig,
 from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.metadata import counts_md, md_table, png_md, table_metadata, table_out
-from linkqa_pipelines.lib.partitions import discipline_partitions
+from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
 
 KINDS = {"polars", "parquet"}
 
@@ -158,8 +158,10 @@ def screened_qa(
         ),
     },
     partitions_def=discipline_partitions,
+    backfill_policy=discipline_backfill_policy,
     group_name="release",
 )
+@per_discipline
 def linkqa_dataset(
     context: AssetExecutionContext,
     config: DatasetConfig,

@@ -3,7 +3,8 @@
 `ingest_seeds` (unpartitioned) reads all configured files, normalises and validates them, and
 returns the accepted seeds, the quarantine and a per-source accounting table. Reading every
 source once and letting `seed_qa` partitions select their discipline is cheaper than each of
-~25 partitions re-reading every file.
+~25 partitions re-reading every file. It also makes the discipline partitions exactly the
+disciplines that now have seeds (`register_disciplines`), so seedless ones are never run.
 """
 
 import polars as pl
@@ -16,7 +17,12 @@ from linkqa_pipelines.core.seeds import fetch_s3_sources, iter_source_files, nor
 from linkqa_pipelines.defs.seeds.config import PipelineInputs, SeedSourcesConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata, table_out, top_reasons
-from linkqa_pipelines.lib.partitions import discipline_partitions
+from linkqa_pipelines.lib.partitions import (
+    discipline_backfill_policy,
+    discipline_partitions,
+    per_discipline,
+    register_disciplines,
+)
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 KINDS = {"polars", "parquet"}
@@ -89,7 +95,10 @@ def ingest_seeds(
             "synthesized item that keeps their wording is removed from the release: expect a much smaller release. "
             "Seed from dev/validation/training splits instead."
         )
-    per_discipline = seeds.group_by("discipline").len().sort("len", descending=True)
+    by_discipline = seeds.group_by("discipline").len().sort("len", descending=True)
+    change = register_disciplines(context.instance, by_discipline["discipline"], prune=True)
+    if change.added or change.removed:
+        context.log.info(f"discipline partitions: added {change.added}, removed (no seeds left) {change.removed}")
     context.add_output_metadata(
         {
             "sources": MetadataValue.md("\n".join(f"- `{s}`" for s in sources)),
@@ -101,7 +110,9 @@ def ingest_seeds(
             "control_chars_removed": int(accounting["control_chars_removed"].sum()),
             "duplicates_dropped": int(accounting["duplicates"].sum()),
             "evaluation_split_seeds": evaluation.height,
-            "per_discipline": md_table(per_discipline),
+            "per_discipline": md_table(by_discipline),
+            "partitions_added": MetadataValue.json(change.added),
+            "partitions_removed": MetadataValue.json(change.removed),
             "languages": counts_md(dict(seeds.group_by("language").len().iter_rows())),
             "unmapped_subjects": md_table(unmapped),
             "accounting": md_table(accounting, max_rows=50),
@@ -120,13 +131,15 @@ def ingest_seeds(
 
 @asset(
     partitions_def=discipline_partitions,
+    backfill_policy=discipline_backfill_policy,
     group_name="seeds",
     kinds=KINDS,
     metadata=table_metadata("seed_qa"),
     description="Normalised seeds of one discipline.",
 )
+@per_discipline
 def seed_qa(context: AssetExecutionContext, seed_sources: pl.LazyFrame) -> pl.DataFrame:
-    seeds = seed_sources.filter(pl.col("discipline").is_in(context.partition_keys)).collect()
+    seeds = seed_sources.filter(pl.col("discipline") == context.partition_key).collect()
     context.add_output_metadata(
         {
             "languages": counts_md(dict(seeds.group_by("language").len().iter_rows())),

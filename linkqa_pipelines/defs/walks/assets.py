@@ -21,7 +21,7 @@ from linkqa_pipelines.core.walks import (
 )
 from linkqa_pipelines.defs.walks.config import WalkPathsConfig
 from linkqa_pipelines.lib.metadata import md_table, png_md, table_out
-from linkqa_pipelines.lib.partitions import discipline_partitions
+from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
 
 KINDS = {"numpy", "parquet"}
 
@@ -40,8 +40,10 @@ KINDS = {"numpy", "parquet"}
         ),
     },
     partitions_def=discipline_partitions,
+    backfill_policy=discipline_backfill_policy,
     group_name="walks",
 )
+@per_discipline
 def walk_paths(
     context: AssetExecutionContext,
     config: WalkPathsConfig,
