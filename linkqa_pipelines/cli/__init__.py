@@ -6,7 +6,7 @@ materialization and the lineage afterwards.
 
 This package's entry point: `main` parses the command line, prepares the home and dispatches to
 one command; the commands live beside it (`run`: the pipeline run and its verdict, `inspect`:
-doctor, query, tables), with the parser, the error reporting, the stage bookkeeping and the
+doctor, query, tables; `show`: one item's story), with the parser, the error reporting, the stage bookkeeping and the
 summary tables in their own modules.
 """
 
@@ -31,6 +31,7 @@ from linkqa_pipelines.cli.parser import (
     build_parser,
 )
 from linkqa_pipelines.cli.run import StageError, cmd_run
+from linkqa_pipelines.cli.show import cmd_show
 
 __all__ = [
     "EXIT_CODES",
@@ -95,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "tables":
             return cmd_tables()
+        if args.command == "show":
+            return cmd_show(args)
         return cmd_query(args.sql)
     except StageError as exc:
         return report(exc.error, args.debug, f"{exc.label}: ")

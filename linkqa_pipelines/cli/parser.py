@@ -85,6 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
         "query", parents=[common], help="run SQL on the DuckDB warehouse, e.g. 'select count(*) from seed_qa'"
     )
     query.add_argument("sql")
+    show = sub.add_parser(
+        "show",
+        parents=[common],
+        help="one item's story: question and key, its path's KPs, seeds (file, row), verification, difficulty, "
+        "dedup/decontamination/mix decisions",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = show.add_mutually_exclusive_group(required=True)
+    which.add_argument("qa_id", nargs="?", help="the item's qa_id (released or rejected)")
+    which.add_argument(
+        "--sample", type=int, metavar="N", help="N random items of the release (of any stage if none was released)"
+    )
+    show.add_argument("--discipline", metavar="D", help="with --sample: only items of discipline D")
+    show.add_argument("--seed", type=int, metavar="S", help="with --sample: random seed, for a repeatable sample")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
