@@ -75,7 +75,8 @@ def item_report(lake: Lake, qa_id: str) -> dict[str, Any] | None:
     catalog = {r["kp_id"]: r for r in _rows(lake, "kp_catalog", pl.col("kp_id").is_in(kp_order))}
     seed_ids: list[str] = list(item.get("seed_ids") or [])
     seeds = {r["seed_id"]: r for r in _rows(lake, "seed_sources", pl.col("seed_id").is_in(seed_ids))}
-    votes = _rows(lake, "qa_verification_votes", this)
+    regenerated_from = item.get("regenerated_from")  # the disputed version's votes belong to its story too
+    votes = _rows(lake, "qa_verification_votes", pl.col("qa_id").is_in([qa_id, regenerated_from or qa_id]))
     return {
         "item": {k: v for k, v in item.items() if k not in DIFFICULTY_COLUMNS},
         "released": bool(_rows(lake, "linkqa_dataset", this)),
@@ -97,6 +98,8 @@ def item_report(lake: Lake, qa_id: str) -> dict[str, Any] | None:
         ],
         "verification": {
             "status": _verification_text(item),
+            "rounds": item.get("verify_rounds"),
+            "regenerated_from": regenerated_from,
             "votes": sorted(votes, key=lambda v: (v["round"], v["sample"])),
         },
         "difficulty": {c: item[c] for c in DIFFICULTY_COLUMNS if item.get(c) is not None},
@@ -166,10 +169,14 @@ def _render(console: Any, report: dict[str, Any]) -> None:
     )
     seeds = [{**s, "answer": _with_key_text(s["answer"], s["choices"])} for s in report["seeds"]]
     table("seeds", seeds, ("seed_id", "source", "source_row", "answer", "question"))
-    line("verification", report["verification"]["status"])
-    votes = report["verification"]["votes"]
-    if votes:
-        table("verification votes", votes, ("round", "sample", "model", "answer", "agrees", "rationale"))
+    verification = report["verification"]
+    line("verification", verification["status"])
+    for name in ("rounds", "regenerated_from"):
+        if verification[name] is not None:
+            line(f"verification {name}", verification[name])
+    if verification["votes"]:
+        columns = ("qa_id", "round", "sample", "model", "answer", "agrees", "rationale")
+        table("verification votes (keyless answers)", verification["votes"], columns)
     for name, value in report["difficulty"].items() or [("difficulty", "not scored")]:
         line(name, value)
     if report["decisions"]:
