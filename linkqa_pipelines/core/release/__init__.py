@@ -1,6 +1,6 @@
 """Pure logic of the release stage (no Dagster): dedup, decontamination and the release export."""
 
-from linkqa_pipelines.core.release.card import markdown_table
+from linkqa_pipelines.core.release.card import card_for_display, markdown_table
 from linkqa_pipelines.core.release.dataset import (
     REJECT_REASONS,
     benchmark_items,
@@ -17,16 +17,19 @@ from linkqa_pipelines.core.release.decontamination import (
 )
 from linkqa_pipelines.core.release.dedup import dedup, dedup_text_expr, keep_priority_expr, lsh_params
 from linkqa_pipelines.core.release.export import write_release
+from linkqa_pipelines.core.release.licences import KNOWN_BENCHMARKS, seed_source_licences
 from linkqa_pipelines.core.release.ngrams import ngram_hashes, token_arrays
 from linkqa_pipelines.core.text import qa_text_expr
 
 __all__ = [
     "BENCHMARK_SCHEMA",
     "CONTAMINATION_SCHEMA",
+    "KNOWN_BENCHMARKS",
     "REJECT_REASONS",
     "BenchmarkIndex",
     "DecontaminationSettings",
     "benchmark_items",
+    "card_for_display",
     "dedup",
     "dedup_text_expr",
     "evaluation_split_expr",
@@ -38,6 +41,7 @@ __all__ = [
     "ngram_hashes",
     "qa_text_expr",
     "rejects",
+    "seed_source_licences",
     "token_arrays",
     "write_release",
 ]

@@ -34,7 +34,28 @@ COLUMN_DOCS: dict[str, str] = {
     "completion_tokens": "completion tokens spent on the row",
     "enhanced_from": "qa_id of the original when the row is a harder variant",
     "difficulty_method": "model or heuristic that scored difficulty",
+    "verification": "verified | refined | failed | unverified: a second model's keyless answers vs the key",
+    "agreement": "share of the keyless answers that named the key; null when none was given",
 }
+
+# Polars dtype -> the HF `datasets` feature dtype name (the dataset card's dataset_info.features)
+_HF_DTYPES: tuple[tuple[pl.DataType, str], ...] = (
+    (pl.String(), "string"),
+    (pl.Boolean(), "bool"),
+    (pl.Int8(), "int8"),
+    (pl.Int16(), "int16"),
+    (pl.Int32(), "int32"),
+    (pl.Int64(), "int64"),
+    (pl.UInt8(), "uint8"),
+    (pl.UInt16(), "uint16"),
+    (pl.UInt32(), "uint32"),
+    (pl.UInt64(), "uint64"),
+    (pl.Float32(), "float32"),
+    (pl.Float64(), "float64"),
+)
+_SOURCE_COLUMNS = ("name", "licence", "files", "seeds", "released_rows", "url")
+# HF hub size_categories buckets: (exclusive upper bound, label)
+_SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
 
 class CardInfo(TypedDict, total=False):
@@ -44,7 +65,7 @@ class CardInfo(TypedDict, total=False):
     name: str
     version: str
     description: str
-    seed_sources: list[dict[str, str]]  # {"name", "licence", "url"}
+    seed_sources: list[dict[str, Any]]  # licences.seed_source_licences: name, licence, hub_id, url, files, ...
     dedup: dict[str, Any]  # e.g. {"exact": 12, "near": 30, "threshold": 0.8}
     decontamination: dict[str, Any]  # e.g. {"benchmarks": ["mmlu test"], "flagged": 4, "removed": 4, "n": 13}
     selection: str  # Markdown, e.g. the select_to_target report
@@ -72,6 +93,86 @@ def _share_table(counts: Mapping[str, int], key: str, total: int) -> str:
     )
 
 
+def hf_feature(column: str, dtype: pl.DataType) -> dict[str, str]:
+    """One dataset_info feature in the hub's YAML form ({name, dtype} or {name, list: dtype})."""
+    inner = dtype.inner if isinstance(dtype, pl.List) else None
+    name = next((n for t, n in _HF_DTYPES if (inner if inner is not None else dtype) == t), None)
+    if name is None:
+        raise ValueError(f"column {column!r}: no HF datasets feature for Polars type {dtype}")
+    return {"name": column, "list" if inner is not None else "dtype": name}
+
+
+def size_category(rows: int) -> str:
+    return next((label for bound, label in _SIZE_CATEGORIES if rows < bound), "1M<n<10M" if rows < 10**7 else "n>10M")
+
+
+def front_matter(
+    stats: Mapping[str, Any], schema: Mapping[str, pl.DataType], slugs: Mapping[str, str], info: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The card's YAML header as the HF hub reads it: licence(s) of the seed sources, languages,
+    task and size categories, one config per discipline plus `all` (Parquet shards, split
+    `train`), and dataset_info with each config's features and row count, which `datasets`
+    checks against the files when it loads them."""
+    sources: list[Mapping[str, Any]] = info.get("seed_sources") or [{}]
+    hub_ids = sorted({str(s.get("hub_id", "other")) for s in sources})
+    front: dict[str, Any] = {"license": hub_ids[0] if len(hub_ids) == 1 else hub_ids}
+    if "other" in hub_ids:
+        front["license_name"] = "seed-dataset-licences"
+        front["license_details"] = "The licences of the seed datasets apply; see the Licence section."
+    features = [hf_feature(c, t) for c, t in schema.items()]
+    sizes = stats["bytes"]
+    configs = {"all": ("data/*/*.parquet", list(slugs))} | {
+        slug: (f"data/{slug}/*.parquet", [d]) for d, slug in slugs.items()
+    }
+    task_categories = ["question-answering"] + (["multiple-choice"] if stats["qa_type"].get("multiple_choice") else [])
+    front |= {
+        "pretty_name": info.get("name", "LinkQA synthetic QA"),
+        "language": sorted(k for k in stats["language"] if k in ("en", "zh")),
+        "task_categories": task_categories,
+        "size_categories": [size_category(stats["rows"])],
+        "tags": ["synthetic"],
+    }
+    if stats["rows"]:  # an empty release has no shard a config could name
+        front["configs"] = [
+            {"config_name": c, "data_files": [{"split": "train", "path": glob}], "default": c == "all"}
+            for c, (glob, _) in configs.items()
+        ]
+        front["dataset_info"] = [
+            {
+                "config_name": c,
+                "features": features,
+                "splits": [
+                    {
+                        "name": "train",
+                        "num_bytes": sum(sizes[d]["memory"] for d in members),
+                        "num_examples": sum(stats["disciplines"][d] for d in members),
+                    }
+                ],
+                "download_size": sum(sizes[d]["parquet"] for d in members),
+                "dataset_size": sum(sizes[d]["memory"] for d in members),
+            }
+            for c, (_, members) in configs.items()
+        ]
+    return front
+
+
+def card_for_display(card: str) -> str:
+    """The card with its YAML header shown as a fenced block: Markdown viewers that do not know
+    front matter (Dagster's metadata view) otherwise render it as run-together text."""
+    if not card.startswith("---\n"):
+        return card
+    end = card.index("\n---\n", 4)
+    return "```yaml\n" + card[4 : end + 1] + "```\n" + card[end + 5 :]
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes repeated values out in full: the configs share one feature list, and YAML anchors
+    (&id001 / *id001) are legal but unreadable on the hub's card view."""
+
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 (the override keeps the base signature)
+        return True
+
+
 def dataset_card(
     stats: Mapping[str, Any],
     schema: Mapping[str, pl.DataType],
@@ -82,16 +183,8 @@ def dataset_card(
     distributions, dedup/decontamination, licence."""
     name = info.get("name", "LinkQA synthetic QA")
     total = stats["rows"]
-    languages = sorted(k for k in stats["language"] if k in ("en", "zh"))
-    front = {
-        "license": "other",
-        "pretty_name": name,
-        "language": languages,
-        "task_categories": ["question-answering"],
-        "configs": [{"config_name": "all", "data_files": "data/*/*.parquet", "default": True}]
-        + [{"config_name": slug, "data_files": f"data/{slug}/*.parquet"} for slug in slugs.values()],
-    }
-    out = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True).strip(), "---", ""]
+    front = front_matter(stats, schema, slugs, info)
+    out = ["---", yaml.dump(front, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True).strip(), "---", ""]
     out += [f"# {name}" + (f" ({info['version']})" if info.get("version") else ""), ""]
     out += [info.get("description", "Synthetic question-answer pairs made by the LinkQA pipeline."), ""]
     out += [
@@ -109,8 +202,13 @@ def dataset_card(
         "Rows per backend and model:",
         "",
         markdown_table(
-            pl.DataFrame(stats["backend_model"], schema={"backend": pl.String, "model": pl.String, "rows": pl.Int64})
+            pl.DataFrame(
+                stats["backend_model"],
+                schema={"backend": pl.String, "model": pl.String, "rows": pl.Int64, "verified": pl.Int64},
+            )
         ),
+        "",
+        _verification(stats["verification"], total),
         "",
     ]
     offline = sum(
@@ -138,7 +236,8 @@ def dataset_card(
             )
         )
     ]
-    out += ["", "## Distributions", "", "Rows per discipline and difficulty:", ""]
+    out += ["", "## Distributions", "", "![rows per discipline](plots/discipline_distribution.png)", ""]
+    out += ["Rows per discipline and difficulty:", ""]
     level_cols = [k for k in LEVEL_KEYS if k != "unscored" or stats["difficulty"]["unscored"]]
     out += [
         markdown_table(
@@ -167,7 +266,15 @@ def dataset_card(
         "",
         _share_table(stats["qa_type"], "qa_type", total),
         "",
-        f"Tokens: {stats['tokens']['text_estimate']} estimated text tokens in the rows; generation spent "
+        "KPs per item (the length of the KP path it was synthesized along):",
+        "",
+        _share_table(stats["path_length"], "KPs", total),
+        "",
+        "![path-length histogram](plots/path_length_histogram.png)",
+        "",
+        *_coverage(stats["kp_coverage"]),
+        f"Tokens: {stats['tokens']['text']} tokens of text in the rows (question, choices, answer, rationale), "
+        f"counted with the {stats['tokens']['tokenizer']} tokenizer; generation spent "
         f"{stats['tokens']['prompt']} prompt and {stats['tokens']['completion']} completion tokens.",
         "",
     ]
@@ -186,11 +293,8 @@ def dataset_card(
     if sources:
         out += [
             markdown_table(
-                pl.DataFrame(
-                    [
-                        {"seed dataset": s.get("name", ""), "licence": s.get("licence", ""), "url": s.get("url", "")}
-                        for s in sources
-                    ]
+                pl.DataFrame([{k: s.get(k) for k in _SOURCE_COLUMNS} for s in sources]).rename(
+                    {"name": "seed dataset", "released_rows": "released rows"}, strict=False
                 )
             ),
             "",
@@ -206,3 +310,36 @@ def _facts(title: str, facts: Mapping[str, Any] | None) -> str:
     if not facts:
         return f"- {title}: not reported for this release."
     return f"- {title}: " + ", ".join(f"{k} = {v}" for k, v in facts.items()) + "."
+
+
+def _verification(counts: Mapping[str, Any], total: int) -> str:
+    share = counts.get("verified_share")
+    return (
+        f"Verification: {counts['verified'] + counts['refined']} of {total} rows ({share:.1%}) were checked by a "
+        "second model's keyless answers agreeing with the key (`verified`, or `refined` after a correction); "
+        f"{counts['failed']} failed and {counts['unverified']} were not verified."
+        if share is not None
+        else "Verification: no rows."
+    )
+
+
+def _coverage(coverage: Mapping[str, Any]) -> list[str]:
+    if coverage["catalog_kps"] is None:
+        return [f"KP coverage: {coverage['used_kps']} distinct KPs in the rows (no KP catalog given).", ""]
+    share = coverage["share"]
+    return [
+        f"KP coverage: {coverage['used_kps']} of the catalog's {coverage['catalog_kps']} KPs "
+        f"({share:.1%} of the catalog) are linked by at least one released row."
+        if share is not None
+        else "KP coverage: the KP catalog is empty.",
+        "",
+        markdown_table(
+            pl.DataFrame(
+                [{"discipline": d, **v} for d, v in coverage["disciplines"].items()],
+                schema={"discipline": pl.String, "catalog_kps": pl.Int64, "used_kps": pl.Int64, "share": pl.Float64},
+            )
+        ),
+        "",
+        "![KP coverage curve](plots/kp_coverage_curve.png)",
+        "",
+    ]

@@ -3,9 +3,9 @@ dataset card and manifest — and swap it in atomically.
 
 `write_release` streams the dataset one discipline at a time (pass a LazyFrame and only one
 discipline's rows are in memory), writes each as Parquet and JSONL shards of at most
-`shard_rows` rows under `data/<discipline>/`, and accumulates a small aggregate
-(`stats.stats_cube`) from which `stats.json`, the PNG plots (`plots`) and the README.md
-dataset card (`card`) are made. The release is assembled in a
+`shard_rows` rows under `data/<discipline>/`, and accumulates small aggregates
+(`stats.aggregate`; with the KP catalog, for coverage) from which `stats.json`, the PNG plots
+(`plots`) and the README.md dataset card (`card`) are made. The release is assembled in a
 temporary sibling folder and swapped in at the end, so a crash never leaves a half-written
 release where a reader looks; a previous release in `out_dir` (it has a manifest.json) is
 replaced, any other non-empty folder is refused.
@@ -28,7 +28,7 @@ import polars as pl
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, conform
 from linkqa_pipelines.core.release.card import CardInfo, dataset_card
 from linkqa_pipelines.core.release.plots import write_plots
-from linkqa_pipelines.core.release.stats import release_stats, stats_cube
+from linkqa_pipelines.core.release.stats import ReleaseAggregate, aggregate, combine, release_stats
 
 MANIFEST = "manifest.json"
 
@@ -94,11 +94,13 @@ def write_release(
     *,
     shard_rows: int = 100_000,
     card_info: CardInfo | Mapping[str, Any],
+    kp_catalog: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> ReleaseManifest:
     """Write the release (see module docstring) and return its manifest.
 
     `dataset` must carry the SYNTH_QA_SCHEMA columns (extra columns are kept after them);
     every discipline must be non-null. Row order within a discipline is preserved.
+    `kp_catalog` (columns kp_id, disciplines) is what KP coverage is measured against.
     """
     if shard_rows < 1:
         raise ValueError(f"shard_rows must be >= 1, got {shard_rows}")
@@ -122,7 +124,8 @@ def write_release(
         shutil.rmtree(tmp)
     (tmp / "plots").mkdir(parents=True)
     shards: list[ShardFile] = []
-    cubes: list[pl.DataFrame] = []
+    parts: list[ReleaseAggregate] = []
+    sizes: dict[str, dict[str, int]] = {}  # per discipline: in-memory (Arrow) and Parquet bytes
     out_schema = dict(conform(pl.DataFrame(schema=dict(schema)), SYNTH_QA_SCHEMA).schema)
     try:
         for discipline in disciplines:
@@ -147,11 +150,16 @@ def write_release(
                             sha256=_sha256(path),
                         )
                     )
-            cubes.append(stats_cube(part))
-        cube = pl.concat(cubes) if cubes else stats_cube(pl.DataFrame(schema=SYNTH_QA_SCHEMA))
-        stats = release_stats(cube, disciplines)
+            parts.append(aggregate(part))
+            sizes[discipline] = {
+                "memory": int(part.estimated_size()),
+                "parquet": sum(s.bytes for s in shards if s.discipline == discipline and s.format == "parquet"),
+            }
+        catalog = None if kp_catalog is None else kp_catalog.lazy().select("kp_id", "disciplines").collect()
+        agg = combine(parts)
+        stats: dict[str, Any] = {**release_stats(agg, disciplines, catalog), "bytes": sizes}
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
-        plot_paths = write_plots(stats, cube, tmp / "plots")
+        plot_paths = write_plots(stats, agg.cube, tmp / "plots")
         (tmp / "README.md").write_text(dataset_card(stats, out_schema, slugs, dict(card_info)), encoding="utf-8")
         manifest = ReleaseManifest(  # paths as they will be once the release is swapped in
             out_dir=out_dir,

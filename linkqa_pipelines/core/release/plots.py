@@ -1,5 +1,6 @@
-"""The release's PNG plots (rows per discipline x difficulty, difficulty histogram by language),
-drawn on Agg figures without pyplot's global state, with a CJK font when one is installed.
+"""The release's PNG plots (rows per discipline, rows per discipline x difficulty, difficulty
+histogram by language, KPs-per-item histogram, KP coverage curve), drawn on Agg figures without
+pyplot's global state, with a CJK font when one is installed.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ def write_plots(stats: Mapping[str, Any], cube: pl.DataFrame, folder: Path) -> t
     # through the module: the stub's rc_context signature has a bare os.PathLike, partially unknown on import
     with mpl.rc_context({"font.family": _font_family()}):
         return (
+            _plot_disciplines(stats, folder / "discipline_distribution.png"),
             _plot_heatmap(stats, folder / "discipline_difficulty.png"),
             _plot_histogram(cube, folder / "difficulty_histogram.png"),
+            _plot_path_lengths(stats, folder / "path_length_histogram.png"),
+            _plot_coverage(stats, folder / "kp_coverage_curve.png"),
         )
 
 
@@ -100,4 +104,58 @@ def _plot_histogram(cube: pl.DataFrame, path: Path) -> Path:
     ax.set_xlabel("difficulty")
     ax.set_ylabel("rows")
     ax.set_title("Difficulty distribution")
+    return _save(fig, path)
+
+
+def _plot_disciplines(stats: Mapping[str, Any], path: Path) -> Path:
+    """Rows per discipline, largest first (horizontal bars: long names stay readable)."""
+    counts = sorted(stats["disciplines"].items(), key=lambda kv: (-kv[1], kv[0]))
+    fig = _new_figure(7, 0.3 * max(len(counts), 1) + 1.6)
+    ax = fig.add_subplot()
+    names = [d for d, _ in counts][::-1]
+    values = [n for _, n in counts][::-1]
+    ax.barh(names, values, color="#4c72b0")
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v}", va="center", fontsize=8)
+    if not counts:
+        ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("rows")
+    ax.set_title("Rows per discipline")
+    return _save(fig, path)
+
+
+def _plot_path_lengths(stats: Mapping[str, Any], path: Path) -> Path:
+    """How many KPs each item links (its walk's length)."""
+    lengths = stats["path_length"]
+    fig = _new_figure(6, 3.6)
+    ax = fig.add_subplot()
+    keys = list(lengths)
+    ax.bar(keys, [lengths[k] for k in keys], color="#55a868")
+    for x, k in enumerate(keys):
+        ax.text(x, lengths[k], f"{lengths[k]}", ha="center", va="bottom", fontsize=8)
+    if not keys:
+        ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("KPs on the item's path")
+    ax.set_ylabel("rows")
+    ax.set_title("Path-length histogram")
+    return _save(fig, path)
+
+
+def _plot_coverage(stats: Mapping[str, Any], path: Path) -> Path:
+    """Share of the catalog's KPs used by at least t released rows, against t (log scale)."""
+    coverage = stats["kp_coverage"]
+    fig = _new_figure(6, 3.6)
+    ax = fig.add_subplot()
+    curve = np.array(coverage["curve"], dtype=float).reshape(-1, 2)
+    if curve.shape[0]:
+        ax.step(curve[:, 0], curve[:, 1], where="post", color="#c44e52")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1)
+    else:
+        why = "no KP catalog given" if coverage["catalog_kps"] is None else "no catalog KP is used"
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("t (rows linking the KP)")
+    ax.set_ylabel("share of catalog KPs used by >= t rows")
+    share = coverage["share"]
+    ax.set_title("KP coverage" + (f": {share:.1%} of the catalog used" if share is not None else ""))
     return _save(fig, path)

@@ -8,12 +8,14 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from linkqa_pipelines.core.difficulty import select_to_target
 from linkqa_pipelines.core.release import (
     BenchmarkIndex,
+    card_for_display,
     dedup,
     evaluation_split_expr,
     find_contaminated,
     keep_priority_expr,
     markdown_table,
     rejects,
+    seed_source_licences,
     write_release,
 )
 from linkqa_pipelines.core.release import benchmark_items as benchmark_items_of
@@ -193,7 +195,8 @@ def linkqa_dataset(
 @asset(
     group_name="release",
     kinds={"parquet", "json"},
-    description="Exported Parquet + JSONL shards per discipline, dataset card, statistics and plots.",
+    description="Exported Parquet + JSONL shards per discipline, dataset card (HF hub front matter), statistics "
+    "(real-tokenizer token counts, KP coverage against kp_catalog, verification rate) and plots.",
 )
 def linkqa_release(
     config: ReleaseConfig,
@@ -201,12 +204,8 @@ def linkqa_release(
     linkqa_dataset: pl.LazyFrame,
     linkqa_dataset_rejects: pl.LazyFrame,
     seed_sources: pl.LazyFrame,
+    kp_catalog: pl.LazyFrame,
 ) -> MaterializeResult:
-    sources = (
-        seed_sources.group_by("adapter")
-        .agg(pl.col("source").n_unique().alias("files"), pl.len().alias("seeds"))
-        .collect()
-    )
     by_reason = dict(linkqa_dataset_rejects.group_by("reason").len().collect().iter_rows())
     out_dir = lake.home_path / "release"
     manifest = write_release(
@@ -216,14 +215,7 @@ def linkqa_release(
         card_info={
             "name": config.name,
             "version": config.version,
-            "seed_sources": [
-                {
-                    "name": f"{r['adapter']} ({r['files']} files, {r['seeds']} seeds)",
-                    "licence": "see the source's licence",
-                    "url": "",
-                }
-                for r in sources.iter_rows(named=True)
-            ],
+            "seed_sources": seed_source_licences(seed_sources, linkqa_dataset),
             "dedup": {
                 "scope": "whole dataset",
                 "exact": by_reason.get("exact_duplicate", 0),
@@ -233,12 +225,18 @@ def linkqa_release(
             "selection": f"{by_reason.get('over_target_mix', 0)} items left out to meet the per-discipline "
             "difficulty targets.",
         },
+        kp_catalog=kp_catalog,
     )
+    stats = manifest.stats
     metadata: dict[str, Any] = {
         "dagster/row_count": manifest.rows,
         "release_dir": MetadataValue.path(str(out_dir)),
         "shards": len(manifest.shards),
-        "dataset_card": MetadataValue.md(manifest.card_path.read_text(encoding="utf-8")[:20_000]),
+        "text_tokens": stats["tokens"]["text"],
+        "tokenizer": stats["tokens"]["tokenizer"],
+        "kp_coverage": stats["kp_coverage"]["share"],
+        "verified_share": stats["verification"]["verified_share"],
+        "dataset_card": MetadataValue.md(card_for_display(manifest.card_path.read_text(encoding="utf-8"))[:20_000]),
     }
     for plot in manifest.plot_paths:
         metadata[f"plot_{plot.stem}"] = png_md(plot.read_bytes(), plot.stem)
