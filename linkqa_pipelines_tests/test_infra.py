@@ -19,7 +19,6 @@ import subprocess
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -27,6 +26,8 @@ from urllib.parse import urlparse
 import dagster as dg
 import pytest
 import yaml
+
+from linkqa_pipelines_tests.dockerfile import dockerfile_instructions, image_env, image_user, runs_as_user
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -43,50 +44,6 @@ EXPECTED_YAML = {
 }
 
 
-@dataclass(frozen=True)
-class ExternalClassSchema:
-    """Config keys of a ConfigurableClass whose package is not installed here."""
-
-    required: frozenset[str]
-    allowed: frozenset[str]
-
-
-# dagster_k8s is not installed in the dev venv. Keys from dagster-k8s 0.29.x
-# (DagsterK8sJobConfig.config_type_run_launcher); when the package is importable the real
-# schema is used instead.
-EXTERNAL_CLASSES = {
-    ("dagster_k8s", "K8sRunLauncher"): ExternalClassSchema(
-        required=frozenset({"instance_config_map"}),
-        allowed=frozenset(
-            {
-                "dagster_home",
-                "env_config_maps",
-                "env_secrets",
-                "env_vars",
-                "fail_pod_on_run_failure",
-                "image_pull_policy",
-                "image_pull_secrets",
-                "instance_config_map",
-                "job_image",
-                "job_namespace",
-                "k8s_api_ssl_ca_cert_file",
-                "kubeconfig_file",
-                "labels",
-                "load_incluster_config",
-                "only_allow_user_defined_env_vars",
-                "only_allow_user_defined_k8s_config_fields",
-                "postgres_password_secret",
-                "resources",
-                "run_k8s_config",
-                "scheduler_name",
-                "security_context",
-                "service_account_name",
-                "volume_mounts",
-                "volumes",
-            }
-        ),
-    ),
-}
 K8S_RUN_CONFIG_KEYS = {
     "container_config",
     "pod_template_spec_metadata",
@@ -387,48 +344,40 @@ def class_config_errors(klass: Any, config: Mapping[str, Any]) -> list[str]:
 
 
 def configurable_class_errors(section: Mapping[str, Any]) -> list[str]:
-    """Validate a `module`/`class`/`config` block against the class's own config schema."""
+    """Validate a `module`/`class`/`config` block against the class's own config schema.
+
+    The dev extra installs dagster-postgres and dagster-k8s, so every class the kit names loads."""
     module, class_name = section["module"], section["class"]
-    config = section.get("config") or {}
-    if importlib.util.find_spec(module.split(".")[0]) is not None:
-        try:
-            klass = getattr(importlib.import_module(module), class_name)
-        except (ImportError, AttributeError) as exc:
-            return [f"{module}.{class_name}: cannot load the class: {exc}"]
-        return class_config_errors(klass, config)
-    schema = EXTERNAL_CLASSES.get((module, class_name))
-    if schema is None:
-        return [f"{module}.{class_name}: not importable and not a known external class"]
-    errors = [f"unknown key {k!r}" for k in sorted(set(config) - schema.allowed)]
-    errors += [f"missing required key {k!r}" for k in sorted(schema.required - set(config))]
-    run_k8s_keys = set(config.get("run_k8s_config", {}))
-    errors += [f"run_k8s_config: unknown key {k!r}" for k in sorted(run_k8s_keys - K8S_RUN_CONFIG_KEYS)]
-    for list_key in ("env_secrets", "env_config_maps", "env_vars"):
-        if not all(isinstance(v, str) for v in config.get(list_key, [])):
-            errors.append(f"{list_key} must be a list of names")
-    return errors
+    try:
+        klass = getattr(importlib.import_module(module), class_name)
+    except (ImportError, AttributeError) as exc:
+        return [f"{module}.{class_name}: cannot load the class: {exc}"]
+    return class_config_errors(klass, section.get("config") or {})
+
+
+UNSET_ENV = re.compile(r'environment variable "(\w+)" which is not set')
 
 
 def instance_schema_errors(base_dir: Path, filename: str) -> list[str]:
     """Dagster's instance schema on the whole file, through the public loader.
 
     `dg.DagsterInstance.get()` loads `$DAGSTER_HOME/dagster.yaml` and validates the whole file
-    (raising DagsterInvalidConfigError) before it builds any part of the instance. A file that
-    passes then fails to build here only because a class it names lives in a package the dev venv
-    does not install (dagster-postgres for `storage: postgres`); that failure means "valid".
-    Any other failure is re-raised.
+    (raising DagsterInvalidConfigError) before it builds any part of the instance. The variables
+    the file reads (`{env: NAME}`) are unset here, so a valid file then fails to build its storage
+    on exactly those: that failure means "valid" (connecting is test_postgres_instance.py's job).
     """
+    raw = yaml.safe_load((base_dir / filename).read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as home, pytest.MonkeyPatch.context() as env:
         shutil.copy(base_dir / filename, Path(home) / "dagster.yaml")
         env.setenv("DAGSTER_HOME", home)
+        for name in env_names(raw):
+            env.delenv(name, raising=False)
         try:
             dg.DagsterInstance.get().dispose()
         except dg.DagsterInvalidConfigError as exc:
-            return [str(exc)]
-        except Exception as exc:
-            missing = re.search(r"Couldn't import module (\S+)", str(exc))
-            if missing is None or importlib.util.find_spec(missing.group(1).split(".")[0]) is not None:
-                raise
+            unset = [UNSET_ENV.search(e) for e in exc.error_messages]
+            if not (unset and all(m and m.group(1) in env_names(raw) for m in unset)):
+                return [str(exc)]
     return []
 
 
@@ -444,23 +393,6 @@ def instance_errors(base_dir: Path, filename: str) -> list[str]:
         if isinstance(section, Mapping) and "module" in section
         for err in configurable_class_errors(section)
     ]
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs with continuation lines joined and comments dropped."""
-    joined: list[str] = []
-    pending = ""
-    for line in (INFRA / "Dockerfile").read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        joined.append(pending + stripped)
-        pending = ""
-    assert not pending, "Dockerfile ends inside a continued line"
-    return [(ins.split(None, 1)[0].upper(), ins.split(None, 1)[1]) for ins in joined]
 
 
 def vllm_flags(args: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -647,8 +579,7 @@ def test_dockerfile_installs_the_project_and_serves_its_code_location() -> None:
     assert instructions[0] == ("FROM", "python:3.11-slim")
     assert ("ARG", "WITH_VLLM=0") in instructions
     runs = " ".join(args for kind, args in instructions if kind == "RUN")
-    assert re.search(r'pip install "\.\$\{extras\}"', runs), "must pip install the project itself"
-    assert "dagster-postgres" in runs and "dagster-k8s" in runs
+    assert re.search(r'pip install "\.\[\$\{extras\}\]"', runs), "must pip install the project itself"
     for kind, args in instructions:
         if kind == "COPY":
             *sources, _dest = args.split()
@@ -660,12 +591,17 @@ def test_dockerfile_installs_the_project_and_serves_its_code_location() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert not ignored & {"pyproject.toml", "README.md", "workspace.yaml", "linkqa_pipelines"}
-    env = " ".join(args for kind, args in instructions if kind == "ENV")
-    assert "DAGSTER_HOME=/opt/dagster/dagster_home" in env and "LINKQA_HOME=/var/lib/linkqa" in env
+    env = image_env(instructions)
+    assert env["DAGSTER_HOME"] == "/opt/dagster/dagster_home" and env["LINKQA_HOME"] == "/var/lib/linkqa"
+    assert env["NUMBA_CACHE_DIR"].startswith("/") and not env["NUMBA_CACHE_DIR"].startswith("/tmp")
 
+    uid, _gid = image_user(instructions)
+    assert uid != 0
     user_at = kinds.index("USER")
-    assert instructions[user_at][1].split(":")[0] not in {"root", "0"}
-    assert user_at > max(i for i, k in enumerate(kinds) if k == "RUN"), "drop root after installing"
+    assert "pip install" not in " ".join(runs_as_user(instructions)), "install as root, then drop root"
+    assert any("pip install" in args for kind, args in instructions[:user_at] if kind == "RUN")
+    # The image checks itself as the user its pods run as (test_production_image.py replays it).
+    assert any("linkqa_pipelines.definitions" in check for check in runs_as_user(instructions))
     # The chart and the run launcher set container args; an ENTRYPOINT would be prepended to them.
     assert "ENTRYPOINT" not in kinds
     cmd = json.loads(instructions[kinds.index("CMD")][1])
@@ -684,9 +620,11 @@ def test_dockerfile_installs_the_project_and_serves_its_code_location() -> None:
 
 
 @pytest.mark.slow  # runs bash
-@pytest.mark.parametrize(("with_vllm", "extras"), [("0", ""), ("1", "[vllm]"), ("yes", None)])
+@pytest.mark.parametrize(("with_vllm", "extras"), [("0", "postgres,k8s"), ("1", "postgres,k8s,vllm"), ("yes", None)])
 def test_dockerfile_build_arg_selects_the_vllm_extra(with_vllm: str, extras: str | None) -> None:
     runs = " ".join(args for kind, args in dockerfile_instructions() if kind == "RUN")
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert extras is None or set(extras.split(",")) <= set(declared), "the image installs undeclared extras"
     case = re.search(r"case .*? esac", runs)
     assert case, "the WITH_VLLM switch is a shell case statement"
     proc = subprocess.run(
@@ -756,8 +694,7 @@ def test_vllm_server_requests_gpus_and_serves_where_its_service_points() -> None
 def test_linkqa_home_is_the_same_path_everywhere() -> None:
     settings = manifests("k8s/linkqa-env.yaml")[("ConfigMap", "linkqa-env")]["data"]
     home = settings["LINKQA_HOME"]
-    env = " ".join(args for kind, args in dockerfile_instructions() if kind == "ENV")
-    assert f"LINKQA_HOME={home}" in env
+    assert image_env(dockerfile_instructions())["LINKQA_HOME"] == home
     mounts = load_one("dagster.yaml")["run_launcher"]["config"]["volume_mounts"]
     assert [m["mount_path"] for m in mounts if m["name"] == "linkqa-home"] == [home]
     pvc = manifests("k8s/linkqa-home-pvc.yaml")[("PersistentVolumeClaim", "linkqa-home")]
