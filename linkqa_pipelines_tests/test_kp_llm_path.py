@@ -64,7 +64,8 @@ _WORD = re.compile(r"[A-Za-z]{5,}")
 def play_model(request: dict[str, Any], attempt: int) -> Any:
     """A deterministic stand-in for a model answering the KP extraction prompt."""
     prompt = next(m["content"] for m in request["messages"] if m["role"] == "user")
-    question = prompt.split("\n\n")[1]
+    # the question block, wherever the instructions put it (an R1-style model gets no system message)
+    question = next(block for block in prompt.split("\n\n") if block.startswith(("Question:", "题目:")))
     if "GARBAGE-ALWAYS" in question:
         return {"knowledge_points": "not a list", "note": "garbage"}
     if "NOKPS-FIRST" in question and attempt == 0:

@@ -54,8 +54,9 @@ def test_offline_backend_labels_validates_and_records(tmp_path: Path, caplog: py
     assert not by_key["s0"].ok and "no answer" in (by_key["s0"].error or "")
     frame = outcome.failures_frame()
     assert sorted(frame["key"]) == ["s0", "s1", "s3", "s4"] and set(frame["backend"]) == {"offline"}
+    assert frame["terminal"].all() and outcome.stats.terminal == 4  # deterministic: asking again changes nothing
     assert outcome.stats.calls == 0 and outcome.stats.succeeded == 2
-    assert "[offline backend] kp/physics (keyphrase-v1): 6 requests: 2 ok, 4 failed" in caplog.text
+    assert "[offline backend] kp/physics (keyphrase-v1): 6 requests: 2 ok, 4 failed (4 terminal)" in caplog.text
 
 
 def test_offline_backend_checks_schema_and_shape(tmp_path: Path) -> None:

@@ -226,7 +226,11 @@ def test_response_formats(server: FakeOpenAIServer, tmp_path: Path, transport: s
         body = server.bodies[-1]
         assert (body.get("response_format") or {}).get("type") == expected
         assert result.ok and result.parsed is not None and result.parsed["tag"] == "q"
-        assert "JSON schema" in body["messages"][0]["content"]  # the schema is also in the prompt
+        hint = body["messages"][0]["content"]
+        assert "JSON schema" in hint  # the schema is also in the prompt
+        # json_object (DeepSeek) needs the word "json" and an example in the prompt; json_schema does not
+        example = 'Output json only, shaped like this example (placeholder values):\n{"tag":"...","digest":"..."'
+        assert (example in hint) == (fmt != "json_schema"), hint
     assert server.bodies[0]["response_format"]["json_schema"]["schema"] == ANSWER_SCHEMA
     assert result.text is not None and "```json" in result.text  # text mode: parsed out of prose and a code fence
 
@@ -319,3 +323,66 @@ def test_bad_requests_fail_loudly(server: FakeOpenAIServer, tmp_path: Path) -> N
         client.generate("s", None, [ChatRequest(key="y", messages=({"role": "user"},))])
     with pytest.raises(ValueError, match="needs a model"):
         LLMClient(LLMSettings(backend="openai")).generate("s", None, [ask("a")])
+
+
+def test_r1_style_models_get_no_system_message(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """R1's guidance: every instruction in the user turn. The stage's system text and the schema hint
+    go there instead; the family is found from the name, and either can be overridden."""
+    outcome = make_client(server, tmp_path, model="DeepSeek-R1-Distill-Qwen-32B").generate("s", None, [ask("q")])
+    assert outcome.results[0].ok
+    (turn,) = server.bodies[-1]["messages"]
+    assert turn["role"] == "user" and turn["content"].startswith("You are precise.\n\nq\n\nReply with a single JSON")
+    assert server.bodies[-1]["temperature"] == 0.7  # the R1 weights take sampling parameters
+    make_client(server, tmp_path, model="my-finetune", model_family="r1").generate("s", None, [ask("q2")])
+    assert [m["role"] for m in server.bodies[-1]["messages"]] == ["user"]
+    make_client(server, tmp_path, model="deepseek-r1", system_message="yes").generate("s", None, [ask("q3")])
+    assert [m["role"] for m in server.bodies[-1]["messages"]] == ["system", "user"]
+    with pytest.raises(ValueError, match="unknown model family 'r2'"):
+        make_client(server, tmp_path, model_family="r2")
+
+
+def test_reasoning_model_bodies(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """OpenAI's o-series: max_completion_tokens, no sampling parameters; DeepSeek's reasoner: no
+    sampling parameters (ignored) and no system message."""
+    for model, limit, system in (
+        ("o3-mini", "max_completion_tokens", True),
+        ("deepseek-reasoner", "max_tokens", False),
+    ):
+        make_client(server, tmp_path / model, model=model).generate(
+            "s", None, [ask("q", params=SamplingParams(seed=3))]
+        )
+        body = server.bodies[-1]
+        assert body[limit] == 2048 and ({"max_tokens", "max_completion_tokens"} - {limit}).isdisjoint(body)
+        assert "temperature" not in body and "top_p" not in body and body["seed"] == 3
+        assert (body["messages"][0]["role"] == "system") == system
+
+
+def test_a_deterministic_rejection_stops_after_n_attempts_across_runs(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """Each run's try varies the seed (and a repair names the error); after max_attempts_total rejected
+    answers over all runs the request is terminal and not sent again, unless retry_failed."""
+
+    def reject(request: ChatRequest, answer: dict) -> str:
+        return "wrong language: expected Chinese"
+
+    def run(**overrides: Any) -> Any:
+        client = make_client(server, tmp_path, max_repairs=1, max_attempts_total=4, **overrides)
+        return client.generate("s", "p", [ask("det q", key="k1")], validate=reject)
+
+    first = run()
+    assert server.total == 2 and not first.results[0].terminal
+    assert first.failures_frame()["terminal"].to_list() == [False]
+    second = run()
+    assert server.total == 4 and second.results[0].terminal and second.stats.terminal == 1
+    assert (second.results[0].error or "").startswith("terminal after 4 rejected answers over all runs")
+    assert "wrong language: expected Chinese" in (second.results[0].error or "")
+    seeds = [b.get("seed") for b in server.bodies]
+    assert len(set(seeds)) == 4  # every try differs: the first run's first call unseeded, the rest varied
+    assert "wrong language: expected Chinese" in server.bodies[1]["messages"][-1]["content"]  # the repair names it
+    third = run()
+    assert server.total == 4  # terminal: not sent again
+    assert third.results[0].terminal and third.failures_frame().row(0, named=True)["terminal"] is True
+    with sqlite3.connect(tmp_path / "cache" / "llm_responses.sqlite") as db:
+        assert db.execute("select rejected, failed_runs from attempts where key = 'k1'").fetchall() == [(4, 2)]
+    again = run(retry_failed=True)
+    assert server.total == 6 and not again.results[0].terminal  # asked again, with fresh tries
+    assert len({b.get("seed") for b in server.bodies}) == 6

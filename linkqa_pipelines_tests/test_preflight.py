@@ -84,3 +84,16 @@ def test_sampling_parameters_not_sent_to_models_that_refuse_them() -> None:
     assert "temperature" not in request_body("deepseek-reasoner", call)
     assert "top_p" not in request_body("o3-mini", call)
     assert request_body("deepseek-chat", call)["temperature"] == 0.7
+
+
+def test_retry_failed_reaches_the_llm_resource() -> None:
+    """`linkqa run --retry-failed` is run config of the LLM resource, never an environment binding."""
+    from linkqa_pipelines.cli.parser import build_parser
+    from linkqa_pipelines.definitions import bind_resources
+    from linkqa_pipelines.lib.llm_resource import LLM_ENV
+
+    args = build_parser().parse_args(["run", "--retry-failed"])
+    llm = bind_resources(env={}, llm={"retry_failed": args.retry_failed or None})["llm"]
+    assert llm.retry_failed and llm.settings().retry_failed and llm.settings().max_attempts_total == 4
+    assert not bind_resources(env={}, llm={"retry_failed": None})["llm"].retry_failed  # default: not re-sent
+    assert "retry_failed" not in LLM_ENV

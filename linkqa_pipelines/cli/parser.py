@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="any failure fails the run: an unreadable seed file stops ingestion, any quarantined row or "
         "failed request gives exit code 3",
     )
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="ask the model again for terminal failures: requests whose answers were rejected "
+        "LINKQA_LLM_MAX_ATTEMPTS_TOTAL times over all runs (default 4) are otherwise not sent again",
+    )
     _llm_arguments(run)
 
     doctor = sub.add_parser(

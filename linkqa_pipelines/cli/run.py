@@ -41,6 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CLIError(f"--max-failure-rate {args.max_failure_rate} is not between 0 and 1", code=EXIT_USAGE)
 
     llm = {flag: getattr(args, flag) for flag in LLM_FLAGS}
+    llm["retry_failed"] = args.retry_failed or None  # None: the resource's default (not retried)
     checked = preflight_llm(llm)
     console.print(f"[bold]linkqa run[/bold]  home={linkqa_home()}  dagster_home={os.environ['DAGSTER_HOME']}")
     for line in checked.checks:

@@ -44,6 +44,12 @@ class LLMResource(ConfigurableResource):
     timeout: float = _field("timeout")
     max_retries: int = _field("max_retries")
     max_repairs: int = _field("max_repairs")
+    max_attempts_total: int = _field("max_attempts_total")
+    retry_failed: bool = Field(
+        default=False, description="ask terminal failures again (`linkqa run --retry-failed`; run config only)"
+    )
+    model_family: str | None = _field("model_family")
+    system_message: str = _field("system_message")
     price_input: float = _field("price_input")
     price_output: float = _field("price_output")
     tensor_parallel_size: int = _field("tensor_parallel_size")
@@ -74,7 +80,7 @@ class LLMResource(ConfigurableResource):
 
 # field -> environment variable, for the definitions' EnvVar bindings
 LLM_ENV: dict[str, str] = {
-    name: ENV_PREFIX + name.upper() for name in LLMResource.model_fields if name != "api_key_env"
+    name: ENV_PREFIX + name.upper() for name in LLMResource.model_fields if name not in ("api_key_env", "retry_failed")
 }
 LLM_FLOAT_FIELDS = frozenset({"timeout", "price_input", "price_output", "gpu_memory_utilization"})
 LLM_INT_FIELDS = frozenset(
@@ -84,6 +90,7 @@ LLM_INT_FIELDS = frozenset(
         "tpm",
         "max_retries",
         "max_repairs",
+        "max_attempts_total",
         "tensor_parallel_size",
         "max_model_len",
         "max_num_seqs",
@@ -101,6 +108,7 @@ def stats_metadata(outcome: BatchOutcome, backend: str | None = None) -> dict[st
         "llm_requests": s.requests,
         "llm_succeeded": s.succeeded,
         "llm_failures": s.failures,
+        "llm_terminal": s.terminal,
         "llm_calls": s.calls,
         "llm_cache_hits": s.cache_hits,
         "llm_retries": s.retries,

@@ -106,7 +106,7 @@ def run_task(
     label = f"[offline backend: non-LLM algorithm {task.offline_model}]" if llm.backend == "offline" else llm.describe()
     context.log.info(f"{task.stage}: {len(requests)} requests via {label}")
     outcome = task.run(llm.client(lake.home_path), partition, requests)
-    failed = len(outcome.batch.failures)
+    failed, terminal = len(outcome.batch.failures), outcome.batch.stats.terminal
     if failed and llm.backend == "offline":  # a deterministic algorithm: asking again changes nothing
         context.log.warning(
             f"{task.stage}: {failed} of {len(requests)} items rejected by the offline algorithm "
@@ -114,8 +114,9 @@ def run_task(
         )
     elif failed:
         context.log.warning(
-            f"{task.stage}: {failed} of {len(requests)} requests failed after retries; "
-            "recorded in llm_failures and retried by the next materialization"
+            f"{task.stage}: {failed} of {len(requests)} requests failed; recorded in llm_failures: "
+            f"{failed - terminal} retried by the next materialization, {terminal} terminal (answers rejected "
+            f"{llm.max_attempts_total} times over all runs; `linkqa run --retry-failed` asks again)"
         )
     return outcome
 

@@ -17,6 +17,7 @@ class BatchStats:
     requests: int = 0
     succeeded: int = 0
     failures: int = 0
+    terminal: int = 0  # failures later runs do not retry (deterministic, or out of attempts)
     cache_hits: int = 0  # responses served from the cache instead of a call
     calls: int = 0  # requests sent to the backend, every transport attempt included
     retries: int = 0  # transport re-sends (429, 5xx, timeouts, dropped connections)
@@ -39,7 +40,8 @@ class BatchStats:
     def summary(self) -> str:
         """One log line: what a user wants to see after a stage."""
         return (
-            f"{self.requests} requests: {self.succeeded} ok, {self.failures} failed; {self.cache_hits} cache hits, "
+            f"{self.requests} requests: {self.succeeded} ok, {self.failures} failed ({self.terminal} terminal); "
+            f"{self.cache_hits} cache hits, "
             f"{self.calls} calls, {self.retries} retries, {self.repairs} repairs; tokens {self.prompt_tokens} in / "
             f"{self.completion_tokens} out ({self.reasoning_tokens} reasoning); ~${self.est_cost_usd:.4f}; "
             f"{self.seconds:.1f}s"

@@ -8,6 +8,10 @@ only the requests still in flight. Rows hold the raw text, so parsing stays afte
 A response that a chain finally rejected (unparseable or invalid even after repairs) is
 marked `rejected`: it is served again only if the current parser and validator accept it,
 otherwise the next run asks the model anew.
+
+The same file holds the attempt ledger (`attempts`): per stage, partition and request key, how
+many of the request's answers were rejected over all runs and in how many runs it ended failed.
+The client varies the next try by the latter and stops asking at a total (`LedgerEntry`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,18 @@ CREATE TABLE IF NOT EXISTS responses (
     created_at REAL NOT NULL
 ) WITHOUT ROWID
 """
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS attempts (
+    stage TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    key TEXT NOT NULL,
+    rejected INTEGER NOT NULL,
+    failed_runs INTEGER NOT NULL,
+    last_reason TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (stage, partition, key)
+) WITHOUT ROWID
+"""
 _CHUNK = 500  # keys per SELECT ... IN (...), below SQLite's variable limit
 
 
@@ -46,6 +62,16 @@ def cache_key(backend: str, model: str, call: Call) -> str:
     """sha256 of (backend, model, messages, schema, sampling params, response format)."""
     material = [backend, model, call.messages, call.schema, call.schema_name, asdict(call.params), call.response_format]
     return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A request's record over all runs: answers rejected by parsing or validation, runs in which
+    it ended failed (what the next try varies by), and the last rejection's reason."""
+
+    rejected: int = 0
+    failed_runs: int = 0
+    last_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,7 @@ class ResponseCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a process kill
             conn.execute(_SCHEMA)
+            conn.execute(_LEDGER)
             self._conn = conn
         return self._conn
 
@@ -114,6 +141,28 @@ class ResponseCache:
     def reject(self, reasons: Iterable[tuple[str, str]]) -> None:
         """Mark (key, reason) rows as not to be served again unless they now parse and validate."""
         self._write("UPDATE responses SET rejected = ? WHERE key = ?", [(r, k) for k, r in reasons])
+
+    def ledger(self, stage: str, partition: str | None, keys: Sequence[str]) -> dict[str, LedgerEntry]:
+        """The ledger entries of `keys` that exist."""
+        found: dict[str, LedgerEntry] = {}
+        with self._lock:
+            db = self._db()
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                rows = db.execute(
+                    "SELECT key, rejected, failed_runs, last_reason FROM attempts WHERE stage = ? AND partition = ?"
+                    f" AND key IN ({','.join('?' * len(chunk))})",
+                    [stage, partition or "", *chunk],
+                )
+                for key, rejected, failed_runs, last_reason in rows:
+                    found[key] = LedgerEntry(rejected, failed_runs, last_reason)
+        return found
+
+    def record(self, stage: str, partition: str | None, entries: Iterable[tuple[str, LedgerEntry]]) -> None:
+        """Store the entries of (key, entry) pairs, replacing what was there, in one transaction."""
+        now = time.time()
+        rows = [(stage, partition or "", key, e.rejected, e.failed_runs, e.last_reason, now) for key, e in entries]
+        self._write("INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def _write(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         if not rows:

@@ -8,12 +8,20 @@ error, in the next round; when repairs run out the request fails with that reaso
 responses that led there are marked rejected in the cache, so the next materialization asks
 again instead of replaying them. Identical calls within a round are sent once.
 
+Every request's rejected answers are counted across runs in the attempt ledger (`cache.py`):
+a later run's try of a request that failed varies its sampling seed (a repair varies it too,
+besides naming the error), and once `max_attempts_total` answers were rejected the request is
+a terminal failure, not sent again unless `retry_failed` is set. A deterministic (offline)
+rejection is terminal at once. Messages are shaped for the model family (`families.py`): the
+schema hint worded for the response mode, and no system message where the family takes none.
+
 The driver is synchronous, as Dagster assets are: the openai backend runs an event loop of
 its own for each round, the vllm backend calls its engine directly in the caller's thread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -24,7 +32,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from linkqa_pipelines.core.llm.accounting import BatchStats
-from linkqa_pipelines.core.llm.cache import ResponseCache, cache_key
+from linkqa_pipelines.core.llm.cache import LedgerEntry, ResponseCache, cache_key
 from linkqa_pipelines.core.llm.offline_backend import OfflineAlgorithm, run_offline
 from linkqa_pipelines.core.llm.parsing import (
     Interpreted,
@@ -42,6 +50,8 @@ from linkqa_pipelines.core.llm.types import (
     ChatRequest,
     ChatResult,
     RawResponse,
+    ResponseFormat,
+    SamplingParams,
 )
 from linkqa_pipelines.core.llm.vllm_backend import EngineFactory, VLLMBackend, build_engine
 
@@ -65,6 +75,10 @@ class _Chain:
 
     request: ChatRequest
     messages: list[dict[str, str]]
+    entry: LedgerEntry = field(default_factory=LedgerEntry)  # the request's record from earlier runs
+    reset: bool = False  # a terminal record set back by retry_failed
+    rejected_now: int = 0  # answers received in this run and rejected
+    last_reason: str | None = None
     attempts: int = 0
     repairs: int = 0
     prompt_tokens: int = 0
@@ -72,6 +86,27 @@ class _Chain:
     reasoning_tokens: int = 0
     bad: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])  # (cache key, reason) of unusable answers
     result: ChatResult | None = None
+
+    @property
+    def rejected(self) -> int:
+        """Answers of this request rejected over all runs, this one included."""
+        return self.entry.rejected + self.rejected_now
+
+    def params(self) -> SamplingParams:
+        """The request's sampling, with the seed varied on every later try (another run after a
+        failure, or a repair): a deterministic endpoint is not asked the same thing twice."""
+        variant, step = self.entry.failed_runs, self.repairs
+        if not variant and not step:
+            return self.request.params
+        material = f"{self.request.params.seed}|{variant}|{step}".encode()
+        return replace(self.request.params, seed=int.from_bytes(hashlib.sha256(material).digest()[:4]) >> 1)
+
+    def ledger_update(self) -> LedgerEntry | None:
+        """The request's new ledger entry, or None when this run changed nothing."""
+        failed = self.result is not None and not self.result.ok and self.rejected_now > 0
+        if not (self.rejected_now or self.reset):
+            return None
+        return LedgerEntry(self.rejected, self.entry.failed_runs + failed, self.last_reason or self.entry.last_reason)
 
 
 class LLMClient:
@@ -157,7 +192,9 @@ class LLMClient:
     ) -> BatchOutcome:
         backend = self.backend()
         stats = BatchStats(stage, partition, backend.name, backend.model, requests=len(requests))
-        chains = [_Chain(r, _initial_messages(r)) for r in requests]
+        mode, system = self.settings.response_format, self.settings.system_allowed()
+        chains = [_Chain(r, _initial_messages(r, mode, system)) for r in requests]
+        self._load_ledger(stage, partition, chains)
         pending = chains
         while pending:
             next_round: list[_Chain] = []
@@ -165,7 +202,7 @@ class LLMClient:
             calls: dict[str, Call] = {}
             for chain in pending:
                 r = chain.request
-                call = Call(tuple(chain.messages), r.schema, r.schema_name, r.params, self.settings.response_format)
+                call = Call(tuple(chain.messages), r.schema, r.schema_name, chain.params(), mode)
                 key = cache_key(backend.name, backend.model, call)
                 groups.setdefault(key, []).append(chain)
                 calls.setdefault(key, call)
@@ -184,6 +221,14 @@ class LLMClient:
                         stats.cache_hits += 1
                         self._advance(chain, key, hit.raw, verdict, 1, True, stats, next_round)
 
+            for key, group in list(to_send.items()):  # out of attempts: terminal, not sent
+                spent = [chain for chain in group if chain.rejected >= self.settings.max_attempts_total]
+                for chain in spent:
+                    self._fail(chain, chain.last_reason or chain.entry.last_reason or "rejected", backend, True)
+                if len(spent) == len(group):
+                    del to_send[key]
+                else:
+                    to_send[key] = [chain for chain in group if chain not in spent]
             on_done = partial(self._received, to_send, backend, stats, validate, next_round)
             backend.run([(key, calls[key]) for key in to_send], on_done)
             scheduled = {id(chain) for chain in next_round}
@@ -194,10 +239,25 @@ class LLMClient:
         rejected = [bad for chain in chains if chain.result is not None and not chain.result.ok for bad in chain.bad]
         if rejected:
             self.cache.reject(rejected)
+        updates = [(chain.request.key, entry) for chain in chains if (entry := chain.ledger_update()) is not None]
+        self.cache.record(stage, partition, updates)
         results = [_finished(chain) for chain in chains]
         stats.succeeded = sum(r.ok for r in results)
         stats.failures = len(results) - stats.succeeded
+        stats.terminal = sum(r.terminal for r in results)
         return BatchOutcome(results, stats)
+
+    def _load_ledger(self, stage: str, partition: str | None, chains: list[_Chain]) -> None:
+        """Each chain's record from earlier runs; with `retry_failed`, terminal records start over
+        (their failed runs kept, so the new try is not the one that was rejected)."""
+        ledger = self.cache.ledger(stage, partition, [chain.request.key for chain in chains])
+        for chain in chains:
+            entry = ledger.get(chain.request.key)
+            if entry is None:
+                continue
+            if self.settings.retry_failed and entry.rejected >= self.settings.max_attempts_total:
+                entry, chain.reset = replace(entry, rejected=0), True
+            chain.entry = entry
 
     def _received(
         self,
@@ -266,8 +326,12 @@ class LLMClient:
             chain.result = self._result(chain, verdict, None, cached, stats.backend, stats.model)
             return
         chain.bad.append((key, verdict.error))
-        if chain.repairs >= self.settings.max_repairs:
-            chain.result = self._result(chain, verdict, verdict.error, cached, stats.backend, stats.model)
+        if not cached:  # counted once, when it arrived
+            chain.rejected_now += 1
+            chain.last_reason = verdict.error
+        spent = chain.rejected >= self.settings.max_attempts_total
+        if spent or chain.repairs >= self.settings.max_repairs:
+            chain.result = self._result(chain, verdict, verdict.error, cached, stats.backend, stats.model, spent)
             return
         chain.repairs += 1
         stats.repairs += 1
@@ -278,9 +342,20 @@ class LLMClient:
         next_round.append(chain)
 
     def _result(
-        self, chain: _Chain, verdict: Interpreted | None, error: str | None, cached: bool, backend: str, model: str
+        self,
+        chain: _Chain,
+        verdict: Interpreted | None,
+        error: str | None,
+        cached: bool,
+        backend: str,
+        model: str,
+        terminal: bool = False,
     ) -> ChatResult:
         ok = error is None
+        if terminal:
+            error = (
+                f"terminal after {chain.rejected} rejected answers over all runs (--retry-failed asks again): {error}"
+            )
         return ChatResult(
             key=chain.request.key,
             ok=ok,
@@ -295,10 +370,11 @@ class LLMClient:
             error=None if ok else self.redact(error or ""),
             backend=backend,
             model=model,
+            terminal=terminal,
         )
 
-    def _fail(self, chain: _Chain, reason: str, backend: Backend) -> None:
-        chain.result = self._result(chain, None, reason, False, backend.name, backend.model)
+    def _fail(self, chain: _Chain, reason: str, backend: Backend, terminal: bool = False) -> None:
+        chain.result = self._result(chain, None, reason, False, backend.name, backend.model, terminal)
 
     # -- offline backend ---------------------------------------------------------------
     def _offline(
@@ -312,7 +388,7 @@ class LLMClient:
     ) -> BatchOutcome:
         name = offline_name or str(getattr(offline, "__name__", "offline"))
         stats = BatchStats(stage, partition, "offline", name, requests=len(requests))
-        results: list[ChatResult] = []
+        results: list[ChatResult] = []  # a rejection is terminal: the algorithm would answer the same again
         for request, (answer, error) in zip(requests, run_offline(stage, requests, offline), strict=True):
             if answer is not None and request.schema is not None:
                 error = schema_error(answer, request.schema)
@@ -334,23 +410,34 @@ class LLMClient:
                     None if ok else str(error),
                     "offline",
                     name,
+                    terminal=not ok,
                 )
             )
         stats.succeeded = sum(r.ok for r in results)
-        stats.failures = len(results) - stats.succeeded
+        stats.failures = stats.terminal = len(results) - stats.succeeded
         return BatchOutcome(results, stats)
 
 
-def _initial_messages(request: ChatRequest) -> list[dict[str, str]]:
-    """The stage's messages, with the answer's schema added to the system message."""
+def _initial_messages(request: ChatRequest, mode: ResponseFormat, system: bool) -> list[dict[str, str]]:
+    """The stage's messages with the answer's schema hint (worded for `mode`) in the system
+    message; without `system` (R1-style families) system text and hint go into the first user turn."""
     messages = [dict(m) for m in request.messages]
-    if request.schema is not None:
-        hint = schema_instruction(request.schema)
-        if messages and messages[0].get("role") == "system":
+    hint = schema_instruction(request.schema, mode) if request.schema is not None else None
+    if system:
+        if hint is not None and messages[0].get("role") == "system":
             messages[0]["content"] = f"{messages[0]['content'].rstrip()}\n\n{hint}"
-        else:
+        elif hint is not None:
             messages.insert(0, {"role": "system", "content": hint})
-    return messages
+        return messages
+    instructions = [m["content"].rstrip() for m in messages if m.get("role") == "system"]
+    turns = [m for m in messages if m.get("role") != "system"] or [{"role": "user", "content": ""}]
+    first = next((i for i, m in enumerate(turns) if m.get("role") == "user"), None)
+    if first is None:
+        turns.insert(0, {"role": "user", "content": ""})
+        first = 0
+    body = turns[first]["content"].strip()
+    turns[first]["content"] = "\n\n".join(t for t in (*instructions, body, hint) if t)
+    return turns
 
 
 def _check_requests(stage: str, requests: Sequence[ChatRequest]) -> None:

@@ -23,7 +23,6 @@ import asyncio
 import importlib.util
 import logging
 import random
-import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -35,6 +34,7 @@ import httpx2  # the openai package's HTTP library
 import openai
 import orjson
 
+from linkqa_pipelines.core.llm.families import ModelFamily, family_of
 from linkqa_pipelines.core.llm.ratelimit import RateLimiter, backoff_delay
 from linkqa_pipelines.core.llm.redact import Redactor
 from linkqa_pipelines.core.llm.settings import LLMSettings
@@ -76,16 +76,14 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-# Reasoning models that reject or ignore sampling parameters (DeepSeek's reasoner ignores them,
-# OpenAI's o-series and gpt-5 reject them): those are not sent.
-_NO_SAMPLING = re.compile(r"^(deepseek-reasoner|o\d|gpt-5)", re.IGNORECASE)
-
-
-def request_body(model: str, call: Call) -> dict[str, Any]:
-    """The chat.completions JSON body for a call (no sampling parameters for models that refuse them)."""
+def request_body(model: str, call: Call, family: ModelFamily | None = None) -> dict[str, Any]:
+    """The chat.completions JSON body for a call, as the model's family takes it (`families.py`):
+    no sampling parameters where they are rejected or ignored, `max_completion_tokens` where
+    `max_tokens` is not accepted. The seed is sent whenever set (it varies retries)."""
+    family = family or family_of(model)
     params = call.params
-    body: dict[str, Any] = {"model": model, "messages": list(call.messages), "max_tokens": params.max_tokens}
-    if not _NO_SAMPLING.match(model.rsplit("/", 1)[-1]):
+    body: dict[str, Any] = {"model": model, "messages": list(call.messages), family.token_limit: params.max_tokens}
+    if family.sampling:
         body |= {"temperature": params.temperature, "top_p": params.top_p}
     if params.seed is not None:
         body["seed"] = params.seed
@@ -274,6 +272,7 @@ class OpenAIBackend:
     def __init__(self, settings: LLMSettings, redact: Redactor, rng: random.Random | None = None) -> None:
         self.settings = settings
         self.model = settings.model_name()
+        self.family = settings.family()
         self.redact = redact
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(settings.rpm, settings.tpm)  # shared by every batch of this client
@@ -335,7 +334,7 @@ class OpenAIBackend:
 
     async def _complete(self, transport: Transport, limiter: RateLimiter, call: Call) -> CallOutcome:
         s = self.settings
-        body = request_body(self.model, call)
+        body = request_body(self.model, call, self.family)
         estimate = estimate_tokens(call)
         attempt = 0
         while True:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -16,7 +17,7 @@ import orjson
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema import exceptions as jsonschema_exceptions
 
-from linkqa_pipelines.core.llm.types import RawResponse
+from linkqa_pipelines.core.llm.types import RawResponse, ResponseFormat
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.S | re.I)
 _FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
@@ -163,12 +164,37 @@ def interpret(raw: RawResponse, schema: dict[str, Any] | None) -> Interpreted:
     return Interpreted(answer, reasoning, parsed, schema_error(parsed, schema))
 
 
-def schema_instruction(schema: dict[str, Any]) -> str:
-    """Tells the model the answer's shape; endpoints without json_schema support rely on it."""
-    return (
+def schema_instruction(schema: dict[str, Any], mode: ResponseFormat = "json_schema") -> str:
+    """Tells the model the answer's shape, worded for the response mode.
+
+    With `json_schema` the endpoint holds the schema and the text only restates it; DeepSeek's
+    JSON mode (`json_object`) requires the word "json" in the prompt and an example of the
+    wanted output, and plain text mode needs the same to be understood, so both get an example.
+    """
+    text = (
         "Reply with a single JSON object, without prose or code fences, that conforms to this JSON schema:\n"
         + orjson.dumps(schema).decode()
     )
+    if mode == "json_schema":
+        return text
+    example = orjson.dumps(schema_example(schema)).decode()
+    return f"{text}\nOutput json only, shaped like this example (placeholder values):\n{example}"
+
+
+def schema_example(schema: Mapping[str, Any]) -> Any:
+    """A placeholder value of `schema`'s shape: every property present, strings "...", the first
+    enum value, arrays of one (or `minItems`) example item; for the json example of the prompt."""
+    if "enum" in schema:
+        return cast(list[Any], schema["enum"])[0]
+    kinds: object = schema.get("type", "object")
+    kind = next((k for k in cast(list[str], kinds) if k != "null"), "null") if isinstance(kinds, list) else kinds
+    if kind == "object":
+        props = cast(dict[str, Mapping[str, Any]], schema.get("properties") or {})
+        return {name: schema_example(sub) for name, sub in props.items()}
+    if kind == "array":
+        item = schema_example(cast(Mapping[str, Any], schema.get("items") or {"type": "string"}))
+        return [item] * max(1, int(schema.get("minItems") or 1))
+    return {"string": "...", "integer": 0, "number": 0, "boolean": True}.get(str(kind))
 
 
 def repair_instruction(error: str, structured: bool) -> str:

@@ -165,7 +165,7 @@ def negotiate(
     rejected: list[str] = []
     for mode in (fixed,) if fixed else MODES:
         try:
-            call(partial(_probe, client, str(settings.model), mode))
+            call(partial(_probe, client, settings, mode))
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             rejected.append(f"{mode} (HTTP {exc.status_code})")
             continue
@@ -179,14 +179,16 @@ def negotiate(
     raise PreflightError(f"{url} rejects every request format for model {settings.model!r}: {', '.join(rejected)}")
 
 
-def _probe(client: Any, model: str, mode: ResponseFormat) -> None:
-    """One minimal chat request in `mode` (a tiny answer: success is that it is accepted)."""
-    extra: dict[str, Any] = {}
+def _probe(client: Any, settings: LLMSettings, mode: ResponseFormat) -> None:
+    """One minimal chat request in `mode` (a tiny answer: success is that it is accepted), with the
+    token limit under the name the model's family takes and the system message only where allowed."""
+    extra: dict[str, Any] = {settings.family().token_limit: 32}
     if mode == "json_schema":
         extra["response_format"] = {"type": "json_schema", "json_schema": {"name": "ok", "schema": PROBE_SCHEMA}}
     elif mode == "json_object":
         extra["response_format"] = {"type": "json_object"}
-    client.chat.completions.create(model=model, messages=PROBE_MESSAGES, max_tokens=32, **extra)
+    messages = PROBE_MESSAGES if settings.system_allowed() else PROBE_MESSAGES[1:]
+    client.chat.completions.create(model=str(settings.model), messages=messages, **extra)
 
 
 def preflight(settings: LLMSettings, home: Path | None, fixed: ResponseFormat | None = None) -> Preflight:

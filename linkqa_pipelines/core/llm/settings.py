@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from linkqa_pipelines.core.llm.families import ModelFamily, family_of
 
 ENV_PREFIX = "LINKQA_LLM_"
 API_KEY_ENV = ("LINKQA_LLM_API_KEY", "OPENAI_API_KEY", "DEEPSEEK_API_KEY")
@@ -38,6 +40,11 @@ class LLMSettings(BaseModel):
     timeout: float = Field(default=120.0, gt=0)  # seconds per request
     max_retries: int = Field(default=6, ge=0)  # transport re-sends per call
     max_repairs: int = Field(default=1, ge=0)  # follow-ups that show the model its parse/validation error
+    # answers a request may have rejected (parse/validation) over all runs before it is a terminal failure
+    max_attempts_total: int = Field(default=4, ge=1)
+    retry_failed: bool = False  # ask terminal failures again (`linkqa run --retry-failed`)
+    model_family: str | None = None  # force a family of `families.py` (default: from the model name)
+    system_message: Literal["auto", "yes", "no"] = "auto"  # auto: as the model family's guidance says
     backoff_base: float = Field(default=0.5, ge=0)
     backoff_max: float = Field(default=30.0, ge=0)
     price_input: float = Field(default=0.0, ge=0)  # USD per 1M prompt tokens
@@ -51,6 +58,13 @@ class LLMSettings(BaseModel):
     max_num_seqs: int | None = Field(default=None, gt=0)
     dtype: str = "auto"
     seed: int = 0
+
+    @field_validator("model_family")
+    @classmethod
+    def _known_family(cls, value: str | None) -> str | None:
+        if value:
+            family_of(None, value)  # raises naming the known families
+        return value or None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> LLMSettings:
@@ -84,6 +98,13 @@ class LLMSettings(BaseModel):
 
     def secret(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key is not None else None
+
+    def family(self) -> ModelFamily:
+        return family_of(self.model, self.model_family)
+
+    def system_allowed(self) -> bool:
+        """Whether instructions may go in a system message (R1-style models take none)."""
+        return self.family().system_message if self.system_message == "auto" else self.system_message == "yes"
 
     def model_name(self) -> str:
         """The model, required for model-backed backends."""

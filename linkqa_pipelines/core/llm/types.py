@@ -27,6 +27,9 @@ FAILURE_SCHEMA: dict[str, pl.DataType] = {
     "backend": pl.String(),
     "model": pl.String(),
     "recorded_at": pl.Datetime("us", "UTC"),
+    # not asked again by later runs: a deterministic offline rejection, or a request whose answers
+    # were rejected max_attempts_total times over all runs (`linkqa run --retry-failed` asks again)
+    "terminal": pl.Boolean(),
 }
 
 
@@ -106,6 +109,7 @@ class ChatResult:
     error: str | None
     backend: str
     model: str
+    terminal: bool = False  # a failure later runs do not retry (see FAILURE_SCHEMA)
 
 
 @dataclass
@@ -120,7 +124,8 @@ class BatchOutcome:
         return [r for r in self.results if not r.ok]
 
     def failures_frame(self, recorded_at: datetime | None = None) -> pl.DataFrame:
-        """The `llm_failures` rows of this batch (FAILURE_SCHEMA); the next materialization retries them."""
+        """The `llm_failures` rows of this batch (FAILURE_SCHEMA); the next materialization retries
+        those that are not terminal."""
         failed = self.failures
         when = recorded_at or datetime.now(UTC)
         return pl.DataFrame(
@@ -133,6 +138,7 @@ class BatchOutcome:
                 "backend": [r.backend for r in failed],
                 "model": [r.model for r in failed],
                 "recorded_at": [when] * len(failed),
+                "terminal": [r.terminal for r in failed],
             },
             schema=FAILURE_SCHEMA,
         )
