@@ -16,9 +16,10 @@ from dagster import Definitions, definitions, load_asset_checks_from_modules
 from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.llm import LLMSettings
+from linkqa_pipelines.defs.automation import SENSORS, run_failures_spec
 from linkqa_pipelines.defs.difficulty.assets import build_difficulty
 from linkqa_pipelines.defs.graph.assets import kp_graph
-from linkqa_pipelines.defs.jobs import JOBS, SCHEDULES
+from linkqa_pipelines.defs.jobs import JOBS
 from linkqa_pipelines.defs.knowledge_points.assets import build_kp_extraction, kp_catalog
 from linkqa_pipelines.defs.release import checks as release_checks
 from linkqa_pipelines.defs.release.assets import benchmark_items, linkqa_dataset, linkqa_release, screened_qa
@@ -30,6 +31,7 @@ from linkqa_pipelines.defs.walks.assets import walk_paths
 from linkqa_pipelines.lib.io_manager import LakeIOManager
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLM_ENV, LLM_FLOAT_FIELDS, LLM_INT_FIELDS, LLMResource
+from linkqa_pipelines.lib.metadata import standard_asset
 from linkqa_pipelines.lib.model_stage import ModelPlacement
 from linkqa_pipelines.settings import env_fields
 
@@ -71,24 +73,25 @@ def build_definitions(
     overrides = {k: v for k, v in (llm or {}).items() if v is not None}
     placement = ModelPlacement.from_settings(LLMSettings.from_env(env, **overrides))
     bound = bind_resources(env=env, llm=llm, home=home) | dict(resources or {})
+    pipeline = [
+        ingest_seeds,
+        seed_qa,
+        build_kp_extraction(placement),
+        kp_catalog,
+        kp_graph,
+        walk_paths,
+        build_synthesis(placement),
+        build_difficulty(placement),
+        benchmark_items,
+        screened_qa,
+        linkqa_dataset,
+        linkqa_release,
+    ]
     return Definitions(
-        assets=[
-            ingest_seeds,
-            seed_qa,
-            build_kp_extraction(placement),
-            kp_catalog,
-            kp_graph,
-            walk_paths,
-            build_synthesis(placement),
-            build_difficulty(placement),
-            benchmark_items,
-            screened_qa,
-            linkqa_dataset,
-            linkqa_release,
-        ],
+        assets=[*map(standard_asset, pipeline), run_failures_spec],
         asset_checks=load_asset_checks_from_modules([seed_checks, release_checks]),
         jobs=JOBS,
-        schedules=SCHEDULES,
+        sensors=SENSORS,
         resources=bound,
     )
 

@@ -1,18 +1,9 @@
-"""Jobs `linkqa run` executes stage by stage, and the nightly refresh schedule."""
+"""Jobs `linkqa run` executes stage by stage (the automation that runs without it is in
+`defs/automation`: a seed sensor and a nightly refresh that launch backfills of the whole graph)."""
 
 from __future__ import annotations
 
-from dagster import (
-    AssetSelection,
-    DefaultScheduleStatus,
-    RunRequest,
-    ScheduleDefinition,
-    ScheduleEvaluationContext,
-    define_asset_job,
-    schedule,
-)
-
-from linkqa_pipelines.lib.partitions import registered_disciplines
+from dagster import AssetSelection, define_asset_job
 
 ingest_job = define_asset_job("ingest_job", AssetSelection.assets("seed_sources", "seed_quarantine", "seed_accounting"))
 discipline_seed_job = define_asset_job(
@@ -50,17 +41,3 @@ JOBS = [
     discipline_dataset_job,
     release_job,
 ]
-
-
-@schedule(
-    cron_schedule="0 2 * * *",
-    job=discipline_synthesis_job,
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Nightly backfill of every discipline partition's walks, synthesis and difficulty stages.",
-)
-def nightly_discipline_refresh(context: ScheduleEvaluationContext) -> list[RunRequest]:
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [RunRequest(run_key=f"{day}:{key}", partition_key=key) for key in registered_disciplines(context.instance)]
-
-
-SCHEDULES: list[ScheduleDefinition] = [nightly_discipline_refresh]

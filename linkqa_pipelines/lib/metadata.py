@@ -1,4 +1,13 @@
-"""Turn frames, figures and counters into Dagster metadata a person reads in the UI."""
+"""Turn frames, figures and counters into Dagster metadata a person reads in the UI, and give
+every asset what a Dagster user expects of it (`standard_asset`): owners, a code version, the
+column schema of its table.
+
+What the UI (Dagster 1.13) shows where: table metadata (`md_table`) renders as a table on the
+asset page and in the run log, row counts (`dagster/row_count`, set by the IO manager) are
+numeric and plotted over materializations, a column schema shows as the asset's columns.
+Markdown renders inline only below 1,000 characters; a PNG plot is far longer, so plots stay
+behind "[Show Markdown]" (Dagster has no image metadata type).
+"""
 
 from __future__ import annotations
 
@@ -6,37 +15,58 @@ import base64
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from importlib.metadata import version
 from typing import Any
 
 import polars as pl
-from dagster import AssetOut, MetadataValue, TableColumn, TableSchema
+from dagster import AssetOut, AssetsDefinition, AssetSpec, MetadataValue, TableColumn, TableRecord, TableSchema
 
+from linkqa_pipelines.core.difficulty.calibrated import CALIBRATED_MODEL
+from linkqa_pipelines.core.knowledge_points.keyphrases import OFFLINE_MODEL as KEYPHRASE_MODEL
+from linkqa_pipelines.core.synthesis.offline import OFFLINE_SYNTH_MODEL
 from linkqa_pipelines.core.tables import TABLE_SCHEMAS
+from linkqa_pipelines.lib.io_manager import TABLE_KEY
+
+OWNERS = ("team:linkqa",)
+PACKAGE_VERSION = version("linkqa-pipelines")
+# The offline backend's algorithm per model-backed stage: its output changes when the algorithm does.
+OFFLINE_ALGORITHMS = {
+    "seed_knowledge_points": KEYPHRASE_MODEL,
+    "synthesized_qa": OFFLINE_SYNTH_MODEL,
+    "difficulty_scored_qa": CALIBRATED_MODEL,
+}
+_CELL_CHARS = 120
+
+
+def _cell(value: Any) -> str | int | float | bool | None:
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 3] + "..."
+
+
+def _column_type(dtype: pl.DataType) -> str:
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float():
+        return "float"
+    return "bool" if dtype == pl.Boolean else "string"
 
 
 def md_table(df: pl.DataFrame, max_rows: int = 25) -> MetadataValue:
-    """A Markdown table of the first rows (lists shown joined, long text cut)."""
-    if df.is_empty():
-        return MetadataValue.md("_(no rows)_")
+    """The first rows as table metadata, which the UI shows as a table (lists joined, long text cut;
+    a last row says how many rows were left out)."""
     shown = df.head(max_rows)
-    cols = shown.columns
-
-    def cell(v: Any) -> str:
-        if isinstance(v, list):
-            v = ", ".join(map(str, v))
-        text = "" if v is None else str(v)
-        text = text.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= 80 else text[:77] + "..."
-
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in shown.iter_rows()]
+    columns = [TableColumn(name=c, type=_column_type(t)) for c, t in shown.schema.items()]
+    records = [TableRecord({c: _cell(v) for c, v in row.items()}) for row in shown.iter_rows(named=True)]
     if df.height > max_rows:
-        lines.append(f"\n_{df.height - max_rows} more rows_")
-    return MetadataValue.md("\n".join(lines))
+        note = dict.fromkeys(shown.columns) | {shown.columns[0]: f"… {df.height - max_rows} more rows"}
+        records.append(TableRecord(note))
+    return MetadataValue.table(records, schema=TableSchema(columns=columns))
 
 
 def png_md(png: bytes, alt: str) -> MetadataValue:
-    """Embed a PNG in Markdown metadata so the UI shows the picture inline."""
+    """A PNG embedded in Markdown metadata (shown behind "[Show Markdown]": see the module note)."""
     return MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
@@ -66,3 +96,30 @@ def top_reasons(reasons: Iterable[str | None], n: int = 5) -> dict[str, int]:
 def table_out(table: str, kinds: set[str], description: str) -> AssetOut:
     """A multi-asset output that is a lake table: its kinds, description and column schema."""
     return AssetOut(kinds=kinds, metadata=table_metadata(table), description=description)
+
+
+def code_version(stage: str, pool: str | None) -> str:
+    """The package version, and for a model-backed stage what answers it: the offline algorithm,
+    or the endpoint and model its concurrency pool is named after (`llm_<host>_<model>`)."""
+    if pool is None:
+        return PACKAGE_VERSION
+    model = OFFLINE_ALGORITHMS.get(stage, "offline") if pool == "llm_offline" else pool.removeprefix("llm_")
+    return f"{PACKAGE_VERSION}+{model}"
+
+
+def standard_asset(assets_def: AssetsDefinition) -> AssetsDefinition:
+    """The asset(s) with owners, a code version (unless one is set) and, for a lake table without
+    one, its column schema; applied to every asset of the code location, so no asset repeats it."""
+    stage = assets_def.node_def.name
+    pool = assets_def.op.pool
+
+    def standard(spec: AssetSpec) -> AssetSpec:
+        table = spec.metadata.get(TABLE_KEY, spec.key.path[-1])
+        schema = {} if "dagster/column_schema" in spec.metadata else table_metadata(str(getattr(table, "value", table)))
+        return spec.replace_attributes(
+            owners=[*spec.owners, *(o for o in OWNERS if o not in spec.owners)],
+            code_version=spec.code_version or code_version(stage, pool),
+            metadata={**spec.metadata, **schema},
+        )
+
+    return assets_def.map_asset_specs(standard)

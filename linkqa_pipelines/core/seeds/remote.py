@@ -27,20 +27,27 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+def list_s3_objects(client: Any, uri: str) -> list[dict[str, Any]]:
+    """The supported objects under a URI (a key or a prefix), by key, as `list_objects_v2` describes
+    them (`Key`, `ETag`, `Size`, ...); none is an error naming the URI."""
+    bucket, prefix = split_s3_uri(uri)
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        objects: list[dict[str, Any]] = [o for page in pages for o in page.get("Contents", [])]
+    except Exception as exc:  # boto3 raises many types; name the source either way
+        raise RemoteSourceError(f"{uri}: cannot list objects ({type(exc).__name__}: {exc})") from exc
+    wanted = sorted((o for o in objects if str(o["Key"]).lower().endswith(SUPPORTED_SUFFIXES)), key=lambda o: o["Key"])
+    if not wanted:
+        raise RemoteSourceError(f"{uri}: no {'/'.join(SUPPORTED_SUFFIXES)} objects found")
+    return wanted
+
+
 def fetch_s3_sources(client: Any, uris: Sequence[str], cache_dir: Path) -> list[Path]:
     """Download every supported object under each URI (a key or a prefix); return local paths."""
     local: list[Path] = []
     for uri in uris:
-        bucket, prefix = split_s3_uri(uri)
-        try:
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            objects = [o for page in pages for o in page.get("Contents", [])]
-        except Exception as exc:  # boto3 raises many types; name the source either way
-            raise RemoteSourceError(f"{uri}: cannot list objects ({type(exc).__name__}: {exc})") from exc
-        wanted = sorted((o for o in objects if o["Key"].lower().endswith(SUPPORTED_SUFFIXES)), key=lambda o: o["Key"])
-        if not wanted:
-            raise RemoteSourceError(f"{uri}: no {'/'.join(SUPPORTED_SUFFIXES)} objects found")
-        for obj in wanted:
+        bucket, _ = split_s3_uri(uri)
+        for obj in list_s3_objects(client, uri):
             target = cache_dir / bucket / obj["Key"]
             stamp = target.with_name(target.name + ".etag")
             etag = json.dumps(obj.get("ETag"))

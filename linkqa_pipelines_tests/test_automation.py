@@ -1,0 +1,228 @@
+"""Automation (issue 14): the seed sensor asks for exactly the partitions new or changed files
+touch and respects its cursor, the nightly refresh backfills only stale seeded partitions through
+the whole graph, failed runs are recorded, and every asset carries owners, a code version and a
+column schema."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetKey,
+    AssetMaterialization,
+    DagsterInstance,
+    Definitions,
+    RunRequest,
+    SensorResult,
+    SkipReason,
+    asset,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
+
+from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.definitions import build_definitions
+from linkqa_pipelines.defs.automation.backfill import TRIGGER_TAG
+from linkqa_pipelines.defs.automation.failures import record_run_failures
+from linkqa_pipelines.defs.automation.refresh import nightly_stale_refresh
+from linkqa_pipelines.defs.automation.seed_sensor import seed_files
+from linkqa_pipelines.lib.lake_resource import LakeResource
+from linkqa_pipelines.lib.partitions import DISCIPLINE_PARTITIONS
+
+LONG_AGO = "2000-01-01T02:00:00+00:00"  # a nightly tick long handled: the next one is due
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with instance_for_test() as persistent:  # sensor contexts need a persistent instance
+        yield persistent
+
+
+def write_seeds(path: Path, subject: str, n: int) -> None:
+    rows = [
+        {"question": f"{subject} question {i}: which option is right?", "choices": ["w", "x", "y", "z"], "answer": "B"}
+        | {"subject": subject}
+        for i in range(n)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def partitions_of(request: RunRequest, asset_name: str) -> set[str]:
+    subset = request.asset_graph_subset
+    assert subset is not None, "expected a backfill request"
+    if AssetKey(asset_name) not in subset.partitions_subsets_by_asset_key:
+        return set()
+    return set(subset.get_partitions_subset(AssetKey(asset_name)).get_partition_keys())
+
+
+def backfill_assets(request: RunRequest) -> set[str]:
+    assert request.asset_graph_subset is not None
+    return {k.to_user_string() for k in request.asset_graph_subset.asset_keys}
+
+
+def added_partitions(result: SensorResult) -> set[str]:
+    return {
+        key
+        for r in result.dynamic_partitions_requests or []
+        if isinstance(r, AddDynamicPartitionsRequest) and r.partitions_def_name == DISCIPLINE_PARTITIONS
+        for key in r.partition_keys
+    }
+
+
+def materializable(defs: Definitions) -> set[str]:
+    graph = defs.get_repository_def().asset_graph
+    return {k.to_user_string() for k in graph.materializable_asset_keys}
+
+
+def test_seed_sensor_requests_exactly_the_touched_partitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance
+) -> None:
+    watched = tmp_path / "seeds"
+    watched.mkdir()
+    write_seeds(watched / "physics.jsonl", "high_school_physics", 3)
+    monkeypatch.setenv("LINKQA_SEEDS", str(watched))
+    defs = build_definitions()
+
+    def evaluate(cursor: str | None) -> SensorResult | SkipReason:
+        with build_sensor_context(
+            instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=defs.resources
+        ) as context:
+            result = seed_files(context)
+        assert isinstance(result, SensorResult | SkipReason)
+        return result
+
+    first = evaluate(None)
+    assert isinstance(first, SensorResult) and first.run_requests is not None and len(first.run_requests) == 1
+    assert added_partitions(first) == {"physics"}
+    backfill = first.run_requests[0]
+    assert partitions_of(backfill, "seed_qa") == partitions_of(backfill, "linkqa_dataset") == {"physics"}
+    assert backfill_assets(backfill) == materializable(defs)  # ingestion to release, the whole graph
+    assert backfill.tags[TRIGGER_TAG] == "seed_files"
+    instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, ["physics"])  # as the daemon applies the request
+
+    assert isinstance(evaluate(first.cursor), SkipReason)  # nothing changed: the cursor holds
+
+    write_seeds(watched / "new_biology.jsonl", "high_school_biology", 2)
+    dropped = evaluate(first.cursor)
+    assert isinstance(dropped, SensorResult) and dropped.run_requests
+    assert added_partitions(dropped) == {"biology"}
+    assert partitions_of(dropped.run_requests[0], "synthesized_qa") == {"biology"}  # physics is untouched
+    instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, ["biology"])
+
+    # The physics file now holds chemistry seeds: a changed size/mtime, and the disciplines it
+    # leaves (physics) and enters (chemistry) are both refreshed.
+    write_seeds(watched / "physics.jsonl", "college_chemistry", 4)
+    changed = evaluate(dropped.cursor)
+    assert isinstance(changed, SensorResult) and changed.run_requests
+    assert partitions_of(changed.run_requests[0], "seed_qa") == {"chemistry", "physics"}
+    assert added_partitions(changed) == {"chemistry"}
+    assert isinstance(evaluate(changed.cursor), SkipReason)
+
+
+def test_nightly_refresh_backfills_only_stale_seeded_partitions(instance: DagsterInstance) -> None:
+    defs = build_definitions()
+    graph = defs.get_repository_def().asset_graph
+    instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, ["physics", "biology"])
+
+    def evaluate() -> SensorResult | SkipReason:
+        result = nightly_stale_refresh(build_sensor_context(instance=instance, cursor=LONG_AGO, definitions=defs))
+        assert isinstance(result, SensorResult | SkipReason)
+        return result
+
+    nothing_yet = evaluate()  # nothing materialized: both seeded partitions are missing
+    assert isinstance(nothing_yet, SensorResult) and nothing_yet.run_requests
+    backfill = nothing_yet.run_requests[0]
+    assert (
+        partitions_of(backfill, "seed_qa") == partitions_of(backfill, "difficulty_scored_qa") == {"physics", "biology"}
+    )
+    assert backfill_assets(backfill) == materializable(defs)
+
+    # Every asset partition made by the current code: nothing to do.
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        version = {"dagster/code_version": str(node.code_version)}
+        for partition in ["physics", "biology"] if node.is_partitioned else [None]:
+            instance.report_runless_asset_event(AssetMaterialization(key, partition=partition, tags=version))
+    fresh = evaluate()
+    assert isinstance(fresh, SensorResult) and not fresh.run_requests and fresh.skip_reason is not None
+
+    # biology's synthesis was made by an older algorithm: only biology is stale.
+    instance.report_runless_asset_event(
+        AssetMaterialization("synthesized_qa", partition="biology", tags={"dagster/code_version": "0.0.1+old"})
+    )
+    drifted = evaluate()
+    assert isinstance(drifted, SensorResult) and drifted.run_requests
+    assert partitions_of(drifted.run_requests[0], "walk_paths") == {"biology"}
+
+
+def test_nightly_refresh_waits_for_its_tick(instance: DagsterInstance) -> None:
+    defs = build_definitions()
+    first = nightly_stale_refresh(build_sensor_context(instance=instance, cursor=None, definitions=defs))
+    assert isinstance(first, SensorResult) and not first.run_requests and first.cursor  # remembers the last tick
+    again = nightly_stale_refresh(build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs))
+    assert isinstance(again, SkipReason)
+
+
+def test_run_failure_sensor_records_a_failed_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance
+) -> None:
+    secret = "sk-test-secret-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+
+    @asset
+    def flaky_stage() -> None:
+        raise RuntimeError(f"endpoint refused the request (key {os.environ['OPENAI_API_KEY']})")
+
+    result = materialize([flaky_stage], instance=instance, raise_on_error=False, tags={"linkqa/trigger": "test"})
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    home = tmp_path / "home"
+    context = build_run_status_sensor_context(
+        sensor_name="record_run_failures",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"lake": LakeResource(home=str(home))},
+    ).for_run_failure()
+    record_run_failures(context)
+
+    rows = Lake(home).read("run_failures")
+    assert rows.height == 1
+    row = rows.row(0, named=True)
+    assert row["run_id"] == result.run_id and row["failed_steps"] == ["flaky_stage"]
+    assert "endpoint refused the request" in row["error"] and secret not in row["error"]
+    assert json.loads(row["tags"])["linkqa/trigger"] == "test"
+    event = instance.get_latest_materialization_event(AssetKey("run_failures"))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert metadata["run_id"].value == result.run_id and metadata["failures_recorded"].value == 1
+    assert secret not in str(metadata["error"].value)
+    assert isinstance(rows["failed_at"].dtype, pl.Datetime)
+
+
+def test_every_asset_has_owners_code_version_and_column_schema() -> None:
+    defs = build_definitions()
+    graph = defs.get_repository_def().asset_graph
+    without_table_contract = {"linkqa_release", "kp_aliases"}  # a file export; a table with no contract yet
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        name = key.to_user_string()
+        assert "team:linkqa" in node.owners, name
+        if node.is_materializable:
+            assert node.code_version, name
+        if name not in without_table_contract:
+            assert "dagster/column_schema" in node.metadata, name
+    knowledge_points = graph.get(AssetKey("seed_knowledge_points"))
+    assert knowledge_points.code_version is not None and knowledge_points.code_version.endswith(
+        "offline-keyphrase-v2"
+    )  # what answers the offline backend: the algorithm
+    assert "offline" in knowledge_points.kinds  # kinds name the configured backend
