@@ -27,6 +27,8 @@ from linkqa_pipelines.defs.seeds import checks as seed_checks
 from linkqa_pipelines.defs.seeds.assets import ingest_seeds, seed_qa
 from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.defs.synthesis.assets import build_synthesis
+from linkqa_pipelines.defs.verification.assets import build_verification
+from linkqa_pipelines.defs.verification.config import VERIFY_ENV, VERIFY_LLM_ENV, VerifierResource
 from linkqa_pipelines.defs.walks.assets import walk_paths
 from linkqa_pipelines.lib.io_manager import LakeIOManager
 from linkqa_pipelines.lib.lake_resource import LakeResource
@@ -51,10 +53,12 @@ def bind_resources(
     overrides = {k: v for k, v in (llm or {}).items() if v is not None}
     lake = LakeResource(**(env_fields(LAKE_ENV, env=env) | ({"home": home} if home else {})))
     llm_fields = env_fields(LLM_ENV, LLM_INT_FIELDS, env=env, floats=LLM_FLOAT_FIELDS) | overrides
+    verifier = LLMResource(**(llm_fields | env_fields(VERIFY_LLM_ENV, env=env)))  # the generator unless overridden
     return {
         "lake": lake,
         "io_manager": LakeIOManager(lake_resource=lake),
         "llm": LLMResource(**llm_fields),
+        "verify": VerifierResource(llm=verifier, **env_fields(VERIFY_ENV, frozenset(VERIFY_ENV), env=env)),
         "inputs": PipelineInputs(**env_fields(INPUTS_ENV, env=env)),
         "s3": S3Resource(),
     }
@@ -72,6 +76,8 @@ def build_definitions(
     env = os.environ if env is None else env
     overrides = {k: v for k, v in (llm or {}).items() if v is not None}
     placement = ModelPlacement.from_settings(LLMSettings.from_env(env, **overrides))
+    verifier = {f: env[v].strip() for f, v in VERIFY_LLM_ENV.items() if f != "api_key_env" and env.get(v, "").strip()}
+    verify_placement = ModelPlacement.from_settings(LLMSettings.from_env(env, **(overrides | verifier)))
     bound = bind_resources(env=env, llm=llm, home=home) | dict(resources or {})
     pipeline = [
         ingest_seeds,
@@ -81,6 +87,7 @@ def build_definitions(
         kp_graph,
         walk_paths,
         build_synthesis(placement),
+        build_verification(verify_placement),
         build_difficulty(placement),
         benchmark_items,
         screened_qa,

@@ -78,6 +78,7 @@ def test_every_lake_read_during_a_run_is_a_declared_dependency(
         "kp_catalog",
         "walk_paths",
         "synthesized_qa",
+        "qa_verification",
         "difficulty_scored_qa",
         "linkqa_dataset",
         "linkqa_release",

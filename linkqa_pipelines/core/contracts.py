@@ -86,6 +86,8 @@ SYNTH_QA_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
     "prompt_tokens": pl.Int64(),
     "completion_tokens": pl.Int64(),
+    "verification": pl.String(),  # verified | refined | failed | unverified (see core/verification)
+    "agreement": pl.Float64(),  # share of the keyless answers naming the key; null when none was given
 }
 
 

@@ -17,6 +17,7 @@ from linkqa_pipelines.core.graph.build import KP_EDGE_SCHEMA, SEED_LINK_SCHEMA
 from linkqa_pipelines.core.llm.types import FAILURE_SCHEMA
 from linkqa_pipelines.core.release.decontamination import BENCHMARK_SCHEMA
 from linkqa_pipelines.core.seeds.normalise import ACCOUNTING_SCHEMA
+from linkqa_pipelines.core.verification import QA_VERIFICATION_SCHEMA, VOTES_SCHEMA
 
 Schema = dict[str, pl.DataType]
 
@@ -24,8 +25,9 @@ REJECT_SCHEMA: Schema = {
     "qa_id": pl.String(),
     "discipline": pl.String(),
     "question": pl.String(),
-    "stage": pl.String(),  # dedup | decontamination | target_mix
-    "reason": pl.String(),  # exact_duplicate | near_duplicate | benchmark_overlap | over_target_mix
+    "stage": pl.String(),  # verification | dedup | decontamination | target_mix
+    # verification_failed | not_verified | exact_duplicate | near_duplicate | benchmark_overlap | over_target_mix
+    "reason": pl.String(),
     "related_id": pl.String(),  # the item kept instead, or the benchmark item matched
     "matched_text": pl.String(),  # decontamination: the benchmark gram found in the item
     "similarity": pl.Float64(),  # dedup: shingle Jaccard with the kept item (1.0 for exact)
@@ -44,7 +46,10 @@ TABLE_SCHEMAS: dict[str, Schema] = {
     "walk_paths": PATH_SCHEMA,
     "walk_paths_unseeded": PATH_SCHEMA,
     "synthesized_qa": SYNTH_QA_SCHEMA,
+    "qa_verification": QA_VERIFICATION_SCHEMA,
+    "qa_verification_votes": VOTES_SCHEMA,
     "difficulty_scored_qa": SYNTH_QA_SCHEMA,
+    "difficulty_variant_votes": VOTES_SCHEMA,
     "benchmark_items": BENCHMARK_SCHEMA,
     "screened_qa": SYNTH_QA_SCHEMA,
     "screened_qa_rejects": REJECT_SCHEMA,

@@ -20,8 +20,12 @@ discipline_synthesis_job = define_asset_job(
         "walk_paths_unseeded",
         "synthesized_qa",
         "synthesized_qa_llm_failures",
+        "qa_verification",
+        "qa_verification_llm_failures",
+        "qa_verification_votes",
         "difficulty_scored_qa",
         "difficulty_scored_qa_llm_failures",
+        "difficulty_variant_votes",
     ),
 )
 screen_job = define_asset_job(

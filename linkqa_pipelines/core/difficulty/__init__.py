@@ -28,6 +28,7 @@ from linkqa_pipelines.core.difficulty.judge import (
     combine_with_solver,
     judge_frame,
     offline_judge,
+    solver_answers,
     validate_judge,
 )
 from linkqa_pipelines.core.difficulty.targets import (
@@ -69,6 +70,7 @@ __all__ = [
     "offline_judge",
     "seed_levels",
     "select_to_target",
+    "solver_answers",
     "validate_enhance",
     "validate_judge",
 ]

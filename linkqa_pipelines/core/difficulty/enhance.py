@@ -310,6 +310,7 @@ def enhanced_frame(
                 "seed_ids": [*p["seed_ids"], *([extra["seed_id"]] if with_extra else [])],
                 "difficulty": None,
                 **meta_columns(m),
+                "verification": "unverified",  # new text: voted on before it is kept
                 "enhanced_from": p["qa_id"],
             }
         )

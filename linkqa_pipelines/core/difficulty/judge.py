@@ -288,11 +288,27 @@ def judge_frame(
     return combine_with_solver(judged, solver)
 
 
+def solver_answers(votes: pl.DataFrame) -> pl.DataFrame:
+    """The solver check's input (qa_id, k, n_wrong) from the verification stage's votes
+    (`qa_verification_votes`): per item version, the answers of its last vote round — the ones
+    cast against its final key — and how many of them miss it. Abstentions (offline) are no
+    answers, so offline items have no row and keep the judge's level. No call is made here: the
+    check reuses the verification stage's answers."""
+    answered = votes.filter(pl.col("agrees").is_not_null())
+    last = answered.group_by("qa_id").agg(pl.col("round").max())
+    return (
+        answered.join(last, on=["qa_id", "round"])
+        .group_by("qa_id")
+        .agg(k=pl.len().cast(pl.Int64), n_wrong=(~pl.col("agrees")).sum().cast(pl.Int64))
+        .sort("qa_id")
+    )
+
+
 def combine_with_solver(judged: pl.DataFrame, solver: pl.DataFrame | None) -> pl.DataFrame:
     """Final `difficulty` from the judge's level and the solver check.
 
-    `solver` (qa_id, k, n_wrong) holds the verification stage's k keyless answers per item and
-    how many were wrong (issue 11; until that stage exists it is None). The solver level is
+    `solver` (qa_id, k, n_wrong; `solver_answers`) holds the verification stage's keyless answers
+    per item and how many were wrong (None or no row: no solver answers). The solver level is
     1 + 4 * n_wrong / k (all right -> 1, all wrong -> 5); the final level is
     round(((SOLVER_PRIOR * judge) + k * solver_level) / (SOLVER_PRIOR + k)): the judge weighs as
     much as SOLVER_PRIOR answers, so a handful of answers moves it and many dominate it. Without

@@ -2,10 +2,12 @@
 
 from linkqa_pipelines.core.release.card import card_for_display, markdown_table
 from linkqa_pipelines.core.release.dataset import (
+    KEPT_VERIFICATION,
     REJECT_REASONS,
     benchmark_items,
     evaluation_split_expr,
     rejects,
+    verification_screen,
 )
 from linkqa_pipelines.core.release.decontamination import (
     BENCHMARK_SCHEMA,
@@ -24,6 +26,7 @@ from linkqa_pipelines.core.text import qa_text_expr
 __all__ = [
     "BENCHMARK_SCHEMA",
     "CONTAMINATION_SCHEMA",
+    "KEPT_VERIFICATION",
     "KNOWN_BENCHMARKS",
     "REJECT_REASONS",
     "BenchmarkIndex",
@@ -43,5 +46,6 @@ __all__ = [
     "rejects",
     "seed_source_licences",
     "token_arrays",
+    "verification_screen",
     "write_release",
 ]

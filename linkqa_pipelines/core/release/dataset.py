@@ -12,6 +12,7 @@ derived from them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import polars as pl
@@ -24,8 +25,18 @@ BENCHMARK_ADAPTERS = ("mmlu_csv", "cmmlu_csv", "gsm8k_jsonl", "math_jsonl")
 # A `test` path component, a file named `test.*` / `test-*`, or a `<subject>_test.<ext>` file.
 EVALUATION_SPLIT = r"(?i)(?:^|[/\\])test(?:[/\\]|[._-][^/\\]*$|$)|_test\.[^/\\.]+$"
 
-RejectReason = Literal["exact_duplicate", "near_duplicate", "benchmark_overlap", "over_target_mix"]
-REJECT_REASONS: tuple[RejectReason, ...] = ("exact_duplicate", "near_duplicate", "benchmark_overlap", "over_target_mix")
+RejectReason = Literal[
+    "verification_failed", "not_verified", "exact_duplicate", "near_duplicate", "benchmark_overlap", "over_target_mix"
+]
+REJECT_REASONS: tuple[RejectReason, ...] = (
+    "verification_failed",
+    "not_verified",
+    "exact_duplicate",
+    "near_duplicate",
+    "benchmark_overlap",
+    "over_target_mix",
+)
+KEPT_VERIFICATION: tuple[str, ...] = ("verified", "refined")
 
 
 def evaluation_split_expr() -> pl.Expr:
@@ -50,6 +61,20 @@ def benchmark_items(seeds: pl.LazyFrame, paths: list[str]) -> pl.DataFrame:
         text=qa_text_expr(),
     ).cast(pl.Schema(BENCHMARK_SCHEMA))
     return pl.concat([named, from_seeds]).unique("benchmark_id", keep="first", maintain_order=True)
+
+
+def verification_screen(qa: pl.DataFrame, keep: Sequence[str] = KEPT_VERIFICATION) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, reject rows): a model-written row stays only if its `verification` is in `keep`;
+    the others leave with reason `verification_failed` (it lost every vote) or `not_verified`
+    (no answer reached it). Offline rows are unverified by construction (no solver), disclosed
+    on the dataset card, and stay."""
+    out = (pl.col("backend") != "offline") & ~pl.col("verification").fill_null("unverified").is_in(list(keep))
+    reason = (
+        pl.when(pl.col("verification") == "failed")
+        .then(pl.lit("verification_failed"))
+        .otherwise(pl.lit("not_verified"))
+    )
+    return qa.filter(~out), rejects(qa.filter(out), "verification", reason)
 
 
 def rejects(

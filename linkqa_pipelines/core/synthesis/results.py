@@ -67,6 +67,7 @@ def synthesized_frame(
             "seed_ids": list(p["seed_ids"]),
             "difficulty": None,
             **meta_columns(m),
+            "verification": "unverified",  # until the verification stage
         }
         for p, a, m in zip(payloads, answers, meta, strict=True)
         if a is not None

@@ -1,6 +1,8 @@
-"""Difficulty scoring of synthesized QA, and harder variants where the discipline's target asks for them."""
+"""Difficulty scoring of verified QA (judge plus the solver check on the verification stage's
+keyless answers), and harder variants where the discipline's target asks for them."""
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -18,16 +20,125 @@ from linkqa_pipelines.core.difficulty import (
     keep_harder,
     mix_report,
     offline_difficulty,
+    solver_answers,
 )
-from linkqa_pipelines.core.llm import TaskOutcome
+from linkqa_pipelines.core.llm import ChatRequest, ModelTask, TaskOutcome
 from linkqa_pipelines.core.synthesis import path_seeds
+from linkqa_pipelines.core.verification import VOTES_SCHEMA, Ask, verify_items
 from linkqa_pipelines.defs.difficulty.config import DifficultyConfig, difficulty_targets
+from linkqa_pipelines.defs.verification.config import VerifierResource
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table
+from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
 
 STAGE = "difficulty_scored_qa"
+VARIANT_VOTES = "difficulty_variant_votes"
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One discipline's output: the scored items and variants, the keyless votes on the variants,
+    every task outcome (for the failure ledger) and the metadata."""
+
+    items: pl.DataFrame
+    variant_votes: pl.DataFrame
+    outcomes: list[TaskOutcome]
+    metadata: dict[str, Any]
+
+
+def score_discipline(
+    context: AssetExecutionContext,
+    config: DifficultyConfig,
+    llm: LLMResource,
+    verify: VerifierResource,
+    lake: LakeResource,
+    qa: pl.DataFrame,
+    votes: pl.DataFrame,
+    seed_sources: pl.LazyFrame,
+    kp_catalog: pl.DataFrame,
+    kp_seed_links: pl.DataFrame,
+) -> _Scored:
+    """Judge every item (the solver check reads the verification stage's stored votes: no new
+    call), then enhance where the target asks for it. A harder variant is new text, so it is voted
+    on like any item (k keyless answers, no repair round: a variant that loses is rejected) and its
+    votes feed its own solver check when it is re-scored."""
+    outcomes: list[TaskOutcome] = []
+
+    def ask(resource: LLMResource) -> Ask:
+        def call(task: ModelTask, requests: Sequence[ChatRequest]) -> TaskOutcome:
+            outcome = run_task(context, resource, lake, task, requests)
+            outcomes.append(outcome)
+            return outcome
+
+        return call
+
+    def judge(task_stage: str, items: pl.DataFrame, solver: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
+        """Score the rows by the judge combined with the solver check (offline: the calibrated
+        estimator). Items that failed verification are not sent to the judge: they leave the
+        dataset at screening, so the offline estimate (labelled in `difficulty_method`) is
+        enough for them, as it is for rows the judge failed on."""
+        seeds = path_seeds(seed_sources, items)
+        judged = items.filter(pl.col("verification") != "failed")
+        outcome = ask(llm)(replace(JUDGE_TASK, stage=task_stage), build_judge_requests(judged, seeds))
+        scored = judge_frame(items, outcome.payloads(), outcome.answers(), outcome.results, solver)
+        return offline_difficulty(scored, seeds, only_missing=True), task_metadata(outcome, llm.backend)
+
+    scored, judge_meta = judge("difficulty_judge", qa, solver_answers(votes))
+    target = difficulty_targets(config.targets_path).for_discipline(context.partition_key)
+    candidates = scored.filter(pl.col("verification") != "failed") if config.enhance else scored.clear()
+    plan = enhancement_plan(candidates, target)
+    enhance_meta: dict[str, Any] = {}
+    variants = scored.clear().with_columns(enhanced_from=pl.lit(None, pl.String))
+    rejected = variants.with_columns(reject_reason=pl.lit(None, pl.String))
+    variant_votes = pl.DataFrame(schema=VOTES_SCHEMA)
+    if plan.height:
+        requests = build_enhance_requests(
+            scored.join(plan, on="qa_id", how="semi"),
+            kp_catalog.select("kp_id", "name", "description"),
+            seeds=seed_sources.collect(),
+            seed_kps=kp_seed_links,
+        )
+        outcome = ask(llm)(ENHANCE_TASK, requests)
+        enhance_meta = task_metadata(outcome, llm.backend, prefix="enhance_")
+        fresh = enhanced_frame(outcome.payloads(), outcome.answers(), outcome.results)
+        if fresh.height:
+            checked = verify_items(
+                fresh, k=verify.k, rounds=0, ask_verifier=ask(verify.llm), ask_generator=ask(llm), kp_names={}, seeds={}
+            )
+            variant_votes = checked.votes
+            enhance_meta |= task_metadata(checked.outcomes[0], verify.llm.backend, prefix="variant_verify_")
+            lost = checked.items.filter(pl.col("verification") == "failed").with_columns(
+                reject_reason=pl.format("failed verification: agreement {} with its key", pl.col("agreement").round(2))
+            )
+            rescored, _ = judge(
+                "difficulty_judge_variants",
+                checked.items.join(lost, on="qa_id", how="anti"),
+                solver_answers(variant_votes),
+            )
+            variants, rejected = keep_harder(rescored, scored)
+            rejected = pl.concat([lost, rejected], how="diagonal_relaxed")
+    out = pl.concat([scored.with_columns(enhanced_from=pl.lit(None, pl.String)), variants], how="diagonal_relaxed")
+    supply = mix_report(out, DifficultyTargets(default=target)).filter(pl.col("difficulty").is_not_null())
+    metadata = {
+        "originals": scored.height,
+        "solver_checked": int(scored["solver_k"].is_not_null().sum()),
+        "enhancement_planned": plan.height,
+        "enhancement_planned_by_aim": counts_md(
+            {str(k): v for k, v in plan.group_by("aim").len().sort("aim").iter_rows()}
+        ),
+        "harder_variants_kept": variants.height,
+        "harder_variants_rejected": rejected.height,
+        "rejected_variants": md_table(rejected.select("enhanced_from", "qa_id", "reject_reason"), 10),
+        "supply_vs_target": md_table(
+            supply.select("difficulty", "target_share", "achieved_share", "items", "gap_points")
+        ),
+        "methods": counts_md(dict(out.group_by("difficulty_method").len().iter_rows())),
+        "preview": md_table(out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from", "question"), 5),
+        **judge_meta,
+        **enhance_meta,
+    }
+    return _Scored(out, variant_votes, outcomes, metadata)
 
 
 def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
@@ -35,84 +146,50 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
         STAGE,
         placement=placement,
         ins={
-            "synthesized_qa": AssetIn(),
+            "qa_verification": AssetIn(),
+            "qa_verification_votes": AssetIn(),
             "seed_sources": AssetIn(),
             "kp_catalog": AssetIn(),
             "kp_seed_links": AssetIn(),
         },
         group_name="difficulty",
-        description="Difficulty score and method per QA; harder variants linked to their originals (enhanced_from).",
+        description="Difficulty per QA (judge on explicit dimensions combined with the solver check on the "
+        "verification stage's keyless answers) and method; harder variants linked to their originals "
+        "(enhanced_from), each voted on before it is kept.",
+        extra_outs={
+            VARIANT_VOTES: table_out(
+                VARIANT_VOTES,
+                placement.kinds,
+                "Keyless answers to the harder variants (the qa_verification_votes columns): their verification "
+                "and solver check.",
+            )
+        },
     )
     def difficulty_scored_qa(
         context: AssetExecutionContext,
         config: DifficultyConfig,
         llm: LLMResource,
+        verify: VerifierResource,
         lake: LakeResource,
-        synthesized_qa: pl.DataFrame,
+        qa_verification: pl.DataFrame,
+        qa_verification_votes: pl.DataFrame,
         seed_sources: pl.LazyFrame,
         kp_catalog: pl.DataFrame,
         kp_seed_links: pl.DataFrame,
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        outcomes: list[TaskOutcome] = []
-
-        def judge(task_stage: str, qa: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
-            """Score every row by the judge (offline: the calibrated estimator); rows the judge failed
-            on get the offline score, labelled as such in `difficulty_method`. The solver check joins
-            here once the verification stage (issue 11) provides its answers."""
-            seeds = path_seeds(seed_sources, qa)
-            outcome = run_task(
-                context, llm, lake, replace(JUDGE_TASK, stage=task_stage), build_judge_requests(qa, seeds)
-            )
-            outcomes.append(outcome)
-            scored = judge_frame(qa, outcome.payloads(), outcome.answers(), outcome.results)
-            return offline_difficulty(scored, seeds, only_missing=True), task_metadata(outcome, llm.backend)
-
-        discipline = context.partition_key
-        scored, judge_meta = judge("difficulty_judge", synthesized_qa)
-        targets = difficulty_targets(config.targets_path)
-        target = targets.for_discipline(discipline)
-        plan = enhancement_plan(scored, target) if config.enhance else enhancement_plan(scored.clear(), target)
-        enhance_meta: dict[str, Any] = {}
-        variants = scored.clear().with_columns(enhanced_from=pl.lit(None, pl.String))
-        rejected = variants.with_columns(reject_reason=pl.lit(None, pl.String))
-        if plan.height:
-            requests = build_enhance_requests(
-                scored.join(plan, on="qa_id", how="semi"),
-                kp_catalog.select("kp_id", "name", "description"),
-                seeds=seed_sources.collect(),
-                seed_kps=kp_seed_links,
-            )
-            outcome = run_task(context, llm, lake, ENHANCE_TASK, requests)
-            outcomes.append(outcome)
-            enhance_meta = task_metadata(outcome, llm.backend, prefix="enhance_")
-            fresh = enhanced_frame(outcome.payloads(), outcome.answers(), outcome.results)
-            if fresh.height:
-                rescored, _ = judge("difficulty_judge_variants", fresh)
-                variants, rejected = keep_harder(rescored, scored)
-        out = pl.concat([scored.with_columns(enhanced_from=pl.lit(None, pl.String)), variants], how="diagonal_relaxed")
-        supply = mix_report(out, DifficultyTargets(default=target)).filter(pl.col("difficulty").is_not_null())
-        context.add_output_metadata(
-            {
-                "originals": scored.height,
-                "enhancement_planned": plan.height,
-                "enhancement_planned_by_aim": counts_md(
-                    {str(k): v for k, v in plan.group_by("aim").len().sort("aim").iter_rows()}
-                ),
-                "harder_variants_kept": variants.height,
-                "harder_variants_rejected": rejected.height,
-                "rejected_variants": md_table(rejected.select("enhanced_from", "qa_id", "reject_reason"), 10),
-                "supply_vs_target": md_table(
-                    supply.select("difficulty", "target_share", "achieved_share", "items", "gap_points")
-                ),
-                "methods": counts_md(dict(out.group_by("difficulty_method").len().iter_rows())),
-                "preview": md_table(
-                    out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from", "question"), 5
-                ),
-                **judge_meta,
-                **enhance_meta,
-            },
-            output_name=STAGE,
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        result = score_discipline(
+            context,
+            config,
+            llm,
+            verify,
+            lake,
+            qa_verification,
+            qa_verification_votes,
+            seed_sources,
+            kp_catalog,
+            kp_seed_links,
         )
-        return out, failures_frame(*outcomes)
+        context.add_output_metadata(result.metadata, output_name=STAGE)
+        return result.items, failures_frame(*result.outcomes), result.variant_votes
 
     return difficulty_scored_qa

@@ -16,6 +16,7 @@ from linkqa_pipelines.core.release import (
     markdown_table,
     rejects,
     seed_source_licences,
+    verification_screen,
     write_release,
 )
 from linkqa_pipelines.core.release import benchmark_items as benchmark_items_of
@@ -58,13 +59,14 @@ def benchmark_items(
         "screened_qa": table_out(
             "screened_qa",
             KINDS,
-            "Every discipline's scored QA, deduplicated across the whole dataset and decontaminated.",
+            "Every discipline's scored QA that passed verification (model-written: verified or refined by "
+            "default), deduplicated across the whole dataset and decontaminated.",
         ),
         "screened_qa_rejects": table_out(
             "screened_qa_rejects",
             KINDS,
-            "Items removed by global dedup (with the item kept instead) or decontamination (with the "
-            "benchmark item and the matched text).",
+            "Items removed by verification (failed, or never answered), global dedup (with the item kept instead) "
+            "or decontamination (with the benchmark item and the matched text).",
         ),
     },
     group_name="release",
@@ -75,7 +77,7 @@ def screened_qa(
     difficulty_scored_qa: pl.DataFrame,
     benchmark_items: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Dedup and decontamination over all disciplines at once, unpartitioned.
+    """Verification keep rule, then dedup and decontamination over all disciplines at once, unpartitioned.
 
     Duplicates cross disciplines (the same question synthesized from seeds mapped to two
     disciplines), so dedup has to see every partition: a per-discipline pass misses them. The
@@ -83,7 +85,7 @@ def screened_qa(
     built once here instead of once per discipline), and the per-discipline `linkqa_dataset`
     then only applies each discipline's difficulty mix to its share of this table.
     """
-    qa = difficulty_scored_qa
+    qa, unverified = verification_screen(difficulty_scored_qa, config.keep_verification)
     disciplines = sorted(set(qa["discipline"].to_list()))
     targets = difficulty_targets(config.targets_path)
     level_share = pl.DataFrame(
@@ -96,13 +98,14 @@ def screened_qa(
     )
     kept, dropped = dedup(qa, threshold=config.dedup_threshold, priority=keep_priority_expr(qa.columns, level_share))
     removed = [
+        unverified,
         rejects(
             dropped,
             "dedup",
             pl.col("dedup_reason") + "_duplicate",
             related=pl.col("duplicate_of"),
             similarity=pl.col("similarity"),
-        )
+        ),
     ]
     settings = config.settings()
     index = BenchmarkIndex.from_frame(benchmark_items, settings) if benchmark_items.height else None
@@ -126,7 +129,8 @@ def screened_qa(
     )
     context.add_output_metadata(
         {
-            "scored_in": qa.height,
+            "scored_in": difficulty_scored_qa.height,
+            "verification_dropped": unverified.height,
             "dedup_dropped": dropped.height,
             "dedup_across_disciplines": cross.filter(pl.col("discipline") != pl.col("kept_discipline")).height,
             "decontaminated": contaminated.height,
@@ -155,8 +159,9 @@ def screened_qa(
         "linkqa_dataset_rejects": table_out(
             "linkqa_dataset_rejects",
             KINDS,
-            "Every item of the discipline left out of the dataset: reason category (exact_duplicate, "
-            "near_duplicate, benchmark_overlap, over_target_mix) with the related item, matched text, similarity.",
+            "Every item of the discipline left out of the dataset: reason category (verification_failed, "
+            "not_verified, exact_duplicate, near_duplicate, benchmark_overlap, over_target_mix) with the related "
+            "item, matched text, similarity.",
         ),
     },
     partitions_def=discipline_partitions,

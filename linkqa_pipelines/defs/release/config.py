@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Config
 from pydantic import Field
 
-from linkqa_pipelines.core.release import DecontaminationSettings
+from linkqa_pipelines.core.release import KEPT_VERIFICATION, DecontaminationSettings
 
 _SPEC = DecontaminationSettings()
 
@@ -19,6 +19,11 @@ class BenchmarkConfig(Config):
 class ScreenConfig(Config):
     """Global dedup and decontamination (see core/release/decontamination.py for the spec)."""
 
+    keep_verification: list[str] = Field(
+        default=list(KEPT_VERIFICATION),
+        description="verification statuses of model-written items that stay (the rest are rejected); offline items "
+        "are unverified by construction and stay, disclosed on the card",
+    )
     dedup_threshold: float = Field(default=0.8, description="shingle Jaccard at which two items are duplicates")
     targets_path: str = Field(default="", description="difficulty targets YAML (keep rule: difficulty fit)")
     n_words: int = Field(default=_SPEC.n_words, description="word n-gram length for non-Chinese text")

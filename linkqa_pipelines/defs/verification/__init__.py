@@ -1,0 +1,1 @@
+"""Verification of synthesized QA by keyless answers, with refine and regenerate rounds (logic: core/verification)."""
