@@ -34,8 +34,12 @@ COLUMN_DOCS: dict[str, str] = {
     "completion_tokens": "completion tokens spent on the row",
     "enhanced_from": "qa_id of the original when the row is a harder variant",
     "difficulty_method": "model or heuristic that scored difficulty",
-    "verification": "verified | refined | failed | unverified: a second model's keyless answers vs the key",
+    "verification": "verified | refined | failed | unverified: a majority of k keyless answers by the verifier "
+    "model (the generator unless a second model is configured) named the key; refined = after the verifier "
+    "re-derived the key or the item was regenerated",
     "agreement": "share of the keyless answers that named the key; null when none was given",
+    "verify_rounds": "refine/regenerate rounds the item went through in verification",
+    "regenerated_from": "qa_id of the disputed item this one was regenerated from",
 }
 
 # Polars dtype -> the HF `datasets` feature dtype name (the dataset card's dataset_info.features)
@@ -315,8 +319,9 @@ def _facts(title: str, facts: Mapping[str, Any] | None) -> str:
 def _verification(counts: Mapping[str, Any], total: int) -> str:
     share = counts.get("verified_share")
     return (
-        f"Verification: {counts['verified'] + counts['refined']} of {total} rows ({share:.1%}) were checked by a "
-        "second model's keyless answers agreeing with the key (`verified`, or `refined` after a correction); "
+        f"Verification: {counts['verified'] + counts['refined']} of {total} rows ({share:.1%}) were checked by "
+        "independent keyless answers of a verifier model, a majority naming the key (`verified`, or `refined` "
+        "after a correction); "
         f"{counts['failed']} failed and {counts['unverified']} were not verified."
         if share is not None
         else "Verification: no rows."
