@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -30,6 +31,7 @@ from linkqa_pipelines.core.verification import (
     tally,
     verification_summary,
 )
+from linkqa_pipelines.definitions import bind_resources, build_definitions
 from linkqa_pipelines_tests import verify_kill_worker as steered
 from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
 from linkqa_pipelines_tests.pipeline import materialize_assets
@@ -138,6 +140,35 @@ def test_dataset_keeps_verified_and_refined_model_items_and_every_offline_item()
     assert set(rejected["stage"]) == {"verification"}
     kept_all, _ = verification_screen(qa, ["verified", "refined", "unverified"])
     assert kept_all["qa_id"].to_list() == ["v", "r", "u", "o"]
+
+
+def test_verifier_settings_bind_to_the_environment_and_keep_the_key_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "LINKQA_LLM_BACKEND": "openai",
+        "LINKQA_LLM_MODEL": "deepseek-reasoner",
+        "LINKQA_LLM_BASE_URL": "https://api.deepseek.com/v1",
+        "LINKQA_VERIFY_K": "5",
+        "LINKQA_VERIFY_MODEL": "deepseek-chat",
+        "LINKQA_VERIFY_BASE_URL": "https://verifier.example/v1",
+        "LINKQA_VERIFY_API_KEY_ENV": "VERIFIER_KEY",
+    }
+    for name, value in {**env, "VERIFIER_KEY": "sk-test-SECRET-verifier"}.items():
+        monkeypatch.setenv(name, value)
+    with dg.build_resources({"verify": bind_resources(env=env)["verify"]}) as built:
+        verify = built.verify
+    assert (verify.k, verify.rounds) == (5, 2)
+    settings = verify.llm.settings()
+    assert (settings.model, settings.base_url) == ("deepseek-chat", "https://verifier.example/v1")
+    assert settings.backend == "openai"  # the rest is the generator's
+    assert settings.secret() == "sk-test-SECRET-verifier"  # read from the variable named, never a field
+    assert "SECRET" not in repr(verify) + str(verify.llm.model_dump())
+    defs = build_definitions(env=env)
+    assert defs.resolve_assets_def("qa_verification").op.pool == "llm_verifier_example_deepseek_chat"
+    assert defs.resolve_assets_def("synthesized_qa").op.pool == "llm_api_deepseek_com_deepseek_reasoner"
+    # unset, the verifier is the generation model
+    generator_only = {k: v for k, v in env.items() if k.startswith("LINKQA_LLM_")}
+    with dg.build_resources({"verify": bind_resources(env=generator_only)["verify"]}) as built:
+        assert (built.verify.k, built.verify.llm.model) == (3, "deepseek-reasoner")
 
 
 @pytest.mark.slow
