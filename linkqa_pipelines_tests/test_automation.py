@@ -5,8 +5,10 @@ column schema."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +20,11 @@ from dagster import (
     AssetMaterialization,
     DagsterInstance,
     Definitions,
+    MarkdownMetadataValue,
     RunRequest,
     SensorResult,
     SkipReason,
+    TableMetadataValue,
     asset,
     build_run_status_sensor_context,
     build_sensor_context,
@@ -28,6 +32,7 @@ from dagster import (
     materialize,
 )
 
+from linkqa_pipelines import cli
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.definitions import build_definitions
 from linkqa_pipelines.defs.automation.backfill import TRIGGER_TAG
@@ -35,6 +40,7 @@ from linkqa_pipelines.defs.automation.failures import record_run_failures
 from linkqa_pipelines.defs.automation.refresh import nightly_stale_refresh
 from linkqa_pipelines.defs.automation.seed_sensor import seed_files
 from linkqa_pipelines.lib.lake_resource import LakeResource
+from linkqa_pipelines.lib.metadata import INLINE_MARKDOWN_CHARS, line_chart_md, md_table
 from linkqa_pipelines.lib.partitions import DISCIPLINE_PARTITIONS
 
 LONG_AGO = "2000-01-01T02:00:00+00:00"  # a nightly tick long handled: the next one is due
@@ -172,7 +178,7 @@ def test_nightly_refresh_waits_for_its_tick(instance: DagsterInstance) -> None:
 
 
 def test_run_failure_sensor_records_a_failed_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], instance: DagsterInstance
 ) -> None:
     secret = "sk-test-secret-0123456789"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
@@ -208,6 +214,11 @@ def test_run_failure_sensor_records_a_failed_run(
     assert secret not in str(metadata["error"].value)
     assert isinstance(rows["failed_at"].dtype, pl.Datetime)
 
+    monkeypatch.setenv("LINKQA_HOME", str(home))
+    assert cli.main(["doctor"]) == cli.EXIT_OK  # offline backend: the preflight needs no endpoint
+    printed = capsys.readouterr().out
+    assert f"run {result.run_id[:8]} __ephemeral_asset_job__: flaky_stage: " in printed and secret not in printed
+
 
 def test_every_asset_has_owners_code_version_and_column_schema() -> None:
     defs = build_definitions()
@@ -226,3 +237,25 @@ def test_every_asset_has_owners_code_version_and_column_schema() -> None:
         "offline-keyphrase-v2"
     )  # what answers the offline backend: the algorithm
     assert "offline" in knowledge_points.kinds  # kinds name the configured backend
+
+
+def test_previews_are_tables_and_charts_fit_inline() -> None:
+    preview = md_table(pl.DataFrame({"kp": ["a", "b", "c"], "seeds": [3, 2, 1], "ids": [["x", "y"], [], ["z"]]}), 2)
+    assert isinstance(preview, TableMetadataValue)
+    assert [r.data for r in preview.records] == [
+        {"kp": "a", "seeds": 3, "ids": "x, y"},
+        {"kp": "b", "seeds": 2, "ids": ""},
+        {"kp": "… 1 more rows", "seeds": None, "ids": None},
+    ]
+    assert [c.type for c in preview.schema.columns] == ["string", "int", "string"]
+
+    curves = {f"sampler {i}": [(j / 50) ** (1 + i / 4) for j in range(50)] for i in range(4)}
+    chart = line_chart_md(curves, "KP coverage")
+    assert isinstance(chart, MarkdownMetadataValue)
+    text = chart.md_str or ""
+    assert len(text) < INLINE_MARKDOWN_CHARS
+    image = re.search(r"\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", text)
+    assert image is not None
+    svg = base64.b64decode(image.group(1)).decode()
+    assert svg.startswith("<svg") and svg.count("<polyline") == 4
+    assert "indigo: sampler 0" in text

@@ -1,4 +1,4 @@
-"""The commands that look without running the pipeline: `doctor` (home and model backend),
+"""The commands that look without running the pipeline: `doctor` (home, recent run failures, model backend),
 `query` (SQL on the warehouse) and `tables`.
 
 Kept apart from `run.py` so the read-only commands stay small; `doctor` shares the run's preflight.
@@ -14,9 +14,19 @@ from linkqa_pipelines.cli.run import preflight_llm
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from linkqa_pipelines.core.lake import Lake
+    from linkqa_pipelines.defs.automation.failures import recent_run_failures
     from linkqa_pipelines.settings import linkqa_home
 
     print(f"home: {linkqa_home()} (writable)")
+    failures = recent_run_failures(Lake(linkqa_home()))
+    print(
+        f"recent run failures ({len(failures)} shown; table run_failures):"
+        if failures
+        else "run failures: none recorded"
+    )
+    for line in failures:
+        print(f"  {line}")
     checked = preflight_llm({flag: getattr(args, flag) for flag in LLM_FLAGS})
     for line in checked.checks:
         print(f"ok: {line}")

@@ -5,16 +5,18 @@ column schema of its table.
 What the UI (Dagster 1.13) shows where: table metadata (`md_table`) renders as a table on the
 asset page and in the run log, row counts (`dagster/row_count`, set by the IO manager) are
 numeric and plotted over materializations, a column schema shows as the asset's columns.
-Markdown renders inline only below 1,000 characters; a PNG plot is far longer, so plots stay
-behind "[Show Markdown]" (Dagster has no image metadata type).
+Markdown renders inline only below 1,000 characters; a PNG plot is far longer, so full plots stay
+behind "[Show Markdown]" (Dagster has no image metadata type) and `line_chart_md` draws the
+same curves as a small SVG that fits, shown inline beside them.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import version
 from typing import Any
 
@@ -36,6 +38,9 @@ OFFLINE_ALGORITHMS = {
     "difficulty_scored_qa": CALIBRATED_MODEL,
 }
 _CELL_CHARS = 120
+INLINE_MARKDOWN_CHARS = 1_000  # the UI renders shorter Markdown metadata inline, longer behind a link
+_CHART_W, _CHART_H = 240, 60
+_CHART_COLOURS = (("indigo", "#4f46e5"), ("amber", "#d97706"), ("green", "#059669"), ("red", "#dc2626"))
 
 
 def _cell(value: Any) -> str | int | float | bool | None:
@@ -68,6 +73,36 @@ def md_table(df: pl.DataFrame, max_rows: int = 25) -> MetadataValue:
 def png_md(png: bytes, alt: str) -> MetadataValue:
     """A PNG embedded in Markdown metadata (shown behind "[Show Markdown]": see the module note)."""
     return MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
+def line_chart_md(series: Mapping[str, Sequence[float]], alt: str) -> MetadataValue:
+    """Lines (one per series, shared y scale) as an SVG small enough that the UI shows it inline,
+    with a colour legend: the glanceable companion of a full `png_md` plot."""
+    shown = dict(list(series.items())[: len(_CHART_COLOURS)])
+    values = [float(v) for ys in shown.values() for v in ys if math.isfinite(float(v))]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    span = (high - low) or 1.0
+    legend = " · ".join(
+        f"{colour}: {name}" for (name, _), (colour, _) in zip(shown.items(), _CHART_COLOURS, strict=False)
+    )
+    for points in (40, 24, 16, 10, 6, 3):
+        lines = []
+        for (_, ys), (_, hex_colour) in zip(shown.items(), _CHART_COLOURS, strict=False):
+            picked = (
+                [float(ys[round(i * (len(ys) - 1) / (points - 1))]) for i in range(points)] if len(ys) > points else ys
+            )
+            step = _CHART_W / max(len(picked) - 1, 1)
+            coords = " ".join(
+                f"{round(i * step)},{round(_CHART_H - 2 - (v - low) / span * (_CHART_H - 4))}"
+                for i, v in enumerate(picked)
+                if math.isfinite(float(v))
+            )
+            lines.append(f"<polyline fill='none' stroke='{hex_colour}' stroke-width='2' points='{coords}'/>")
+        svg = f"<svg xmlns='http://www.w3.org/2000/svg' width='{_CHART_W}' height='{_CHART_H}'>{''.join(lines)}</svg>"
+        text = f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})  \n{legend}"
+        if len(text) < INLINE_MARKDOWN_CHARS:
+            return MetadataValue.md(text)
+    raise ValueError(f"{alt}: {len(shown)} series do not fit an inline chart ({INLINE_MARKDOWN_CHARS} characters)")
 
 
 def counts_md(counts: Mapping[str, int], key: str = "value", value: str = "rows") -> MetadataValue:

@@ -24,6 +24,7 @@ from dagster import (
 )
 from dagster_shared.error import SerializableErrorInfo
 
+from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.llm.redact import Redactor
 from linkqa_pipelines.core.llm.settings import API_KEY_ENV
 from linkqa_pipelines.lib.lake_resource import LakeResource
@@ -112,3 +113,16 @@ def record_run_failures(context: RunFailureSensorContext, lake: LakeResource) ->
         )
     )
     context.log.info(f"run {run.run_id} ({run.job_name}) failed; recorded in {TABLE} ({recorded} in all)")
+
+
+def recent_run_failures(lake: Lake, limit: int = 5) -> list[str]:
+    """One line per recorded failure, newest first (what `linkqa doctor` prints)."""
+    if not lake.files(TABLE):
+        return []
+    rows = lake.read(TABLE).sort("failed_at", descending=True).head(limit)
+    return [
+        f"{r['failed_at']:%Y-%m-%d %H:%M} UTC run {r['run_id'][:8]} {r['job_name']}"
+        + (f" [{r['partitions']}]" if r["partitions"] else "")
+        + f": {r['error'].splitlines()[0][:160] if r['error'] else 'no error recorded'}"
+        for r in rows.iter_rows(named=True)
+    ]

@@ -20,7 +20,7 @@ from linkqa_pipelines.core.walks import (
     walk_summary,
 )
 from linkqa_pipelines.defs.walks.config import WalkPathsConfig
-from linkqa_pipelines.lib.metadata import md_table, png_md, table_out
+from linkqa_pipelines.lib.metadata import line_chart_md, md_table, png_md, table_out
 from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
 
 KINDS = {"numpy", "parquet"}
@@ -115,6 +115,7 @@ def walk_paths(
         checkpoints = np.unique(np.linspace(1, len(paths), num=min(20, len(paths)), dtype=int))
         curves = {name: coverage_curve(ps, start_mask, checkpoints) for name, ps in baselines.items()}
         metadata["coverage_vs_paths"] = png_md(coverage_plot_png(curves), "KP coverage against number of paths")
+        metadata["coverage_inline"] = line_chart_md({n: y.tolist() for n, (_, y) in curves.items()}, "KP coverage")
         metadata["baseline_summary"] = md_table(
             pl.DataFrame([{"sampler": n, **walk_summary(arrays, ps, start_mask)} for n, ps in baselines.items()])
         )
