@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import Definitions, definitions, load_asset_checks_from_modules
+from dagster import Definitions, ExecutorDefinition, definitions, load_asset_checks_from_modules
 from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.llm import LLMSettings
@@ -29,13 +29,14 @@ from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.defs.synthesis.assets import build_synthesis
 from linkqa_pipelines.defs.verification.assets import build_verification
 from linkqa_pipelines.defs.verification.config import VERIFY_ENV, VERIFY_LLM_ENV, VerifierResource
+from linkqa_pipelines.defs.walks import checks as walk_checks
 from linkqa_pipelines.defs.walks.assets import walk_paths
 from linkqa_pipelines.lib.io_manager import LakeIOManager
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLM_ENV, LLM_FLOAT_FIELDS, LLM_INT_FIELDS, LLMResource
 from linkqa_pipelines.lib.metadata import standard_asset
 from linkqa_pipelines.lib.model_stage import ModelPlacement
-from linkqa_pipelines.settings import env_fields
+from linkqa_pipelines.settings import env_fields, executor_choice
 
 LAKE_ENV = {"home": "LINKQA_HOME", "lake_root": "LINKQA_LAKE_ROOT"}
 INPUTS_ENV = {"seeds": "LINKQA_SEEDS", "benchmarks": "LINKQA_BENCHMARKS"}
@@ -62,6 +63,19 @@ def bind_resources(
         "inputs": PipelineInputs(**env_fields(INPUTS_ENV, env=env)),
         "s3": S3Resource(),
     }
+
+
+def run_executor(env: Mapping[str, str]) -> ExecutorDefinition | None:
+    """The executor of every job: Dagster's default, or one Kubernetes Job per step with
+    `LINKQA_EXECUTOR=k8s` (the code server and the run pods read the same setting, from the
+    `linkqa-env` ConfigMap, so the run executes with the executor the UI showed)."""
+    if executor_choice(env) != "k8s":
+        return None
+    try:
+        from dagster_k8s import k8s_job_executor
+    except ImportError as exc:
+        raise ImportError("LINKQA_EXECUTOR=k8s needs the `k8s` extra: pip install 'linkqa-pipelines[k8s]'") from exc
+    return k8s_job_executor
 
 
 def build_definitions(
@@ -96,10 +110,11 @@ def build_definitions(
     ]
     return Definitions(
         assets=[*map(standard_asset, pipeline), run_failures_spec],
-        asset_checks=load_asset_checks_from_modules([seed_checks, release_checks]),
+        asset_checks=load_asset_checks_from_modules([seed_checks, walk_checks, release_checks]),
         jobs=JOBS,
         sensors=SENSORS,
         resources=bound,
+        executor=run_executor(env),
     )
 
 

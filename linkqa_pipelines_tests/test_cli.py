@@ -1,4 +1,5 @@
-"""`linkqa` tells the truth: exit codes, one-line errors that name the file, bad files quarantined.
+"""`linkqa` tells the truth: exit codes, one-line errors that name the file, bad files quarantined,
+runs on one home that cannot mix KP graph versions.
 
 In process (`cli.main`), with small inputs: the failure cases stop at ingestion, so each takes
 a few seconds. The exact first line of every expected error is pinned.
@@ -14,7 +15,10 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines import cli
+from linkqa_pipelines.cli.errors import CLIError
+from linkqa_pipelines.cli.run import check_graph_current
 from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.defs.graph.version import GraphLock
 
 GOOD = (
     "question,choices,answer,subject\n"
@@ -172,3 +176,29 @@ def test_bad_files_are_quarantined_and_the_run_stops_over_the_failure_rate(
     accounting = lake.read("seed_accounting")
     assert (accounting["rows_in"] == accounting["seeds"] + accounting["quarantined"] + accounting["duplicates"]).all()
     assert accounting.filter(pl.col("source") == str(files["gzip"]))["rows_in"].to_list() == [1]
+
+
+def test_a_partition_on_a_replaced_graph_fails_the_run_in_one_line(linkqa_home: Path) -> None:
+    """Walk paths that name a graph version other than kp_seed_links' current one are reported."""
+    lake = Lake(linkqa_home)
+    lake.write("kp_seed_links", pl.DataFrame({"seed_id": ["s1"], "graph_version": ["new"]}))
+    lake.write("walk_paths", pl.DataFrame({"discipline": ["physics"], "graph_version": ["new"]}), "physics")
+    check_graph_current(["physics"])  # current: passes
+    lake.write("walk_paths", pl.DataFrame({"discipline": ["law"], "graph_version": ["old"]}), "law")
+    with pytest.raises(CLIError) as caught:
+        check_graph_current(["physics", "law"])
+    assert str(caught.value).startswith(
+        "mixed KP graph versions: walk_paths of ['law'] were built on graph ['old'], but the current graph is new"
+    )
+
+
+def test_graph_lock_is_exclusive_against_readers_and_names_its_holder(tmp_path: Path) -> None:
+    writer, reader = GraphLock(tmp_path), GraphLock(tmp_path)
+    waits: list[str] = []
+    with writer.exclusive():
+        with pytest.raises(TimeoutError, match=rf"pid {os.getpid()} since"):
+            reader.shared(waits.append, timeout=0.3)
+        assert waits and waits[0].startswith(f"pid {os.getpid()}")
+        writer.shared()  # the writer now only reads: other readers may join
+        with reader.shared(timeout=1), GraphLock(tmp_path) as other, pytest.raises(TimeoutError):
+            other.exclusive(timeout=0.3)

@@ -1,6 +1,8 @@
-"""End to end through real processes: `linkqa run`, concurrent multiprocess partition runs, `dg check defs`."""
+"""End to end through real processes: `linkqa run` (one run per stage, one run group), two concurrent
+`linkqa run` on one home, concurrent multiprocess partition runs, `dg check defs`."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,9 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.definitions import build_definitions
+from linkqa_pipelines.defs.graph.version import stale_disciplines
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -27,9 +31,12 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(
     linkqa_home: Path, linkqa_env: dict[str, str]
 ) -> None:
     home = linkqa_home
-    proc = _linkqa(linkqa_env, "run", "--disciplines", "mathematics,economics,physics", "--paths", "40")
+    disciplines = {"mathematics", "statistics", "physics"}  # neighbours in the partitions' order: one range
+    proc = _linkqa(linkqa_env, "run", "--disciplines", ",".join(sorted(disciplines)), "--paths", "40")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
+    group = re.search(r"runs tagged linkqa/run_group=(\S+);", out)
+    assert group is not None and f"/runs?q%5B%5D=tag%3Alinkqa%2Frun_group%3D{group[1]}" in out
     for text in (
         "Rows per discipline partition",
         "Time per stage",
@@ -43,7 +50,7 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(
     for name in ("seed_sources", "kp_graph", "linkqa_release"):
         assert instance.get_latest_materialization_event(AssetKey(name)) is not None, name
     parts = instance.get_materialized_partitions(AssetKey("walk_paths"))
-    assert parts == {"mathematics", "economics", "physics"}
+    assert parts == disciplines
     # every asset of the code location, the side tables and failure ledgers too, was materialized
     all_keys = build_definitions(env={}).resolve_asset_graph().get_all_asset_keys()
     assert {
@@ -60,8 +67,9 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(
     for key in all_keys:
         assert instance.get_latest_materialization_event(key) is not None, key.to_user_string()
     runs = instance.get_runs()
-    # ingest, 3 x (seeds + KPs), catalog + graph, 3 x (walks .. difficulty), screening, 3 x dataset, release
-    assert len(runs) == 1 + 3 + 1 + 3 + 1 + 3 + 1 and all(r.is_success for r in runs)
+    # ingest, seeds + KPs, catalog + graph, walks .. difficulty, screening, dataset, release: one run each
+    assert len(runs) == 7 and all(r.is_success for r in runs)
+    assert {r.tags.get("linkqa/run_group") for r in runs} == {group[1]}
     instance.dispose()
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
@@ -78,13 +86,33 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(
             "difficulty_scored_qa",
             "linkqa_dataset",
         } <= views
-        partitions = {r[0] for r in con.execute("select distinct discipline from synthesized_qa").fetchall()}
-        assert partitions == {"mathematics", "economics", "physics"}
+        partitions = {r[0] for r in con.execute("select distinct discipline from walk_paths").fetchall()}
+        assert partitions == disciplines
         backends = {r[0] for r in con.execute("select distinct backend from linkqa_dataset").fetchall()}
         assert backends == {"offline"}
     finally:
         con.close()
     assert (home / "release" / "README.md").exists()
+
+
+def test_two_concurrent_runs_on_one_home_end_on_one_graph(linkqa_home: Path, linkqa_env: dict[str, str]) -> None:
+    """Two `linkqa run` at once: the KP graph lock makes the second wait, so both succeed and every
+    partition was walked on the current graph (or one fails naming the mixed versions)."""
+    args = [str(BIN / "linkqa"), "run", "--disciplines", "physics", "--paths", "10"]
+    procs = [
+        subprocess.Popen(args, env=linkqa_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert codes == [0, 0] or (
+        sorted(codes)[0] == 0 and any("mixed KP graph versions" in err for _, err in outputs)
+    ), [err[-1500:] for _, err in outputs]
+    lake = Lake(linkqa_home)
+    current = lake.read("kp_seed_links")["graph_version"].unique().to_list()
+    assert len(current) == 1
+    assert lake.read("walk_paths")["graph_version"].unique().to_list() == current
+    assert stale_disciplines(lake.scan("walk_paths"), current[0]).is_empty()
 
 
 def test_linkqa_run_fails_naming_the_unreadable_file(tmp_path: Path, linkqa_env: dict[str, str]) -> None:

@@ -1,6 +1,9 @@
 """`linkqa run`: the pipeline, stage by stage, on the local Dagster instance, and its verdict.
 
-Checks the command line and the model backend (preflight) first, runs every stage in order,
+Checks the command line and the model backend (preflight) first, runs every stage in order (each
+stage one in-process run over all its disciplines, every run tagged with this invocation's run
+group), holds the KP graph lock from the graph stage on (so concurrent runs on one home cannot
+mix graph versions, and a partition built on a replaced graph fails the run), and
 stops after a stage whose failure rate is over --max-failure-rate (or any failure with --strict)
 and ends with the exit code: 0 released, 3 too many failures, 4 empty release.
 """
@@ -10,13 +13,23 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import urllib.parse
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from linkqa_pipelines.cli.errors import CLIError
 from linkqa_pipelines.cli.parser import EXIT_EMPTY, EXIT_FAILURES, EXIT_OK, EXIT_USAGE, LLM_FLAGS
-from linkqa_pipelines.cli.stages import StageFailures, StageResult, over_limit, run_stage, stage_failures
+from linkqa_pipelines.cli.progress import StageProgress, partitioned_steps
+from linkqa_pipelines.cli.stages import (
+    RUN_GROUP_TAG,
+    StageFailures,
+    StageResult,
+    over_limit,
+    run_stage,
+    stage_failures,
+)
 from linkqa_pipelines.cli.summary import print_summary, table_console
 
 
@@ -26,6 +39,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from linkqa_pipelines.definitions import build_definitions
+    from linkqa_pipelines.defs.graph.version import GraphLock
+    from linkqa_pipelines.lib.partitions import key_ranges, registered_disciplines
     from linkqa_pipelines.settings import linkqa_home
     from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -43,7 +58,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     llm = {flag: getattr(args, flag) for flag in LLM_FLAGS}
     llm["retry_failed"] = args.retry_failed or None  # None: the resource's default (not retried)
     checked = preflight_llm(llm)
+    run_group = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     console.print(f"[bold]linkqa run[/bold]  home={linkqa_home()}  dagster_home={os.environ['DAGSTER_HOME']}")
+    console.print(
+        f"runs tagged {RUN_GROUP_TAG}={run_group}; with `dagster dev` on this DAGSTER_HOME: {ui_link(run_group)}"
+    )
     for line in checked.checks:
         console.print(f"preflight: {escape(line)}")
     llm["response_format"] = checked.response_format
@@ -58,16 +77,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     results: list[StageResult] = []
     started = time.perf_counter()
+    progress = StageProgress(console)
 
-    def stage(name: str, job_name: str, partitions: Sequence[str | None], run_config: dict[str, Any]) -> None:
-        """Run one stage (every partition), then stop the run if its failures are over the limit."""
+    def stage(name: str, job_name: str, disciplines: Sequence[str], run_config: dict[str, Any]) -> None:
+        """Run one stage (all its disciplines in one run per key range), then stop the run if its
+        failures are over the limit."""
         job = defs.resolve_job_def(job_name)
+        ranges = key_ranges(registered_disciplines(instance), disciplines) if disciplines else [[]]
         ran: list[StageResult] = []
-        for i, partition in enumerate(partitions, 1):
-            label = escape(f"{name} [{partition}] ({i}/{len(partitions)})" if partition else name)
-            with console.status(f"running {label} ..."):
+        for keys in ranges:
+            label = escape(f"{name} [{len(keys)} disciplines]" if len(keys) > 1 else f"{name} {keys or ''}".strip())
+            with progress.stage(label, len(keys) * partitioned_steps(job) if keys else 1):
                 try:
-                    res = run_stage(job, instance, name, partition, run_config, args.debug)
+                    res = run_stage(job, instance, name, keys, run_config, debug=args.debug, run_group=run_group)
                 except Exception as exc:
                     raise StageError(label, exc) from exc
             shown = ", ".join(f"{k}={v:,}" for k, v in res.rows.items())
@@ -80,11 +102,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if bad:
             raise RunVerdict(bad)
 
+    lock = GraphLock(linkqa_home())
+
+    def waiting(holder: str) -> None:
+        console.print(f"[yellow]waiting:[/yellow] another linkqa run on this home is using the KP graph ({holder})")
+
     try:
-        stage("ingest", "ingest_job", [None], {"ops": {"ingest_seeds": {"config": ingest_config}}})
-        present = _disciplines_with_seeds()
+        stage("ingest", "ingest_job", [], {"ops": {"ingest_seeds": {"config": ingest_config}}})
+        present = set(registered_disciplines(instance))
         disciplines = [d for d in (wanted or known) if d in present]
-        skipped = sorted(set(wanted or []) - set(present))
+        skipped = sorted(set(wanted or []) - present)
         if skipped:
             console.print(f"[yellow]no seeds for {skipped}: skipped[/yellow]")
         if not disciplines:
@@ -95,11 +122,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         # Stage calls, in order (other stages are added here, one call each).
         stage("seeds+knowledge points", "discipline_seed_job", disciplines, {})
-        stage("catalog+graph", "graph_job", [None], {})
-        stage("walks+synthesis+difficulty", "discipline_synthesis_job", disciplines, walk_config)
-        stage("global dedup+decontamination", "screen_job", [None], {})
-        stage("dataset (difficulty mix)", "discipline_dataset_job", disciplines, {})
-        stage("release", "release_job", [None], {})
+        with lock.exclusive(waiting):  # one run rebuilds the catalog and graph at a time ...
+            stage("catalog+graph", "graph_job", [], {})
+            lock.shared(waiting)  # ... and none rebuilds it while this run still reads it
+            stage("walks+synthesis+verification+difficulty", "discipline_synthesis_job", disciplines, walk_config)
+            check_graph_current(disciplines)
+            stage("global dedup+decontamination", "screen_job", [], {})
+            stage("dataset (difficulty mix)", "discipline_dataset_job", disciplines, {})
+            stage("release", "release_job", [], {})
+            check_graph_current(disciplines)
     except RunVerdict as verdict:
         print_summary(table_console(), results, time.perf_counter() - started)
         limit = "any failure (--strict)" if args.strict else f"--max-failure-rate {args.max_failure_rate:g}"
@@ -109,7 +140,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILURES
     print_summary(table_console(), results, time.perf_counter() - started)
     console.print(f"warehouse: {linkqa_home() / 'warehouse.duckdb'}   release: {linkqa_home() / 'release'}")
+    console.print(f"runs of this invocation: {ui_link(run_group)}")
     return _verdict(console, results)
+
+
+def ui_link(run_group: str) -> str:
+    """The `dagster dev` runs page filtered to one `linkqa run` (its run-group tag)."""
+    return "http://127.0.0.1:3000/runs?" + urllib.parse.urlencode({"q[]": f"tag:{RUN_GROUP_TAG}={run_group}"})
+
+
+def check_graph_current(disciplines: Sequence[str]) -> None:
+    """Fail loudly when this run's walk paths were built on a KP graph another run has replaced
+    (the same test as the walks check `walk_paths_on_current_graph`)."""
+    import polars as pl
+
+    from linkqa_pipelines.core.lake import Lake
+    from linkqa_pipelines.defs.graph.version import VERSION_COLUMN, current_version, stale_disciplines
+    from linkqa_pipelines.settings import linkqa_home
+
+    lake = Lake(linkqa_home())
+    current = current_version(lake.scan("kp_seed_links"))
+    stale = stale_disciplines(lake.scan("walk_paths").filter(pl.col("discipline").is_in(list(disciplines))), current)
+    if stale.height:
+        found = sorted({str(v) for v in stale[VERSION_COLUMN]})
+        raise CLIError(
+            f"mixed KP graph versions: walk_paths of {stale['discipline'].unique().sort().to_list()} were built on "
+            f"graph {found}, but the current graph is {current} (another run on this home rebuilt it)",
+            "run `linkqa run` again on this home (one at a time) to rebuild every stage on one graph",
+        )
 
 
 class StageError(Exception):
@@ -137,14 +195,14 @@ def _verdict(console: Any, results: Sequence[StageResult]) -> int:
     failures = [f for st in stages for f in stage_failures(st, [r for r in results if r.stage == st]) if f.failed]
     for f in failures:
         console.print(f"[yellow]failures (under the limit):[/yellow] {escape(f.line())}")
-    released = sum(n for r in results for a, n in r.rows.items() if a == "linkqa_dataset")
+    released = sum(r.rows["linkqa_dataset"] for r in results)
     if released == 0:
         console.print(
             "[red]linkqa run: the release is empty[/red]: no item survived the difficulty mix, dedup and "
             f"decontamination (see the tables above and linkqa_dataset_rejects); exit code {EXIT_EMPTY}"
         )
         return EXIT_EMPTY
-    disciplines = sum(1 for r in results for a, n in r.rows.items() if a == "linkqa_dataset" and n)
+    disciplines = sum(1 for r in results for rows in r.partition_rows().values() if rows.get("linkqa_dataset"))
     console.print(f"[green]linkqa run: released {released:,} items in {disciplines} disciplines[/green]")
     return EXIT_OK
 
@@ -164,13 +222,3 @@ def preflight_llm(llm: dict[str, Any]) -> Any:
 
 def _format_fixed(llm: dict[str, Any]) -> bool:
     return llm.get("response_format") is not None or bool(os.environ.get("LINKQA_LLM_RESPONSE_FORMAT", "").strip())
-
-
-def _disciplines_with_seeds() -> set[str]:
-    import polars as pl
-
-    from linkqa_pipelines.core.lake import Lake
-    from linkqa_pipelines.settings import linkqa_home
-
-    seeds = Lake(linkqa_home()).scan("seed_sources").select(pl.col("discipline").unique()).collect()
-    return set(seeds["discipline"].to_list())

@@ -14,14 +14,19 @@ from typing import Any
 
 from linkqa_pipelines.cli.stages import StageResult, stage_failures
 
-# Where rows leave the pipeline: (step, rows in, rows out, the table that keeps the rest, its reason column)
+# Where rows leave the pipeline: (step, rows in, rows out, the table that keeps the rest). A reject
+# table's reasons are read per step: the dataset's rejects repeat the screening's, so only its
+# own (the target mix) count there.
 FLOW: tuple[tuple[str, tuple[str, ...], str, str | None], ...] = (
     ("ingest", ("seed_sources", "seed_quarantine"), "seed_sources", "seed_quarantine"),
     ("walks", ("walk_paths", "walk_paths_unseeded"), "walk_paths", "walk_paths_unseeded"),
     ("synthesis", ("walk_paths",), "synthesized_qa", None),
-    ("difficulty", ("synthesized_qa",), "difficulty_scored_qa", None),
-    ("dataset", ("difficulty_scored_qa",), "linkqa_dataset", "linkqa_dataset_rejects"),
+    ("verification", ("synthesized_qa",), "qa_verification", None),
+    ("difficulty", ("qa_verification",), "difficulty_scored_qa", None),
+    ("screening", ("difficulty_scored_qa",), "screened_qa", "screened_qa_rejects"),
+    ("dataset", ("screened_qa",), "linkqa_dataset", "linkqa_dataset_rejects"),
 )
+REJECT_STAGES = {"linkqa_dataset_rejects": "target_mix"}
 
 
 def _flow_table(results: Sequence[StageResult]) -> Any:
@@ -46,22 +51,25 @@ def _flow_table(results: Sequence[StageResult]) -> Any:
         why = reasons.get(step, Counter()) + reasons.get(out, Counter())
         if rest == "walk_paths_unseeded" and totals[rest]:
             why["path got fewer than two seeds"] += totals[rest]
-        if rest == "linkqa_dataset_rejects":
-            why.update(_reject_reasons())
+        elif rest is not None and rest != "seed_quarantine":
+            why.update(_reject_reasons(rest, REJECT_STAGES.get(rest)))
         top = "; ".join(f"{n:,}x {reason}" for reason, n in why.most_common(3))
         table.add_row(step, f"{n_in:,}", f"{totals[out]:,}", f"{max(n_in - totals[out], 0):,}", top)
     return table
 
 
-def _reject_reasons() -> Counter[str]:
-    """Reasons in linkqa_dataset_rejects (dedup, decontamination, target mix), counted."""
+def _reject_reasons(table: str, stage: str | None) -> Counter[str]:
+    """Reasons in a reject table (dedup, decontamination, verification, target mix), counted."""
     import polars as pl
 
     from linkqa_pipelines.core.lake import Lake
     from linkqa_pipelines.settings import linkqa_home
 
     try:
-        counts = Lake(linkqa_home()).scan("linkqa_dataset_rejects").group_by("stage", "reason").len().collect()
+        rows = Lake(linkqa_home()).scan(table)
+        if stage is not None:
+            rows = rows.filter(pl.col("stage") == stage)
+        counts = rows.group_by("stage", "reason").len().collect()
     except (OSError, pl.exceptions.PolarsError):
         return Counter()
     return Counter({f"{st}: {reason}": n for st, reason, n in counts.iter_rows()})
@@ -75,11 +83,11 @@ def print_summary(console: Any, results: Sequence[StageResult], total: float) ->
     unpartitioned.add_column("rows", justify="right")
     per_partition: dict[str, dict[str, int]] = {}
     for r in results:
-        for asset_name, n in r.rows.items():
-            if r.partition is None:
+        if not r.partitions:
+            for asset_name, n in r.rows.items():
                 unpartitioned.add_row(asset_name, f"{n:,}")
-            else:
-                per_partition.setdefault(r.partition, {})[asset_name] = n
+        for partition, counts in r.partition_rows().items():
+            per_partition.setdefault(partition, {}).update(counts)
     console.print(unpartitioned)
     assets = list(dict.fromkeys(a for counts in per_partition.values() for a in counts))
     if assets:
@@ -93,15 +101,15 @@ def print_summary(console: Any, results: Sequence[StageResult], total: float) ->
         console.print(grid)
 
     stages = Table(title="Time per stage")
-    stages.add_column("stage")
-    stages.add_column("runs", justify="right")
-    stages.add_column("seconds", justify="right")
+    for name in ("stage", "runs", "disciplines", "seconds"):
+        stages.add_column(name, justify="left" if name == "stage" else "right")
     by_stage: dict[str, list[StageResult]] = {}
     for r in results:
         by_stage.setdefault(r.stage, []).append(r)
     for stage, rs in by_stage.items():
-        stages.add_row(stage, str(len(rs)), f"{sum(r.seconds for r in rs):.1f}")
-    stages.add_row("total", str(len(results)), f"{total:.1f}")
+        n = sum(len(r.partitions) for r in rs)
+        stages.add_row(stage, str(len(rs)), f"{n:,}" if n else "-", f"{sum(r.seconds for r in rs):.1f}")
+    stages.add_row("total", str(len(results)), "", f"{total:.1f}")
     console.print(stages)
 
     llm = Table(title="LLM use per stage (summed over partitions)")
@@ -120,26 +128,24 @@ def print_summary(console: Any, results: Sequence[StageResult], total: float) ->
     for label in counters.values():
         llm.add_column(label, justify="right")
     totals: dict[tuple[str, str], dict[str, float]] = {}
-    for r in results:
-        for asset_name, meta in r.metadata.items():
-            if "llm_backend" in meta:
-                acc = totals.setdefault((asset_name, str(meta["llm_backend"])), dict.fromkeys(counters, 0.0))
-                for c in counters:
-                    acc[c] += float(meta.get(c) or 0)
+    for m in (m for r in results for m in r.materialized):
+        if "llm_backend" in m.metadata:
+            acc = totals.setdefault((m.asset, str(m.metadata["llm_backend"])), dict.fromkeys(counters, 0.0))
+            for c in counters:
+                acc[c] += float(m.metadata.get(c) or 0)
     for (asset_name, backend), acc in totals.items():
         llm.add_row(
             asset_name, backend, *(f"{acc[c]:.2f}" if c == "llm_cost_usd" else f"{int(acc[c]):,}" for c in counters)
         )
     if llm.row_count:
         console.print(llm)
-    for r in results:  # why items did not reach the release (an empty release says why here)
-        screened = r.metadata.get("screened_qa", {})
-        if "removed_by_reason" in screened:
+    for m in (m for r in results for m in r.materialized):  # why items did not reach the release
+        if m.asset == "screened_qa" and "removed_by_reason" in m.metadata:
             console.print(
                 f"left out by global dedup and decontamination (table screened_qa_rejects):\n"
-                f"{screened['removed_by_reason']}"
+                f"{m.metadata['removed_by_reason']}"
             )
-        evaluation = r.metadata.get("seed_sources", {}).get("evaluation_split_seeds")
+        evaluation = m.metadata.get("evaluation_split_seeds") if m.asset == "seed_sources" else None
         if evaluation:
             console.print(
                 f"[yellow]{evaluation:,} seeds came from benchmark test splits: their copies are removed "

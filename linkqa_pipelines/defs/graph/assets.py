@@ -1,9 +1,11 @@
-"""The KP co-occurrence graph: weighted edges and the seed <-> KP links the samplers use."""
+"""The KP co-occurrence graph: weighted edges and the seed <-> KP links the samplers use, stamped
+with the graph's version (`version.py`) so what was built on it can name the graph it read."""
 
 import polars as pl
 from dagster import AssetExecutionContext, MetadataValue, multi_asset
 
 from linkqa_pipelines.core.graph import build_graph, degree_plot_png, graph_summary
+from linkqa_pipelines.defs.graph.version import VERSION_COLUMN, graph_version
 from linkqa_pipelines.lib.metadata import md_table, png_md, table_out
 
 
@@ -18,7 +20,8 @@ from linkqa_pipelines.lib.metadata import md_table, png_md, table_out
         "kp_seed_links": table_out(
             "kp_seed_links",
             {"polars", "parquet"},
-            "Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs.",
+            "Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs; "
+            "graph_version names the graph they belong to.",
         ),
     },
     group_name="graph",
@@ -27,6 +30,7 @@ def kp_graph(
     context: AssetExecutionContext, kp_catalog: pl.DataFrame, kp_links: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     graph = build_graph(kp_links, kp_catalog)
+    version = graph_version(kp_catalog, graph.seed_links)
     summary = graph_summary(graph)
     top_per_discipline = (
         kp_catalog.explode("disciplines")
@@ -39,6 +43,7 @@ def kp_graph(
     )
     context.add_output_metadata(
         {
+            VERSION_COLUMN: version,
             "nodes": int(summary["nodes"]),
             "edges": int(summary["edges"]),
             "components": int(summary["components"]),
@@ -54,4 +59,5 @@ def kp_graph(
         },
         output_name="kp_graph",
     )
-    return graph.edges, graph.seed_links
+    context.add_output_metadata({VERSION_COLUMN: version}, output_name="kp_seed_links")
+    return graph.edges, graph.seed_links.with_columns(pl.lit(version).alias(VERSION_COLUMN))

@@ -1,4 +1,5 @@
-"""Value-function-guided walk paths per discipline, with the seeds each path fuses."""
+"""Value-function-guided walk paths per discipline, with the seeds each path fuses and the version
+of the KP graph they were walked on (`graph_version`, checked by `checks.py`)."""
 
 import hashlib
 
@@ -19,6 +20,7 @@ from linkqa_pipelines.core.walks import (
     uniform_walk,
     walk_summary,
 )
+from linkqa_pipelines.defs.graph.version import VERSION_COLUMN, current_version
 from linkqa_pipelines.defs.walks.config import WalkPathsConfig
 from linkqa_pipelines.lib.metadata import line_chart_md, md_table, png_md, table_out
 from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
@@ -53,6 +55,7 @@ def walk_paths(
     # The partition walks its own discipline's graph, rebuilt from the discipline's seed links
     # with the same co-occurrence and strength rule as kp_graph (which spans every discipline).
     discipline = context.partition_key
+    version = current_version(kp_seed_links.lazy())
     catalog = kp_catalog.sort("node")
     part = partition_graph(kp_seed_links, catalog, discipline)
     arrays, start_mask = part.arrays, part.start_mask
@@ -93,12 +96,14 @@ def walk_paths(
         )
         .with_row_index("path_index")
         .join(chosen, on="path_index", how="left")
+        .with_columns(pl.lit(version, pl.String).alias(VERSION_COLUMN))
     )
     usable = frame.filter(pl.col("seed_ids").list.len() >= config.min_seeds)
     short = frame.filter(pl.col("seed_ids").list.len() < config.min_seeds)
 
     summary = walk_summary(arrays, paths, start_mask)
     metadata: dict[str, object] = {
+        VERSION_COLUMN: str(version),
         "paths_sampled": len(paths),
         "path_budget": cfg.n_paths,
         "paths_discarded_dead_end": int(result.discarded),
