@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import polars as pl
 import pytest
 from dagster import (
@@ -31,6 +32,8 @@ from dagster import (
     instance_for_test,
     materialize,
 )
+from dagster_aws.s3 import S3Resource
+from moto.server import ThreadedMotoServer
 
 from linkqa_pipelines import cli
 from linkqa_pipelines.core.lake import Lake
@@ -131,6 +134,46 @@ def test_seed_sensor_requests_exactly_the_touched_partitions(
     assert partitions_of(changed.run_requests[0], "seed_qa") == {"chemistry", "physics"}
     assert added_partitions(changed) == {"chemistry"}
     assert isinstance(evaluate(changed.cursor), SkipReason)
+
+
+def test_seed_sensor_on_s3_follows_etags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance
+) -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket="seeds")
+        local = tmp_path / "law.jsonl"
+        write_seeds(local, "professional_law", 2)
+        client.upload_file(str(local), "seeds", "drop/law.jsonl")
+        monkeypatch.setenv("LINKQA_SEEDS", "s3://seeds/drop/")
+        defs = build_definitions(resources={"s3": S3Resource(endpoint_url=endpoint)})
+
+        def evaluate(cursor: str | None) -> SensorResult | SkipReason:
+            with build_sensor_context(
+                instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=defs.resources
+            ) as context:
+                result = seed_files(context)
+            assert isinstance(result, SensorResult | SkipReason)
+            return result
+
+        first = evaluate(None)
+        assert isinstance(first, SensorResult) and first.run_requests
+        assert partitions_of(first.run_requests[0], "seed_qa") == {"law"}
+        assert isinstance(evaluate(first.cursor), SkipReason)  # same ETag
+        write_seeds(local, "professional_law", 3)  # new content, new ETag
+        client.upload_file(str(local), "seeds", "drop/law.jsonl")
+        again = evaluate(first.cursor)
+        assert isinstance(again, SensorResult) and again.run_requests
+        assert partitions_of(again.run_requests[0], "seed_qa") == {"law"}
+    finally:
+        server.stop()
 
 
 def test_nightly_refresh_backfills_only_stale_seeded_partitions(instance: DagsterInstance) -> None:
