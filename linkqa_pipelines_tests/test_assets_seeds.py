@@ -137,5 +137,9 @@ def test_single_run_backfill_of_three_partitions(tmp_path: Path) -> None:
     assert counts == {k: seeds.filter(pl.col("discipline") == k).height for k in keys}
     links = Lake(tmp_path).read("seed_knowledge_points")
     assert set(links["discipline"]) == set(keys)
+    # the KP step's per-discipline info lines are one stored log event, each line naming its discipline
+    messages = [e.user_message for e in instance.all_logs(result.run_id) if not e.is_dagster_event]
+    (gathered,) = [m for m in messages if m.startswith("3 disciplines:") and "requests via" in m]
+    assert all(f"[{k}] seed_knowledge_points: " in gathered for k in keys)
     for key in keys:
         assert set(Lake(tmp_path).read("seed_knowledge_points", [key])["discipline"]) == {key}

@@ -25,6 +25,7 @@ import polars as pl
 from dagster import (
     AddDynamicPartitionsRequest,
     AssetExecutionContext,
+    AssetKey,
     BackfillPolicy,
     DagsterInstance,
     DeleteDynamicPartitionsRequest,
@@ -123,12 +124,16 @@ def range_tags(keys: Sequence[str]) -> dict[str, str]:
 
 class DisciplineContext(AssetExecutionContext):
     """The run's context seen by one discipline's body: `partition_key` is that discipline and
-    output metadata lands on that partition's materialization, not on every partition's."""
+    output metadata lands on that partition's materialization, not on every partition's.
+
+    The metadata is gathered and handed to Dagster once per output (`flush`, with the row
+    count): each call validates the key against the instance's dynamic partitions."""
 
     def __init__(self, context: AssetExecutionContext, key: str) -> None:
         super().__init__(context.op_execution_context)
         self._run_context = context
         self._key = key
+        self._gathered: dict[AssetKey, dict[str, Any]] = {}
 
     @property
     def partition_key(self) -> str:
@@ -148,7 +153,41 @@ class DisciplineContext(AssetExecutionContext):
         del mapping_key  # per-discipline assets have no dynamic outputs
         keys = self.assets_def.keys_by_output_name
         asset_key = keys[output_name] if output_name is not None else next(iter(keys.values()))
-        self._run_context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=self._key)
+        self._gathered.setdefault(asset_key, {}).update(metadata)
+
+    def flush(self, output: Any) -> None:
+        """The body's metadata and each output frame's row count, on this partition."""
+        frames = output if isinstance(output, tuple) else (output,)
+        for asset_key, frame in zip(self.assets_def.keys_by_output_name.values(), frames, strict=True):
+            metadata = self._gathered.pop(asset_key, {})
+            if isinstance(frame, pl.DataFrame):
+                metadata["dagster/row_count"] = frame.height
+            if metadata:
+                self._run_context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=self._key)
+
+
+class _DisciplineLog(logging.Filter):
+    """On the step's log while it runs several disciplines: every log line is a stored event, so
+    the bodies' info lines are gathered into one (`summary`); warnings and errors still go out
+    at once, with the discipline in front."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key = ""
+        self.lines: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "dagster_event", None) is not None:
+            return True
+        message = f"[{self.key}] {record.getMessage()}"
+        if record.levelno < logging.WARNING:
+            self.lines.append(message)
+            return False
+        record.msg, record.args = message, ()
+        return True
+
+    def summary(self) -> str:
+        return "\n".join(self.lines)
 
 
 def _partitioned_inputs(context: AssetExecutionContext, names: Iterable[str]) -> set[str]:
@@ -177,16 +216,15 @@ def _concat(outputs: Sequence[Any]) -> Any:
     return pl.concat(outputs, how="vertical_relaxed")
 
 
-def _row_counts(context: AssetExecutionContext, key: str, output: Any) -> None:
-    frames = output if isinstance(output, tuple) else (output,)
-    for asset_key, frame in zip(context.assets_def.keys_by_output_name.values(), frames, strict=True):
-        if isinstance(frame, pl.DataFrame):
-            context.add_asset_metadata({"dagster/row_count": frame.height}, asset_key=asset_key, partition_key=key)
-
-
-def _done(context: AssetExecutionContext, key: str) -> None:
-    extra = {"linkqa_step": context.op_execution_context.op.name, "linkqa_partition": key}
-    logging.getLogger(PROGRESS_LOGGER).info("%s [%s] done", extra["linkqa_step"], key, extra=extra)
+def _run_one(body: Callable[..., R], context: AssetExecutionContext, key: str, args: Any, inputs: Any) -> R:
+    view = DisciplineContext(context, key)
+    output = body(view, *args, **inputs)
+    view.flush(output)
+    step = context.op_execution_context.op.name
+    logging.getLogger(PROGRESS_LOGGER).info(
+        "%s [%s] done", step, key, extra={"linkqa_step": step, "linkqa_partition": key}
+    )
+    return output
 
 
 def per_discipline(body: Callable[..., R]) -> Callable[..., R]:
@@ -199,21 +237,26 @@ def per_discipline(body: Callable[..., R]) -> Callable[..., R]:
     def run(context: AssetExecutionContext, *args: Any, **inputs: Any) -> R:
         keys = list(context.partition_keys)
         if len(keys) == 1:
-            output = body(DisciplineContext(context, keys[0]), *args, **inputs)
-            _row_counts(context, keys[0], output)
-            _done(context, keys[0])
-            return output
+            return _run_one(body, context, keys[0], args, inputs)
         split = _partitioned_inputs(context, inputs)
         shared = {
             n: v.collect().lazy() if isinstance(v, pl.LazyFrame) and n not in split else v for n, v in inputs.items()
         }
+        log = _DisciplineLog()
+        context.log.addFilter(log)
         outputs: list[Any] = []
-        for key in keys:
-            sliced = {n: _rows_of(v, key) if n in split else v for n, v in shared.items()}
-            output = body(DisciplineContext(context, key), *args, **sliced)
-            _row_counts(context, key, output)
-            _done(context, key)
-            outputs.append(output)
+        try:
+            for key in keys:
+                log.key = key
+                outputs.append(
+                    _run_one(
+                        body, context, key, args, {n: _rows_of(v, key) if n in split else v for n, v in shared.items()}
+                    )
+                )
+        finally:
+            context.log.removeFilter(log)
+        if log.lines:
+            context.log.info(f"{len(keys)} disciplines:\n{log.summary()}")
         return _concat(outputs)
 
     return run
