@@ -64,7 +64,12 @@ def play_model(request: dict[str, Any], attempt: int) -> Any:
             + (" 并说明理由。" if zh else " Justify the intermediate step.")
         )
         answer["harder_because"] = "adds a justification step"
-    return answer
+        return answer
+    asked = request["messages"][0]["content"]  # the prompt (a repair's last message does not repeat it)
+    count = re.search(r'(\d+) item\(s\) in "items"|"items" 中恰好 (\d+) 道题', asked)  # qa_per_path
+    k = int(count.group(1) or count.group(2)) if count else 1
+    variants = [f"{question}（变式{j}）" if zh else f"{question} (variant {j})" for j in range(k)]
+    return {"items": [{**answer, "question": q, "seeds_used": [1, 2]} for q in variants]}
 
 
 @pytest.fixture

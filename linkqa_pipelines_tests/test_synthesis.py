@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
-from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
+from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA, SEED_SCHEMA, SYNTH_QA_SCHEMA, conform
+from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.llm.types import ChatRequest, ChatResult, SamplingParams
 from linkqa_pipelines.core.release import load_benchmark_questions
 from linkqa_pipelines.core.seeds import iter_source_files, read_source
 from linkqa_pipelines.core.synthesis import (
     OFFLINE_SYNTH_MODEL,
+    REASONING_SCHEMA,
     SYNTH_ANSWER_SCHEMA,
     build_synthesis_requests,
     offline_synthesis,
+    replacement_request,
     option_only_accuracy,
     qa_id,
     synthesized_frame,
     validate_composition,
     validate_synthesis,
 )
+from linkqa_pipelines.core.synthesis.answers import SYNTH_REPLY_SCHEMA
 from linkqa_pipelines.core.synthesis.copies import COMPOSITION_EXEMPT, copy_reason
 from linkqa_pipelines.core.synthesis.gaming import STRATEGIES
+from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
+from linkqa_pipelines_tests.pipeline import materialize_assets
 
 KPS = pl.DataFrame(
     {
@@ -91,7 +100,7 @@ def requests() -> dict[str, ChatRequest]:
 
 def test_requests_carry_path_seeds_and_schema(requests: dict[str, ChatRequest]) -> None:
     en = requests["p_en"]
-    assert en.key == "synthesis:p_en" and en.schema is SYNTH_ANSWER_SCHEMA
+    assert en.key == "synthesis:p_en" and en.schema is SYNTH_REPLY_SCHEMA
     (message,) = en.messages  # one user turn, no system prompt (R1 guidance)
     assert message["role"] == "user"
     text = message["content"]
@@ -99,7 +108,7 @@ def test_requests_carry_path_seeds_and_schema(requests: dict[str, ChatRequest]) 
         assert f"{name}: {desc}" in text
     positions = [text.index(q) for q in SEEDS["question"][:3]]
     assert positions == sorted(positions)
-    assert "exactly 4 options" in text and "in English" in text
+    assert "exactly 4 options" in text and "in English" in text and "Write ONE new question" in text
     payload = en.payload
     assert payload["qa_type"] == "multiple_choice" and payload["language"] == "en"
     assert payload["seed_ids"] == ["s1", "s2", "s3"] and payload["kp_ids"] == ["k_force", "k_accel", "k_energy"]
@@ -140,7 +149,8 @@ def test_broken_walk_output_raises_with_path_id() -> None:
 
 def test_offline_free_form_composes_seeds_in_order() -> None:
     payload = build_synthesis_requests(PATHS.head(1), SEEDS, KPS, qa_type="free_form")[0].payload
-    (answer,) = offline_synthesis([payload])
+    (reply,) = offline_synthesis([payload])
+    (answer,) = reply["items"]
     q = answer["question"]
     assert q.startswith("This question links Newton's second law -> uniform acceleration -> kinetic energy.")
     positions = [q.index(f"Part {i}: {s}") for i, s in enumerate(SEEDS["question"][:3], start=1)]
@@ -151,43 +161,47 @@ def test_offline_free_form_composes_seeds_in_order() -> None:
     assert "a = F / m = 10 / 2 = 5 m/s^2." in answer["rationale"]  # the seed's own explanation
     assert "Part 2: The answer is (B) 12 m/s." in answer["rationale"]  # stated when a seed has none
     assert answer["kp_names_used"] == ["Newton's second law", "uniform acceleration", "kinetic energy"]
-    assert validate_composition(payload, answer) is None
-    assert "(contains_seed)" in (validate_synthesis(payload, answer) or "")  # a model may not quote a seed
-    assert offline_synthesis([payload]) == [answer]  # deterministic
+    assert answer["seeds_used"] == [1, 2, 3]
+    assert validate_composition(payload, reply) is None
+    assert "(contains_seed)" in (validate_synthesis(payload, reply) or "")  # a model may not quote a seed
+    assert offline_synthesis([payload]) == [reply]  # deterministic
 
 
 def test_offline_chinese_template(requests: dict[str, ChatRequest]) -> None:
     payload = {**requests["p_zh"].payload, "qa_type": "free_form", "n_choices": None}
-    (answer,) = offline_synthesis([payload])
+    (reply,) = offline_synthesis([payload])
+    (answer,) = reply["items"]
     assert answer["question"].startswith("本题串联以下知识点：离子反应 → 酸碱中和。")
     assert "第1部分：下列各组离子" in answer["question"] and "第2部分：用氢氧化钠" in answer["question"]
     assert answer["answer"] == "第1部分：(A) 钠离子、氯离子；第2部分：(C) 由酸性逐渐变为中性再变为碱性"
     assert answer["question"].endswith("请给出所有部分的答案。")
-    assert validate_composition(payload, answer) is None
-    assert "(contains_seed)" in (validate_synthesis(payload, answer) or "")  # a model may not quote a seed
+    assert validate_composition(payload, reply) is None
+    assert "(contains_seed)" in (validate_synthesis(payload, reply) or "")  # a model may not quote a seed
 
 
 def test_offline_composite_multiple_choice(requests: dict[str, ChatRequest]) -> None:
     payload = requests["p_en"].payload
-    (answer,) = offline_synthesis([payload])
+    (reply,) = offline_synthesis([payload])
+    (answer,) = reply["items"]
     assert answer["qa_type"] == "multiple_choice" and len(answer["choices"]) == 4
     correct = answer["choices"]["ABCD".index(answer["answer"])]
     assert correct == "Part 1: (B) 5 m/s^2; Part 2: (B) 12 m/s; Part 3: (B) kinetic energy"
     per_part = list(zip(*(option.split("; ") for option in answer["choices"]), strict=True))
     # balanced: in each part the options show 4 distinct values (the key's once) or the key's in all
     assert all(len(set(values)) in (1, 4) for values in per_part) and any(len(set(v)) == 4 for v in per_part)
-    assert validate_composition(payload, answer) is None
-    assert "(contains_seed)" in (validate_synthesis(payload, answer) or "")  # a model may not quote a seed
-    assert offline_synthesis([payload]) == [answer]
-    letters = Counter(a["answer"] for a in offline_synthesis([{**payload, "path_id": f"p{i}"} for i in range(400)]))
+    assert validate_composition(payload, reply) is None
+    assert "(contains_seed)" in (validate_synthesis(payload, reply) or "")  # a model may not quote a seed
+    assert offline_synthesis([payload]) == [reply]
+    replies = offline_synthesis([{**payload, "path_id": f"p{i}"} for i in range(400)])
+    letters = Counter(r["items"][0]["answer"] for r in replies)
     assert set(letters) == set("ABCD") and min(letters.values()) > 60  # the key is not always in one place
 
 
 def test_multiple_choice_requested_without_mc_seeds_is_rejected() -> None:
     payload = build_synthesis_requests(PATHS.tail(1), SEEDS, KPS, qa_type="multiple_choice")[0].payload
-    (answer,) = offline_synthesis([payload])
-    assert answer["qa_type"] == "free_form"
-    assert validate_synthesis(payload, answer) == "qa_type is free_form, multiple_choice was requested"
+    (reply,) = offline_synthesis([payload])
+    assert reply["items"][0]["qa_type"] == "free_form"
+    assert validate_synthesis(payload, reply) == "qa_type is free_form, multiple_choice was requested"
 
 
 GOOD_EN = {
@@ -198,6 +212,7 @@ GOOD_EN = {
     "answer": "C",
     "rationale": "a = F/m = 2 m/s^2 (Newton's second law); v = a t = 6 m/s; E = m v^2 / 2 = 72 J.",
     "kp_names_used": ["Newton's second law", "uniform acceleration", "kinetic energy"],
+    "seeds_used": [1, 2, 3],
 }
 
 
@@ -245,15 +260,42 @@ def _mutate(**changes: object) -> dict:
     ],
 )
 def test_validator_rejects_bad_answers(requests: dict[str, ChatRequest], answer: dict, reason: str) -> None:
-    result = validate_synthesis(requests["p_en"].payload, answer)
+    result = validate_synthesis(requests["p_en"].payload, {"items": [answer]})
     assert result is not None and reason in result
 
 
+def test_a_k_item_reply_is_checked_for_its_shape(requests: dict[str, ChatRequest]) -> None:
+    """k distinct items, each naming two path KPs and two seeds; the items' own content is checked
+    one by one afterwards, except in a replacement request, which checks all of its items."""
+    payload = {**requests["p_en"].payload, "k": 3}
+    a, b, c = (_mutate(question=f"{GOOD_EN['question']} Variant {i}.") for i in range(3))
+    assert validate_synthesis(payload, {"items": [a, b, c]}) is None
+    pasted = {**c, "question": f"Recall: {SEEDS['question'][0]} Then use it for the block."}
+    assert validate_synthesis(payload, {"items": [a, b, pasted]}) is None  # its content is checked alone, later
+    for items, reason in [
+        ([a, b], "2 items given, 3 asked for"),
+        ([a, a, b], "the items' questions are not distinct"),
+        ([a, b, {**c, "seeds_used": [2, 2]}], "item 3: seeds_used names fewer than two seeds"),
+        ([a, {**b, "seeds_used": [1, 4]}, c], "item 2: seeds_used must list seed numbers 1-3"),
+        ([{**a, "kp_names_used": ["kinetic energy"]}, b, c], "item 1: uses 1 of the path's knowledge points"),
+        ([a, b, {**c, "question": " "}], "item 3: field 'question' is missing or empty"),
+    ]:
+        assert (validate_synthesis(payload, {"items": items}) or "").startswith(reason), reason
+    assert validate_synthesis(payload, {"items": "three"}) == '"items" must be a list of objects'
+    replacement = replacement_request(requests["p_en"], {2: "copies seed 1"}, [a["question"], b["question"]])
+    assert replacement.key == "synthesis:p_en:2" and replacement.payload["k"] == 1
+    assert "rejected (3: copies seed 1)" in replacement.messages[0]["content"]
+    assert a["question"] in replacement.messages[0]["content"]  # the kept questions, to differ from
+    assert validate_synthesis(replacement.payload, {"items": [c]}) is None
+    assert "from the path's other items" in str(validate_synthesis(replacement.payload, {"items": [a]}))
+    assert "(contains_seed)" in str(validate_synthesis(replacement.payload, {"items": [pasted]}))
+
+
 def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[str, ChatRequest]) -> None:
-    assert validate_synthesis(requests["p_en"].payload, GOOD_EN) is None
-    assert validate_synthesis(requests["p_en"].payload, _mutate(answer="72 J")) is None  # choice text is fine
+    assert validate_synthesis(requests["p_en"].payload, {"items": [GOOD_EN]}) is None
+    assert validate_synthesis(requests["p_en"].payload, {"items": [_mutate(answer="72 J")]}) is None  # choice text
     lettered = _mutate(choices=["A. 18 J", "B. 36 J", "C. 72 J", "D. 12 J"])  # letters models add anyway
-    assert validate_synthesis(requests["p_en"].payload, lettered) is None
+    assert validate_synthesis(requests["p_en"].payload, {"items": [lettered]}) is None
     frame = synthesized_frame([requests["p_en"].payload], [lettered], [{"backend": "openai", "model": "m"}])
     assert frame["choices"].to_list() == [["18 J", "36 J", "72 J", "12 J"]] and frame["answer"].to_list() == ["C"]
     zh_payload = requests["p_zh"].payload
@@ -264,37 +306,39 @@ def test_validator_accepts_a_fused_question_and_checks_chinese(requests: dict[st
         "answer": "C",
         "rationale": "钡离子与硫酸根离子反应生成沉淀（离子反应），氢离子被中和（酸碱中和）。",
         "kp_names_used": ["离子反应", "酸碱中和"],
+        "seeds_used": [1, 2],
     }
-    assert validate_synthesis(zh_payload, zh_answer) is None
+    assert validate_synthesis(zh_payload, {"items": [zh_answer]}) is None
     english = {
         **zh_answer,
         "question": "Which statement about adding NaOH and Na2SO4 to a solution of barium and hydrogen ions is true?",
     }
-    reason = validate_synthesis(zh_payload, english)
+    reason = validate_synthesis(zh_payload, {"items": [english]})
     assert reason is not None and "not in Chinese" in reason
 
 
 def test_synthesized_frame_contract(requests: dict[str, ChatRequest]) -> None:
-    payloads = [requests["p_en"].payload, requests["p_zh"].payload]
-    answers = [_mutate(answer="72 J"), None]  # the second request failed
-    meta = [
-        {"backend": "openai", "model": "deepseek-reasoner", "prompt_tokens": 812, "completion_tokens": 1450},
-        {"backend": "openai", "model": "deepseek-reasoner"},
-    ]
+    payloads = [requests["p_en"].payload]
+    answers = [_mutate(answer="72 J", kp_names_used=["kinetic energy", "Newton's second law"], seeds_used=[3, 1])]
+    meta = [{"backend": "openai", "model": "deepseek-reasoner", "prompt_tokens": 812, "completion_tokens": 1450}]
     frame = synthesized_frame(payloads, answers, meta)
     assert frame.schema == pl.Schema(SYNTH_QA_SCHEMA)
     row = frame.row(0, named=True)
     assert frame.height == 1 and row["answer"] == "C"  # choice text normalised to its letter
     assert row["qa_id"] == qa_id("p_en", GOOD_EN["question"]) == synthesized_frame(payloads, answers, meta)["qa_id"][0]
-    assert row["difficulty"] is None and row["prompt_tokens"] == 812 and row["seed_ids"] == ["s1", "s2", "s3"]
+    assert row["difficulty"] is None and row["prompt_tokens"] == 812
+    # the item's own provenance: the knowledge points and seeds it fuses, in path order
+    assert row["kp_ids"] == ["k_force", "k_energy"] and row["seed_ids"] == ["s1", "s3"]
     offline = synthesized_frame(
-        payloads[:1], offline_synthesis(payloads[:1]), [{"backend": "offline", "model": OFFLINE_SYNTH_MODEL}]
+        payloads[:1],
+        [r["items"][0] for r in offline_synthesis(payloads[:1])],
+        [{"backend": "offline", "model": OFFLINE_SYNTH_MODEL}],
     )
     assert offline["model"].to_list() == [OFFLINE_SYNTH_MODEL] and offline["completion_tokens"].to_list() == [0]
     result = ChatResult(
         key="synthesis:p_en",
         ok=True,
-        parsed=GOOD_EN,
+        parsed={"items": [GOOD_EN]},
         text=None,
         reasoning=None,
         prompt_tokens=5,
@@ -306,7 +350,7 @@ def test_synthesized_frame_contract(requests: dict[str, ChatRequest]) -> None:
         backend="vllm",
         model="DeepSeek-R1-Distill-Qwen-32B",
     )  # the LLM layer's result object is accepted as metadata
-    from_result = synthesized_frame(payloads[:1], [result.parsed], [result])
+    from_result = synthesized_frame(payloads[:1], [GOOD_EN], [result])
     assert from_result.select("backend", "model", "prompt_tokens", "completion_tokens").row(0) == (
         "vllm",
         "DeepSeek-R1-Distill-Qwen-32B",
@@ -318,7 +362,7 @@ def test_synthesized_frame_contract(requests: dict[str, ChatRequest]) -> None:
         temperature=0.6, top_p=0.95, max_tokens=8192
     )
     with pytest.raises(ValueError, match="must align"):
-        synthesized_frame(payloads, answers, meta[:1])
+        synthesized_frame(payloads, answers, [])
     with pytest.raises(ValueError, match="model"):
         synthesized_frame(payloads[:1], answers[:1], [{"backend": "openai"}])
 
@@ -360,7 +404,8 @@ def test_offline_answers_validate_on_real_seeds(shared_data: Callable[..., Path]
         assert all(
             "(contains_seed)" in (validate_synthesis(p, a) or "") for p, a in zip(payloads, answers, strict=True)
         )
-        frame = synthesized_frame(payloads, answers, [{"backend": "offline", "model": OFFLINE_SYNTH_MODEL}] * len(reqs))
+        items = [a["items"][0] for a in answers]
+        frame = synthesized_frame(payloads, items, [{"backend": "offline", "model": OFFLINE_SYNTH_MODEL}] * len(reqs))
         assert frame.height == len(groups) and frame["qa_id"].n_unique() == len(groups)
         assert set(frame["qa_type"]) == {qa_type}
 
@@ -430,8 +475,151 @@ def test_offline_composites_cannot_be_solved_from_the_options(shared_data: Calla
     answers = offline_synthesis(payloads)
     assert [validate_composition(p, a) for p, a in zip(payloads, answers, strict=True)] == [None] * len(payloads)
     for language in ("zh", "en"):
-        items = [{**a, "language": p["language"]} for p, a in zip(payloads, answers, strict=True)]
+        items = [{**a["items"][0], "language": p["language"]} for p, a in zip(payloads, answers, strict=True)]
         scores = option_only_accuracy([i for i in items if i["language"] == language])
         assert set(scores) == {"chance", *STRATEGIES} and scores["chance"] == 0.25
         over = {k: round(v, 3) for k, v in scores.items() if v > scores["chance"] + 0.05}
         assert not over, (language, scores)
+
+
+# -- k items per path through the openai backend (real openai client, loopback server) -------------
+BAD_SEED = "BADITEM A 3 kg trolley is pulled by a 12 N net force. How far does it move from rest in 2 s?"
+E2E_SEEDS = pl.DataFrame(
+    {
+        "seed_id": ["s1", "s2", "s3", "s4", "s5", "s6", "z1", "z2", "z3"],
+        "discipline": ["physics"] * 6 + ["chemistry"] * 3,
+        "language": ["en"] * 6 + ["zh"] * 3,
+        "question": [
+            *SEEDS["question"].to_list()[:3],
+            BAD_SEED,
+            "MALFORMED What is the weight of a 5 kg mass where g = 9.8 m/s^2?",
+            "[[reasoning]] A 2 kg ball moves at 3 m/s. What is its kinetic energy?",
+            *SEEDS["question"].to_list()[3:5],
+            "[[think]] 往稀硫酸中滴加氯化钡溶液，观察到的现象是什么？",
+        ],
+        "choices": [
+            *SEEDS["choices"].to_list()[:3],
+            ["6 m", "12 m", "4 m", "8 m"],
+            ["49 N", "5 N", "9.8 N", "14.8 N"],
+            ["9 J", "6 J", "3 J", "18 J"],
+            *SEEDS["choices"].to_list()[3:5],
+            ["生成白色沉淀", "产生气泡", "溶液变蓝", "无明显现象"],
+        ],
+        "answer": ["B", "B", "B", "D", "A", "A", "A", "C", "A"],
+    }
+).with_columns(
+    source=pl.lit("e2e.jsonl"),
+    source_row=pl.int_range(1, 10, dtype=pl.Int64),
+    adapter=pl.lit("generic"),
+    subject=pl.lit("s"),
+    qa_type=pl.lit("multiple_choice"),
+    explanation=pl.lit(None, pl.String),
+    ref_difficulty=pl.lit(None, pl.Int8),
+)
+E2E_PATHS = {
+    "physics": {
+        "p_ok": (["k_force", "k_accel", "k_energy"], ["s1", "s2", "s3"]),
+        "p_baditem": (["k_force", "k_accel"], ["s4", "s1"]),
+        "p_reasoning": (["k_energy", "k_force"], ["s6", "s2"]),
+        "p_malformed": (["k_accel", "k_energy"], ["s5", "s2"]),
+    },
+    "chemistry": {"z_ok": (["k_ion", "k_acid"], ["z1", "z2"]), "z_think": (["k_acid", "k_ion"], ["z3", "z1"])},
+}
+_KP_LINE = re.compile(r"^\d+\. ([^:：\n]+)", re.M)
+_COUNT = re.compile(r'(\d+) item\(s\) in "items"|"items" 中恰好 (\d+) 道题')
+
+
+def play_synthesis(request: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """A stand-in R1: k distinct items, each fusing the path's first two KPs from seeds 1 and 2. On a
+    BADITEM path the second item pastes a seed (rejected alone, then replaced); MALFORMED paths
+    always get one item short (a deterministic rejection)."""
+    prompt = request["messages"][0]["content"]
+    count = _COUNT.search(prompt)
+    assert count is not None, prompt
+    k = int(count.group(1) or count.group(2))
+    a, b = _KP_LINE.findall(prompt)[:2]
+    digest = hashlib.sha1(prompt.encode()).hexdigest()[:8]
+    zh = "知识点路径" in prompt
+    items = [
+        {
+            "question": f"综合运用{a}与{b}，下列哪一项结论正确？（变式{j}，{digest}）"
+            if zh
+            else f"When {a} and {b} must be combined, which conclusion follows (variant {j}, {digest})?",
+            "qa_type": "multiple_choice",
+            "choices": [f"{w} {digest}" for w in ("alpha", "beta", "gamma", "delta")],
+            "answer": "A",
+            "rationale": f"先用{a}，再用{b}。" if zh else f"Apply {a}, then {b}.",
+            "kp_names_used": [a, b],
+            "seeds_used": [1, 2],
+        }
+        for j in range(k)
+    ]
+    if "BADITEM" in prompt and "were rejected" not in prompt:
+        items[1]["question"] = f"First recall this: {BAD_SEED} Then combine {a} and {b}."
+    return {"items": items[: k - 1] if "MALFORMED" in prompt else items}
+
+
+def test_k_items_per_path_through_the_openai_backend(
+    fake_openai: Callable[..., FakeOpenAIServer], linkqa_home: Path
+) -> None:
+    """Two disciplines, 3 QA per path: stable distinct ids and each item's provenance; an item
+    rejected alone is replaced without losing its siblings; reasoning (`reasoning_content` and
+    `<think>`) lands in synthesis_reasoning and nowhere in the items; no system message for an
+    R1-style model; a rerun re-sends only the request that failed."""
+    server = fake_openai(responder=play_synthesis)
+    lake = Lake(linkqa_home)
+    lake.write("seed_sources", conform(E2E_SEEDS, SEED_SCHEMA).select(list(SEED_SCHEMA)))
+    catalog = KPS.with_columns(
+        node=pl.int_range(0, KPS.height, dtype=pl.Int32),
+        aliases=pl.lit([], pl.List(pl.String)),
+        disciplines=pl.lit([], pl.List(pl.String)),
+        popularity=pl.lit(1, pl.Int64),
+    )
+    lake.write("kp_catalog", conform(catalog, KP_CATALOG_SCHEMA))
+    for discipline, paths in E2E_PATHS.items():
+        rows = [{"path_id": p, "discipline": discipline, "kp_ids": kp, "seed_ids": s} for p, (kp, s) in paths.items()]
+        lake.write("walk_paths", pl.DataFrame(rows).with_columns(score=pl.lit(1.0)), {"discipline": discipline})
+    llm = {"backend": "openai", "base_url": server.base_url, "model": "deepseek-r1-fake", "timeout": 5.0}
+    stage = ["synthesized_qa", "synthesized_qa_llm_failures", "synthesis_reasoning"]
+
+    def run(discipline: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """One materialization of the stage: its items, reasoning and failures for `discipline`."""
+        materialize_assets(linkqa_home, stage, partition=discipline, llm=llm)
+        failed = lake.read("llm_failures", [{"stage": "synthesized_qa", "discipline": discipline}])
+        return lake.read("synthesized_qa", [discipline]), lake.read("synthesis_reasoning", [discipline]), failed
+
+    qa, reasoning, failures = run("physics")
+    zh_qa, zh_reasoning, _ = run("chemistry")
+    assert all(m["role"] != "system" for body in server.bodies for m in body["messages"])  # R1: no system message
+    both = pl.concat([qa, zh_qa])
+    per_path = dict(both.group_by("path_id").len().iter_rows())
+    assert per_path == {"p_ok": 3, "p_baditem": 3, "p_reasoning": 3, "z_ok": 3, "z_think": 3}
+    assert both["qa_id"].n_unique() == both.height
+    assert set(both["backend"]) == {"openai"} and set(both["model"]) == {"deepseek-r1-fake"}
+    assert (both["prompt_tokens"] > 0).all() and (both["completion_tokens"] > 0).all()
+    for row in both.iter_rows(named=True):  # each item's own provenance: the KPs and seeds it names
+        kps, seeds = (E2E_PATHS["physics"] | E2E_PATHS["chemistry"])[row["path_id"]]
+        assert row["kp_ids"] == kps[:2] and row["seed_ids"] == seeds[:2]
+        assert row["qa_id"] == qa_id(row["path_id"], row["question"])
+    # the pasted item was rejected alone and replaced by one request naming why, keeping its siblings
+    (replacement,) = [b for b in server.bodies if "were rejected" in b["messages"][0]["content"]]
+    assert "(contains_seed)" in replacement["messages"][0]["content"]
+    assert '1 item(s) in "items"' in replacement["messages"][0]["content"]
+    assert not qa["question"].str.contains("BADITEM").any()
+    (failure,) = failures.iter_rows(named=True)
+    assert failure["key"] == "synthesis:p_malformed" and failure["reason"] == "2 items given, 3 asked for"
+    # reasoning by qa_id, in its own table, never inside an item
+    stored = pl.concat([reasoning, zh_reasoning])
+    assert stored.schema == pl.Schema(REASONING_SCHEMA)
+    assert set(stored["qa_id"]) == set(both.filter(pl.col("path_id").is_in(["p_reasoning", "z_think"]))["qa_id"])
+    assert set(stored["reasoning"]) == {"Thinking about 1 messages step by step."}
+    assert (stored["reasoning_tokens"] > 0).all()
+    text = " ".join(str(v) for row in both.iter_rows() for v in row)
+    assert "Thinking about" not in text and "<think>" not in text
+    # a rerun serves every answer from the cache and asks again only for the failed request
+    sent = server.snapshot()[2]
+    again, _, failures = run("physics")
+    resent = server.snapshot()[2] - sent
+    assert list(resent) and all("MALFORMED" in tag for tag in resent) and sum(resent.values()) == 2  # try + repair
+    assert sorted(again["qa_id"]) == sorted(qa["qa_id"])  # stable ids
+    assert failures["terminal"].to_list() == [True]  # 4 rejected answers over two runs: not asked again

@@ -17,6 +17,7 @@ from linkqa_pipelines.core.graph.build import KP_EDGE_SCHEMA, SEED_LINK_SCHEMA
 from linkqa_pipelines.core.llm.types import FAILURE_SCHEMA
 from linkqa_pipelines.core.release.decontamination import BENCHMARK_SCHEMA
 from linkqa_pipelines.core.seeds.normalise import ACCOUNTING_SCHEMA
+from linkqa_pipelines.core.synthesis.rounds import REASONING_SCHEMA
 from linkqa_pipelines.core.verification import QA_VERIFICATION_SCHEMA, VOTES_SCHEMA
 
 Schema = dict[str, pl.DataType]
@@ -46,6 +47,7 @@ TABLE_SCHEMAS: dict[str, Schema] = {
     "walk_paths": PATH_SCHEMA,
     "walk_paths_unseeded": PATH_SCHEMA,
     "synthesized_qa": SYNTH_QA_SCHEMA,
+    "synthesis_reasoning": REASONING_SCHEMA,
     "qa_verification": QA_VERIFICATION_SCHEMA,
     "qa_verification_votes": VOTES_SCHEMA,
     "difficulty_scored_qa": SYNTH_QA_SCHEMA,

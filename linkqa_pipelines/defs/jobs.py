@@ -20,6 +20,7 @@ discipline_synthesis_job = define_asset_job(
         "walk_paths_unseeded",
         "synthesized_qa",
         "synthesized_qa_llm_failures",
+        "synthesis_reasoning",
         "qa_verification",
         "qa_verification_llm_failures",
         "qa_verification_votes",

@@ -31,6 +31,23 @@ SYNTH_ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["question", "qa_type", "choices", "answer", "rationale", "kp_names_used"],
     "additionalProperties": False,
 }
+# A synthesized item also names the seeds (numbered as in the prompt) whose knowledge it fuses.
+SYNTH_ITEM_SCHEMA: dict[str, Any] = {
+    **SYNTH_ANSWER_SCHEMA,
+    "properties": {**SYNTH_ANSWER_SCHEMA["properties"], "seeds_used": {"type": "array", "items": {"type": "integer"}}},
+    "required": [*SYNTH_ANSWER_SCHEMA["required"], "seeds_used"],
+}
+
+
+# The reply to a synthesis request: `{"items": [...]}`. How many items is said in the prompt and
+# checked by `reply_reason`, which names the count; a schema bound would be reported as a schema
+# violation quoting the whole reply, and not every structured-output engine supports it.
+SYNTH_REPLY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"items": {"type": "array", "items": SYNTH_ITEM_SCHEMA}},
+    "required": ["items"],
+    "additionalProperties": False,
+}
 
 
 def _is_str_list(value: object) -> TypeGuard[list[str]]:
@@ -108,14 +125,21 @@ def check_qa_answer(
         return f"question is not in Chinese (script looks {found})"
     if language == "en" and found == "zh":
         return "question is in Chinese, English was expected"
-    used = answer.get("kp_names_used")
+    return kps_used_reason(answer.get("kp_names_used"), kp_names) or copy_reason(
+        answer["question"], copies_of, copy_exempt, kp_names
+    )
+
+
+def kps_used_reason(used: object, kp_names: Sequence[str]) -> str | None:
+    """Why `kp_names_used` does not name at least two of the path's knowledge points (all, on a
+    one-KP path), or None."""
     if not _is_str_list(used):
         return "kp_names_used must be a list of strings"
     path_names = {n.casefold().strip() for n in kp_names}
     n_used = len(path_names & {u.casefold().strip() for u in used})
     if n_used < min(2, len(path_names)):
         return f"uses {n_used} of the path's knowledge points, at least {min(2, len(path_names))} required"
-    return copy_reason(answer["question"], copies_of, copy_exempt, kp_names)
+    return None
 
 
 def answer_columns(answer: Mapping[str, Any]) -> dict[str, Any]:

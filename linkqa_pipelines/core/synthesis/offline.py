@@ -17,7 +17,9 @@ OFFLINE_SYNTH_MODEL = "offline-template-v2"
 
 
 def offline_synthesis(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Template composition (model label `OFFLINE_SYNTH_MODEL`): deterministic, no model.
+    """Template composition (model label `OFFLINE_SYNTH_MODEL`): deterministic, no model; one
+    item per path (`{"items": [item]}`, the reply shape of a model), as there is one way to
+    compose a path's seeds: the offline backend asks for one QA per path.
 
     It composes, it does not invent: the question quotes the path's seed questions as
     numbered parts under a heading naming the KP path; the answer is the seeds' answers in
@@ -38,7 +40,7 @@ def offline_synthesis(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     of the time. Every row made this way is a recombination of existing questions; its
     value is in linking them, not in new knowledge, and the dataset card says so.
     """
-    return [_compose(p) for p in payloads]
+    return [{"items": [_compose(p)]} for p in payloads]
 
 
 def _compose(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,7 +56,11 @@ def _compose(payload: Mapping[str, Any]) -> dict[str, Any]:
             for i, (s, a) in enumerate(zip(seeds, answers, strict=True), start=1)
         ]
     )
-    common = {"rationale": rationale, "kp_names_used": list(payload["kp_names"])}
+    common = {
+        "rationale": rationale,
+        "kp_names_used": list(payload["kp_names"]),
+        "seeds_used": list(range(1, len(seeds) + 1)),
+    }
     columns = _part_columns(payload) if payload["qa_type"] == "multiple_choice" else None
     if columns is None:
         question = f"{t.links.format(path=path)}\n{parts}\n{t.ask_all}"

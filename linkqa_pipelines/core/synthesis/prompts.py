@@ -1,20 +1,21 @@
-"""Synthesis requests: one per KP path, with the path's KPs and seeds in a single user message.
+"""Synthesis requests: one per KP path asking for `qa_per_path` distinct items, with the path's
+KPs and seeds in a single user message; and the one-item requests that replace a rejected item.
 
 The prompt targets reasoning models (DeepSeek-R1 style): everything is in one user message,
 since R1's guidance is to use no system prompt, and the answer is a JSON object whose
-reasoning lives in the model's own reasoning channel plus a short `rationale`.
+reasoning lives in the model's own reasoning channel plus a short `rationale` per item.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import polars as pl
 
 from linkqa_pipelines.core.llm.types import ChatRequest, SamplingParams
-from linkqa_pipelines.core.synthesis.answers import LETTERS, SYNTH_ANSWER_SCHEMA, QaType
+from linkqa_pipelines.core.synthesis.answers import LETTERS, SYNTH_REPLY_SCHEMA, QaType
 from linkqa_pipelines.core.synthesis.templates import answer_text, template_for
 
 MAX_EXPLANATION_CHARS = 2000  # per seed in the prompt: long worked solutions add cost, not signal
@@ -49,9 +50,10 @@ def build_synthesis_requests(
     qa_type: QaType | Literal["auto"] = "auto",
     n_choices: int = 4,
     max_seeds: int = 5,
+    qa_per_path: int = 1,
 ) -> list[ChatRequest]:
-    """One request per path (PATH_SCHEMA) with its KPs (kp_catalog: kp_id, name, description)
-    and its first `max_seeds` seeds (SEED_SCHEMA).
+    """One request per path (PATH_SCHEMA) for `qa_per_path` distinct items, with its KPs
+    (kp_catalog: kp_id, name, description) and its first `max_seeds` seeds (SEED_SCHEMA).
 
     qa_type "auto" asks for multiple choice when most of the path's seeds are multiple
     choice, free form otherwise. The language is the majority language of the seeds (ties:
@@ -60,6 +62,8 @@ def build_synthesis_requests(
     """
     if not 2 <= n_choices <= len(LETTERS):
         raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices}")
+    if qa_per_path < 1:
+        raise ValueError(f"qa_per_path must be at least 1, got {qa_per_path}")
     short = paths.filter(pl.col("seed_ids").list.len() < 2)
     if short.height:
         raise ValueError(f"paths with fewer than 2 seeds cannot be synthesized: {short['path_id'].head(10).to_list()}")
@@ -122,13 +126,26 @@ def build_synthesis_requests(
             "qa_type": wanted,
             "n_choices": n_choices if wanted == "multiple_choice" else None,
             "seeds": seed_list,
+            "k": qa_per_path,
+            "slots": None,  # a replacement request: the slots of the path's reply it refills
+            "avoid": [],  # questions the items must differ from (a replacement: those kept)
+            "retry_reason": None,  # a replacement: why the items it replaces were rejected
         }
-        requests.append(
-            request_piece(
-                f"synthesis:{row['path_id']}", payload, synthesis_messages, SYNTH_ANSWER_SCHEMA, "linkqa_synthesis"
-            )
-        )
+        requests.append(_request(f"synthesis:{row['path_id']}", payload))
     return requests
+
+
+def replacement_request(path_request: ChatRequest, rejected: Mapping[int, str], kept: Sequence[str]) -> ChatRequest:
+    """One request for new items in the `rejected` slots (slot -> reason) of a path's reply, keyed
+    apart (`synthesis:<path>:<slots>`), whose questions must differ from the `kept` ones."""
+    slots = sorted(rejected)
+    reason = "; ".join(f"{i + 1}: {rejected[i]}" for i in slots)
+    payload = {**path_request.payload, "k": len(slots), "slots": slots, "avoid": list(kept), "retry_reason": reason}
+    return _request(f"{path_request.key}:{'+'.join(str(i) for i in slots)}", payload)
+
+
+def _request(key: str, payload: Mapping[str, Any]) -> ChatRequest:
+    return request_piece(key, payload, synthesis_messages, SYNTH_REPLY_SCHEMA, "linkqa_synthesis")
 
 
 def synthesis_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
@@ -149,5 +166,19 @@ def synthesis_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]
         for i, s in enumerate(payload["seeds"], start=1)
     )
     shape = t.answer_format(payload["qa_type"], payload["n_choices"])
-    content = t.prompt.format(discipline=payload["discipline"], kps=kps, seeds=seeds, **shape)
+    k = payload["k"]
+    retry = ""
+    if payload["retry_reason"] is not None:
+        avoid = "\n".join(f"- {q}" for q in payload["avoid"]) or "-"
+        retry = t.retry.format(reason=payload["retry_reason"], avoid=avoid)
+    content = t.prompt.format(
+        discipline=payload["discipline"],
+        kps=kps,
+        seeds=seeds,
+        count=t.one if k == 1 else t.many.format(k=k),
+        distinct="" if k == 1 else t.distinct,
+        retry=retry,
+        k=k,
+        **shape,
+    )
     return ({"role": "user", "content": content},)

@@ -25,6 +25,10 @@ class Template:
     path_line: str  # "{path}" -> first rationale line
     seed_answer: str  # "{answer}" -> rationale when a seed has no explanation
     prompt: str  # the synthesis prompt, see `synthesis_messages`
+    one: str  # what the prompt asks for when k = 1
+    many: str  # "{k}" -> what it asks for when k > 1
+    distinct: str  # "... nor repeat another one" when k > 1
+    retry: str  # "{avoid}", "{reason}" -> the note of a request that replaces rejected items
     mc_rule: str  # "{n}" -> format rule for multiple choice
     ff_rule: str
     seed_block: str  # "{i}", "{question}", "{choices}", "{answer}", "{explanation}"
@@ -61,19 +65,28 @@ EN = Template(
         "linked along that path.\n\n"
         "Knowledge path:\n{kps}\n\n"
         "Seed questions (they show the level and style; do NOT copy, paraphrase or translate them):\n{seeds}\n\n"
-        "Write ONE new question that fuses the knowledge of the path: solving it must require "
-        "combining at least two of the knowledge points above (ideally all, in a chain of reasoning), "
-        "not just one of them. It must not be a rewording of any seed question.\n"
+        "Write {count} fusing the knowledge of the path: solving a question must require combining "
+        "at least two of the knowledge points above, from different seed questions (ideally all, in a chain of "
+        "reasoning), not just one of them. No question may be a rewording of a seed question{distinct}.\n"
         "Requirements:\n"
         "- self-contained, unambiguous, factually correct, with exactly one correct answer;\n"
         "- at least as difficult as the hardest seed;\n"
         "- {format_rule}\n"
         "- write the question, choices, answer and rationale in English;\n"
         "- rationale: a concise step-by-step solution naming the knowledge points it uses;\n"
-        "- kp_names_used: the names of the knowledge points the question uses, copied exactly from the path.\n\n"
-        "Reply with one JSON object only:\n"
-        '{{"question": "...", "qa_type": "{qa_type}", "choices": {choices_example}, "answer": "...", '
-        '"rationale": "...", "kp_names_used": ["...", "..."]}}'
+        "- kp_names_used: the names of the knowledge points the question uses, copied exactly from the path;\n"
+        "- seeds_used: the numbers of the seed questions whose knowledge it combines (at least two).\n"
+        "{retry}\n"
+        'Reply with one JSON object only, {k} item(s) in "items":\n'
+        '{{"items": [{{"question": "...", "qa_type": "{qa_type}", "choices": {choices_example}, "answer": "...", '
+        '"rationale": "...", "kp_names_used": ["...", "..."], "seeds_used": [1, 2]}}]}}'
+    ),
+    one="ONE new question",
+    many="{k} new questions",
+    distinct=", nor repeat another of your questions",
+    retry=(
+        "\nEarlier questions for this path were rejected ({reason}); write new ones. Questions kept for this "
+        "path (yours must be different):\n{avoid}\n"
     ),
     mc_rule=(
         'multiple choice: exactly {n} options in "choices" (plain text, no letters), plausible distractors, '
@@ -100,19 +113,25 @@ ZH = Template(
         "下面给出知识图谱中按顺序排列的一条知识点路径，以及沿该路径关联的种子题。\n\n"
         "知识点路径：\n{kps}\n\n"
         "种子题（仅用于说明难度与风格；不得照抄、改写或翻译）：\n{seeds}\n\n"
-        "请编写一道全新的题目，融合这条路径上的知识：解题必须综合运用上面至少两个知识点"
-        "（最好全部，形成推理链），而不是只考其中一个；也不得是任何种子题的改写。\n"
+        "请编写{count}，融合这条路径上的知识：每道题都必须综合运用上面至少两个来自不同种子题的知识点"
+        "（最好全部，形成推理链），而不是只考其中一个；也不得是任何种子题的改写{distinct}。\n"
         "要求：\n"
         "- 题目自洽、无歧义、科学准确，且只有一个正确答案；\n"
         "- 难度不低于最难的种子题；\n"
         "- {format_rule}\n"
         "- 题目、选项、答案和解析均使用中文；\n"
         "- rationale：简洁的分步解析，并指明用到的知识点；\n"
-        "- kp_names_used：题目用到的知识点名称，须与路径中的名称完全一致。\n\n"
-        "只输出一个 JSON 对象：\n"
-        '{{"question": "...", "qa_type": "{qa_type}", "choices": {choices_example}, "answer": "...", '
-        '"rationale": "...", "kp_names_used": ["...", "..."]}}'
+        "- kp_names_used：题目用到的知识点名称，须与路径中的名称完全一致；\n"
+        "- seeds_used：题目所融合的种子题编号（至少两个）。\n"
+        "{retry}\n"
+        '只输出一个 JSON 对象，"items" 中恰好 {k} 道题：\n'
+        '{{"items": [{{"question": "...", "qa_type": "{qa_type}", "choices": {choices_example}, "answer": "...", '
+        '"rationale": "...", "kp_names_used": ["...", "..."], "seeds_used": [1, 2]}}]}}'
     ),
+    one="一道全新的题目",
+    many="{k}道全新的题目",
+    distinct="，各题之间也不得重复",
+    retry="\n该路径先前的题目未通过检查（{reason}），请重新编写。该路径已保留以下题目（新题须与之不同）：\n{avoid}\n",
     mc_rule=(
         '单项选择题："choices" 中恰好 {n} 个选项（纯文本，不带字母），干扰项要合理，'
         '"answer" 为正确选项的字母（A、B……）；'

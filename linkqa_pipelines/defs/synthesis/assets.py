@@ -1,23 +1,26 @@
-"""LinkSyn synthesis: new QA fused from the seeds linked along each walk path (model-backed)."""
+"""LinkSyn synthesis: new QA fused from the seeds linked along each walk path (model-backed), k per
+path, with the model's reasoning kept apart in `synthesis_reasoning`."""
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, empty_frame
 from linkqa_pipelines.core.synthesis import (
+    REASONING_SCHEMA,
     SYNTHESIS_TASK,
     build_synthesis_requests,
     option_only_accuracy,
     path_seeds,
-    synthesized_frame,
+    synthesize,
 )
 from linkqa_pipelines.defs.synthesis.config import SynthesisConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table
+from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
 
 STAGE = SYNTHESIS_TASK.stage
+REASONING = "synthesis_reasoning"
 
 
 def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
@@ -26,7 +29,16 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         placement=placement,
         ins={"walk_paths": AssetIn(), "kp_catalog": AssetIn(), "seed_sources": AssetIn()},
         group_name="synthesis",
-        description="New QA per walk path with provenance (path, seeds, KPs, backend, model, tokens).",
+        description="New QA per walk path (qa_per_path each) with provenance (path, fused seeds and KPs, "
+        "backend, model, tokens).",
+        extra_outs={
+            REASONING: table_out(
+                REASONING,
+                {placement.backend, "parquet"},
+                "The model's reasoning behind each synthesized QA (reasoning_content or <think>), by qa_id; "
+                "never part of an item. Empty offline.",
+            )
+        },
     )
     def synthesized_qa(
         context: AssetExecutionContext,
@@ -36,10 +48,16 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         walk_paths: pl.DataFrame,
         kp_catalog: pl.DataFrame,
         seed_sources: pl.LazyFrame,
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         if walk_paths.is_empty():
             context.add_output_metadata({"note": "no walk paths for this discipline"}, output_name=STAGE)
-            return empty_frame(SYNTH_QA_SCHEMA), failures_frame()
+            return empty_frame(SYNTH_QA_SCHEMA), failures_frame(), empty_frame(REASONING_SCHEMA)
+        per_path = config.items_per_path(llm.backend)
+        if config.qa_per_path not in (None, per_path):
+            context.log.warning(
+                f"{STAGE}: qa_per_path={config.qa_per_path} ignored by the offline backend, whose template "
+                f"composition makes {per_path} item per path"
+            )
         requests = build_synthesis_requests(
             walk_paths,
             path_seeds(seed_sources, walk_paths),
@@ -47,23 +65,29 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
             qa_type=config.qa_type,
             n_choices=config.n_choices,
             max_seeds=config.max_seeds,
+            qa_per_path=per_path,
         )
-        outcome = run_task(context, llm, lake, SYNTHESIS_TASK, requests)
-        qa = synthesized_frame(outcome.payloads(), outcome.answers(), outcome.results)
+        made = synthesize(lambda batch: run_task(context, llm, lake, SYNTHESIS_TASK, batch), requests)
+        qa = made.qa
         offline_mc = qa.filter(pl.col("backend") == "offline", pl.col("qa_type") == "multiple_choice")
         gaming = option_only_accuracy(offline_mc.select("language", "choices", "answer").to_dicts())
+        first, *replacements = made.outcomes
         context.add_output_metadata(
             {
                 # how a reader without knowledge scores on the offline compositions, per option-only strategy
                 **({"offline_option_only_accuracy": {k: round(v, 3) for k, v in gaming.items()}} if gaming else {}),
                 "paths": walk_paths.height,
+                "qa_per_path": per_path,
+                "items_replaced": made.replaced,  # items rejected alone in a reply and asked for again
+                "reasoning_rows": made.reasoning.height,
                 "qa_types": counts_md(dict(qa.group_by("qa_type").len().iter_rows())),
                 "languages": counts_md(dict(qa.group_by("language").len().iter_rows())),
                 "preview": md_table(qa.select("qa_id", "question", "answer", "backend", "model"), 5),
-                **task_metadata(outcome, llm.backend),
+                **task_metadata(first, llm.backend),
+                **{k: v for o in replacements for k, v in task_metadata(o, llm.backend, "replace_").items()},
             },
             output_name=STAGE,
         )
-        return qa, failures_frame(outcome)
+        return qa, failures_frame(*made.outcomes), made.reasoning
 
     return synthesized_qa
