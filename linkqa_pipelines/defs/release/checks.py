@@ -2,13 +2,18 @@
 table keeps its contract, answers point at a choice, empty partitions and missed mixes show,
 and the release holds exactly the dataset's rows."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 
 import polars as pl
-from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, AssetIn, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetIn,
+    asset_check,
+)
 
 from linkqa_pipelines.core.release import dedup_text_expr
 from linkqa_pipelines.core.release.audit import contamination_audit
@@ -75,11 +80,13 @@ def linkqa_dataset_answers_in_choices(linkqa_dataset: pl.DataFrame) -> AssetChec
     partitions_def=discipline_partitions,
     description="the partition has rows (a discipline with seeds whose dataset is empty is flagged, not green)",
 )
-def linkqa_dataset_not_empty(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
+def linkqa_dataset_not_empty(context: AssetCheckExecutionContext, linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
+    # a run may build several disciplines (a key range): each of them must have rows
+    empty = sorted(set(context.op_execution_context.partition_keys) - set(linkqa_dataset["discipline"]))
     return AssetCheckResult(
-        passed=linkqa_dataset.height > 0,
+        passed=not empty,
         severity=AssetCheckSeverity.WARN,
-        metadata={"rows": linkqa_dataset.height},
+        metadata={"rows": linkqa_dataset.height, "empty_disciplines": ", ".join(empty) or "none"},
     )
 
 
@@ -91,15 +98,15 @@ def linkqa_dataset_not_empty(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
 def linkqa_dataset_mix_within_tolerance(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
     if linkqa_dataset.is_empty():
         return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"rows": 0})
-    discipline = linkqa_dataset["discipline"][0]
-    target = difficulty_targets("").for_discipline(discipline)
-    achieved = dict(linkqa_dataset.group_by("difficulty").len().iter_rows())
-    table = pl.DataFrame(
-        [
-            {"difficulty": lv, "target": share, "achieved": achieved.get(lv, 0) / linkqa_dataset.height}
-            for lv, share in sorted(target.items())
+    targets = difficulty_targets("")
+    shares: list[dict[str, object]] = []
+    for (discipline,), part in linkqa_dataset.group_by("discipline", maintain_order=True):  # each discipline run
+        achieved = dict(part.group_by("difficulty").len().iter_rows())
+        shares += [
+            {"discipline": discipline, "difficulty": lv, "target": share, "achieved": achieved.get(lv, 0) / part.height}
+            for lv, share in sorted(targets.for_discipline(str(discipline)).items())
         ]
-    ).with_columns(off=(pl.col("achieved") - pl.col("target")).abs())
+    table = pl.DataFrame(shares).with_columns(off=(pl.col("achieved") - pl.col("target")).abs())
     return AssetCheckResult(
         passed=bool((table["off"] <= MIX_TOLERANCE).all()),
         severity=AssetCheckSeverity.WARN,
