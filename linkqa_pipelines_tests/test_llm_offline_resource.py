@@ -159,6 +159,10 @@ def test_resource_in_an_asset_gives_metadata(monkeypatch: pytest.MonkeyPatch, tm
     meta = {k: v.value for k, v in materialization.metadata.items()}
     assert meta["llm_backend"] == "offline" and meta["llm_model"] == "keyword_kps"
     assert meta["llm_requests"] == 6 and meta["llm_failures"] == 2 and meta["llm_calls"] == 0
+    # offline rejections are terminal, and the reasons the run's summary prints say so
+    assert meta["llm_terminal"] == 2 and meta["llm_failure_reasons"] == {
+        "terminal: the offline algorithm has no answer for this request": 2
+    }
     assert meta["llm_cost_usd"] == 0.0
     # the asset's client had the key, and it reached neither metadata nor any event of the run
     assert keys_seen == ["sk-test-SECRET-789"]

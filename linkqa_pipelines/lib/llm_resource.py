@@ -118,5 +118,10 @@ def stats_metadata(outcome: BatchOutcome, backend: str | None = None) -> dict[st
         "llm_reasoning_tokens": s.reasoning_tokens,
         "llm_cost_usd": round(s.est_cost_usd, 6),
         "llm_seconds": round(s.seconds, 3),
-        "llm_failure_reasons": top_reasons(r.error for r in outcome.failures),
+        # terminal failures say so, so that the run's summary does not read them as retried
+        "llm_failure_reasons": top_reasons(_labelled(r.error or "", r.terminal) for r in outcome.failures),
     }
+
+
+def _labelled(reason: str, terminal: bool) -> str:
+    return f"terminal: {reason}" if terminal and not reason.startswith("terminal") else reason
