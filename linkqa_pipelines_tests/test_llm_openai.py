@@ -343,7 +343,7 @@ def test_r1_style_models_get_no_system_message(server: FakeOpenAIServer, tmp_pat
 
 def test_reasoning_model_bodies(server: FakeOpenAIServer, tmp_path: Path) -> None:
     """OpenAI's o-series: max_completion_tokens, no sampling parameters; DeepSeek's reasoner: no
-    sampling parameters (ignored) and no system message."""
+    sampling parameters (ignored) and no system message; other models get the seed."""
     for model, limit, system in (
         ("o3-mini", "max_completion_tokens", True),
         ("deepseek-reasoner", "max_tokens", False),
@@ -353,8 +353,12 @@ def test_reasoning_model_bodies(server: FakeOpenAIServer, tmp_path: Path) -> Non
         )
         body = server.bodies[-1]
         assert body[limit] == 2048 and ({"max_tokens", "max_completion_tokens"} - {limit}).isdisjoint(body)
-        assert "temperature" not in body and "top_p" not in body and body["seed"] == 3
+        assert not {"temperature", "top_p", "seed"} & set(body)
         assert (body["messages"][0]["role"] == "system") == system
+    make_client(server, tmp_path / "chat", model="deepseek-chat").generate(
+        "s", None, [ask("q", params=SamplingParams(seed=3))]
+    )
+    assert server.bodies[-1]["seed"] == 3 and server.bodies[-1]["max_tokens"] == 2048
 
 
 def test_a_deterministic_rejection_stops_after_n_attempts_across_runs(server: FakeOpenAIServer, tmp_path: Path) -> None:

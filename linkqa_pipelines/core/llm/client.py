@@ -430,9 +430,11 @@ def _initial_messages(request: ChatRequest, mode: ResponseFormat, system: bool) 
             messages.insert(0, {"role": "system", "content": hint})
         return messages
     instructions = [m["content"].rstrip() for m in messages if m.get("role") == "system"]
-    turns = [m for m in messages if m.get("role") != "system"] or [{"role": "user", "content": ""}]
+    if not instructions and hint is None:
+        return messages
+    turns = [m for m in messages if m.get("role") != "system"]
     first = next((i for i, m in enumerate(turns) if m.get("role") == "user"), None)
-    if first is None:
+    if first is None:  # only system and assistant turns: the instructions open a user turn
         turns.insert(0, {"role": "user", "content": ""})
         first = 0
     body = turns[first]["content"].strip()

@@ -29,7 +29,7 @@ class ModelFamily:
     name: str
     pattern: re.Pattern[str]  # matched against the model name without its provider prefix
     system_message: bool  # whether instructions may go in a system message
-    sampling: bool  # whether temperature / top_p are sent
+    sampling: bool  # whether temperature, top_p and seed are sent
     token_limit: TokenLimitField
 
 

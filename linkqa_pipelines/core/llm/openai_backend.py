@@ -78,14 +78,14 @@ class Transport(Protocol):
 
 def request_body(model: str, call: Call, family: ModelFamily | None = None) -> dict[str, Any]:
     """The chat.completions JSON body for a call, as the model's family takes it (`families.py`):
-    no sampling parameters where they are rejected or ignored, `max_completion_tokens` where
-    `max_tokens` is not accepted. The seed is sent whenever set (it varies retries)."""
+    no sampling parameters (seed included) where they are rejected or ignored, and
+    `max_completion_tokens` where `max_tokens` is not accepted."""
     family = family or family_of(model)
     params = call.params
     body: dict[str, Any] = {"model": model, "messages": list(call.messages), family.token_limit: params.max_tokens}
     if family.sampling:
         body |= {"temperature": params.temperature, "top_p": params.top_p}
-    if params.seed is not None:
+    if family.sampling and params.seed is not None:
         body["seed"] = params.seed
     if call.schema is not None and call.response_format == "json_schema":
         schema = {"name": call.schema_name, "schema": call.schema}
