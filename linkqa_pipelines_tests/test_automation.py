@@ -10,6 +10,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -23,8 +24,6 @@ from dagster import (
     Definitions,
     MarkdownMetadataValue,
     RunRequest,
-    SensorResult,
-    SkipReason,
     TableMetadataValue,
     asset,
     build_run_status_sensor_context,
@@ -40,8 +39,6 @@ from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.definitions import build_definitions
 from linkqa_pipelines.defs.automation.backfill import TRIGGER_TAG
 from linkqa_pipelines.defs.automation.failures import record_run_failures
-from linkqa_pipelines.defs.automation.refresh import nightly_stale_refresh
-from linkqa_pipelines.defs.automation.seed_sensor import seed_files
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.metadata import INLINE_MARKDOWN_CHARS, line_chart_md, md_table
 from linkqa_pipelines.lib.partitions import DISCIPLINE_PARTITIONS
@@ -77,13 +74,29 @@ def backfill_assets(request: RunRequest) -> set[str]:
     return {k.to_user_string() for k in request.asset_graph_subset.asset_keys}
 
 
-def added_partitions(result: SensorResult) -> set[str]:
-    return {
+@dataclass(frozen=True)
+class Tick:
+    """What one sensor evaluation asked for, read as the sensor daemon reads it."""
+
+    requests: list[RunRequest]
+    added: set[str]  # discipline partitions it registers
+    cursor: str | None
+    skipped: str | None
+
+
+def tick(defs: Definitions, sensor: str, instance: DagsterInstance, cursor: str | None) -> Tick:
+    """One evaluation through `evaluate_tick`, the daemon's entry point (it validates backfill requests)."""
+    with build_sensor_context(
+        instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=defs.resources
+    ) as context:
+        data = defs.get_sensor_def(sensor).evaluate_tick(context)
+    added = {
         key
-        for r in result.dynamic_partitions_requests or []
+        for r in data.dynamic_partitions_requests or []
         if isinstance(r, AddDynamicPartitionsRequest) and r.partitions_def_name == DISCIPLINE_PARTITIONS
         for key in r.partition_keys
     }
+    return Tick(list(data.run_requests or []), added, data.cursor, data.skip_message)
 
 
 def materializable(defs: Definitions) -> set[str]:
@@ -100,40 +113,30 @@ def test_seed_sensor_requests_exactly_the_touched_partitions(
     monkeypatch.setenv("LINKQA_SEEDS", str(watched))
     defs = build_definitions()
 
-    def evaluate(cursor: str | None) -> SensorResult | SkipReason:
-        with build_sensor_context(
-            instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=defs.resources
-        ) as context:
-            result = seed_files(context)
-        assert isinstance(result, SensorResult | SkipReason)
-        return result
-
-    first = evaluate(None)
-    assert isinstance(first, SensorResult) and first.run_requests is not None and len(first.run_requests) == 1
-    assert added_partitions(first) == {"physics"}
-    backfill = first.run_requests[0]
+    first = tick(defs, "seed_files", instance, None)
+    assert len(first.requests) == 1 and first.added == {"physics"}
+    backfill = first.requests[0]
     assert partitions_of(backfill, "seed_qa") == partitions_of(backfill, "linkqa_dataset") == {"physics"}
     assert backfill_assets(backfill) == materializable(defs)  # ingestion to release, the whole graph
     assert backfill.tags[TRIGGER_TAG] == "seed_files"
     instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, ["physics"])  # as the daemon applies the request
 
-    assert isinstance(evaluate(first.cursor), SkipReason)  # nothing changed: the cursor holds
+    unchanged = tick(defs, "seed_files", instance, first.cursor)
+    assert not unchanged.requests and unchanged.skipped  # nothing changed: the cursor holds
 
     write_seeds(watched / "new_biology.jsonl", "high_school_biology", 2)
-    dropped = evaluate(first.cursor)
-    assert isinstance(dropped, SensorResult) and dropped.run_requests
-    assert added_partitions(dropped) == {"biology"}
-    assert partitions_of(dropped.run_requests[0], "synthesized_qa") == {"biology"}  # physics is untouched
+    dropped = tick(defs, "seed_files", instance, first.cursor)
+    assert len(dropped.requests) == 1 and dropped.added == {"biology"}
+    assert partitions_of(dropped.requests[0], "synthesized_qa") == {"biology"}  # physics is untouched
     instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, ["biology"])
 
     # The physics file now holds chemistry seeds: a changed size/mtime, and the disciplines it
     # leaves (physics) and enters (chemistry) are both refreshed.
     write_seeds(watched / "physics.jsonl", "college_chemistry", 4)
-    changed = evaluate(dropped.cursor)
-    assert isinstance(changed, SensorResult) and changed.run_requests
-    assert partitions_of(changed.run_requests[0], "seed_qa") == {"chemistry", "physics"}
-    assert added_partitions(changed) == {"chemistry"}
-    assert isinstance(evaluate(changed.cursor), SkipReason)
+    changed = tick(defs, "seed_files", instance, dropped.cursor)
+    assert len(changed.requests) == 1 and changed.added == {"chemistry"}
+    assert partitions_of(changed.requests[0], "seed_qa") == {"chemistry", "physics"}
+    assert not tick(defs, "seed_files", instance, changed.cursor).requests
 
 
 def test_seed_sensor_on_s3_follows_etags(
@@ -155,23 +158,13 @@ def test_seed_sensor_on_s3_follows_etags(
         monkeypatch.setenv("LINKQA_SEEDS", "s3://seeds/drop/")
         defs = build_definitions(resources={"s3": S3Resource(endpoint_url=endpoint)})
 
-        def evaluate(cursor: str | None) -> SensorResult | SkipReason:
-            with build_sensor_context(
-                instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=defs.resources
-            ) as context:
-                result = seed_files(context)
-            assert isinstance(result, SensorResult | SkipReason)
-            return result
-
-        first = evaluate(None)
-        assert isinstance(first, SensorResult) and first.run_requests
-        assert partitions_of(first.run_requests[0], "seed_qa") == {"law"}
-        assert isinstance(evaluate(first.cursor), SkipReason)  # same ETag
+        first = tick(defs, "seed_files", instance, None)
+        assert len(first.requests) == 1 and partitions_of(first.requests[0], "seed_qa") == {"law"}
+        assert not tick(defs, "seed_files", instance, first.cursor).requests  # same ETag
         write_seeds(local, "professional_law", 3)  # new content, new ETag
         client.upload_file(str(local), "seeds", "drop/law.jsonl")
-        again = evaluate(first.cursor)
-        assert isinstance(again, SensorResult) and again.run_requests
-        assert partitions_of(again.run_requests[0], "seed_qa") == {"law"}
+        again = tick(defs, "seed_files", instance, first.cursor)
+        assert len(again.requests) == 1 and partitions_of(again.requests[0], "seed_qa") == {"law"}
     finally:
         server.stop()
 
@@ -181,18 +174,13 @@ def test_nightly_refresh_backfills_only_stale_seeded_partitions(instance: Dagste
     graph = defs.get_repository_def().asset_graph
     instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, ["physics", "biology"])
 
-    def evaluate() -> SensorResult | SkipReason:
-        result = nightly_stale_refresh(build_sensor_context(instance=instance, cursor=LONG_AGO, definitions=defs))
-        assert isinstance(result, SensorResult | SkipReason)
-        return result
-
-    nothing_yet = evaluate()  # nothing materialized: both seeded partitions are missing
-    assert isinstance(nothing_yet, SensorResult) and nothing_yet.run_requests
-    backfill = nothing_yet.run_requests[0]
+    nothing_yet = tick(defs, "nightly_stale_refresh", instance, LONG_AGO)  # both seeded partitions are missing
+    assert len(nothing_yet.requests) == 1
+    backfill = nothing_yet.requests[0]
     assert (
         partitions_of(backfill, "seed_qa") == partitions_of(backfill, "difficulty_scored_qa") == {"physics", "biology"}
-    )
-    assert backfill_assets(backfill) == materializable(defs)
+    )  # only the seeded partitions, not the taxonomy's other disciplines
+    assert backfill_assets(backfill) == materializable(defs)  # the whole graph
 
     # Every asset partition made by the current code: nothing to do.
     for key in graph.materializable_asset_keys:
@@ -200,24 +188,22 @@ def test_nightly_refresh_backfills_only_stale_seeded_partitions(instance: Dagste
         version = {"dagster/code_version": str(node.code_version)}
         for partition in ["physics", "biology"] if node.is_partitioned else [None]:
             instance.report_runless_asset_event(AssetMaterialization(key, partition=partition, tags=version))
-    fresh = evaluate()
-    assert isinstance(fresh, SensorResult) and not fresh.run_requests and fresh.skip_reason is not None
+    fresh = tick(defs, "nightly_stale_refresh", instance, LONG_AGO)
+    assert not fresh.requests and fresh.skipped and "up to date" in fresh.skipped
 
     # biology's synthesis was made by an older algorithm: only biology is stale.
     instance.report_runless_asset_event(
         AssetMaterialization("synthesized_qa", partition="biology", tags={"dagster/code_version": "0.0.1+old"})
     )
-    drifted = evaluate()
-    assert isinstance(drifted, SensorResult) and drifted.run_requests
-    assert partitions_of(drifted.run_requests[0], "walk_paths") == {"biology"}
+    drifted = tick(defs, "nightly_stale_refresh", instance, LONG_AGO)
+    assert len(drifted.requests) == 1 and partitions_of(drifted.requests[0], "walk_paths") == {"biology"}
 
 
 def test_nightly_refresh_waits_for_its_tick(instance: DagsterInstance) -> None:
     defs = build_definitions()
-    first = nightly_stale_refresh(build_sensor_context(instance=instance, cursor=None, definitions=defs))
-    assert isinstance(first, SensorResult) and not first.run_requests and first.cursor  # remembers the last tick
-    again = nightly_stale_refresh(build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs))
-    assert isinstance(again, SkipReason)
+    first = tick(defs, "nightly_stale_refresh", instance, None)
+    assert not first.requests and first.cursor  # remembers the last tick and waits for the next
+    assert not tick(defs, "nightly_stale_refresh", instance, first.cursor).requests
 
 
 def test_run_failure_sensor_records_a_failed_run(

@@ -69,7 +69,7 @@ def stale_disciplines(instance: DagsterInstance, repository: RepositoryDefinitio
 
 @sensor(
     name=SENSOR_NAME,
-    target=AssetSelection.all(),
+    asset_selection=AssetSelection.all(),
     minimum_interval_seconds=600,
     default_status=DefaultSensorStatus.STOPPED,
     description=f"Nightly after {NIGHTLY_HOUR_UTC:02d}:00 UTC: one backfill of the seeded partitions that are missing "

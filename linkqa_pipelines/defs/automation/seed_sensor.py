@@ -39,7 +39,7 @@ SENSOR_NAME = "seed_files"
 
 @sensor(
     name=SENSOR_NAME,
-    target=AssetSelection.all(),
+    asset_selection=AssetSelection.all(),
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
     description="New, changed or removed seed files (local or s3://) -> one backfill of the disciplines they touch.",
