@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from dagster import DagsterInstance
 
 from linkqa_pipelines.core.difficulty import DIMENSIONS, OFFLINE_DIFFICULTY_MODEL
 from linkqa_pipelines.core.lake import Lake
@@ -85,8 +86,12 @@ def test_whole_graph_on_the_openai_backend(
     home = linkqa_home
     llm = {"backend": "openai", "base_url": server.base_url, "model": "fake-r1", "timeout": 2.0, "max_retries": 4}
 
+    instance = DagsterInstance.ephemeral()  # one instance: the global stages read the partitions registered
+
     def run(job: str, partition: str | None = None, config: dict | None = None) -> None:
-        result = materialize_assets(home, None, job=job, partition=partition, run_config=config, llm=llm)
+        result = materialize_assets(
+            home, None, job=job, partition=partition, run_config=config, llm=llm, instance=instance
+        )
         assert result.success
 
     # the jobs `linkqa run` executes, in their order; the discipline jobs once per partition
@@ -104,6 +109,7 @@ def test_whole_graph_on_the_openai_backend(
         assert frame.height > 0, table
         assert set(frame["backend"]) == {"openai"} and set(frame["model"]) == {"fake-r1"}, table
     qa = lake.read("synthesized_qa", DISCIPLINES)
+    assert qa.group_by("path_id").len()["len"].max() == 3  # qa_per_path: 3 with a model
     assert (qa["prompt_tokens"] > 0).all() and (qa["completion_tokens"] > 0).all()
     scored = lake.read("difficulty_scored_qa", DISCIPLINES)
     assert set(scored["difficulty_method"].drop_nulls()) <= {"fake-r1", OFFLINE_DIFFICULTY_MODEL}
