@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import Definitions, definitions, load_asset_checks_from_modules
+from dagster import Definitions, ExecutorDefinition, definitions, load_asset_checks_from_modules
 from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.llm import LLMSettings
@@ -36,7 +36,7 @@ from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLM_ENV, LLM_FLOAT_FIELDS, LLM_INT_FIELDS, LLMResource
 from linkqa_pipelines.lib.metadata import standard_asset
 from linkqa_pipelines.lib.model_stage import ModelPlacement
-from linkqa_pipelines.settings import env_fields
+from linkqa_pipelines.settings import env_fields, executor_choice
 
 LAKE_ENV = {"home": "LINKQA_HOME", "lake_root": "LINKQA_LAKE_ROOT"}
 INPUTS_ENV = {"seeds": "LINKQA_SEEDS", "benchmarks": "LINKQA_BENCHMARKS"}
@@ -63,6 +63,19 @@ def bind_resources(
         "inputs": PipelineInputs(**env_fields(INPUTS_ENV, env=env)),
         "s3": S3Resource(),
     }
+
+
+def run_executor(env: Mapping[str, str]) -> ExecutorDefinition | None:
+    """The executor of every job: Dagster's default, or one Kubernetes Job per step with
+    `LINKQA_EXECUTOR=k8s` (the code server and the run pods read the same setting, from the
+    `linkqa-env` ConfigMap, so the run executes with the executor the UI showed)."""
+    if executor_choice(env) != "k8s":
+        return None
+    try:
+        from dagster_k8s import k8s_job_executor
+    except ImportError as exc:
+        raise ImportError("LINKQA_EXECUTOR=k8s needs the `k8s` extra: pip install 'linkqa-pipelines[k8s]'") from exc
+    return k8s_job_executor
 
 
 def build_definitions(
@@ -101,6 +114,7 @@ def build_definitions(
         jobs=JOBS,
         sensors=SENSORS,
         resources=bound,
+        executor=run_executor(env),
     )
 
 

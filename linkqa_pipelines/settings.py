@@ -16,6 +16,7 @@ from typing import Any
 from dagster import EnvVar
 
 DEFAULT_HOME = ".linkqa"
+EXECUTORS = ("multiprocess", "k8s")
 
 
 def linkqa_home(env: Mapping[str, str] | None = None) -> Path:
@@ -29,6 +30,21 @@ def dagster_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     value = env.get("DAGSTER_HOME")
     return Path(value).expanduser().resolve() if value else linkqa_home(env) / "dagster"
+
+
+def executor_choice(env: Mapping[str, str] | None = None) -> str:
+    """`LINKQA_EXECUTOR`: how a launched run executes its steps.
+
+    `multiprocess` (default): Dagster's default executor, every step a process inside the run's
+    own process or pod. `k8s`: dagster-k8s's `k8s_job_executor`, every step its own Kubernetes
+    Job, so the `dagster-k8s/config` op tags of the model-backed steps (GPU requests with
+    `LINKQA_LLM_BACKEND=vllm`) shape only those steps' pods. `linkqa run` executes in process
+    either way."""
+    env = os.environ if env is None else env
+    value = env.get("LINKQA_EXECUTOR", "").strip().lower() or EXECUTORS[0]
+    if value not in EXECUTORS:
+        raise ValueError(f"LINKQA_EXECUTOR={value!r} is not one of {', '.join(EXECUTORS)}")
+    return value
 
 
 def env_fields(

@@ -477,6 +477,7 @@ def test_production_instance_shape() -> None:
     pg = cfg["storage"]["postgres"]["postgres_db"]
     for key in ("hostname", "username", "password", "db_name"):
         assert set(pg[key]) == {"env"}, f"postgres {key} must come from the environment"
+    assert pg["scheme"] == "postgresql+psycopg2", "the driver the `postgres` extra installs, named"
     launcher = cfg["run_launcher"]
     assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher")
     lc = launcher["config"]
@@ -499,7 +500,7 @@ def test_production_instance_shape() -> None:
 
 def test_single_vm_instance_uses_postgres_and_local_processes() -> None:
     cfg = load_one("local-postgres.dagster.yaml")
-    assert "postgres_db" in cfg["storage"]["postgres"]
+    assert cfg["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
     assert cfg["run_launcher"]["class"] == "DefaultRunLauncher"
     assert cfg["concurrency"]["runs"]["max_concurrent_runs"] >= 1
     assert cfg["telemetry"] == {"enabled": False}
@@ -569,6 +570,9 @@ def test_helm_values_and_dagster_yaml_describe_the_same_instance() -> None:
     # Run pods inherit the code server's resources and scheduling: none may be set there.
     assert not {"resources", "nodeSelector", "tolerations"} & set(deployment)
     assert values["postgresql"]["enabled"] is False and values["generatePostgresqlPasswordSecret"] is False
+    # One driver (psycopg2) and one image with it for every pod that opens the instance.
+    assert values["postgresql"]["postgresqlScheme"] == cfg["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert values["dagsterWebserver"]["image"] == values["dagsterDaemon"]["image"] == deployment["image"]
     assert "postgresqlPassword" not in values["postgresql"]
 
 
@@ -808,6 +812,80 @@ def test_pipeline_gpu_tag_is_valid_k8s_config_for_dagster() -> None:
     assert config["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "2"
     readme = (INFRA / "README.md").read_text(encoding="utf-8")
     assert json.dumps(gpu_op_tags(1)) in readme
+
+
+def step_pod_container(step_tags: Mapping[str, str]) -> Any:
+    """The container of the pod k8s_job_executor builds for a step with these tags.
+
+    The executor's own steps (`K8sStepHandler._get_container_context`, then
+    `construct_dagster_k8s_job`): the run launcher's defaults from infra/dagster.yaml, deep-merged
+    with the step's `dagster-k8s/config` tag. Only the cluster calls are left out."""
+    from dagster_k8s import DagsterK8sJobConfig, construct_dagster_k8s_job
+    from dagster_k8s.container_context import K8sContainerContext
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig, get_user_defined_k8s_config
+
+    launcher = load_one("dagster.yaml")["run_launcher"]["config"]
+    run_defaults = K8sContainerContext(run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(launcher["run_k8s_config"]))
+    context = run_defaults.merge(K8sContainerContext(run_k8s_config=get_user_defined_k8s_config(step_tags)))
+    job = construct_dagster_k8s_job(
+        DagsterK8sJobConfig(job_image="REGISTRY/linkqa-pipelines:0.1.0", dagster_home=launcher["dagster_home"]),
+        args=["dagster", "api", "execute_step"],
+        job_name="dagster-step-probe",
+        component="step_worker",
+        user_defined_k8s_config=context.run_k8s_config,
+    )
+    assert job.spec is not None and job.spec.template.spec is not None
+    (container,) = job.spec.template.spec.containers
+    return container
+
+
+def test_k8s_executor_gives_only_model_steps_their_gpus() -> None:
+    from dagster_k8s import k8s_job_executor
+
+    from linkqa_pipelines.definitions import build_definitions
+    from linkqa_pipelines.lib.model_stage import gpu_op_tags
+
+    env = {
+        "LINKQA_EXECUTOR": "k8s",
+        "LINKQA_LLM_BACKEND": "vllm",
+        "LINKQA_LLM_MODEL": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+        "LINKQA_LLM_TENSOR_PARALLEL_SIZE": "2",
+    }
+    defs = build_definitions(env=env)
+    repo = defs.get_repository_def()
+    jobs = repo.get_all_jobs()
+    assert jobs and all(job.executor_def is k8s_job_executor for job in jobs), [
+        (job.name, job.executor_def.name) for job in jobs
+    ]
+
+    gpu_steps, cpu_steps = [], []
+    for assets_def in repo.assets_defs_by_key.values():
+        if not assets_def.is_executable:
+            continue
+        tags = dict(assets_def.op.tags)
+        (gpu_steps if "dagster-k8s/config" in tags else cpu_steps).append(tags)
+    assert gpu_steps and cpu_steps
+    for tags in gpu_steps:
+        assert json.loads(tags["dagster-k8s/config"]) == gpu_op_tags(2)["dagster-k8s/config"]
+        resources = step_pod_container(tags).resources
+        # The GPU request is added to the run pods' CPU and memory defaults, not in place of them.
+        assert resources.limits == {"nvidia.com/gpu": "2", "memory": "8Gi"}
+        assert resources.requests == {"cpu": "1", "memory": "4Gi"}
+    for tags in cpu_steps:
+        assert "nvidia.com/gpu" not in (step_pod_container(tags).resources.limits or {})
+
+    # Without the setting, jobs keep Dagster's default executor; a typo fails at load, naming it.
+    default = build_definitions(env={}).get_repository_def().get_all_jobs()
+    assert all(job.executor_def is not k8s_job_executor for job in default)
+    with pytest.raises(ValueError, match="LINKQA_EXECUTOR='kubernetes'"):
+        build_definitions(env={"LINKQA_EXECUTOR": "kubernetes"})
+
+
+def test_configmap_executor_setting_is_valid() -> None:
+    from linkqa_pipelines.settings import executor_choice
+
+    data = manifests("k8s/linkqa-env.yaml")[("ConfigMap", "linkqa-env")]["data"]
+    assert executor_choice(data) == data["LINKQA_EXECUTOR"]
 
 
 # ---- README --------------------------------------------------------------------------------------
