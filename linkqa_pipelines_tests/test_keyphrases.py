@@ -11,13 +11,14 @@ import polars as pl
 import pytest
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, SEED_SCHEMA
+from linkqa_pipelines.core.difficulty import seed_levels
 from linkqa_pipelines.core.knowledge_points import (
     EXTRACTION_STOP_WORDS,
     GRADE_LEVELS,
     OFFLINE_MODEL,
     canonical_keys,
     extract_keyphrases,
-    offline_seed_difficulty,
+    seed_grade_and_difficulty,
 )
 from linkqa_pipelines.core.knowledge_points.keyphrases import _UNSHARED_FACTOR  # pyright: ignore[reportPrivateUsage]
 from linkqa_pipelines.core.seeds import normalise_seeds, read_source
@@ -194,41 +195,44 @@ def test_bad_seeds_fail_naming_the_row() -> None:
     assert extract_keyphrases(pl.DataFrame(schema=SEED_SCHEMA)).height == 0
 
 
-def test_offline_seed_difficulty_heuristic() -> None:
-    long_question = " ".join(["word"] * 130)
+def test_seed_difficulty_is_the_calibrated_seed_level() -> None:
+    """The KP links carry the difficulty stage's calibrated level (one estimator, not a twin)
+    and the grade a subject or source names."""
     seeds = pl.DataFrame(
         {
-            "seed_id": ["elem", "hs", "college_long", "prof_math", "gsm", "math_ref", "plain"],
+            "seed_id": ["elem", "hs", "college", "gsm", "math_ref", "plain"],
             "subject": [
                 "elementary_mathematics",
                 "high_school_biology",
                 "college_physics",
-                "professional_accounting",
                 "grade school",
                 "Algebra",
                 "astronomy",
             ],
-            "adapter": ["mmlu_csv", "mmlu_csv", "mmlu_csv", "mmlu_csv", "gsm8k_jsonl", "math_jsonl", "mmlu_csv"],
+            "adapter": ["mmlu_csv", "mmlu_csv", "mmlu_csv", "gsm8k_jsonl", "math_jsonl", "mmlu_csv"],
             "question": [
                 "Which is bigger?",
                 "What do cells do?",
-                long_question,
-                "If x = 3 + 4, what is 2x?",
+                "A particle of mass m moves in a potential V(x) = kx^4. Find the period.",
                 "Tom has 3 apples.",
                 "Solve x^2 = 4.",
                 "What is a star?",
             ],
-            "explanation": [None, None, None, "a.\nb.\nc.\nd.\ne.\nf.\ng.", "<<1>> <<2>> <<3>>", None, None],
-            "ref_difficulty": [None, None, None, None, None, 5, None],
+            "explanation": [None, None, None, "<<1>> <<2>> <<3>>", None, None],
+            "ref_difficulty": [None, None, None, None, 5, None],
         },
         schema_overrides={"ref_difficulty": pl.Int8},
     )
-    out = {r["seed_id"]: r for r in offline_seed_difficulty(seeds).to_dicts()}
-    assert out["elem"] == {"seed_id": "elem", "grade_level": "primary", "difficulty": 1}
-    assert out["hs"]["grade_level"] == "high_school" and out["hs"]["difficulty"] == 2
-    assert out["college_long"]["grade_level"] == "undergraduate" and out["college_long"]["difficulty"] == 4
-    # 1 + professional prior 2 + maths 0.5 + 7 explanation steps 1 = 4.5 -> rounded half up
-    assert out["prof_math"] == {"seed_id": "prof_math", "grade_level": "graduate_professional", "difficulty": 5}
-    assert out["gsm"]["grade_level"] == "primary" and out["gsm"]["difficulty"] == 2
-    assert out["math_ref"] == {"seed_id": "math_ref", "grade_level": "competition", "difficulty": 5}
-    assert out["plain"]["grade_level"] == "high_school" and out["plain"]["difficulty"] == 2
+    out = seed_grade_and_difficulty(seeds)
+    calibrated = seed_levels(seeds)["seed_level"]
+    assert out["difficulty"].to_list() == [min(5, max(1, int(v + 0.5))) for v in calibrated.to_list()]
+    grades = dict(zip(out["seed_id"], out["grade_level"], strict=True))
+    assert {k: v for k, v in grades.items() if k != "plain"} == {
+        "elem": "primary",
+        "hs": "high_school",
+        "college": "undergraduate",
+        "gsm": "primary",
+        "math_ref": "competition",
+    }
+    assert grades["plain"] in GRADE_LEVELS  # no hint: read off the calibrated level
+    assert out.filter(pl.col("seed_id") == "math_ref")["difficulty"].item() == 5  # human MATH level kept

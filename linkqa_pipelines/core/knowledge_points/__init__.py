@@ -12,7 +12,7 @@ from linkqa_pipelines.core.knowledge_points.prompts import (
     kp_links_from_answers,
     validate_kp_answer,
 )
-from linkqa_pipelines.core.knowledge_points.seed_difficulty import offline_seed_difficulty
+from linkqa_pipelines.core.knowledge_points.seed_difficulty import seed_grade_and_difficulty
 
 __all__ = [
     "DISCIPLINES",
@@ -26,6 +26,6 @@ __all__ = [
     "discipline_agreement",
     "extract_keyphrases",
     "kp_links_from_answers",
-    "offline_seed_difficulty",
+    "seed_grade_and_difficulty",
     "validate_kp_answer",
 ]

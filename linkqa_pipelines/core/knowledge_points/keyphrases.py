@@ -59,7 +59,7 @@ from linkqa_pipelines.core.knowledge_points.documents import (
     tokenize,
     weighted_fields,
 )
-from linkqa_pipelines.core.knowledge_points.seed_difficulty import offline_seed_difficulty
+from linkqa_pipelines.core.knowledge_points.seed_difficulty import seed_grade_and_difficulty
 
 OFFLINE_BACKEND = "offline"
 OFFLINE_MODEL = "offline-keyphrase-v2"
@@ -336,7 +336,7 @@ def extract_keyphrases(
             fills.with_columns(pl.col("order").cast(pl.Int64)),
         ]
     )
-    difficulty = offline_seed_difficulty(seeds)
+    difficulty = seed_grade_and_difficulty(seeds)
     out = (
         kps.sort(["doc", "score", "order", "key"], descending=[False, True, False, False])
         .with_columns(kp_rank=pl.int_range(pl.len()).over("doc"))
