@@ -1,14 +1,19 @@
-"""Decontamination against the real MMLU test split and CMMLU dev split."""
+"""Decontamination against the real MMLU test split and CMMLU dev split, and screening end to end at
+asset level from a test-split seed file."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
+from dagster import DagsterInstance
 
+from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
+from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.release import (
     BENCHMARK_SCHEMA,
     CONTAMINATION_SCHEMA,
@@ -20,6 +25,7 @@ from linkqa_pipelines.core.release import (
 )
 from linkqa_pipelines.core.release.audit import contamination_audit
 from linkqa_pipelines.core.text import normalize_texts
+from linkqa_pipelines_tests.pipeline import materialize_assets
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +152,23 @@ def test_short_items_are_matched_whole_and_generic_ones_skipped() -> None:
     assert found.select("qa_id", "benchmark_id", "ngram_n").rows() == [("qa1", "nine", 9)]
 
 
+def test_texts_without_han_skip_the_character_pass_only_when_no_character_gram_lacks_han() -> None:
+    """The character pass reads only texts with a Han character when every character-mode entry
+    holds one; a Chinese item with a long Latin run makes it read every text again."""
+    zh = "下列关于光合作用的说法中正确的是植物在光照下释放氧气并合成有机物质"
+    latin = "以下代码输出什么 printhelloworldagainandagain 请选择"
+    qa = _qa([f"Translate: {zh}", "Output of printhelloworldagainandagain please", "print hello"])
+    han_only = BenchmarkIndex.from_texts([zh], ids=["zh"])
+    assert han_only.han_only
+    assert find_contaminated(qa, han_only)["qa_id"].to_list() == ["qa0"]
+    mixed = BenchmarkIndex.from_texts([zh, latin], ids=["zh", "latin"])
+    assert not mixed.han_only
+    assert sorted(find_contaminated(qa, mixed).select("qa_id", "benchmark_id").rows()) == [
+        ("qa0", "zh"),
+        ("qa1", "latin"),
+    ]
+
+
 def test_unreadable_benchmark_rows_raise_with_file_row_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "anatomy_test.csv"
     bad.write_text('What is the largest organ?,skin,liver,heart,lung,A\n"Second, question",a,b,A\n')
@@ -252,3 +275,124 @@ def test_only_evaluation_splits_of_seeds_are_indexed(shared_data: Callable[..., 
         load_benchmark_questions([shared_data("mmlu", "test") / "anatomy_test.csv"])["question"]
     ) == {"q4"}
     assert items["benchmark_id"].is_unique().all()
+
+
+TEST_SPLIT_QUESTIONS = [
+    "Which of the following structures passes through the foramen ovale of the sphenoid bone in adult humans?",
+    "Damage to which cranial nerve most likely explains a loss of taste sensation on the anterior two thirds "
+    "of the tongue?",
+    "Which muscle of the rotator cuff is innervated by the suprascapular nerve and abducts the arm at first?",
+]
+
+
+def _scored(rows: list[dict[str, object]]) -> pl.DataFrame:
+    """difficulty_scored_qa rows (offline, unverified: the verification keep rule lets them through)."""
+    base = {
+        "path_id": "p",
+        "language": "en",
+        "qa_type": "free_form",
+        "choices": None,
+        "answer": "x",
+        "rationale": "r",
+        "kp_ids": ["kp_a", "kp_b"],
+        "seed_ids": ["s1"],
+        "difficulty": 3,
+        "backend": "offline",
+        "model": "offline-template-v2",
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "verification": "unverified",
+        "agreement": None,
+    }
+    frame = pl.DataFrame([base | r for r in rows], infer_schema_length=None)
+    return frame.select(list(SYNTH_QA_SCHEMA)).cast(pl.Schema(SYNTH_QA_SCHEMA))
+
+
+def test_seeding_from_a_test_split_warns_and_screening_explains_overlaps_and_cross_discipline_duplicates(
+    tmp_path: Path,
+) -> None:
+    """End to end at asset level: ingestion of an MMLU-layout test split warns with the count; the
+    split is indexed; screened_qa removes an item that quotes a test question (benchmark_overlap,
+    naming the test item and the span) and one copy of a question synthesized in two disciplines
+    (exact_duplicate, naming the copy kept in the other discipline); the release card lists the
+    seed source with its licence and the removals."""
+    split = tmp_path / "mmlu" / "test"
+    split.mkdir(parents=True)
+    (split / "anatomy_test.csv").write_text(
+        "".join(f'"{q}",first,second,third,fourth,A\n' for q in TEST_SPLIT_QUESTIONS), encoding="utf-8"
+    )
+    dev = tmp_path / "physics_dev.jsonl"
+    dev.write_text(
+        "".join(
+            json.dumps({"question": f"What is the unit of {u}?", "choices": ["a", "b"], "answer": "A", "subject": s})
+            + "\n"
+            for u, s in (("force", "physics"), ("work", "physics"))
+        ),
+        encoding="utf-8",
+    )
+    instance = DagsterInstance.ephemeral()
+    config = {"ops": {"ingest_seeds": {"config": {"sources": [str(split.parent), str(dev)]}}}}
+    ingest = materialize_assets(
+        tmp_path, ["seed_sources", "seed_quarantine", "seed_accounting"], run_config=config, instance=instance
+    )
+    warnings = [
+        e.user_message
+        for e in instance.all_logs(ingest.run_id)
+        if e.level == logging.WARNING and "SEEDING FROM EVALUATION SPLITS" in e.user_message
+    ]
+    assert len(warnings) == 1 and "3 of 5 seeds come from benchmark test splits (1 files)" in warnings[0]
+    seeds = Lake(tmp_path).read("seed_sources")
+    (anatomy,) = set(seeds.filter(pl.col("adapter") == "mmlu_csv")["discipline"])
+    (physics,) = set(seeds.filter(pl.col("adapter") == "generic")["discipline"])
+    assert anatomy != physics
+    metadata = ingest.asset_materializations_for_node("ingest_seeds")[0].metadata
+    assert metadata["evaluation_split_seeds"].value == 3
+
+    shared = "A cart of mass two kilograms accelerates uniformly; which net force acts on it during the motion?"
+    lake = Lake(tmp_path)
+    lake.write(
+        "difficulty_scored_qa",
+        _scored(
+            [
+                {"qa_id": "leak", "discipline": anatomy, "question": f"Recall: {TEST_SPLIT_QUESTIONS[0]} Explain."},
+                {"qa_id": "clean_a", "discipline": anatomy, "question": "Name the bones that form the orbit."},
+                {"qa_id": "copy_a", "discipline": anatomy, "question": shared},
+            ]
+        ),
+        {"discipline": anatomy},
+    )
+    lake.write(
+        "difficulty_scored_qa",
+        _scored(
+            [
+                {"qa_id": "copy_p", "discipline": physics, "question": shared},
+                {"qa_id": "clean_p", "discipline": physics, "question": "State the unit of power and its symbol."},
+            ]
+        ),
+        {"discipline": physics},
+    )
+    lake.write("kp_catalog", pl.DataFrame({"kp_id": ["kp_a", "kp_b", "kp_c"], "disciplines": [[anatomy]] * 3}))
+    screened = materialize_assets(
+        tmp_path, ["benchmark_items", "screened_qa", "screened_qa_rejects"], instance=instance
+    )
+    assert all(c.passed for c in screened.get_asset_check_evaluations())  # incl. the blocking audit
+    rejects = lake.read("screened_qa_rejects").sort("qa_id")
+    by_id = {r["qa_id"]: r for r in rejects.iter_rows(named=True)}
+    assert set(by_id) == {"leak", "copy_a"} or set(by_id) == {"leak", "copy_p"}
+    leak = by_id["leak"]
+    assert (leak["reason"], leak["related_id"]) == ("benchmark_overlap", "mmlu/anatomy/1")
+    assert "foramen ovale" in leak["matched_text"]
+    (copy,) = [r for q, r in by_id.items() if q != "leak"]
+    kept_copy = {"copy_a": "copy_p", "copy_p": "copy_a"}[copy["qa_id"]]
+    assert (copy["reason"], copy["related_id"], copy["similarity"]) == ("exact_duplicate", kept_copy, 1.0)
+    screen_meta = screened.asset_materializations_for_node("screened_qa")[0].metadata
+    assert screen_meta["dedup_across_disciplines"].value == 1 and screen_meta["decontaminated"].value == 1
+
+    for discipline in (anatomy, physics):
+        materialize_assets(
+            tmp_path, ["linkqa_dataset", "linkqa_dataset_rejects"], partition=discipline, instance=instance
+        )
+    materialize_assets(tmp_path, ["linkqa_release"], instance=instance)
+    card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")
+    assert "| MMLU | MIT | 1 | 3 |" in card and "Decontamination: removed = 1." in card
+    assert "\nlicense:\n- mit\n- other\n" in card  # the JSONL dev file has no known licence

@@ -33,13 +33,25 @@ import numpy as np
 import polars as pl
 
 from linkqa_pipelines.core.language import detect_language
-from linkqa_pipelines.core.release.ngrams import ShingleMode, ngram_hashes, token_arrays
+from linkqa_pipelines.core.release.ngrams import (
+    ShingleMode,
+    all_window_hashes,
+    inside_texts,
+    ngram_hashes,
+    prefix_hashes,
+    text_starts,
+    token_arrays,
+    window_hashes,
+    window_positions,
+)
 from linkqa_pipelines.core.seeds import RAW_SCHEMA, iter_source_files, read_source
 from linkqa_pipelines.core.text import WORD_TOKEN, normalize_expr, qa_text_expr
 
 _MODE_SALT: dict[ShingleMode, int] = {"word": 0x5744, "char": 0x4348}
 _BOILER_SALT = 0xB01
+_ANCHOR_SALT = 0xA4C
 _ROW_BATCH = 20_000
+_FILTER_BITS_PER_ENTRY = 16  # bit filter: ~6% of the windows that are not indexed get past it
 
 # Option labels written inline ("(A) x  (B) y", "A. x", "A、x"): not content, and in the
 # character stream a label letter would break every gram that spans it.
@@ -140,6 +152,14 @@ class BenchmarkIndex:
     settings: DecontaminationSettings
     skipped: int  # items with no indexed gram (too short, or nothing but boilerplate)
     boilerplate: int  # gram occurrences dropped as boilerplate (shared too widely, or mostly boilerplate spans)
+    anchors: dict[ShingleMode, np.ndarray]  # sorted hashes of the first min_words/min_chars tokens of short items
+    han_only: bool  # every character-mode entry holds a Han character: texts without one need no char pass
+    filter_bits: np.ndarray  # uint8 bitmap over the top bits of every indexed hash and anchor
+
+    def may_hold(self, hashes: np.ndarray) -> np.ndarray:
+        """False where a hash is certainly not indexed (one bitmap probe each): what is left for
+        the exact sorted lookup is the few windows that matter."""
+        return _probe_filter(self.filter_bits, hashes)
 
     @classmethod
     def from_texts(
@@ -161,6 +181,7 @@ class BenchmarkIndex:
         id_list = tuple(position)
         is_zh = (detect_language(series) == "zh").to_numpy()
         frames: list[pl.DataFrame] = []
+        anchors: dict[ShingleMode, np.ndarray] = {"word": np.empty(0, np.uint64), "char": np.empty(0, np.uint64)}
         covered = 0
         plan: tuple[tuple[ShingleMode, np.ndarray], ...] = (
             ("word", np.flatnonzero(~is_zh)),
@@ -168,26 +189,33 @@ class BenchmarkIndex:
         )
         for mode, rows in plan:
             if rows.shape[0]:
-                frame, dropped = _rare_candidates(series.gather(rows), item_of_text[rows], mode, settings)
+                texts_of_mode, items_of_mode = series.gather(rows), item_of_text[rows]
+                frame, dropped, anchors[mode] = _rare_candidates(texts_of_mode, items_of_mode, mode, settings)
                 frames.append(frame)
                 covered += dropped
         grams = (
             pl.concat(frames)
             if frames
-            else pl.DataFrame(schema={"h": pl.UInt64, "o": pl.Int64, "k": pl.Int64, "mode": pl.String})
+            else pl.DataFrame(
+                schema={"h": pl.UInt64, "o": pl.Int64, "k": pl.Int64, "han": pl.Boolean, "mode": pl.String}
+            )
         ).with_columns(df=pl.col("o").n_unique().over("h"))
         kept = grams.filter(pl.col("df") <= settings.boilerplate_items).unique(["h", "o"]).sort("h", "o")
         counts = np.bincount(kept["o"].to_numpy(), minlength=len(id_list)).astype(np.int64)
         lengths = {m: tuple(sorted(kept.filter(pl.col("mode") == m)["k"].unique().to_list())) for m in ("word", "char")}
+        hashes = kept["h"].to_numpy()
         return cls(
             ids=id_list,
-            hashes=kept["h"].to_numpy(),
+            hashes=hashes,
             owners=kept["o"].to_numpy(),
             gram_counts=counts,
             lengths={"word": lengths["word"], "char": lengths["char"]},
             settings=settings,
             skipped=int((counts == 0).sum()),
             boilerplate=covered + grams.filter(pl.col("df") > settings.boilerplate_items).height,
+            anchors=anchors,
+            han_only=bool(kept.filter(pl.col("mode") == "char")["han"].all()),
+            filter_bits=_bit_filter(np.concatenate([hashes, anchors["word"], anchors["char"]])),
         )
 
     @classmethod
@@ -203,44 +231,119 @@ class BenchmarkIndex:
 
 def _rare_candidates(
     texts: pl.Series, items: np.ndarray, mode: ShingleMode, settings: DecontaminationSettings
-) -> tuple[pl.DataFrame, int]:
-    """(h, o, k, mode) of every n-gram and every whole short text of `texts` that is mostly free
-    of boilerplate spans, and how many were not; the caller drops those shared by too many items."""
+) -> tuple[pl.DataFrame, int, np.ndarray]:
+    """(h, o, k, han, mode) of every n-gram and every whole short text of `texts` that is mostly
+    free of boilerplate spans (han: it holds a Han character, char mode only), how many were not,
+    and the short texts' anchors (hash of their first `min_words`/`min_chars` tokens); the caller
+    drops grams shared by too many items."""
     n, shortest = settings.gram(mode)
     tokens, lens = token_arrays(_mode_texts(texts, mode), mode)
     free = _boilerplate_free(tokens, lens, items, settings)
-    starts = np.zeros(lens.shape[0], dtype=np.int64)
-    np.cumsum(lens[:-1], out=starts[1:])
-    hashes: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
-    ks: list[np.ndarray] = []
-    h, text, pos = ngram_hashes(tokens, lens, n, short="skip", salt=_salt(mode, n))
-    a = starts[text] + pos
-    content = 2 * (free[a + n] - free[a]) >= n
-    dropped = int((~content).sum())
-    hashes.append(h[content])
-    owners.append(items[text[content]])
-    ks.append(np.full(int(content.sum()), n, dtype=np.int64))
-    short = (lens >= shortest) & (lens < n)
-    for k in (int(v) for v in np.unique(lens[short])):
-        member = lens == k
-        sel = np.flatnonzero(member)
-        mostly_free = 2 * (free[starts[sel] + k] - free[starts[sel]]) >= k
-        dropped += int((~mostly_free).sum())
-        sel = sel[mostly_free]
-        if sel.shape[0] == 0:
-            continue
-        member = np.zeros_like(member)
-        member[sel] = True
-        h, owner, _ = ngram_hashes(tokens[np.repeat(member, lens)], lens[sel], k, short="skip", salt=_salt(mode, k))
-        hashes.append(h)
-        owners.append(items[sel[owner]])
-        ks.append(np.full(len(h), k, dtype=np.int64))
+    starts = text_starts(lens)
+    prefix, powers = prefix_hashes(tokens)
+    text, pos = window_positions(lens, n)
+    first = starts[text] + pos
+    content = 2 * (free[first + n] - free[first]) >= n
+    short = np.flatnonzero((lens >= shortest) & (lens < n))
+    k = lens[short]
+    mostly_free = 2 * (free[starts[short] + k] - free[starts[short]]) >= k
+    short, k = short[mostly_free], k[mostly_free]
+    salts = (np.uint64(_MODE_SALT[mode] << 16)) | k.astype(np.uint64)  # _salt(mode, k) per text
+    han = np.zeros(tokens.shape[0] + 1, dtype=np.int64)
+    if mode == "char":
+        np.cumsum(_is_han(tokens), out=han[1:])
     frame = pl.DataFrame(
-        {"h": np.concatenate(hashes), "o": np.concatenate(owners), "k": np.concatenate(ks)},
-        schema={"h": pl.UInt64, "o": pl.Int64, "k": pl.Int64},
+        {
+            "h": np.concatenate(
+                [
+                    window_hashes(prefix, powers, first[content], n, _salt(mode, n)),
+                    window_hashes(prefix, powers, starts[short], k, salts),
+                ]
+            ),
+            "o": np.concatenate([items[text[content]], items[short]]),
+            "k": np.concatenate([np.full(int(content.sum()), n, dtype=np.int64), k]),
+            "han": np.concatenate(
+                [han[first[content] + n] > han[first[content]], han[starts[short] + k] > han[starts[short]]]
+            ),
+        },
+        schema={"h": pl.UInt64, "o": pl.Int64, "k": pl.Int64, "han": pl.Boolean},
     )
-    return frame.with_columns(mode=pl.lit(mode)), dropped
+    anchors = np.unique(window_hashes(prefix, powers, starts[short], shortest, _ANCHOR_SALT))
+    return frame.with_columns(mode=pl.lit(mode)), int((~content).sum() + (~mostly_free).sum()), anchors
+
+
+# Code points that are Han under any definition (CJK unified ideographs, extension A, compatibility
+# ideographs, extensions B-G): each is \p{Han} for the query-side regex, so an entry holding one can
+# only match a text that `HAN` finds.
+_HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+HAN = r"\p{Han}"
+
+
+def _is_han(tokens: np.ndarray) -> np.ndarray:
+    out = np.zeros(tokens.shape[0], dtype=bool)
+    for lo, hi in _HAN_RANGES:
+        out |= (tokens >= lo) & (tokens <= hi)
+    return out
+
+
+def _bit_filter(hashes: np.ndarray) -> np.ndarray:
+    """A bitmap of 2^b bits (b from the entry count) with the bit of each hash's top b bits set."""
+    bits = int(np.clip(np.ceil(np.log2(max(hashes.shape[0], 1) * _FILTER_BITS_PER_ENTRY)), 16, 32))
+    slots = hashes >> np.uint64(64 - bits)
+    table = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    masks = np.left_shift(1, slots & np.uint64(7)).astype(np.uint8)
+    np.bitwise_or.at(table, (slots >> np.uint64(3)).astype(np.int64), masks)
+    return table
+
+
+def _probe_filter(table: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    bits = int(table.shape[0]).bit_length() + 2  # table holds 2^(bits-3) bytes
+    slots = hashes >> np.uint64(64 - bits)
+    byte = table[(slots >> np.uint64(3)).astype(np.int64)]
+    return ((byte >> (slots & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+
+
+def _candidate_windows(
+    tokens: np.ndarray, lens: np.ndarray, mode: ShingleMode, index: BenchmarkIndex
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(text, position, k, hash) of the windows of the texts that may be indexed grams: every
+    n-gram, and every k-token window (k a short item's length) that starts with a short item's
+    anchor; the bit filter has dropped those certainly not indexed."""
+    n, shortest = index.settings.gram(mode)
+    prefix, powers = prefix_hashes(tokens)
+    starts = text_starts(lens)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def keep(text: np.ndarray, pos: np.ndarray, k: int, h: np.ndarray) -> None:
+        maybe = index.may_hold(h)
+        found.append((text[maybe], pos[maybe], np.full(int(maybe.sum()), k, dtype=np.int32), h[maybe]))
+
+    def windows(k: int, salt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(text, position, hash) of the k-token windows inside one text that pass the filter"""
+        h = all_window_hashes(prefix, powers, k, salt)
+        flat = np.flatnonzero(index.may_hold(h))
+        text, pos, inside = inside_texts(flat, starts, lens, k)
+        return text[inside], pos[inside], h[flat[inside]]
+
+    lengths = index.lengths[mode]
+    if n in lengths:
+        text, pos, h = windows(n, _salt(mode, n))
+        found.append((text, pos, np.full(len(text), n, dtype=np.int32), h))
+    shorter = [k for k in lengths if k < n]
+    anchors = index.anchors[mode]
+    if shorter and anchors.shape[0]:
+        text, pos, anchor = windows(shortest, _ANCHOR_SALT)
+        at = np.minimum(np.searchsorted(anchors, anchor), anchors.shape[0] - 1)
+        hit = anchors[at] == anchor
+        text, pos = text[hit], pos[hit]
+        for k in shorter:
+            fits = pos + k <= lens[text]
+            t, p = text[fits], pos[fits]
+            keep(t, p, k, window_hashes(prefix, powers, starts[t] + p, k, _salt(mode, k)))
+    if not found:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint64)
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))  # type: ignore[return-value]
 
 
 def find_contaminated(
@@ -264,34 +367,37 @@ def find_contaminated(
         for mode, gram_lens in index.lengths.items():
             if not gram_lens:
                 continue
+            rows = np.arange(words.len())
             mode_texts = words if mode == "word" else words.str.replace_all(" ", "", literal=True)
-            tokens, lens = token_arrays(mode_texts, mode)
-            for k in gram_lens:
-                h, row, pos = ngram_hashes(tokens, lens, k, short="skip", salt=_salt(mode, k))
-                # Sorted queries walk the index in order (cache friendly: ~3x faster than random probes).
-                order = np.argsort(h)
-                left = np.empty_like(order)
-                left[order] = np.searchsorted(index.hashes, h[order], side="left")
-                hit = left < index.hashes.shape[0]
-                hit[hit] = index.hashes[left[hit]] == h[hit]
-                if not hit.any():
-                    continue
-                h, row, pos, left = h[hit], row[hit], pos[hit], left[hit]
-                right = np.searchsorted(index.hashes, h, side="right")
-                reps = right - left
-                entry = np.repeat(left, reps) + (np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps))
-                found.append(
-                    pl.DataFrame(
-                        {
-                            "row": np.repeat(row, reps) + lo,
-                            "owner": index.owners[entry],
-                            "h": np.repeat(h, reps),
-                            "pos": np.repeat(pos, reps),
-                            "ngram_n": np.full(entry.shape[0], k, dtype=np.int32),
-                            "mode": [mode] * entry.shape[0],
-                        }
-                    )
+            if mode == "char" and index.han_only:  # no entry can match a text without a Han character
+                rows = np.flatnonzero(mode_texts.str.contains(HAN).fill_null(False).to_numpy())
+                mode_texts = mode_texts.gather(rows)
+            row, pos, ks, h = _candidate_windows(*token_arrays(mode_texts, mode), mode, index)
+            row = rows[row]
+            # Sorted queries walk the index in order (cache friendly: ~3x faster than random probes).
+            order = np.argsort(h)
+            left = np.empty_like(order)
+            left[order] = np.searchsorted(index.hashes, h[order], side="left")
+            hit = left < index.hashes.shape[0]
+            hit[hit] = index.hashes[left[hit]] == h[hit]
+            if not hit.any():
+                continue
+            h, row, pos, ks, left = h[hit], row[hit], pos[hit], ks[hit], left[hit]
+            right = np.searchsorted(index.hashes, h, side="right")
+            reps = right - left
+            entry = np.repeat(left, reps) + (np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps))
+            found.append(
+                pl.DataFrame(
+                    {
+                        "row": np.repeat(row, reps) + lo,
+                        "owner": index.owners[entry],
+                        "h": np.repeat(h, reps),
+                        "pos": np.repeat(pos, reps),
+                        "ngram_n": np.repeat(ks, reps),
+                        "mode": [mode] * entry.shape[0],
+                    }
                 )
+            )
     if not found:
         return pl.DataFrame(schema=CONTAMINATION_SCHEMA)
     hits = (

@@ -51,6 +51,39 @@ def token_arrays(texts: pl.Series, mode: ShingleMode) -> tuple[np.ndarray, np.nd
     raise ValueError(f"unknown shingle mode {mode!r}: use 'char' or 'word'")
 
 
+def text_starts(lengths: np.ndarray) -> np.ndarray:
+    """Index of each text's first token in the flat token array."""
+    starts = np.zeros(lengths.shape[0], dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
+def window_positions(
+    lengths: np.ndarray, k: int, short: Literal["whole", "skip"] = "skip"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(text index, start within the text) of every k-token window of every text, in text order.
+    A text shorter than k has one window, the whole text (`short="whole"`), or none ("skip")."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if short == "whole":
+        n_grams = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
+    else:
+        n_grams = np.where(lengths >= k, lengths - k + 1, 0)
+    text_index = np.repeat(np.arange(lengths.shape[0], dtype=np.int64), n_grams)
+    position = np.arange(text_index.shape[0], dtype=np.int64) - np.repeat(text_starts(n_grams), n_grams)
+    return text_index, position
+
+
+def window_hashes(
+    prefix: np.ndarray, powers: np.ndarray, start: np.ndarray, width: int | np.ndarray, salt: int | np.ndarray = 0
+) -> np.ndarray:
+    """Hashes of the flat-token windows [start, start + width) from `prefix_hashes`: O(1) per
+    window whatever its width, so any window of a text can be hashed without hashing the others.
+    `salt` (one, or one per window) separates hash spaces."""
+    end = start + width
+    window = powers[end - 1] * (prefix[end] - prefix[start])
+    return mix64(window ^ np.asarray(salt, dtype=np.uint64))
+
+
 def ngram_hashes(
     tokens: np.ndarray,
     lengths: np.ndarray,
@@ -74,33 +107,55 @@ def ngram_hashes(
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     lengths = np.asarray(lengths, dtype=np.int64)
-    n_texts = lengths.shape[0]
-    token_starts = np.zeros(n_texts, dtype=np.int64)
-    np.cumsum(lengths[:-1], out=token_starts[1:])
-    if short == "whole":
-        n_grams = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
-    else:
-        n_grams = np.where(lengths >= k, lengths - k + 1, 0)
-    gram_starts = np.zeros(n_texts, dtype=np.int64)
-    np.cumsum(n_grams[:-1], out=gram_starts[1:])
-    position = np.arange(int(n_grams.sum()), dtype=np.int64) - np.repeat(gram_starts, n_grams)
-    text_index = np.repeat(np.arange(n_texts, dtype=np.int64), n_grams)
-    start = token_starts[text_index] + position
-    end = start + np.minimum(lengths[text_index], k)
-    prefix, powers = _prefix_hashes(tokens)
-    window = powers[end - 1] * (prefix[end] - prefix[start])
-    hashes = mix64(window ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
+    text_index, position = window_positions(lengths, k, short)
+    start = text_starts(lengths)[text_index] + position
+    prefix, powers = prefix_hashes(tokens)
+    hashes = window_hashes(prefix, powers, start, np.minimum(lengths[text_index], k), salt & 0xFFFFFFFFFFFFFFFF)
     return hashes, text_index, position
 
 
-def _prefix_hashes(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def prefix_hashes(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(Q, B^i): Q[m] = sum_{j<m} t[j] * B^-j and B^i for i < len(tokens), mod 2^64."""
     n = tokens.shape[0]
-    steps = np.full(n, POLY_BASE, dtype=np.uint64)
-    steps[:1] = 1
-    powers = np.cumprod(steps, dtype=np.uint64)
-    steps[1:] = _POLY_INVERSE
-    inverse_powers = np.cumprod(steps, dtype=np.uint64)
+    powers, inverse_powers = _powers(n)
     prefix = np.zeros(n + 1, dtype=np.uint64)
     np.cumsum(tokens.astype(np.uint64) * inverse_powers, out=prefix[1:])
     return prefix, powers
+
+
+_POWER_CACHE: list[tuple[np.ndarray, np.ndarray]] = []
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B^i, B^-i) for i < n, views of a cached table grown by doubling: every batch of the same
+    size would otherwise recompute two cumulative products."""
+    if not _POWER_CACHE or _POWER_CACHE[0][0].shape[0] < n:
+        size = max(n, 2 * _POWER_CACHE[0][0].shape[0] if _POWER_CACHE else 1 << 16)
+        steps = np.full(size, POLY_BASE, dtype=np.uint64)
+        steps[:1] = 1
+        powers = np.cumprod(steps, dtype=np.uint64)
+        steps[1:] = _POLY_INVERSE
+        _POWER_CACHE[:] = [(powers, np.cumprod(steps, dtype=np.uint64))]
+    powers, inverse = _POWER_CACHE[0]
+    return powers[:n], inverse[:n]
+
+
+def all_window_hashes(prefix: np.ndarray, powers: np.ndarray, k: int, salt: int = 0) -> np.ndarray:
+    """`window_hashes` of the window of k tokens at every flat start 0..len-k, texts ignored:
+    contiguous slices instead of gathers, several times faster; the caller keeps the windows
+    that lie inside one text (`inside_texts`)."""
+    n = prefix.shape[0] - 1
+    if n < k:
+        return np.empty(0, dtype=np.uint64)
+    window = powers[k - 1 : n] * (prefix[k:] - prefix[: n - k + 1])
+    return mix64(window ^ np.uint64(salt))
+
+
+def inside_texts(
+    flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(text, position within it, inside) of windows of k tokens at flat starts `flat`:
+    `inside` is False for a window that crosses into the next text."""
+    text = np.searchsorted(starts, flat, side="right") - 1  # the last text starting at or before
+    position = flat - starts[text]
+    return text, position, position + k <= lengths[text]
