@@ -53,7 +53,8 @@ def test_requests_are_keyless_k_per_item_with_distinct_seeds_per_round() -> None
     assert [r.key for r in requests][:3] == ["verify:qa_mc:1:0", "verify:qa_mc:1:1", "verify:qa_mc:1:2"]
     assert [r.params.seed for r in requests] == [3, 4, 5, 3, 4, 5]  # round * k + sample: never a replayed round
     mc_prompt, zh_prompt = requests[0].messages[-1]["content"], requests[3].messages[-1]["content"]
-    assert "(B) 5" in mc_prompt and "二氧化碳" not in zh_prompt and "请独立解答" in zh_prompt
+    assert "(B) 5" in mc_prompt and "the letter of the correct option" in mc_prompt
+    assert "二氧化碳" not in zh_prompt and "请独立解答" in zh_prompt and "只写最终答案" in zh_prompt
     with pytest.raises(ValueError, match="k"):
         build_verification_requests(QA.to_dicts(), k=0)
 
@@ -67,6 +68,7 @@ def test_majority_vote_against_the_key_and_the_consensus_that_decides_the_repair
     assert tally(ff, [None, " "]) == ("unverified", None)
     assert tally({"answer": "0.5", "choices": None}, [".50", "1/2", "0.5."]) == ("verified", 2 / 3)  # as numbers
     assert tally({"answer": "1,000", "choices": None}, ["1000", "100"]) == ("failed", 0.5)
+    assert tally({"answer": "42", "choices": None}, ["$42$", "\\boxed{42}", "42 cm", "42 and 43"]) == ("verified", 0.75)
     assert consensus(mc, ["C", "(C)", "A"]) == "C"  # a confident majority elsewhere: refine
     assert consensus(mc, ["A", "C", "D"]) is None  # scattered: regenerate
     assert consensus(mc, ["Z", "Q", "A"]) is None  # answers naming no option are no consensus

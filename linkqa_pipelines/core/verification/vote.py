@@ -7,8 +7,9 @@ earlier round.
 
 Answers are compared by identity (`canonical`): the option letter for multiple choice (a
 letter, "(B)", or the option's text), else the normalised text, with numbers compared as
-numbers ("0.50" = ".5", "1,000" = "1000"). Free-form answers that say the same thing in other words do not
-match; such items fail or get refined, never pass wrongly.
+numbers ("0.50" = ".5", "1,000" = "1000", "$42$" = "42 cm" = "42": a percentage sign or unit word
+after the number is not compared). Free-form answers that say the same thing in other words do
+not match; such items fail or get refined, never pass wrongly.
 """
 
 from __future__ import annotations
@@ -36,21 +37,26 @@ VERIFY_ANSWER_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 _PROMPT = {
-    "en": "Solve this question independently. Reply with one JSON object only: "
-    '{{"answer": "<the letter of the correct option, or the short final answer>", "rationale": "..."}}\n\n{item}',
-    "zh": "请独立解答下面的题目。只输出一个 JSON 对象："
-    '{{"answer": "<正确选项的字母，或简短的最终答案>", "rationale": "..."}}\n\n{item}',
+    "en": 'Solve this question independently. Reply with one JSON object only: {{"answer": "<{what}>", '
+    '"rationale": "..."}}\n\n{item}',
+    "zh": '请独立解答下面的题目。只输出一个 JSON 对象：{{"answer": "<{what}>", "rationale": "..."}}\n\n{item}',
 }
+_WHAT = {
+    ("en", True): "the letter of the correct option",
+    ("en", False): "the final answer only: a number, expression or short term, without units or explanation",
+    ("zh", True): "正确选项的字母",
+    ("zh", False): "只写最终答案：一个数、式子或简短术语，不带单位和解释",
+}
+# a number, optionally wrapped ($...$, \boxed{...}) and followed by a unit word ("42 cm", "$3.5$")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?")
-
-
-def prompt_for(language: str) -> str:
-    return _PROMPT["zh" if language == "zh" else "en"]
+_NUMERIC_ANSWER = re.compile(rf"(?:\\boxed\{{)?\$?\s*({_NUMBER.pattern})\s*\$?\}}?\s*[^\W\d_%]*\s*%?[.。]?")
 
 
 def verify_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
     """One user turn with the question and its options, never the key."""
-    return ({"role": "user", "content": prompt_for(payload["language"]).format(item=render_item(payload))},)
+    language = "zh" if payload["language"] == "zh" else "en"
+    what = _WHAT[language, bool(payload["choices"])]
+    return ({"role": "user", "content": _PROMPT[language].format(what=what, item=render_item(payload))},)
 
 
 def build_verification_requests(items: Sequence[Mapping[str, Any]], k: int, round_: int = 0) -> list[ChatRequest]:
@@ -90,9 +96,9 @@ def canonical(item: Mapping[str, Any], answer: str | None) -> str | None:
     if choices:
         pick = resolve_choice(answer, choices)
         return LETTERS[pick] if pick is not None else None
-    number = answer.strip().replace(",", "").replace("$", "").rstrip(".。").strip()
-    if _NUMBER.fullmatch(number):
-        return repr(float(number))
+    number = _NUMERIC_ANSWER.fullmatch(answer.strip().replace(",", ""))
+    if number:
+        return repr(float(number.group(1)))
     return normalize_texts([answer])[0]
 
 
