@@ -24,6 +24,10 @@ Two stages, both columnar so that 1M seeds x 4 KPs takes seconds:
      type 1/type 2 diabetes. Chinese names are never fuzzy-merged: one character changes
      the concept (有丝分裂/无丝分裂). "photosynthesis" and "photosynthetic pigment" stay
      apart: a related but different concept.
+   - Chinese (`core.knowledge_points.zh_merge`): `zh_facet:<suffix>` (光合作用的过程 ->
+     光合作用), `zh_head` (a head term alone for its only compound, when the seeds' text names
+     the modifier: 凋亡 -> 细胞凋亡) and `cilin:<code>` (one Cilin synonym group and shared
+     characters: 价格/价钱); the rules and why embeddings were not used are in that module.
    Candidate pairs come from a deletion neighbourhood (see `_fuzzy_edges`): exact for this
    rule and linear in the number of keys, where blocked all-pairs scoring is quadratic in
    the block size; rapidfuzz (`process.cpdist`) scores the pairs found.
@@ -45,6 +49,7 @@ from rapidfuzz import fuzz, process
 
 from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA, conform
 from linkqa_pipelines.core.knowledge_points.lexicon import CJK_CLASS, EN_STOP_WORDS, singular_word
+from linkqa_pipelines.core.knowledge_points.zh_merge import zh_edges
 
 _APOSTROPHES = r"['’ʼ`´]"
 _PUNCT_OR_SYMBOL = r"[\p{P}\p{S}]+"
@@ -53,6 +58,7 @@ DEFAULT_FUZZY_THRESHOLD = 92.0
 HUB_SHARE = 0.05  # a KP linked to this share of a discipline's seeds ...
 HUB_MIN_SEEDS = 20  # ... and to at least this many of them is a hub
 _MIN_FUZZY_WORD = 5
+_CONTEXT_CAP = 20
 
 
 def _casefold(text: pl.Expr) -> pl.Expr:
@@ -226,7 +232,8 @@ def _fuzzy_edges(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
 def _merge_keys(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """Map each distinct key to its KP's canonical key, with the rule that merged it.
 
-    `keys` has columns key, n_links. Returns key, canonical_key, rule, matched_key.
+    `keys` has columns key, n_links and optionally context (texts the key was extracted from,
+    for `zh_head`). Returns key, canonical_key, rule, matched_key.
     """
     keys = keys.sort("key")
     no_space = pl.col("key").str.replace_all(" ", "")
@@ -236,6 +243,7 @@ def _merge_keys(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
             _group_edges(keys, no_space, "compact_key"),
             _group_edges(keys.filter(~pl.col("key").str.contains(_CJK)), sorted_words, "token_order"),
             _fuzzy_edges(keys, threshold),
+            zh_edges(keys),
         ]
     )
     index = keys.select("key").with_row_index("i")
@@ -272,6 +280,18 @@ def _merge_keys(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
             matched_key=pl.when(pl.col("key") == pl.col("canonical_key")).then(None).otherwise("matched_key"),
         )
         .select("key", "canonical_key", "rule", "matched_key")
+    )
+
+
+def _contexts(links: pl.DataFrame, names: pl.DataFrame, name_code: np.ndarray) -> pl.DataFrame:
+    """(key, context): up to _CONTEXT_CAP descriptions of each Chinese key's links, the text
+    `zh_head` reads to tell whether a head term stands for its compound."""
+    zh_names = names.with_row_index("code").filter(pl.col("alias_key").str.contains(_CJK))
+    return (
+        pl.DataFrame({"code": name_code, "context": links["kp_description"]})
+        .join(zh_names.select(pl.col("code").cast(pl.UInt32), key="alias_key"), on="code")
+        .group_by("key")
+        .agg(pl.col("context").drop_nulls().head(_CONTEXT_CAP))
     )
 
 
@@ -335,6 +355,8 @@ def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY
         {"kp_name": name_values, "n_links": np.bincount(name_code, minlength=name_values.len()).astype(np.int64)}
     ).with_columns(alias_key=canonical_keys(name_values))
     keys = names.group_by("alias_key").agg(pl.col("n_links").sum()).rename({"alias_key": "key"})
+    if "kp_description" in links.columns:
+        keys = keys.join(_contexts(links, names, name_code), on="key", how="left")
     merged = _merge_keys(keys, fuzzy_threshold)
     names = names.with_row_index("name_code").join(merged, left_on="alias_key", right_on="key", maintain_order="left")
 
