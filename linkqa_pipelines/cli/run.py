@@ -86,7 +86,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         ranges = key_ranges(registered_disciplines(instance), disciplines) if disciplines else [[]]
         ran: list[StageResult] = []
         for keys in ranges:
-            label = escape(f"{name} [{len(keys)} disciplines]" if len(keys) > 1 else f"{name} {keys or ''}".strip())
+            label = escape(
+                f"{name} [{len(keys)} disciplines]" if len(keys) > 1 else name + "".join(f" [{k}]" for k in keys)
+            )
             with progress.stage(label, len(keys) * partitioned_steps(job) if keys else 1):
                 try:
                     res = run_stage(job, instance, name, keys, run_config, debug=args.debug, run_group=run_group)
@@ -96,6 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"  [green]done[/green] {label} in {res.seconds:.1f}s  {shown}")
             for warning in res.warnings:
                 console.print(f"  [yellow]warning[/yellow] {escape(warning)}")
+            for check in res.failed_checks:
+                console.print(f"  [red]check failed[/red] {escape(check)} (its metadata in the UI says why)")
             ran.append(res)
         results.extend(ran)
         bad = over_limit(stage_failures(name, ran), args.max_failure_rate, args.strict)

@@ -46,11 +46,6 @@ class StageResult:
     step_seconds: dict[str, float] = field(default_factory=dict[str, float])  # each step's own time
 
     @property
-    def overhead_seconds(self) -> float:
-        """The run's time outside its steps' bodies and IO: run start, resources, event log, checks' setup."""
-        return max(self.seconds - sum(self.step_seconds.values()), 0.0)
-
-    @property
     def rows(self) -> Counter[str]:
         """Rows per asset, summed over the run's partitions."""
         totals: Counter[str] = Counter()

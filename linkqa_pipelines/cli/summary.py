@@ -100,16 +100,18 @@ def print_summary(console: Any, results: Sequence[StageResult], total: float) ->
         grid.add_row("total", *(f"{sum(c.get(a, 0) for c in per_partition.values()):,}" for a in assets))
         console.print(grid)
 
-    stages = Table(title="Time per stage")
-    for name in ("stage", "runs", "disciplines", "seconds"):
+    stages = Table(title="Time per stage (in steps: the assets' own work; the rest is Dagster's run overhead)")
+    for name in ("stage", "runs", "disciplines", "seconds", "in steps"):
         stages.add_column(name, justify="left" if name == "stage" else "right")
     by_stage: dict[str, list[StageResult]] = {}
     for r in results:
         by_stage.setdefault(r.stage, []).append(r)
     for stage, rs in by_stage.items():
         n = sum(len(r.partitions) for r in rs)
-        stages.add_row(stage, str(len(rs)), f"{n:,}" if n else "-", f"{sum(r.seconds for r in rs):.1f}")
-    stages.add_row("total", str(len(results)), "", f"{total:.1f}")
+        seconds, in_steps = sum(r.seconds for r in rs), sum(sum(r.step_seconds.values()) for r in rs)
+        stages.add_row(stage, str(len(rs)), f"{n:,}" if n else "-", f"{seconds:.1f}", f"{in_steps:.1f}")
+    in_steps = sum(sum(r.step_seconds.values()) for r in results)
+    stages.add_row("total (with start-up and summary)", str(len(results)), "", f"{total:.1f}", f"{in_steps:.1f}")
     console.print(stages)
 
     llm = Table(title="LLM use per stage (summed over partitions)")
