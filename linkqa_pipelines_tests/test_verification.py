@@ -278,6 +278,16 @@ def test_difficulty_solver_check_reads_the_stored_votes_without_new_calls(
     assert refined["difficulty_judge"] == 3 and refined["difficulty"] == 3
     failed = by_id["qa_fail_3"]  # not judged (it leaves at screening); the offline estimate, labelled
     assert failed["difficulty_judge"] is None and failed["difficulty_method"].startswith("offline-")
+
+    # with enhancement: the two level-2 items get harder variants, each voted on before it is kept
+    before = _task_counts(server)
+    assert materialize_assets(linkqa_home, scoring, partition=discipline, llm=llm).success
+    assert _task_counts(server) - before == {"linkqa_enhance": 2, "linkqa_verify": 6, "linkqa_difficulty": 1}
+    scored = lake.read("difficulty_scored_qa", [{"discipline": discipline}])
+    variants = scored.filter(pl.col("enhanced_from").is_not_null())
+    assert variants.select("enhanced_from", "verification", "difficulty").rows() == [("qa_ok_0", "verified", 3)]
+    variant_votes = lake.read("difficulty_variant_votes", [{"discipline": discipline}])
+    assert variant_votes.height == 6 and variant_votes["qa_id"].n_unique() == 2  # the lost variant's votes kept
     for path in linkqa_home.rglob("*"):
         if path.is_file() and path.suffix in {".parquet", ".json", ".sqlite", ".duckdb"}:
             assert b"sk-test-SECRET-verify-789" not in path.read_bytes(), path

@@ -13,6 +13,8 @@ Each item's question carries a marker that steers the stand-in model:
              gets three B -> refined, agreement 1, `regenerated_from` the disputed item;
 - `[fail]`   free form, key 42: every solver says 41 in every round; the verifier stands by 42 ->
              failed after the last round, agreement 0.
+Difficulty: the judge says 3, 5 for a harder variant; enhancement keeps the key of an `[ok]` item
+(its variant is `[ok]`) and makes a `[fail]` variant of a `[new]` one.
 """
 
 from __future__ import annotations
@@ -98,15 +100,26 @@ def play_verifier(request: dict[str, Any], attempt: int) -> dict[str, Any]:
             "rationale": "200 units are 20 tens.",
             "kp_names_used": list(KP_NAMES.values()),
         }
-    if task == "linkqa_difficulty":
-        dims = {"score": 3, "justification": "A few routine steps."}
+    if task == "linkqa_enhance":  # the variant of an `[ok]` item keeps its key, that of a `[new]` one is `[fail]`
+        return {
+            "question": f"[{'fail' if marker == 'new' else 'ok'}] Harder: {prompt.split('Original question:')[1][:60]}",
+            "qa_type": "multiple_choice",
+            "choices": ["10", "20", "30", "40"],
+            "answer": "B",
+            "rationale": "Convert, then count the tens.",
+            "kp_names_used": list(KP_NAMES.values()),
+            "harder_because": "adds a conversion step",
+        }
+    if task == "linkqa_difficulty":  # level 3, harder variants 5
+        level = 5 if "Harder" in prompt else 3
+        dims = {"score": level, "justification": "Steps counted."}
         return {
             "dimensions": dict.fromkeys(
                 ("conceptual_depth", "prior_knowledge", "reasoning_steps", "computation", "ambiguity"), dims
             ),
-            "level": 3,
+            "level": level,
             "grade_level": "middle_school",
-            "justification": "A few routine steps.",
+            "justification": "Steps counted.",
         }
     raise ValueError(f"unexpected task {task}")
 
