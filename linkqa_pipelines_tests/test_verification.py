@@ -108,6 +108,8 @@ def test_a_disagreeing_verifier_drives_refine_and_regenerate(
     per_item = Counter(run.votes["qa_id"].to_list())
     assert per_item == {"qa_ok_0": 3, "qa_refine_1": 6, "qa_regen_2": 3, new["qa_id"]: 3, "qa_fail_3": 6}
     assert run.votes.filter(pl.col("qa_id") == "qa_fail_3")["agrees"].to_list() == [False] * 6
+    refine_votes = run.votes.filter(pl.col("qa_id") == "qa_refine_1")
+    assert refine_votes.select("round", "key").unique().sort("round").rows() == [(0, "A"), (1, "C")]
     assert server.total == 4 * 3 + 2 + 1 + 3 * 3  # round 0, two refinements, one regeneration, round 1
     summary = verification_summary(run.items)
     assert summary["verification"] == {"verified": 1, "refined": 2, "failed": 1, "unverified": 0}

@@ -63,6 +63,7 @@ VOTES_SCHEMA: dict[str, pl.DataType] = {
     "agrees": pl.Boolean(),  # with the key of that round; null when no answer
     "model": pl.String(),
     "rationale": pl.String(),
+    "key": pl.String(),  # the key the answer was compared with (a refined key differs from the first)
 }
 
 Ask = Callable[[ModelTask, Sequence[ChatRequest]], TaskOutcome]
@@ -169,6 +170,7 @@ def _record_votes(
                 "agrees": None if answer is None or not answer.strip() else said == key,
                 "model": result.model,
                 "rationale": parsed.get("rationale"),
+                "key": item["answer"],
             }
         )
     return given
