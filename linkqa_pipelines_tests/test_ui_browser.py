@@ -238,6 +238,7 @@ def test_asset_graph_shows_every_asset_and_edge_and_a_launched_partition_succeed
             status = webserver.graphql(RUN_STATUS, {"id": run_id})["runOrError"]["status"]
         page.goto(f"{webserver.url}/runs/{run_id}")
         page.get_by_text(status.capitalize(), exact=True).first.wait_for()  # the run page shows the status
+        page.wait_for_load_state("networkidle")  # and its event log
         page.screenshot(path=shots / "run.png")
         browser.close()
     assert status == "SUCCESS", f"run {run_id}: {status} (see {shots / 'run.png'})"
