@@ -842,7 +842,7 @@ def step_pod_container(step_tags: Mapping[str, str]) -> Any:
 def test_k8s_executor_gives_only_model_steps_their_gpus() -> None:
     from dagster_k8s import k8s_job_executor
 
-    from linkqa_pipelines.definitions import build_definitions
+    from linkqa_pipelines.definitions import build_definitions, run_executor
     from linkqa_pipelines.lib.model_stage import gpu_op_tags
 
     env = {
@@ -875,10 +875,9 @@ def test_k8s_executor_gives_only_model_steps_their_gpus() -> None:
         assert "nvidia.com/gpu" not in (step_pod_container(tags).resources.limits or {})
 
     # Without the setting, jobs keep Dagster's default executor; a typo fails at load, naming it.
-    default = build_definitions(env={}).get_repository_def().get_all_jobs()
-    assert all(job.executor_def is not k8s_job_executor for job in default)
+    assert run_executor({}) is None and run_executor({"LINKQA_EXECUTOR": "multiprocess"}) is None
     with pytest.raises(ValueError, match="LINKQA_EXECUTOR='kubernetes'"):
-        build_definitions(env={"LINKQA_EXECUTOR": "kubernetes"})
+        run_executor({"LINKQA_EXECUTOR": "kubernetes"})
 
 
 def test_configmap_executor_setting_is_valid() -> None:
