@@ -1,6 +1,7 @@
 """Benchmark: global dedup (`core.release.dedup`) vs datasketch MinHashLSH and rensa RMinHashLSH.
 
 Run by hand:  .venv/bin/python bench/dedup.py [--n 1000000] [--baseline-n N] [--zh-share 0.3]
+              [--baseline-ref REF] [--methods linkqa,baseline,datasketch,rensa]
 
 Data (`bench/_synthetic.py`): n synthetic QA items (English pseudo-word questions and Chinese
 character questions, four options each), of which 5% are planted near duplicates: a copy of
@@ -8,7 +9,10 @@ another item with one word (English) or one character (Chinese) of the question 
 (shingle Jaccard ~0.85-0.9 with the original). Every method sees the same items in the same
 order, with the same shingles (word 3-grams for English, character 5-grams for Chinese, of the
 normalised question + options), 128 permutations and Jaccard threshold 0.8:
-- linkqa: `dedup` (exact pass, MinHash + LSH banding in numpy, candidate pairs verified exactly);
+- linkqa: `dedup` (exact pass, MinHash + LSH banding in numpy with band keys spilled by hash
+  bucket, candidate pairs verified exactly);
+- baseline: the same `dedup` call from `--baseline-ref` (default: the commit before the
+  bucketed banding, which held every signature in memory), exported with `git archive`;
 - datasketch: `MinHash.update_batch` per item, `MinHashLSH.query` then `insert` (keep first);
 - rensa: `RMinHash.from_token_sets` (Rust, all items at once), then per item
   `RMinHashLSH.query` then `insert` (keep first). Baselines report LSH candidates as
@@ -16,7 +20,8 @@ normalised question + options), 128 permutations and Jaccard threshold 0.8:
 A predicted pair is (dropped item, the item it is reported to duplicate); recall = planted pairs
 found / planted, precision = predicted pairs that are planted / predicted. The data is made once and
 written to Parquet; each method runs in its own subprocess that reads it: time excludes reading,
-peak RSS is the subprocess's ("data MB": its RSS once the items are read). Baselines can be
+peak RSS is the subprocess's ("data MB": its RSS once the items are read); "CPU s" is its user + system
+time (all threads), which other work on the machine inflates much less than wall time. Baselines can be
 run on the first `--baseline-n` items only (they are Python loops over items); their time is
 then also shown scaled to n, linearly.
 Goals (issue 13): recall and precision >= 0.95, faster than datasketch, within 1.5x of rensa.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -37,13 +43,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, os.environ.get("DEDUP_PACKAGE_ROOT", str(REPO)))  # the baseline's package when set
+sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-from _synthetic import qa_frame, vocabulary
+from _synthetic import qa_frame, vocabulary  # noqa: E402
 
-from linkqa_pipelines.core.release import dedup, dedup_text_expr
+from linkqa_pipelines.core.release import dedup, dedup_text_expr  # noqa: E402
 
+DEFAULT_BASELINE_REF = "86020ef"
 THRESHOLD = 0.8
 NUM_PERM = 128
 
@@ -126,7 +134,7 @@ def run_rensa(frame: pl.DataFrame) -> list[tuple[str, str]]:
     return found
 
 
-METHODS = {"linkqa": run_linkqa, "datasketch": run_datasketch, "rensa": run_rensa}
+METHODS = {"linkqa": run_linkqa, "baseline": run_linkqa, "datasketch": run_datasketch, "rensa": run_rensa}
 
 
 def _peak_rss_mb() -> float:
@@ -135,6 +143,11 @@ def _peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def child(method: str, data: Path, limit: int) -> dict[str, Any]:
@@ -147,15 +160,17 @@ def child(method: str, data: Path, limit: int) -> dict[str, Any]:
         if p[0] in present and p[1] in present
     }
     data_rss = _peak_rss_mb()
-    started = time.perf_counter()
+    cpu, started = _cpu_seconds(), time.perf_counter()
     pairs = METHODS[method](frame)
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
     predicted = {tuple(sorted(p)) for p in pairs}
     hit = len(predicted & truth)
     return {
         "method": method,
         "items": frame.height,
         "seconds": seconds,
+        "cpu_s": cpu,
         "peak_rss_mb": _peak_rss_mb(),
         "data_rss_mb": data_rss,
         "recall": hit / max(len(truth), 1),
@@ -171,7 +186,8 @@ def main() -> None:
     parser.add_argument("--baseline-n", type=int, default=0, help="items the baselines see (default: --n)")
     parser.add_argument("--zh-share", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--methods", default="linkqa,datasketch,rensa")
+    parser.add_argument("--methods", default="linkqa,baseline,datasketch,rensa")
+    parser.add_argument("--baseline-ref", default=DEFAULT_BASELINE_REF)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
@@ -186,22 +202,29 @@ def main() -> None:
     frame.write_parquet(data / "items.parquet")
     pl.DataFrame(sorted(truth), schema=["a", "b"], orient="row").write_parquet(data / "planted.parquet")
     del frame
+    baseline_root = data / "baseline"
+    baseline_root.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", args.baseline_ref, "linkqa_pipelines"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(baseline_root)], input=archive, check=True)
     for method in args.methods.split(","):
-        limit = args.n if method == "linkqa" else (args.baseline_n or args.n)
+        limit = args.n if method in ("linkqa", "baseline") else (args.baseline_n or args.n)
+        root = baseline_root if method == "baseline" else REPO
         cmd = [sys.executable, __file__, "--child", method, "--data", str(data), "--limit", str(limit)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "DEDUP_PACKAGE_ROOT": str(root)})
         if proc.returncode:
             print(f"{method}: failed\n{proc.stderr[-2000:]}")
             continue
         results.append(json.loads(str(proc.stdout).strip().splitlines()[-1]))
     print(f"\ndedup of {args.n:,} synthetic QA ({args.zh_share:.0%} Chinese), 5% planted near duplicates, ", end="")
-    print(f"threshold {THRESHOLD}")
-    header = ("method", "items", "seconds", "s per n", "recall", "precision", "peak MB", "data MB")
+    print(f"threshold {THRESHOLD}; baseline = {args.baseline_ref}")
+    header = ("method", "items", "seconds", "CPU s", "s per n", "recall", "precision", "peak MB", "data MB")
     print("".join(f"{h:<11}" if i == 0 else f"{h:>10}" for i, h in enumerate(header)))
     for r in results:
         scaled = r["seconds"] * args.n / r["items"]
         print(
-            f"{r['method']:<11}{r['items']:>10,}{r['seconds']:>10.1f}{scaled:>10.1f}{r['recall']:>10.3f}"
+            f"{r['method']:<11}{r['items']:>10,}{r['seconds']:>10.1f}{r['cpu_s']:>10.1f}{scaled:>10.1f}{r['recall']:>10.3f}"
             f"{r['precision']:>10.3f}{r['peak_rss_mb']:>10.0f}{r['data_rss_mb']:>10.0f}"
         )
 

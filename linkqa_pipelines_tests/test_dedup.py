@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -18,6 +20,9 @@ from linkqa_pipelines.core.release import (
     token_arrays,
 )
 from linkqa_pipelines.core.text import char_shingles
+
+# the module, not the package's `dedup` function of the same name
+dedup_module = importlib.import_module("linkqa_pipelines.core.release.dedup")
 
 
 def _frame(questions: list[str], choices: list[list[str] | None] | None = None) -> pl.DataFrame:
@@ -173,3 +178,26 @@ def test_ngram_hashes_never_mix_texts() -> None:
     assert len(set(hashes[:4].tolist())) == 4
     skipped, skipped_owner, _ = ngram_hashes(tokens, lengths, 3, short="skip")
     assert 1 not in skipped_owner.tolist() and skipped.shape[0] == 8
+
+
+def test_bucketed_banding_finds_the_pairs_of_the_in_memory_banding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Band keys spilled by bucket, signatures made a few rows at a time: the same candidate pairs
+    as banding all signatures at once, whatever the bucket count (a power of two or not)."""
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(words[i : i + 12]) for i in range(25)]
+    texts += [t.replace(t.split()[3], "changed") for t in texts[:8]]  # near copies across batches
+    series = pl.Series(texts)
+    bands, rows = lsh_params(0.8, 64)
+    signatures = dedup_module.minhash_signatures(series, mode="word", k=3, num_perm=64)
+    keys = dedup_module.band_keys(signatures, bands, rows)
+    members = np.arange(series.len(), dtype=np.int64)
+    expected = np.unique(
+        np.concatenate([dedup_module.equal_key_pairs(keys[:, b], members) for b in range(bands)]), axis=0
+    )
+    assert expected.shape[0] >= 8  # each near copy pairs with its original at least
+    monkeypatch.setattr(dedup_module, "_ROW_BATCH", 7)
+    for buckets in (1, 3, 16):
+        found = dedup_module.bucketed_candidate_pairs(
+            series, mode="word", k=3, num_perm=64, bands=bands, rows=rows, buckets=buckets
+        )
+        assert found.tolist() == expected.tolist()

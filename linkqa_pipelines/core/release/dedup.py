@@ -8,22 +8,29 @@ near duplicates of each other (their shingle sets are disjoint), so each kind is
 Near-duplicate detection works in three steps:
 1. k-gram hashes of every text (`ngrams`), MinHash signatures by broadcasting the hashes
    against `num_perm` multiply-add permutations in blocks of rows and reducing per row;
-2. LSH banding: rows that agree on a whole band of the signature become candidate pairs;
-3. exact verification: candidates whose signature agreement is near the threshold get the
-   true Jaccard of their shingle sets, computed with Polars joins.
+2. LSH banding: rows that agree on a whole band of the signature become candidate pairs. The
+   band keys are spilled to disk by hash bucket and each bucket is paired alone
+   (`bucketed_candidate_pairs`), so the signatures of the corpus are never all in memory;
+3. exact verification: candidates whose signature agreement (signatures remade for the rows in
+   a candidate pair only) is near the threshold get the true Jaccard of their shingle sets,
+   computed with Polars joins.
 Because pairs are verified exactly, MinHash only decides which pairs are looked at; the bands
 are chosen so that a pair exactly at the threshold becomes a candidate with probability >= 0.99.
 
 Which copy is kept: rows are ranked by `priority` (the caller's keep rule; `keep_priority_expr`
 is the pipeline's: verified > refined > unverified, then difficulty fit), ties by input order;
 a row is dropped when it is an exact copy of, or at least `threshold` similar to, a better
-ranked row that is kept. Memory: the k-gram hashes of one batch of `_ROW_BATCH` rows at a time,
-plus 4 * num_perm bytes of signature per row (512 B at 128 permutations: 0.5 GB per million rows).
+ranked row that is kept. Memory bounded by a batch or a bucket, not the corpus: the k-gram
+hashes and signatures of one batch of `_ROW_BATCH` rows at a time, one bucket's band keys
+(12 bytes per row and band / `_BUCKETS`), and the candidate pairs' rows. The rows themselves (the
+caller's frame and its normalised texts) are the input, held by the caller.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -35,6 +42,7 @@ from linkqa_pipelines.core.text import normalize_expr, qa_text_expr
 _BLOCK = 1 << 14  # k-grams per MinHash block: _BLOCK x num_perm uint64 stays ~16 MB
 _ROW_BATCH = 20_000  # rows whose k-grams are materialised at once
 _ESTIMATE_MARGIN = 0.2  # > 5 standard deviations of the 128-permutation MinHash estimate
+_BUCKETS = 16  # spill files of band keys: one bucket's keys are in memory at a time
 
 
 def lsh_params(threshold: float, num_perm: int, min_recall: float = 0.99) -> tuple[int, int]:
@@ -79,26 +87,69 @@ def minhash_signatures(texts: pl.Series, *, mode: ShingleMode = "char", k: int =
     return signatures
 
 
-def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(m, 2) int64 array of row pairs (i < j) that share at least one whole band."""
-    n = signatures.shape[0]
-    found: list[np.ndarray] = []
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64: one hash per band of each signature, salted by the band's index so equal
+    keys mean the same band of two signatures (a cross-band collision is 2^-64 and only adds a
+    candidate that the exact check rejects)."""
+    keys = np.empty((signatures.shape[0], bands), dtype=np.uint64)
     for band in range(bands):
-        key = np.zeros(n, dtype=np.uint64)
+        key = np.full(signatures.shape[0], band + 1, dtype=np.uint64)
         for col in range(band * rows, (band + 1) * rows):
             key = mix64(key * POLY_BASE + signatures[:, col].astype(np.uint64))
-        order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
-        bounds = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
-        sizes = np.diff(bounds)
-        two = bounds[:-1][sizes == 2]  # nearly every bucket that has a pair has exactly one: no Python loop
-        found.append(np.sort(np.stack([order[two], order[two + 1]], axis=1), axis=1))
-        for g in np.flatnonzero(sizes > 2):
-            members = np.sort(order[bounds[g] : bounds[g + 1]])
-            i, j = np.triu_indices(members.shape[0], k=1)
-            found.append(np.stack([members[i], members[j]], axis=1))
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
+        keys[:, band] = key
+    return keys
+
+
+def equal_key_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """(m, 2) int64 pairs (i < j) of `members` that share a key."""
+    order = np.argsort(keys, kind="stable")
+    sorted_key = keys[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
+    sizes = np.diff(bounds)
+    two = bounds[:-1][sizes == 2]  # nearly every key that has a pair has exactly one: no Python loop
+    found = [np.sort(np.stack([members[order[two]], members[order[two + 1]]], axis=1), axis=1)]
+    for g in np.flatnonzero(sizes > 2):
+        group = np.sort(members[order[bounds[g] : bounds[g + 1]]])
+        i, j = np.triu_indices(group.shape[0], k=1)
+        found.append(np.stack([group[i], group[j]], axis=1))
+    return np.concatenate(found).astype(np.int64)
+
+
+def bucketed_candidate_pairs(
+    texts: pl.Series, *, mode: ShingleMode, k: int, num_perm: int, bands: int, rows: int, buckets: int = _BUCKETS
+) -> np.ndarray:
+    """Row pairs (i < j) whose MinHash signatures share a whole band, with memory bounded by a
+    batch and a bucket, not the corpus: signatures are made `_ROW_BATCH` rows at a time, reduced
+    to their band keys, and each (key, row) is spilled (under TMPDIR) to one of `buckets` (rounded
+    up to a power of two) files by the key's top bits; then each bucket alone is sorted into pairs
+    (two rows share a band exactly when they share a key, and equal keys fall in the same bucket).
+    Peak memory: one batch's signatures, or one bucket's keys (12 bytes per row and band / buckets)."""
+    bits = max(int(buckets - 1).bit_length(), 1)
+    shift = np.uint64(64 - bits)
+    found: list[np.ndarray] = [np.empty((0, 2), dtype=np.int64)]
+    with tempfile.TemporaryDirectory(prefix="linkqa-dedup-") as tmp:
+        spill = Path(tmp)
+        for lo in range(0, texts.len(), _ROW_BATCH):
+            keys = band_keys(
+                minhash_signatures(texts.slice(lo, _ROW_BATCH), mode=mode, k=k, num_perm=num_perm), bands, rows
+            )
+            members = np.repeat(np.arange(lo, lo + keys.shape[0], dtype=np.int64), bands)
+            flat = keys.reshape(-1)
+            bucket = (flat >> shift).astype(np.int64)
+            for b in np.unique(bucket):
+                sel = bucket == b
+                np.save(spill / f"{b}-{lo}-key.npy", flat[sel])
+                np.save(spill / f"{b}-{lo}-row.npy", members[sel].astype(np.int32))
+        for b in range(1 << bits):
+            parts = sorted(spill.glob(f"{b}-*-key.npy"))
+            if not parts:
+                continue
+            keys = np.concatenate([np.load(p) for p in parts])
+            members = np.concatenate([np.load(p.with_name(p.name.replace("-key", "-row"))) for p in parts])
+            found.append(equal_key_pairs(keys, members.astype(np.int64)))
+            for p in parts:
+                p.unlink()
+                p.with_name(p.name.replace("-key", "-row")).unlink()
     return np.unique(np.concatenate(found), axis=0)
 
 
@@ -174,11 +225,14 @@ def _near_pairs(
         if idx.shape[0] < 2:
             continue
         subset = texts.gather(idx)
-        signatures = minhash_signatures(subset, mode=mode, k=k[mode], num_perm=num_perm)
-        pairs = candidate_pairs(signatures, bands, rows)
-        # Signature agreement estimates Jaccard (std ~0.035 at 0.8 with 128 permutations);
-        # only pairs within _ESTIMATE_MARGIN of the threshold are worth an exact check.
-        estimate = (signatures[pairs[:, 0]] == signatures[pairs[:, 1]]).mean(axis=1)
+        pairs = bucketed_candidate_pairs(subset, mode=mode, k=k[mode], num_perm=num_perm, bands=bands, rows=rows)
+        # Signature agreement estimates Jaccard (std ~0.035 at 0.8 with 128 permutations); only
+        # pairs within _ESTIMATE_MARGIN of the threshold are worth an exact check. The signatures
+        # are remade for the rows in a candidate pair only (a few per cent of the corpus).
+        involved, at = np.unique(pairs, return_inverse=True)
+        signatures = minhash_signatures(subset.gather(involved), mode=mode, k=k[mode], num_perm=num_perm)
+        at = at.reshape(pairs.shape)
+        estimate = (signatures[at[:, 0]] == signatures[at[:, 1]]).mean(axis=1)
         pairs = pairs[estimate >= threshold - _ESTIMATE_MARGIN]
         sims = pair_jaccard(subset, pairs, mode=mode, k=k[mode])
         similar = sims >= threshold
