@@ -31,7 +31,7 @@ import polars as pl
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, conform
 from linkqa_pipelines.core.llm.accounting import BatchStats
 from linkqa_pipelines.core.llm.task import ModelTask, TaskOutcome
-from linkqa_pipelines.core.llm.types import BatchOutcome, ChatRequest
+from linkqa_pipelines.core.llm.types import BatchOutcome, ChatRequest, ChatResult
 from linkqa_pipelines.core.synthesis.answers import LETTERS, answer_columns, resolve_choice
 from linkqa_pipelines.core.synthesis.results import meta_columns, qa_id
 from linkqa_pipelines.core.verification.repair import (
@@ -99,9 +99,9 @@ def verify_items(
     seeds: Mapping[str, Mapping[str, Any]],
 ) -> VerificationRun:
     """Run the rounds (module docstring) on `qa` (SYNTH_QA_SCHEMA rows; further columns are kept
-    after the QA_VERIFICATION_SCHEMA ones). `ask_verifier` answers
-    votes and refinements, `ask_generator` regenerations; `kp_names` (kp_id -> name) and `seeds`
-    (seed_id -> seed) describe the items' paths for regeneration."""
+    after the QA_VERIFICATION_SCHEMA ones). `ask_verifier` answers votes and refinements,
+    `ask_generator` regenerations; `kp_names` (kp_id -> name) and `seeds` (seed_id -> seed)
+    describe the items' paths for regeneration."""
     if rounds < 0:
         raise ValueError(f"rounds (repair rounds) must be >= 0, got {rounds}")
     slots = [_Slot(dict(row)) for row in qa.iter_rows(named=True)]
@@ -147,7 +147,7 @@ def verify_items(
 
 
 def _record_votes(
-    item: Mapping[str, Any], round_: int, results: Sequence[Any], into: list[dict[str, Any]]
+    item: Mapping[str, Any], round_: int, results: Sequence[ChatResult], into: list[dict[str, Any]]
 ) -> list[str | None]:
     """Append the vote rows of one item's answered samples; return the answers (None: abstained
     or failed). A failed request leaves no vote row: it is in the failure ledger."""
