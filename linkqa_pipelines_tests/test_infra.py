@@ -584,6 +584,8 @@ def test_dockerfile_installs_the_project_and_serves_its_code_location() -> None:
     assert ("ARG", "WITH_VLLM=0") in instructions
     runs = " ".join(args for kind, args in instructions if kind == "RUN")
     assert re.search(r'pip install "\.\[\$\{extras\}\]"', runs), "must pip install the project itself"
+    # Installed, the source copy must leave the WORKDIR, where it would shadow site-packages.
+    assert re.search(r'pip install "\.\[\$\{extras\}\]"\s+&& rm -rf linkqa_pipelines ', runs)
     for kind, args in instructions:
         if kind == "COPY":
             *sources, _dest = args.split()
