@@ -235,6 +235,7 @@ def test_run_failure_sensor_records_a_failed_run(
     row = rows.row(0, named=True)
     assert row["run_id"] == result.run_id and row["failed_steps"] == ["flaky_stage"]
     assert "endpoint refused the request" in row["error"] and secret not in row["error"]
+    assert row["cause"].startswith("RuntimeError: endpoint refused the request (key ") and secret not in row["cause"]
     assert json.loads(row["tags"])["linkqa/trigger"] == "test"
     event = instance.get_latest_materialization_event(AssetKey("run_failures"))
     assert event is not None and event.asset_materialization is not None
@@ -246,7 +247,8 @@ def test_run_failure_sensor_records_a_failed_run(
     monkeypatch.setenv("LINKQA_HOME", str(home))
     assert cli.main(["doctor"]) == cli.EXIT_OK  # offline backend: the preflight needs no endpoint
     printed = capsys.readouterr().out
-    assert f"run {result.run_id[:8]} __ephemeral_asset_job__: flaky_stage: " in printed and secret not in printed
+    assert f"run {result.run_id[:8]} __ephemeral_asset_job__: flaky_stage: RuntimeError: endpoint refused" in printed
+    assert secret not in printed
 
 
 def test_every_asset_has_owners_code_version_and_column_schema() -> None:

@@ -39,7 +39,8 @@ RUN_FAILURE_SCHEMA: dict[str, pl.DataType] = {
     "backfill_id": pl.String(),
     "tags": pl.String(),  # the run's dagster/* and linkqa/* tags as JSON (trigger, run group)
     "failed_steps": pl.List(pl.String()),
-    "error": pl.String(),
+    "error": pl.String(),  # each failed step's error and its causes, outermost first
+    "cause": pl.String(),  # the innermost cause of the first failed step: what went wrong
 }
 ERROR_CHARS = 2_000
 _SECRET_ENV = (*API_KEY_ENV, "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -62,13 +63,13 @@ def _partitions(tags: dict[str, str]) -> str:
     return f"{start}...{end}" if start and end else ""
 
 
-def _error_text(info: SerializableErrorInfo | None) -> str:
+def _error_chain(info: SerializableErrorInfo | None) -> list[str]:
     """The error and its causes, outermost first (Dagster wraps the asset's own exception)."""
     messages: list[str] = []
     while info is not None:
         messages.append(info.message.strip())
         info = info.cause
-    return " <- caused by: ".join(messages) or "no error recorded"
+    return messages or ["no error recorded"]
 
 
 @run_failure_sensor(
@@ -82,8 +83,10 @@ def record_run_failures(context: RunFailureSensorContext, lake: LakeResource) ->
     redact = Redactor(*(os.environ.get(name) for name in _SECRET_ENV))
     failures = context.get_step_failure_events()
     steps = [e.step_key for e in failures if e.step_key]
-    step_errors = [f"{e.step_key}: {_error_text(e.step_failure_data.error)}" for e in failures]
+    chains = [_error_chain(e.step_failure_data.error) for e in failures]
+    step_errors = [f"{e.step_key}: {' <- caused by: '.join(chain)}" for e, chain in zip(failures, chains, strict=True)]
     error = redact("\n".join(step_errors) or (context.failure_event.message or "run failed"))[:ERROR_CHARS]
+    cause = redact(chains[0][-1] if chains else (context.failure_event.message or "run failed"))[:ERROR_CHARS]
     row = {
         "run_id": run.run_id,
         "job_name": run.job_name,
@@ -93,6 +96,7 @@ def record_run_failures(context: RunFailureSensorContext, lake: LakeResource) ->
         "tags": json.dumps(tags, sort_keys=True),
         "failed_steps": steps,
         "error": error,
+        "cause": cause,
     }
     store = lake.lake()
     uri = store.write(TABLE, pl.DataFrame([row], schema=RUN_FAILURE_SCHEMA), {"run": run.run_id})
@@ -106,6 +110,7 @@ def record_run_failures(context: RunFailureSensorContext, lake: LakeResource) ->
                 "job_name": run.job_name,
                 "partitions": row["partitions"],
                 "failed_steps": MetadataValue.json(steps),
+                "cause": MetadataValue.text(cause),
                 "error": MetadataValue.text(error),
                 "failures_recorded": recorded,
                 "lake_uri": uri,
@@ -123,6 +128,6 @@ def recent_run_failures(lake: Lake, limit: int = 5) -> list[str]:
     return [
         f"{r['failed_at']:%Y-%m-%d %H:%M} UTC run {r['run_id'][:8]} {r['job_name']}"
         + (f" [{r['partitions']}]" if r["partitions"] else "")
-        + f": {r['error'].splitlines()[0][:160] if r['error'] else 'no error recorded'}"
+        + f": {', '.join(r['failed_steps']) or 'run'}: {r['cause'].splitlines()[0][:200]}"
         for r in rows.iter_rows(named=True)
     ]
