@@ -1,7 +1,6 @@
 """Difficulty scoring of verified QA (judge plus the solver check on the verification stage's
 keyless answers), and harder variants where the discipline's target asks for them."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,15 +21,16 @@ from linkqa_pipelines.core.difficulty import (
     offline_difficulty,
     solver_answers,
 )
-from linkqa_pipelines.core.llm import ChatRequest, ModelTask, TaskOutcome
+from linkqa_pipelines.core.llm import TaskOutcome
 from linkqa_pipelines.core.synthesis import path_seeds
-from linkqa_pipelines.core.verification import VOTES_SCHEMA, Ask, verify_items
+from linkqa_pipelines.core.verification import VOTES_SCHEMA, verify_items
 from linkqa_pipelines.defs.difficulty.config import DifficultyConfig, difficulty_targets
+from linkqa_pipelines.defs.verification.assets import asker
 from linkqa_pipelines.defs.verification.config import VerifierResource
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
 from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
-from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
+from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, task_metadata
 
 STAGE = "difficulty_scored_qa"
 VARIANT_VOTES = "difficulty_variant_votes"
@@ -64,14 +64,7 @@ def score_discipline(
     on like any item (k keyless answers, no repair round: a variant that loses is rejected) and its
     votes feed its own solver check when it is re-scored."""
     outcomes: list[TaskOutcome] = []
-
-    def ask(resource: LLMResource) -> Ask:
-        def call(task: ModelTask, requests: Sequence[ChatRequest]) -> TaskOutcome:
-            outcome = run_task(context, resource, lake, task, requests)
-            outcomes.append(outcome)
-            return outcome
-
-        return call
+    ask_llm, ask_verifier = asker(context, llm, lake, outcomes), asker(context, verify.llm, lake, outcomes)
 
     def judge(task_stage: str, items: pl.DataFrame, solver: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
         """Score the rows by the judge combined with the solver check (offline: the calibrated
@@ -80,7 +73,7 @@ def score_discipline(
         enough for them, as it is for rows the judge failed on."""
         seeds = path_seeds(seed_sources, items)
         judged = items.filter(pl.col("verification") != "failed")
-        outcome = ask(llm)(replace(JUDGE_TASK, stage=task_stage), build_judge_requests(judged, seeds))
+        outcome = ask_llm(replace(JUDGE_TASK, stage=task_stage), build_judge_requests(judged, seeds))
         scored = judge_frame(items, outcome.payloads(), outcome.answers(), outcome.results, solver)
         return offline_difficulty(scored, seeds, only_missing=True), task_metadata(outcome, llm.backend)
 
@@ -99,12 +92,12 @@ def score_discipline(
             seeds=seed_sources.collect(),
             seed_kps=kp_seed_links,
         )
-        outcome = ask(llm)(ENHANCE_TASK, requests)
+        outcome = ask_llm(ENHANCE_TASK, requests)
         enhance_meta = task_metadata(outcome, llm.backend, prefix="enhance_")
         fresh = enhanced_frame(outcome.payloads(), outcome.answers(), outcome.results)
         if fresh.height:
             checked = verify_items(
-                fresh, k=verify.k, rounds=0, ask_verifier=ask(verify.llm), ask_generator=ask(llm), kp_names={}, seeds={}
+                fresh, k=verify.k, rounds=0, ask_verifier=ask_verifier, ask_generator=ask_llm, kp_names={}, seeds={}
             )
             variant_votes = checked.votes
             enhance_meta |= task_metadata(checked.outcomes[0], verify.llm.backend, prefix="variant_verify_")

@@ -30,6 +30,21 @@ VOTES = "qa_verification_votes"
 _PREFIX = {VERIFY_TASK.stage: "", REFINE_TASK.stage: "refine_", REGENERATE_TASK.stage: "regenerate_"}
 
 
+def asker(
+    context: AssetExecutionContext, resource: LLMResource, lake: LakeResource, record: list[TaskOutcome] | None = None
+) -> Ask:
+    """`run_task` bound to one LLM resource, in the shape `verify_items` calls; each outcome is
+    also appended to `record` when given (a stage's failure ledger)."""
+
+    def call(task: ModelTask, requests: Sequence[ChatRequest]) -> TaskOutcome:
+        outcome = run_task(context, resource, lake, task, requests)
+        if record is not None:
+            record.append(outcome)
+        return outcome
+
+    return call
+
+
 def verify_discipline(
     context: AssetExecutionContext,
     llm: LLMResource,
@@ -41,20 +56,13 @@ def verify_discipline(
 ) -> tuple[VerificationRun, dict[str, Any]]:
     """One discipline's verification and its metadata: the verifier votes and refines, the
     generation model (`llm`) regenerates."""
-
-    def ask(resource: LLMResource) -> Ask:
-        def call(task: ModelTask, requests: Sequence[ChatRequest]) -> TaskOutcome:
-            return run_task(context, resource, lake, task, requests)
-
-        return call
-
     seeds = path_seeds(seed_sources, qa)
     run = verify_items(
         qa,
         k=verify.k,
         rounds=verify.rounds,
-        ask_verifier=ask(verify.llm),
-        ask_generator=ask(llm),
+        ask_verifier=asker(context, verify.llm, lake),
+        ask_generator=asker(context, llm, lake),
         kp_names=dict(kp_catalog.select("kp_id", "name").iter_rows()),
         seeds={s["seed_id"]: s for s in seeds.select("seed_id", "question", "choices").iter_rows(named=True)},
     )
