@@ -392,7 +392,9 @@ def test_seeding_from_a_test_split_warns_and_screening_explains_overlaps_and_cro
         materialize_assets(
             tmp_path, ["linkqa_dataset", "linkqa_dataset_rejects"], partition=discipline, instance=instance
         )
-    materialize_assets(tmp_path, ["linkqa_release"], instance=instance)
+    release = materialize_assets(tmp_path, ["linkqa_release"], instance=instance)
+    checks = {c.check_name: c.passed for c in release.get_asset_check_evaluations()}
+    assert checks == {"linkqa_release_rows_equal_dataset": True, "linkqa_release_card_matches_shards": True}
     card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")
     assert "| MMLU | MIT | 1 | 3 |" in card and "Decontamination: removed = 1." in card
     assert "\nlicense:\n- mit\n- other\n" in card  # the JSONL dev file has no known licence

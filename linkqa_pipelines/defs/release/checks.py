@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 import polars as pl
+import yaml
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -129,6 +130,33 @@ def linkqa_release_rows_equal_dataset(lake: LakeResource, linkqa_dataset: pl.Laz
         passed=manifest["rows"] == parquet_rows == expected,
         severity=AssetCheckSeverity.ERROR,
         metadata={"dataset_rows": expected, "manifest_rows": manifest["rows"], "parquet_rows": parquet_rows},
+    )
+
+
+@asset_check(
+    asset="linkqa_release",
+    description="the dataset card's front matter (configs and dataset_info row counts, which HF datasets verifies "
+    "on load) matches the Parquet shards",
+)
+def linkqa_release_card_matches_shards(lake: LakeResource) -> AssetCheckResult:
+    release = lake.home_path / "release"
+    card = (release / "README.md").read_text(encoding="utf-8")
+    front = yaml.safe_load(card[4 : card.index("\n---\n", 4)]) if card.startswith("---\n") else {}
+    claimed = {i["config_name"]: i["splits"][0]["num_examples"] for i in front.get("dataset_info", [])}
+    globs = {c["config_name"]: c["data_files"][0]["path"] for c in front.get("configs", [])}
+    counted = {
+        name: sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in sorted(release.glob(glob)))
+        for name, glob in globs.items()
+    }
+    wrong = {c: (claimed.get(c), n) for c, n in counted.items() if claimed.get(c) != n}
+    return AssetCheckResult(
+        passed=bool(front) and set(claimed) == set(counted) and not wrong,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "configs": len(counted),
+            "mismatches (card, shards)": "; ".join(f"{c}: {v}" for c, v in wrong.items()) or "none",
+            "license": str(front.get("license")),
+        },
     )
 
 
