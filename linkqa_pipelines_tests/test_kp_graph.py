@@ -206,3 +206,36 @@ def test_hub_is_discounted_and_walks_stay_in_their_discipline() -> None:
     assert set(seeds["seed_ids"].explode().drop_nulls()) <= {f"m{i}" for i in range(30)}
     assert not any(names[int(n)] in {"consent", "case0"} for n in result.nodes)
     assert part.path_budget(200, min_seeds=2, max_seed_reuse=3) == 30 * 3 // 2
+
+
+def test_small_discipline_walks_only_where_seeds_link_or_says_why() -> None:
+    """CMMLU dev has 5 seeds per subject: a discipline whose seeds share no KP can get no usable
+    path (no_path_reason, budget 0); one where two of four seeds share a KP walks only the
+    component those two make, and its budget is what the two linked seeds can serve."""
+    from linkqa_pipelines.core.walks import partition_graph
+
+    rows = [
+        *[(f"t{i}", k, "traditional_chinese_medicine") for i in range(5) for k in (f"药{i}", f"方{i}")],
+        ("a0", "土壤肥力", "agriculture_food_science"),
+        ("a0", "氮肥", "agriculture_food_science"),
+        ("a1", "土壤肥力", "agriculture_food_science"),
+        ("a1", "轮作", "agriculture_food_science"),
+        ("a2", "育种", "agriculture_food_science"),
+        ("a3", "灌溉", "agriculture_food_science"),
+    ]
+    catalog = build_catalog(pl.DataFrame(rows, schema=["seed_id", "kp_name", "discipline"], orient="row"))
+    graph = build_graph(catalog.links, catalog.catalog)
+    names = catalog.catalog.sort("node")["name"]
+
+    tcm = partition_graph(graph.seed_links, catalog.catalog, "traditional_chinese_medicine")
+    assert (tcm.n_seeds, tcm.linked_seeds) == (5, 0)
+    assert tcm.path_budget(200, min_seeds=2, max_seed_reuse=3) == 0 and not tcm.walk_mask.any()
+    assert tcm.no_path_reason(2) == (
+        "0 of the discipline's 5 seeds share a KP with another of its seeds; a usable path needs 2 linked seeds"
+    )
+
+    agri = partition_graph(graph.seed_links, catalog.catalog, "agriculture_food_science")
+    assert (agri.n_seeds, agri.linked_seeds) == (4, 2) and agri.no_path_reason(2) is None
+    assert set(names.filter(pl.Series(agri.walk_mask)).to_list()) == {"土壤肥力", "氮肥", "轮作"}
+    assert int(agri.start_mask.sum()) == 5  # coverage still counts every KP of the discipline
+    assert agri.path_budget(200, min_seeds=2, max_seed_reuse=3) == 3

@@ -10,12 +10,23 @@ so every path step is a pair tested together by a seed of the discipline, every 
 get is one of the discipline's, and hubs are discounted against the discipline's own base rates.
 KPs are still the catalog's nodes (merged across disciplines), so node ids mean the same thing
 in every partition.
+
+Walks start only where a usable path can exist. A seed is *linked* when it shares a KP with
+another seed of the discipline; a path of two or more seeds needs linked seeds, so a seed whose
+KPs no other seed has is a closed pocket (its KPs co-occur only with each other). `walk_mask`
+is the KPs of connected components that hold two or more seeds, the path budget is what the
+linked seeds can serve, and a discipline with fewer than two linked seeds gets no paths and a
+reason (`no_path_reason`) instead of paths that cannot be used. On CMMLU dev (5 seeds per
+subject) arts_culture, language_literature, sports_science and traditional_chinese_medicine
+have no two seeds sharing a KP. Coverage is still measured over every KP of the discipline
+(`start_mask`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import igraph as ig
 import numpy as np
 import polars as pl
 
@@ -25,18 +36,35 @@ from linkqa_pipelines.core.graph import cooccurrence, edge_strength
 
 @dataclass(frozen=True)
 class PartitionGraph:
-    """CSR arrays over all catalog nodes (KPs outside the discipline are isolated), the start mask
-    (KPs linked to a seed of the discipline: also the coverage universe) and those seed links."""
+    """CSR arrays over all catalog nodes (KPs outside the discipline are isolated), `start_mask`
+    (KPs linked to a seed of the discipline: the coverage universe), `walk_mask` (those in a
+    component holding two or more seeds: where walks start), those seed links, and the counts of
+    the discipline's seeds and of its linked seeds (sharing a KP with another of its seeds)."""
 
     arrays: GraphArrays
     start_mask: np.ndarray
+    walk_mask: np.ndarray
     seed_links: pl.DataFrame  # seed_id, node
+    n_seeds: int
+    linked_seeds: int
 
     def path_budget(self, n_paths: int, min_seeds: int, max_seed_reuse: int) -> int:
-        """Paths worth sampling: at most n_paths, and no more than the discipline's seeds can serve
-        (each path needs min_seeds seeds, a seed serves at most max_seed_reuse paths). Without the
-        cap a discipline of 10 seeds would sample 200 paths of which at most 15 could be used."""
-        return min(n_paths, self.seed_links["seed_id"].n_unique() * max_seed_reuse // max(min_seeds, 1))
+        """Paths worth sampling: at most n_paths, and no more than the linked seeds can serve (each
+        path needs min_seeds seeds, a seed serves at most max_seed_reuse paths). Without the cap a
+        discipline of 10 seeds would sample 200 paths of which at most 15 could be used; 0 when
+        fewer than two seeds are linked (`no_path_reason`)."""
+        if self.linked_seeds < max(min_seeds, 2):
+            return 0
+        return min(n_paths, self.linked_seeds * max_seed_reuse // max(min_seeds, 1))
+
+    def no_path_reason(self, min_seeds: int) -> str | None:
+        """Why the discipline gets no path, or None when it can get some."""
+        if self.linked_seeds >= max(min_seeds, 2):
+            return None
+        return (
+            f"{self.linked_seeds} of the discipline's {self.n_seeds} seeds share a KP with another of its seeds; "
+            f"a usable path needs {max(min_seeds, 2)} linked seeds"
+        )
 
 
 def partition_graph(seed_links: pl.DataFrame, catalog: pl.DataFrame, discipline: str) -> PartitionGraph:
@@ -57,8 +85,18 @@ def partition_graph(seed_links: pl.DataFrame, catalog: pl.DataFrame, discipline:
     popularity = np.bincount(links["node"].to_numpy(), minlength=n_nodes).astype(np.float64)
     n_seeds = links["seed_id"].n_unique()
     _, strength = edge_strength(weight, popularity[src], popularity[dst], n_seeds)
+    # Components holding two or more seeds are exactly those with a KP shared by two seeds.
+    component = np.asarray(
+        ig.Graph(n=n_nodes, edges=np.column_stack([src, dst])).connected_components().membership, dtype=np.int64
+    )
+    shared_components = np.unique(component[popularity >= 2])
+    walk_mask = (popularity > 0) & np.isin(component, shared_components)
+    linked = links.filter(pl.col("node").is_in(np.flatnonzero(popularity >= 2).tolist()))["seed_id"].n_unique()
     return PartitionGraph(
         arrays=GraphArrays.from_edges(n_nodes, src, dst, strength, popularity),
         start_mask=popularity > 0,
+        walk_mask=walk_mask,
         seed_links=links.select("seed_id", "node"),
+        n_seeds=n_seeds,
+        linked_seeds=linked,
     )

@@ -69,7 +69,9 @@ def walk_paths(
         gamma=config.gamma,
         seed=config.seed,
     )
-    result = sample_paths(arrays, cfg, start_mask=start_mask)
+    # Walks start where two seeds can meet (`walk_mask`); coverage counts every KP (`start_mask`).
+    walk_mask = part.walk_mask
+    result = sample_paths(arrays, cfg, start_mask=walk_mask)
     paths = result.paths()
     chosen = select_path_seeds(
         paths,
@@ -106,6 +108,8 @@ def walk_paths(
         VERSION_COLUMN: str(version),
         "paths_sampled": len(paths),
         "path_budget": cfg.n_paths,
+        "seeds": part.n_seeds,
+        "linked_seeds": part.linked_seeds,
         "paths_discarded_dead_end": int(result.discarded),
         "paths_without_enough_seeds": short.height,
         **{k: MetadataValue.float(float(v)) for k, v in summary.items()},
@@ -113,9 +117,9 @@ def walk_paths(
     if start_mask.any() and len(paths):
         baselines = {
             "value function (LinkSyn)": paths,
-            "uniform walk": uniform_walk(arrays, cfg, start_mask=start_mask).paths(),
-            "MathScale-style walk": mathscale_walk(arrays, cfg, start_mask=start_mask).paths(),
-            "popularity-only walk": popularity_walk(arrays, cfg, start_mask=start_mask).paths(),
+            "uniform walk": uniform_walk(arrays, cfg, start_mask=walk_mask).paths(),
+            "MathScale-style walk": mathscale_walk(arrays, cfg, start_mask=walk_mask).paths(),
+            "popularity-only walk": popularity_walk(arrays, cfg, start_mask=walk_mask).paths(),
         }
         checkpoints = np.unique(np.linspace(1, len(paths), num=min(20, len(paths)), dtype=int))
         curves = {name: coverage_curve(ps, start_mask, checkpoints) for name, ps in baselines.items()}
@@ -124,6 +128,10 @@ def walk_paths(
         metadata["baseline_summary"] = md_table(
             pl.DataFrame([{"sampler": n, **walk_summary(arrays, ps, start_mask)} for n, ps in baselines.items()])
         )
+    reason = part.no_path_reason(config.min_seeds)
+    if reason is not None:
+        metadata["no_path_reason"] = reason
+        context.log.warning(f"{discipline}: no paths: {reason}")
     metadata["preview"] = md_table(usable.select("path_id", "kp_ids", "seed_ids", "score"), 5)
     context.add_output_metadata(metadata, output_name="walk_paths")
     return conform(usable.drop("path_index"), PATH_SCHEMA), short.drop("path_index")
