@@ -117,27 +117,14 @@ def ngram_hashes(
 def prefix_hashes(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(Q, B^i): Q[m] = sum_{j<m} t[j] * B^-j and B^i for i < len(tokens), mod 2^64."""
     n = tokens.shape[0]
-    powers, inverse_powers = _powers(n)
+    steps = np.full(n, POLY_BASE, dtype=np.uint64)
+    steps[:1] = 1
+    powers = np.cumprod(steps, dtype=np.uint64)
+    steps[1:] = _POLY_INVERSE
+    inverse_powers = np.cumprod(steps, dtype=np.uint64)
     prefix = np.zeros(n + 1, dtype=np.uint64)
     np.cumsum(tokens.astype(np.uint64) * inverse_powers, out=prefix[1:])
     return prefix, powers
-
-
-_POWER_CACHE: list[tuple[np.ndarray, np.ndarray]] = []
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(B^i, B^-i) for i < n, views of a cached table grown by doubling: every batch of the same
-    size would otherwise recompute two cumulative products."""
-    if not _POWER_CACHE or _POWER_CACHE[0][0].shape[0] < n:
-        size = max(n, 2 * _POWER_CACHE[0][0].shape[0] if _POWER_CACHE else 1 << 16)
-        steps = np.full(size, POLY_BASE, dtype=np.uint64)
-        steps[:1] = 1
-        powers = np.cumprod(steps, dtype=np.uint64)
-        steps[1:] = _POLY_INVERSE
-        _POWER_CACHE[:] = [(powers, np.cumprod(steps, dtype=np.uint64))]
-    powers, inverse = _POWER_CACHE[0]
-    return powers[:n], inverse[:n]
 
 
 def all_window_hashes(prefix: np.ndarray, powers: np.ndarray, k: int, salt: int = 0) -> np.ndarray:
