@@ -235,6 +235,35 @@ def share(values: pl.Series) -> float:
     return float(v.sum()) / v.len() if v.len() else float("nan")
 
 
+def pair_counts(links: pl.DataFrame) -> pl.DataFrame:
+    """(node, node_right, len): KP pairs co-occurring in `links` (seed_id, node) and in how many seeds."""
+    return (
+        links.join(links, on="seed_id")
+        .filter(pl.col("node") < pl.col("node_right"))
+        .group_by("node", "node_right")
+        .len()
+    )
+
+
+def head_links(links: pl.DataFrame) -> pl.DataFrame:
+    """(seed_id, node) with every KP replaced by its head word: the last word of an English KP
+    (lower-cased, plural trimmed: "positive integers" -> "integer"), the last jieba word of a
+    Chinese one (细胞凋亡 -> 凋亡). The most any merging of KPs into their heads could share: an
+    upper bound for morphological merges, not a catalog (it over-merges "kinetic energy" into
+    "energy")."""
+    import jieba
+
+    from linkqa_pipelines.core.knowledge_points import canonical_keys
+
+    names = links["name"].unique()
+    keys = canonical_keys(names)
+    head = {
+        n: (list(jieba.cut(k)) or [k])[-1] if re.search(r"[\u4e00-\u9fff]", k) else k.split(" ")[-1]
+        for n, k in zip(names.to_list(), keys.to_list(), strict=True)
+    }
+    return links.select("seed_id", node=pl.col("name").replace_strict(head)).unique()
+
+
 def walk_discipline(
     catalog: pl.DataFrame, graph: Any, seed_links: pl.DataFrame, discipline: str, n_paths: int
 ) -> tuple[dict[str, Any], pl.DataFrame]:
@@ -318,13 +347,9 @@ def worker(data: Path, n_paths: int, out: Path, samples: Path | None) -> None:
         top = pop.head(TOP_K).with_columns(
             reason=pl.col("name").map_elements(lambda s: junk_reason(s, stop), return_dtype=pl.String)
         )
-        side = mine.select("seed_id", "node")
-        pairs = (
-            side.join(side, on="seed_id")
-            .filter(pl.col("node") < pl.col("node_right"))
-            .group_by("node", "node_right")
-            .len()
-        )
+        pairs = pair_counts(mine.select("seed_id", "node"))
+        heads = head_links(mine.join(names, on="node"))
+        head_pop = heads.group_by("node").len()
         per_language[lang] = {
             "seeds": mine["seed_id"].n_unique(),
             "kps": pop.height,
@@ -335,6 +360,8 @@ def worker(data: Path, n_paths: int, out: Path, samples: Path | None) -> None:
             "single_seed": share(pop["n"] == 1),
             "edges_w2": share(pairs["len"] >= 2),
             "edges": pairs.height,
+            "bound_single_seed": share(head_pop["len"] == 1),
+            "bound_edges_w2": share(pair_counts(heads)["len"] >= 2),
         }
 
     per_discipline: dict[str, dict[str, Any]] = {}
@@ -416,7 +443,7 @@ def pct(x: float) -> str:
 def report(base: dict[str, Any], now: dict[str, Any]) -> None:
     print("\nPer language (baseline -> today)")
     head = f"{'lang':5} {'seeds':>6} {'KPs':>13} {'KPs/seed':>11} {'junk@200 %':>13} {'single %':>13}"
-    print(head + f" {'edges w>=2 %':>13} {'in-disc %':>13} {'same-subj %':>13}")
+    print(head + f" {'edges w>=2 %':>13} {'in-disc %':>13} {'same-subj %':>13}   bound: single % | w>=2 %")
     for lang in ("en", "zh"):
         b, n = base["language"][lang], now["language"][lang]
         print(
@@ -425,8 +452,10 @@ def report(base: dict[str, Any], now: dict[str, Any]) -> None:
                 f" {pct(b[k])}>{pct(n[k])} "
                 for k in ("junk_top", "single_seed", "edges_w2", "in_discipline", "same_subject")
             )
+            + f"  {pct(n['bound_single_seed'])} | {pct(n['bound_edges_w2'])}"
         )
     print("goals:                                  <=5           <=60          >=15          >=95          >=70")
+    print("bound: today's seeds with every KP replaced by its head word (the most head-term merging could share)")
     for lang in ("en", "zh"):
         print(f"\n{lang} junk in top {TOP_K}, baseline: {base['language'][lang]['junk_examples']}")
         print(f"{lang} junk in top {TOP_K}, today:    {now['language'][lang]['junk_examples']}")
