@@ -310,7 +310,16 @@ def _hubs(
     """KPs that co-occur with everything in a discipline: linked to >= HUB_SHARE of its seeds and to
     >= HUB_MIN_SEEDS seeds ("defendant" in law, "patient" in clinical medicine). Columns kp,
     hub_reason. They stay in the catalog (a seed's KP is still its KP); the graph discounts their
-    edges by NPMI (`core.graph.edge_strength`), so walks rarely pass through them."""
+    edges by NPMI (`core.graph.edge_strength`), so walks rarely pass through them.
+
+    Checked on the shared data (20,604 seeds): 8 hubs — the back-filled label "mathematics",
+    "defendant" (10% of law), "auditor", "customer", "emergency department", "Earth", and two that
+    are core concepts of a small discipline ("standard deviation", "probability": 18% and 10% of
+    226 statistics seeds). Lower thresholds would catch scenario props ("buyer", "owner", "car":
+    2.5% of law) only together with core concepts of the same popularity ("kinetic energy",
+    "mass" in physics), and neither neighbour diversity (share of co-occurrences repeated:
+    defendant 0.51, standard deviation 0.24, owner 0.15, simple random sample 0.13) nor form
+    separates the two; so the rule stays strict and NPMI does the discounting for the rest."""
     pairs = pl.DataFrame({"kp": link_kp, "seed": seed_code, "code": discipline_code}).unique(["kp", "seed"])
     sizes = pairs.unique("seed").group_by("code").agg(discipline_seeds=pl.len())
     return (
