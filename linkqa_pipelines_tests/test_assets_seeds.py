@@ -5,13 +5,24 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import AssetCheckResult, DagsterInstance, DagsterUnknownPartitionError
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetCheckResult,
+    DagsterInstance,
+    DagsterUnknownPartitionError,
+    DeleteDynamicPartitionsRequest,
+)
 
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.seeds import SeedSourceError
 from linkqa_pipelines.definitions import build_definitions
 from linkqa_pipelines.defs.seeds.checks import seed_answers_in_choices
-from linkqa_pipelines.lib.partitions import registered_disciplines, seeded_disciplines
+from linkqa_pipelines.lib.partitions import (
+    key_ranges,
+    partition_requests,
+    registered_disciplines,
+    seeded_disciplines,
+)
 from linkqa_pipelines.taxonomy import load_taxonomy
 from linkqa_pipelines_tests.pipeline import materialize_assets
 
@@ -127,11 +138,7 @@ def test_single_run_backfill_of_three_partitions(tmp_path: Path) -> None:
     result = materialize_assets(tmp_path, None, job="discipline_seed_job", partition=keys, instance=instance)
     assert len(instance.get_runs()) == runs_before + 1
     counts = {
-        e.event_specific_data.materialization.partition: e.event_specific_data.materialization.metadata[
-            "dagster/row_count"
-        ].value
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == "seed_qa"
+        m.partition: m.metadata["dagster/row_count"].value for m in result.asset_materializations_for_node("seed_qa")
     }
     seeds = Lake(tmp_path).read("seed_sources")
     assert counts == {k: seeds.filter(pl.col("discipline") == k).height for k in keys}
@@ -143,3 +150,18 @@ def test_single_run_backfill_of_three_partitions(tmp_path: Path) -> None:
     assert all(f"[{k}] seed_knowledge_points: " in gathered for k in keys)
     for key in keys:
         assert set(Lake(tmp_path).read("seed_knowledge_points", [key])["discipline"]) == {key}
+
+
+def test_partition_requests_and_key_ranges() -> None:
+    """What a sensor returns for new seeds (adds only; prunes only when it knows every seed), and
+    how `linkqa run` splits a discipline subset into runs of neighbouring keys."""
+    assert partition_requests(["physics", "law"], ["mathematics", "physics"]) == [
+        AddDynamicPartitionsRequest("discipline", ["mathematics"])
+    ]
+    assert partition_requests(["physics", "law"], ["physics"], prune=True) == [
+        DeleteDynamicPartitionsRequest("discipline", ["law"])
+    ]
+    with pytest.raises(ValueError, match="not taxonomy disciplines: \\['alchemy'\\]"):
+        partition_requests([], ["alchemy"])
+    assert key_ranges(["a", "b", "c", "d"], ["d", "a", "b"]) == [["a", "b"], ["d"]]
+    assert key_ranges(["a", "b"], []) == []
