@@ -36,6 +36,7 @@ from moto.server import ThreadedMotoServer
 
 from linkqa_pipelines import cli
 from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.core.seeds.watch import SeedFile, WatchState, seed_changes
 from linkqa_pipelines.definitions import build_definitions
 from linkqa_pipelines.defs.automation.backfill import TRIGGER_TAG
 from linkqa_pipelines.defs.automation.failures import record_run_failures
@@ -137,6 +138,21 @@ def test_seed_sensor_requests_exactly_the_touched_partitions(
     assert len(changed.requests) == 1 and changed.added == {"chemistry"}
     assert partitions_of(changed.requests[0], "seed_qa") == {"chemistry", "physics"}
     assert not tick(defs, "seed_files", instance, changed.cursor).requests
+
+
+def test_a_removed_file_touches_the_disciplines_it_had() -> None:
+    read: list[str] = []
+
+    def disciplines_of(uri: str) -> tuple[str, ...]:
+        read.append(uri)
+        return {"a.jsonl": ("law",), "b.jsonl": ("physics",)}[uri]
+
+    both = seed_changes(WatchState(), [SeedFile("a.jsonl", "1:1"), SeedFile("b.jsonl", "2:2")], disciplines_of)
+    assert both.disciplines == ("law", "physics") and read == ["a.jsonl", "b.jsonl"]
+    gone = seed_changes(WatchState.loads(both.state.dumps()), [SeedFile("b.jsonl", "2:2")], disciplines_of)
+    assert gone.removed == ("a.jsonl",) and gone.changed == () and gone.disciplines == ("law",)
+    assert read == ["a.jsonl", "b.jsonl"]  # the unchanged file is not read again
+    assert set(gone.state.files) == {"b.jsonl"}
 
 
 def test_seed_sensor_on_s3_follows_etags(
