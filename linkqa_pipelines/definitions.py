@@ -1,9 +1,10 @@
-"""The code location: every stage folder's assets and checks, the jobs, and the resources.
+"""The code location: every stage folder's assets and checks, the jobs, the sensors and the resources.
 
 `build_definitions(env)` is what the CLI and tests call with the settings they want;
 `defs` builds it from the environment when Dagster loads the code location (never at import:
 `@definitions` defers it). Model-backed stages are built by factories because where they run
-(pool, kinds, GPU tags) is fixed at load time by the configured LLM backend.
+(pool, kinds, GPU tags) is fixed at load time by the configured LLM backend. Every asset passes
+through `standard_asset` (owners, code version, column schema) on its way in.
 """
 
 from __future__ import annotations
