@@ -41,7 +41,7 @@ from linkqa_pipelines.definitions import build_definitions
 from linkqa_pipelines.defs.automation.backfill import TRIGGER_TAG
 from linkqa_pipelines.defs.automation.failures import record_run_failures
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.metadata import INLINE_MARKDOWN_CHARS, line_chart_md, md_table
+from linkqa_pipelines.lib.metadata import INLINE_MARKDOWN_CHARS, line_chart_md, table_preview
 from linkqa_pipelines.lib.partitions import DISCIPLINE_PARTITIONS
 
 LONG_AGO = "2000-01-01T02:00:00+00:00"  # a nightly tick long handled: the next one is due
@@ -290,7 +290,9 @@ def test_every_asset_has_owners_code_version_and_column_schema() -> None:
 
 
 def test_previews_are_tables_and_charts_fit_inline() -> None:
-    preview = md_table(pl.DataFrame({"kp": ["a", "b", "c"], "seeds": [3, 2, 1], "ids": [["x", "y"], [], ["z"]]}), 2)
+    preview = table_preview(
+        pl.DataFrame({"kp": ["a", "b", "c"], "seeds": [3, 2, 1], "ids": [["x", "y"], [], ["z"]]}), 2
+    )
     assert isinstance(preview, TableMetadataValue)
     assert [r.data for r in preview.records] == [
         {"kp": "a", "seeds": 3, "ids": "x, y"},

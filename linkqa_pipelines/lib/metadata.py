@@ -2,7 +2,7 @@
 every asset what a Dagster user expects of it (`standard_asset`): owners, a code version, the
 column schema of its table.
 
-What the UI (Dagster 1.13) shows where: table metadata (`md_table`) renders as a table on the
+What the UI (Dagster 1.13) shows where: table metadata (`table_preview`) renders as a table on the
 asset page and in the run log, row counts (`dagster/row_count`, set by the IO manager) are
 numeric and plotted over materializations, a column schema shows as the asset's columns.
 Markdown renders inline only below 1,000 characters; a PNG plot is far longer, so full plots stay
@@ -58,7 +58,7 @@ def _column_type(dtype: pl.DataType) -> str:
     return "bool" if dtype == pl.Boolean else "string"
 
 
-def md_table(df: pl.DataFrame, max_rows: int = 25) -> MetadataValue:
+def table_preview(df: pl.DataFrame, max_rows: int = 25) -> MetadataValue:
     """The first rows as table metadata, which the UI shows as a table (lists joined, long text cut;
     a last row says how many rows were left out)."""
     shown = df.head(max_rows)
@@ -105,8 +105,8 @@ def line_chart_md(series: Mapping[str, Sequence[float]], alt: str) -> MetadataVa
     raise ValueError(f"{alt}: {len(shown)} series do not fit an inline chart ({INLINE_MARKDOWN_CHARS} characters)")
 
 
-def counts_md(counts: Mapping[str, int], key: str = "value", value: str = "rows") -> MetadataValue:
-    return md_table(pl.DataFrame({key: list(counts), value: list(counts.values())}))
+def counts_table(counts: Mapping[str, int], key: str = "value", value: str = "rows") -> MetadataValue:
+    return table_preview(pl.DataFrame({key: list(counts), value: list(counts.values())}))
 
 
 def table_metadata(table: str, extra_columns: Mapping[str, pl.DataType] | None = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from linkqa_pipelines.defs.verification.assets import asker
 from linkqa_pipelines.defs.verification.config import VerifierResource
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
+from linkqa_pipelines.lib.metadata import counts_table, table_out, table_preview
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, task_metadata
 
 STAGE = "difficulty_scored_qa"
@@ -117,17 +117,19 @@ def score_discipline(
         "originals": scored.height,
         "solver_checked": int(scored["solver_k"].is_not_null().sum()),
         "enhancement_planned": plan.height,
-        "enhancement_planned_by_aim": counts_md(
+        "enhancement_planned_by_aim": counts_table(
             {str(k): v for k, v in plan.group_by("aim").len().sort("aim").iter_rows()}
         ),
         "harder_variants_kept": variants.height,
         "harder_variants_rejected": rejected.height,
-        "rejected_variants": md_table(rejected.select("enhanced_from", "qa_id", "reject_reason"), 10),
-        "supply_vs_target": md_table(
+        "rejected_variants": table_preview(rejected.select("enhanced_from", "qa_id", "reject_reason"), 10),
+        "supply_vs_target": table_preview(
             supply.select("difficulty", "target_share", "achieved_share", "items", "gap_points")
         ),
-        "methods": counts_md(dict(out.group_by("difficulty_method").len().iter_rows())),
-        "preview": md_table(out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from", "question"), 5),
+        "methods": counts_table(dict(out.group_by("difficulty_method").len().iter_rows())),
+        "preview": table_preview(
+            out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from", "question"), 5
+        ),
         **judge_meta,
         **enhance_meta,
     }

@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, MetadataValue, multi_asset
 
 from linkqa_pipelines.core.graph import build_graph, degree_plot_png, graph_summary
 from linkqa_pipelines.defs.graph.version import VERSION_COLUMN, graph_version
-from linkqa_pipelines.lib.metadata import md_table, png_md, table_out
+from linkqa_pipelines.lib.metadata import png_md, table_out, table_preview
 
 
 @multi_asset(
@@ -49,8 +49,8 @@ def kp_graph(
             "components": int(summary["components"]),
             "largest_component_share": MetadataValue.float(float(summary["largest_component_share"])),
             "degree_distribution": png_md(degree_plot_png(graph), "degree distribution"),
-            "top_kps_per_discipline": md_table(top_per_discipline, 40),
-            "strongest_edges": md_table(
+            "top_kps_per_discipline": table_preview(top_per_discipline, 40),
+            "strongest_edges": table_preview(
                 graph.edges.sort("strength", descending=True).select(
                     "src_kp_id", "dst_kp_id", "weight", "npmi", "strength"
                 ),

@@ -8,7 +8,7 @@ from linkqa_pipelines.core.knowledge_points import build_catalog
 from linkqa_pipelines.core.knowledge_points.task import STAGE, kp_links, kp_requests, kp_task
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
+from linkqa_pipelines.lib.metadata import counts_table, table_out, table_preview
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -43,13 +43,13 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
                 "seeds_with_kps": per_seed.height,
                 "seeds_failed": seed_qa.height - per_seed.height,
                 "kps_per_seed_mean": float(per_seed.select(pl.col("len").mean()).item() or 0.0),
-                "difficulty": counts_md(
+                "difficulty": counts_table(
                     {
                         str(k): v
                         for k, v in links.unique("seed_id").group_by("difficulty").len().sort("difficulty").iter_rows()
                     }
                 ),
-                "top_kps": md_table(links.group_by("kp_name").len().sort("len", descending=True), 15),
+                "top_kps": table_preview(links.group_by("kp_name").len().sort("len", descending=True), 15),
                 **task_metadata(outcome, llm.backend),
             },
             output_name=STAGE,
@@ -92,14 +92,14 @@ def kp_catalog(
             "surface_names": result.aliases.height,
             "fuzzy_merges": merged.height,
             "links": result.links.height,
-            "top_kps": md_table(
+            "top_kps": table_preview(
                 result.catalog.sort("popularity", descending=True).select("name", "popularity", "disciplines"), 15
             ),
-            "merges_explained": md_table(merged, 20),
-            "hubs": md_table(
+            "merges_explained": table_preview(merged, 20),
+            "hubs": table_preview(
                 result.catalog.filter(pl.col("hub_reason").is_not_null()).select("name", "popularity", "hub_reason"), 20
             ),
-            "kps_per_discipline": md_table(per_discipline.rename({"disciplines": "discipline"})),
+            "kps_per_discipline": table_preview(per_discipline.rename({"disciplines": "discipline"})),
         },
         output_name="kp_catalog",
     )

@@ -25,7 +25,7 @@ from linkqa_pipelines.defs.difficulty.config import difficulty_targets
 from linkqa_pipelines.defs.release.config import BenchmarkConfig, DatasetConfig, ReleaseConfig, ScreenConfig
 from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, png_md, table_metadata, table_out
+from linkqa_pipelines.lib.metadata import counts_table, png_md, table_metadata, table_out, table_preview
 from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
 
 KINDS = {"polars", "parquet"}
@@ -48,7 +48,7 @@ def benchmark_items(
         {
             "named_files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths) or "_none named_"),
             "from_evaluation_seeds": from_seeds,
-            "per_benchmark": md_table(items.group_by("benchmark").len().sort("benchmark")),
+            "per_benchmark": table_preview(items.group_by("benchmark").len().sort("benchmark")),
         }
     )
     return items
@@ -136,13 +136,13 @@ def screened_qa(
             "decontaminated": contaminated.height,
             "benchmark_items": benchmark_items.height,
             "benchmark_items_without_grams": index.skipped if index is not None else 0,
-            "removed_by_reason": counts_md(dict(rejected.group_by("reason").len().sort("reason").iter_rows())),
-            "removed_by_benchmark": md_table(
+            "removed_by_reason": counts_table(dict(rejected.group_by("reason").len().sort("reason").iter_rows())),
+            "removed_by_benchmark": table_preview(
                 contaminated.group_by(pl.col("benchmark_id").str.extract(r"^([^/]+)"))
                 .len()
                 .sort("len", descending=True)
             ),
-            "preview_removed": md_table(rejected.select("reason", "question", "related_id", "matched_text"), 10),
+            "preview_removed": table_preview(rejected.select("reason", "question", "related_id", "matched_text"), 10),
         },
         output_name="screened_qa",
     )
@@ -189,8 +189,8 @@ def linkqa_dataset(
             "screened_in": kept.height,
             "not_selected_by_target_mix": not_selected.height,
             "target_mix_report": MetadataValue.md(markdown_table(report)),
-            "rejects_by_reason": counts_md(dict(rejected.group_by("reason").len().sort("reason").iter_rows())),
-            "preview": md_table(selected.select("qa_id", "difficulty", "question", "answer"), 5),
+            "rejects_by_reason": counts_table(dict(rejected.group_by("reason").len().sort("reason").iter_rows())),
+            "preview": table_preview(selected.select("qa_id", "difficulty", "question", "answer"), 5),
         },
         output_name="linkqa_dataset",
     )

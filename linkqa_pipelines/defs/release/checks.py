@@ -21,7 +21,7 @@ from linkqa_pipelines.core.release.audit import contamination_audit
 from linkqa_pipelines.core.tables import TABLE_SCHEMAS
 from linkqa_pipelines.defs.difficulty.config import difficulty_targets
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.metadata import md_table
+from linkqa_pipelines.lib.metadata import table_preview
 from linkqa_pipelines.lib.partitions import discipline_partitions
 
 MIX_TOLERANCE = 0.10  # absolute share per difficulty level
@@ -39,7 +39,11 @@ def screened_qa_no_benchmark_overlap(screened_qa: pl.DataFrame, benchmark_items:
     return AssetCheckResult(
         passed=found.is_empty(),
         severity=AssetCheckSeverity.ERROR,
-        metadata={"items_checked": screened_qa.height, "overlapping": found.height, "examples": md_table(found, 10)},
+        metadata={
+            "items_checked": screened_qa.height,
+            "overlapping": found.height,
+            "examples": table_preview(found, 10),
+        },
     )
 
 
@@ -53,7 +57,7 @@ def screened_qa_no_duplicates(screened_qa: pl.DataFrame) -> AssetCheckResult:
     return AssetCheckResult(
         passed=dups.is_empty(),
         severity=AssetCheckSeverity.ERROR,
-        metadata={"duplicate_groups": dups.height, "examples": md_table(dups, 10)},
+        metadata={"duplicate_groups": dups.height, "examples": table_preview(dups, 10)},
     )
 
 
@@ -73,7 +77,7 @@ def _letter_out_of_range(frame: pl.DataFrame) -> pl.DataFrame:
 )
 def linkqa_dataset_answers_in_choices(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
     bad = _letter_out_of_range(linkqa_dataset).select("qa_id", "answer", n_choices=pl.col("choices").list.len())
-    return AssetCheckResult(passed=bad.is_empty(), metadata={"violations": md_table(bad)})
+    return AssetCheckResult(passed=bad.is_empty(), metadata={"violations": table_preview(bad)})
 
 
 @asset_check(
@@ -111,7 +115,7 @@ def linkqa_dataset_mix_within_tolerance(linkqa_dataset: pl.DataFrame) -> AssetCh
     return AssetCheckResult(
         passed=bool((table["off"] <= MIX_TOLERANCE).all()),
         severity=AssetCheckSeverity.WARN,
-        metadata={"shares": md_table(table), "max_off": max(table["off"].to_list())},
+        metadata={"shares": table_preview(table), "max_off": max(table["off"].to_list())},
     )
 
 

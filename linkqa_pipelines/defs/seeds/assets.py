@@ -16,7 +16,7 @@ from linkqa_pipelines.core.release import evaluation_split_expr
 from linkqa_pipelines.core.seeds import fetch_s3_sources, iter_source_files, normalise_seeds, read_sources
 from linkqa_pipelines.defs.seeds.config import PipelineInputs, SeedSourcesConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_metadata, table_out, top_reasons
+from linkqa_pipelines.lib.metadata import counts_table, table_metadata, table_out, table_preview, top_reasons
 from linkqa_pipelines.lib.partitions import (
     discipline_backfill_policy,
     discipline_partitions,
@@ -110,19 +110,19 @@ def ingest_seeds(
             "control_chars_removed": int(accounting["control_chars_removed"].sum()),
             "duplicates_dropped": int(accounting["duplicates"].sum()),
             "evaluation_split_seeds": evaluation.height,
-            "per_discipline": md_table(by_discipline),
+            "per_discipline": table_preview(by_discipline),
             "partitions_added": MetadataValue.json(change.added),
             "partitions_removed": MetadataValue.json(change.removed),
-            "languages": counts_md(dict(seeds.group_by("language").len().iter_rows())),
-            "unmapped_subjects": md_table(unmapped),
-            "accounting": md_table(accounting, max_rows=50),
+            "languages": counts_table(dict(seeds.group_by("language").len().iter_rows())),
+            "unmapped_subjects": table_preview(unmapped),
+            "accounting": table_preview(accounting, max_rows=50),
         },
         output_name="seed_sources",
     )
     context.add_output_metadata(
         {
-            "by_reason": md_table(quarantine.group_by("field", "reason").len().sort("len", descending=True)),
-            "preview": md_table(quarantine.drop("raw"), max_rows=15),
+            "by_reason": table_preview(quarantine.group_by("field", "reason").len().sort("len", descending=True)),
+            "preview": table_preview(quarantine.drop("raw"), max_rows=15),
         },
         output_name="seed_quarantine",
     )
@@ -142,10 +142,10 @@ def seed_qa(context: AssetExecutionContext, seed_sources: pl.LazyFrame) -> pl.Da
     seeds = seed_sources.filter(pl.col("discipline") == context.partition_key).collect()
     context.add_output_metadata(
         {
-            "languages": counts_md(dict(seeds.group_by("language").len().iter_rows())),
-            "qa_types": counts_md(dict(seeds.group_by("qa_type").len().iter_rows())),
-            "subjects": md_table(seeds.group_by("subject").len().sort("len", descending=True)),
-            "preview": md_table(seeds.select("seed_id", "subject", "language", "question", "answer"), max_rows=5),
+            "languages": counts_table(dict(seeds.group_by("language").len().iter_rows())),
+            "qa_types": counts_table(dict(seeds.group_by("qa_type").len().iter_rows())),
+            "subjects": table_preview(seeds.group_by("subject").len().sort("len", descending=True)),
+            "preview": table_preview(seeds.select("seed_id", "subject", "language", "question", "answer"), max_rows=5),
         }
     )
     return seeds

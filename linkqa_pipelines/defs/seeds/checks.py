@@ -3,7 +3,7 @@
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
-from linkqa_pipelines.lib.metadata import md_table
+from linkqa_pipelines.lib.metadata import table_preview
 from linkqa_pipelines.lib.partitions import discipline_partitions
 
 
@@ -17,7 +17,7 @@ def seed_rows_accounted(seed_accounting: pl.DataFrame) -> AssetCheckResult:
     return AssetCheckResult(
         passed=bad.is_empty(),
         severity=AssetCheckSeverity.ERROR,
-        metadata={"sources": seed_accounting.height, "unbalanced": md_table(bad)},
+        metadata={"sources": seed_accounting.height, "unbalanced": table_preview(bad)},
     )
 
 
@@ -34,4 +34,4 @@ def seed_answers_in_choices(seed_qa: pl.DataFrame) -> AssetCheckResult:
         .filter(answer_index.is_null() | (answer_index >= pl.col("choices").list.len()))
         .select("seed_id", "source", "source_row", "answer")
     )
-    return AssetCheckResult(passed=bad.is_empty(), metadata={"violations": md_table(bad)})
+    return AssetCheckResult(passed=bad.is_empty(), metadata={"violations": table_preview(bad)})

@@ -16,7 +16,7 @@ from linkqa_pipelines.core.synthesis import (
 from linkqa_pipelines.defs.synthesis.config import SynthesisConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
+from linkqa_pipelines.lib.metadata import counts_table, table_out, table_preview
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
 
 STAGE = SYNTHESIS_TASK.stage
@@ -80,9 +80,9 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
                 "qa_per_path": per_path,
                 "items_replaced": made.replaced,  # items rejected alone in a reply and asked for again
                 "reasoning_rows": made.reasoning.height,
-                "qa_types": counts_md(dict(qa.group_by("qa_type").len().iter_rows())),
-                "languages": counts_md(dict(qa.group_by("language").len().iter_rows())),
-                "preview": md_table(qa.select("qa_id", "question", "answer", "backend", "model"), 5),
+                "qa_types": counts_table(dict(qa.group_by("qa_type").len().iter_rows())),
+                "languages": counts_table(dict(qa.group_by("language").len().iter_rows())),
+                "preview": table_preview(qa.select("qa_id", "question", "answer", "backend", "model"), 5),
                 **task_metadata(first, llm.backend),
                 **{k: v for o in replacements for k, v in task_metadata(o, llm.backend, "replace_").items()},
             },

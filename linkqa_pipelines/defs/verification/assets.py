@@ -22,7 +22,7 @@ from linkqa_pipelines.core.verification import (
 from linkqa_pipelines.defs.verification.config import VerifierResource
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
-from linkqa_pipelines.lib.metadata import counts_md, md_table, table_out
+from linkqa_pipelines.lib.metadata import counts_table, table_out, table_preview
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
 
 STAGE = VERIFY_TASK.stage
@@ -72,9 +72,11 @@ def verify_discipline(
         "k": verify.k,
         "max_rounds": verify.rounds,
         "verifier": verify.llm.describe(),
-        "verification": counts_md(summary.pop("verification"), key="verification", value="items"),
+        "verification": counts_table(summary.pop("verification"), key="verification", value="items"),
         **summary,
-        "preview": md_table(run.items.select("qa_id", "verification", "agreement", "verify_rounds", "question"), 5),
+        "preview": table_preview(
+            run.items.select("qa_id", "verification", "agreement", "verify_rounds", "question"), 5
+        ),
     }
     for stage, outcome in combine_outcomes(run.outcomes).items():
         backend = llm.backend if stage == REGENERATE_TASK.stage else verify.llm.backend

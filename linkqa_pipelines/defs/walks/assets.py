@@ -22,7 +22,7 @@ from linkqa_pipelines.core.walks import (
 )
 from linkqa_pipelines.defs.graph.version import VERSION_COLUMN, current_version
 from linkqa_pipelines.defs.walks.config import WalkPathsConfig
-from linkqa_pipelines.lib.metadata import line_chart_md, md_table, png_md, table_out
+from linkqa_pipelines.lib.metadata import line_chart_md, png_md, table_out, table_preview
 from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
 
 KINDS = {"numpy", "parquet"}
@@ -125,13 +125,13 @@ def walk_paths(
         curves = {name: coverage_curve(ps, start_mask, checkpoints) for name, ps in baselines.items()}
         metadata["coverage_vs_paths"] = png_md(coverage_plot_png(curves), "KP coverage against number of paths")
         metadata["coverage_inline"] = line_chart_md({n: y.tolist() for n, (_, y) in curves.items()}, "KP coverage")
-        metadata["baseline_summary"] = md_table(
+        metadata["baseline_summary"] = table_preview(
             pl.DataFrame([{"sampler": n, **walk_summary(arrays, ps, start_mask)} for n, ps in baselines.items()])
         )
     reason = part.no_path_reason(config.min_seeds)
     if reason is not None:
         metadata["no_path_reason"] = reason
         context.log.warning(f"{discipline}: no paths: {reason}")
-    metadata["preview"] = md_table(usable.select("path_id", "kp_ids", "seed_ids", "score"), 5)
+    metadata["preview"] = table_preview(usable.select("path_id", "kp_ids", "seed_ids", "score"), 5)
     context.add_output_metadata(metadata, output_name="walk_paths")
     return conform(usable.drop("path_index"), PATH_SCHEMA), short.drop("path_index")

@@ -4,7 +4,7 @@ import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
 from linkqa_pipelines.defs.graph.version import VERSION_COLUMN, current_version, stale_disciplines
-from linkqa_pipelines.lib.metadata import md_table
+from linkqa_pipelines.lib.metadata import table_preview
 from linkqa_pipelines.lib.partitions import discipline_partitions
 
 
@@ -21,5 +21,5 @@ def walk_paths_on_current_graph(walk_paths: pl.LazyFrame, kp_seed_links: pl.Lazy
     return AssetCheckResult(
         passed=stale.is_empty(),
         severity=AssetCheckSeverity.ERROR,
-        metadata={f"current_{VERSION_COLUMN}": str(current), "stale": md_table(stale)},
+        metadata={f"current_{VERSION_COLUMN}": str(current), "stale": table_preview(stale)},
     )
