@@ -50,17 +50,30 @@ usable paths with their seeds; counts are the reader's judgement, not the lexico
   divisible, immunity once removed, male extended care, last dollar, ...; zh: 12 of 20 (导函数,
   线性结构, 世界贸易组织, 层次论, 公共关系, ...); not: 发射月球探测器, 我国南方地区, 一平面简谐波,
   累犯从重处罚, 从事体育锻炼者, 病毒感染宿主细胞, ...
-- today, en: 15 of 20 concepts or named things (Colour Rendering Index, payments deficit,
-  carboxylation, fat free mass, pretax income, common chord, island of Sulawesi, counsel, clay, ...);
-  not: Hxy (a logic formula), ill patient (cut from "terminally ill patient"), blue ribbon / noonday
-  sun / restaurant owner (scenario props, not knowledge); zh: 13 of 20 (细胞凋亡, 脊神经节段,
-  网络安全控制技术, 存储器, 染色体, 月球探测器, 自由王国, 都邑, ...); not: 晏婴出使, 中共中央确定,
-  进展, 语确的字符串, 客客气气, 结尾, 新中国成立. The lexicon wrongly flags 都邑 (starts with 都).
-- today, paths: physics (flight -> Bernoulli -> blimp -> principle: two conceptual-physics seeds),
-  biology (catalyst -> wide pH range -> organic compounds -> trypsin), business (research method ->
-  response -> feedback -> message -> sender: four marketing seeds on communication) read as linked;
-  moral-scenario paths (golf course -> bang -> sister -> widowed husband) join scenario props: the
-  subject's KPs are not knowledge.
+- previous session (the extractor of issue 10 as first landed), en: 15 of 20 concepts or named things (Colour
+  Rendering Index, payments deficit, carboxylation, fat free mass, pretax income, ...); zh: 13 of
+  20 (细胞凋亡, 脊神经节段, 网络安全控制技术, ...); not: 晏婴出使, 中共中央确定, 进展, 客客气气.
+- today (the same extractor, another random 20: sampling after `unique` is not ordered), en: 10 of 20 concepts or named things (ulna,
+  intracellular free calcium, alveolar, payments deficit, millennium, intramuscular lipid,
+  subsequent events, automatic reverter, single family dwelling, Enuma Elish); not: OLS ii,
+  compelling government (cut from "compelling government interest"), integer values, record,
+  permission, and GSM8K story props (shore, dozen cookies, alfie, money); zh: 15 of 20 (会意字,
+  诉讼, 中美建交, 郡国并行, 河南偃师二里头, 苗族, 墨西哥, HMM, 账面原价, 货物买卖合同, 局麻药,
+  心理活动, 坛经, 植物, 概念关系); not: 充当前置宾语 (a verb phrase), 杨梅 (a person in a logic
+  puzzle), 石油 and 牛犊 (answer-choice props), 油罐 (cut from 油罐车).
+- today, paths: philosophy (categorical syllogism -> premises -> antecedent: two logical-fallacy
+  seeds on conditional syllogisms), biology (sense organs -> annelids and arthropods -> gas
+  exchange -> support -> reptiles: two college-biology seeds joined by gas exchange) and business
+  (challenge -> managing -> workforce -> racial minorities -> affirmative action: management and
+  business-ethics seeds on the workforce) read as linked; physics (single vertical string -> rest
+  -> shaft -> kg elevator: two mechanics seeds joined only by the word "rest") is weak; a
+  moral-scenario path (city zoo -> coffin -> Dead Man -> neighbors flowers -> argument -> effort)
+  joins scenario props and a logical-fallacy seed through "effort": not linked.
+- Chinese merges on the shared data (checked by hand): the first, looser rules merged 资本/资产,
+  利润/净利润, 科目/学科, 中华民族/民族, 制品/产品 (Cilin) and 语素 into 自由语素 (head term) —
+  none one concept; the rules kept (`core.knowledge_points.zh_merge`) fire on none of the 335
+  Chinese seeds, so the Chinese figures are the extractor's, bounded by the data (the "bound"
+  columns: with every KP replaced by its head word, 83% of Chinese KPs would still have one seed).
 """
 
 from __future__ import annotations
