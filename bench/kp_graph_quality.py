@@ -53,9 +53,9 @@ usable paths with their seeds; counts are the reader's judgement, not the lexico
 - previous session (the extractor of issue 10 as first landed), en: 15 of 20 concepts or named things (Colour
   Rendering Index, payments deficit, carboxylation, fat free mass, pretax income, ...); zh: 13 of
   20 (细胞凋亡, 脊神经节段, 网络安全控制技术, ...); not: 晏婴出使, 中共中央确定, 进展, 客客气气.
-- today (the same extractor, another random 20: sampling after `unique` is not ordered), en: 10 of 20 concepts or named things (ulna,
-  intracellular free calcium, alveolar, payments deficit, millennium, intramuscular lipid,
-  subsequent events, automatic reverter, single family dwelling, Enuma Elish); not: OLS ii,
+- today (the same extractor, another random 20: sampling after `unique` is not ordered), en: 10 of 20
+  concepts or named things (ulna, intracellular free calcium, alveolar, payments deficit, millennium,
+  intramuscular lipid, subsequent events, automatic reverter, single family dwelling, Enuma Elish); not: OLS ii,
   compelling government (cut from "compelling government interest"), integer values, record,
   permission, and GSM8K story props (shore, dozen cookies, alfie, money); zh: 15 of 20 (会意字,
   诉讼, 中美建交, 郡国并行, 河南偃师二里头, 苗族, 墨西哥, HMM, 账面原价, 货物买卖合同, 局麻药,
