@@ -61,8 +61,15 @@ def _dataset(n: int = 1234) -> pl.DataFrame:
             "verification": [("unverified" if i % 4 == 0 else VERDICTS[i % 3]) for i in range(n)],
             "agreement": [None if i % 4 == 0 else (i % 3) / 3 for i in range(n)],
             "enhanced_from": [f"qa_{i - 1:05d}" if i % 10 == 9 else None for i in range(n)],
+            "dimensions": [{"depth": i % 5, "steps": [i % 3, 1]} for i in range(n)],  # extra nested column
         },
-        schema={**SYNTH_QA_SCHEMA, "verification": pl.String, "agreement": pl.Float64, "enhanced_from": pl.String},
+        schema={
+            **SYNTH_QA_SCHEMA,
+            "verification": pl.String,
+            "agreement": pl.Float64,
+            "enhanced_from": pl.String,
+            "dimensions": pl.Struct({"depth": pl.Int8, "steps": pl.List(pl.Int64)}),
+        },
     )
 
 

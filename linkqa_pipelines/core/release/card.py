@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 import polars as pl
 import yaml
+from polars.datatypes import DataTypeClass
 
 from linkqa_pipelines.core.difficulty import OFFLINE_DIFFICULTY_MODEL
 from linkqa_pipelines.core.release.stats import LEVEL_KEYS
@@ -97,13 +98,25 @@ def _share_table(counts: Mapping[str, int], key: str, total: int) -> str:
     )
 
 
-def hf_feature(column: str, dtype: pl.DataType) -> dict[str, str]:
-    """One dataset_info feature in the hub's YAML form ({name, dtype} or {name, list: dtype})."""
-    inner = dtype.inner if isinstance(dtype, pl.List) else None
-    name = next((n for t, n in _HF_DTYPES if (inner if inner is not None else dtype) == t), None)
+def hf_feature(column: str, dtype: pl.DataType | DataTypeClass) -> dict[str, Any]:
+    """One dataset_info feature in the hub's YAML form, as `datasets.Features._to_yaml_list` writes
+    it: {name, dtype}, {name, list: ...}, {name, struct: [...]}, nested as the column is."""
+    return {"name": column, **_hf_type(column, dtype)}
+
+
+def _hf_type(column: str, dtype: pl.DataType | DataTypeClass) -> dict[str, Any]:
+    if isinstance(dtype, DataTypeClass):  # a bare class such as pl.String in a nested type
+        dtype = dtype()
+    if isinstance(dtype, pl.List):
+        inner = _hf_type(column, dtype.inner)
+        # the YAML form collapses a list of one plain dtype or of a struct to its content
+        return {"list": inner.get("dtype", inner.get("struct", inner))}
+    if isinstance(dtype, pl.Struct):
+        return {"struct": [hf_feature(f.name, f.dtype) for f in dtype.fields]}
+    name = next((n for t, n in _HF_DTYPES if dtype == t), None)
     if name is None:
         raise ValueError(f"column {column!r}: no HF datasets feature for Polars type {dtype}")
-    return {"name": column, "list" if inner is not None else "dtype": name}
+    return {"dtype": name}
 
 
 def size_category(rows: int) -> str:
