@@ -18,13 +18,16 @@ resources, the CLI's own reads and the summary. Data: `sample` is the bundled 13
 time grows linearly with seeds.
 
 Goals (issue 15, must-have 7): the sample <= 20 s; cmmlu-mmlu offline <= 120 s on 2 cores;
-linear growth. Other processes on the machine share the CPU: the table prints the load average.
+linear growth. Other processes on the machine share the CPU: the table prints the load average and
+each run's CPU time (user + system of the child), which a busy machine does not inflate as it does
+the wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,6 +45,7 @@ PYTHON = Path(sys.executable)
 class Measured:
     label: str
     seconds: float  # the child process, start to exit
+    cpu_seconds: float  # its user + system CPU time: what a loaded machine does not inflate
     seeds: int
     runs: dict[str, int] = field(default_factory=dict[str, int])
     run_seconds: dict[str, float] = field(default_factory=dict[str, float])
@@ -99,8 +103,8 @@ def seed_files(data: str, fraction: float = 1.0) -> list[str]:
     return [str(f) for f in files]
 
 
-def linkqa_run(code: Path, home: Path, numba_cache: Path, seeds: list[str], extra: list[str]) -> float:
-    """One `linkqa run` of the code under `code` in a child process; its wall time."""
+def linkqa_run(code: Path, home: Path, numba_cache: Path, seeds: list[str], extra: list[str]) -> tuple[float, float]:
+    """One `linkqa run` of the code under `code` in a child process; its wall and CPU time."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("LINKQA_", "DAGSTER_"))},
         "PYTHONPATH": str(code),
@@ -111,16 +115,18 @@ def linkqa_run(code: Path, home: Path, numba_cache: Path, seeds: list[str], extr
         "POLARS_MAX_THREADS": "2",
     }
     args = [str(PYTHON), "-m", "linkqa_pipelines.cli", "run", *(["--seeds", *seeds] if seeds else []), *extra]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(args, env=env, cwd=code, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     if proc.returncode not in (0, 4):  # 4: an empty release (decontamination) is still a full run
         last = proc.stderr.strip().splitlines()[-2:]
         print(f"WARNING: linkqa run ({code}) exited {proc.returncode}, its times cover the stages before: {last}")
-    return seconds
+    return seconds, cpu_seconds
 
 
-def read_instance(label: str, home: Path, seconds: float) -> Measured:
+def read_instance(label: str, home: Path, seconds: float, cpu_seconds: float) -> Measured:
     """Runs, run time and step time per job from the Dagster instance under `home`."""
     from dagster import DagsterInstance
 
@@ -128,7 +134,7 @@ def read_instance(label: str, home: Path, seconds: float) -> Measured:
     import polars as pl
 
     seeds = pl.scan_parquet(str(home / "lake" / "seed_sources" / "**" / "*.parquet")).select(pl.len()).collect().item()
-    out = Measured(label, seconds, int(seeds))
+    out = Measured(label, seconds, cpu_seconds, int(seeds))
     runs: dict[str, int] = defaultdict(int)
     with DagsterInstance.get() as instance:
         for run in instance.get_runs():
@@ -149,8 +155,7 @@ def measure(label: str, code: Path, work: Path, seeds: list[str]) -> Measured:
     cache = work / f"numba-{label}"
     linkqa_run(code, work / f"warm-{label}", cache, [], ["--disciplines", "physics"])  # JIT once, as a user would
     home = work / f"home-{label}"
-    seconds = linkqa_run(code, home, cache, seeds, [])
-    return read_instance(label, home, seconds)
+    return read_instance(label, home, *linkqa_run(code, home, cache, seeds, []))
 
 
 def print_table(results: list[Measured]) -> None:
@@ -167,7 +172,8 @@ def print_table(results: list[Measured]) -> None:
     print("-" * len(head))
     for r in results:
         print(
-            f"{r.label:<10} seeds {r.seeds:>7,}  wall {r.seconds:7.1f} s  in steps {r.steps_total:7.1f} s  "
+            f"{r.label:<10} seeds {r.seeds:>7,}  wall {r.seconds:7.1f} s (CPU {r.cpu_seconds:7.1f} s)  "
+            f"in steps {r.steps_total:7.1f} s  "
             f"overhead {r.seconds - r.steps_total:6.1f} s ({r.overhead_share:.0%})  runs {sum(r.runs.values())}"
         )
 
@@ -191,13 +197,14 @@ def main() -> None:
         print_table(results)
         if args.sizes:
             print("\nlinear growth (today's code, cmmlu-mmlu subject-file fractions):")
-            print(f"{'fraction':>9}{'seeds':>9}{'wall s':>9}{'steps s':>9}{'s per 1k seeds':>16}")
+            print(f"{'fraction':>9}{'seeds':>9}{'wall s':>9}{'CPU s':>9}{'steps s':>9}{'CPU s per 1k seeds':>20}")
             for fraction in (float(x) for x in args.sizes.split(",")):
                 home = work / f"home-size-{fraction}"
-                seconds = linkqa_run(ROOT, home, work / "numba-today", seed_files("cmmlu-mmlu", fraction), [])
-                m = read_instance(f"{fraction:g}", home, seconds)
-                per_k = 1000 * m.seconds / m.seeds
-                print(f"{fraction:>9g}{m.seeds:>9,}{m.seconds:>9.1f}{m.steps_total:>9.1f}{per_k:>16.2f}")
+                timing = linkqa_run(ROOT, home, work / "numba-today", seed_files("cmmlu-mmlu", fraction), [])
+                m = read_instance(f"{fraction:g}", home, *timing)
+                per_k = 1000 * m.cpu_seconds / m.seeds
+                cells = f"{m.seconds:>9.1f}{m.cpu_seconds:>9.1f}{m.steps_total:>9.1f}{per_k:>20.2f}"
+                print(f"{fraction:>9g}{m.seeds:>9,}{cells}")
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
