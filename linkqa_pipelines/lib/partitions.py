@@ -37,9 +37,11 @@ from linkqa_pipelines.taxonomy import load_taxonomy
 DISCIPLINE_PARTITIONS = "discipline"
 discipline_partitions = DynamicPartitionsDefinition(name=DISCIPLINE_PARTITIONS)
 
-# A per-discipline step is cheap next to a run's start-up (imports, instance, resources), and a
-# run of every seeded discipline (at most ~35) fits in memory: each stage reads one discipline's
-# rows at a time and its inputs are at most a few hundred MB for 100k seeds. One run per backfill.
+# One run per backfill: a per-discipline step is cheap next to a run's start-up (imports, instance,
+# resources, events), and a run of every seeded discipline (29 in the taxonomy) fits in memory: each
+# body sees one discipline's rows, only the outputs of all are held until the step ends (a few hundred
+# MB for 100k seeds). A model request that fails is recorded in llm_failures, not raised, so one
+# discipline's bad answers do not fail the others' partitions.
 discipline_backfill_policy = BackfillPolicy.single_run()
 
 R = TypeVar("R")
