@@ -14,6 +14,7 @@ from linkqa_pipelines.core.language import language_of
 from linkqa_pipelines.core.release import (
     dedup,
     dedup_text_expr,
+    keep_priority_expr,
     load_benchmark_questions,
     lsh_params,
     ngram_hashes,
@@ -201,3 +202,25 @@ def test_bucketed_banding_finds_the_pairs_of_the_in_memory_banding(monkeypatch: 
             series, mode="word", k=3, num_perm=64, bands=bands, rows=rows, buckets=buckets
         )
         assert found.tolist() == expected.tolist()
+
+
+def test_keep_rule_prefers_verified_then_difficulty_fit_and_keeps_input_order() -> None:
+    question = "Which gas do green plants release into the air during photosynthesis on a sunny day?"
+    frame = _frame([question, question, question, "An unrelated question about tides?"]).with_columns(
+        discipline=pl.lit("biology"),
+        difficulty=pl.Series([2, 4, 4, 3], dtype=pl.Int64),
+        verification=pl.Series(["unverified", "verified", "verified", "unverified"]),
+    )
+    share = pl.DataFrame({"discipline": ["biology"] * 2, "difficulty": [2, 4], "share": [0.7, 0.3]})
+    kept, dropped = dedup(frame, priority=keep_priority_expr(frame.columns, share))
+    assert kept["qa_id"].to_list() == ["q0001", "q0003"]  # verified beats the better difficulty fit
+    assert dropped.select("qa_id", "dedup_reason", "duplicate_of").rows() == [
+        ("q0000", "exact", "q0001"),
+        ("q0002", "exact", "q0001"),
+    ]
+    assert kept.columns == frame.columns and dropped.columns == [
+        *frame.columns,
+        "dedup_reason",
+        "duplicate_of",
+        "similarity",
+    ]

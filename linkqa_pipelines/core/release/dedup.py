@@ -277,9 +277,16 @@ def dedup(
         dup_ids = qa.filter(pl.col(id_col).is_duplicated())[id_col].unique().head(5).to_list()
         raise ValueError(f"dedup: {id_col!r} is not unique, e.g. {dup_ids}")
 
+    # Only the id, the text and the rank are sorted and filtered: the rows' other columns are never
+    # copied, the decisions are joined back to `qa` at the end.
     work = (
-        qa.with_columns(_text=dedup_text_expr(text_col, include_choices), _input=pl.int_range(pl.len(), dtype=pl.Int64))
-        .sort([priority, pl.col("_input")] if priority is not None else pl.col("_input"))
+        qa.select(
+            pl.col(id_col),
+            _text=dedup_text_expr(text_col, include_choices),
+            _input=pl.int_range(pl.len(), dtype=pl.Int64),
+            _rank=priority if priority is not None else pl.lit(0),
+        )
+        .sort("_rank", "_input")
         .with_columns(_row=pl.int_range(pl.len(), dtype=pl.Int64))
         .with_columns(_first=pl.col("_row").min().over("_text"), _first_id=pl.col(id_col).first().over("_text"))
     )
@@ -300,34 +307,29 @@ def dedup(
                 drop_near[j], near_of[j], near_sim[j] = True, i, sims[p]
 
     ids = survivors[id_col]
-    near = survivors.filter(pl.Series(drop_near)).with_columns(
+    near = survivors.filter(pl.Series(drop_near)).select(
+        "_input",
+        pl.col(id_col).alias("_first_id"),
         dedup_reason=pl.lit("near"),
         duplicate_of=ids.gather(near_of[drop_near]),
-        similarity=pl.Series(near_sim[drop_near]),
+        similarity=pl.Series(near_sim[drop_near], dtype=pl.Float64),
     )
     # A copy of a row that was itself dropped as a near duplicate points where that row points.
-    via = near.select(
-        pl.col(id_col).alias("_first_id"), pl.col("duplicate_of").alias("_via"), pl.col("similarity").alias("_via_sim")
-    )
+    via = near.select("_first_id", _via="duplicate_of", _via_sim="similarity")
     exact = (
         work.filter(pl.Series(exact_mask))
         .join(via, on="_first_id", how="left", maintain_order="left")
-        .with_columns(
+        .select(
+            "_input",
             dedup_reason=pl.when(pl.col("_via").is_null()).then(pl.lit("exact")).otherwise(pl.lit("near")),
             duplicate_of=pl.coalesce("_via", "_first_id"),
             similarity=pl.col("_via_sim").fill_null(1.0),
         )
-        .drop("_via", "_via_sim")
     )
-    helper = ["_text", "_row", "_first", "_first_id", "_input"]
-    dropped = (
-        pl.concat([exact, near], how="vertical_relaxed").sort("_input").drop(helper)
-        if exact.height + near.height
-        else qa.clear().with_columns(
-            dedup_reason=pl.lit(None, pl.String),
-            duplicate_of=pl.lit(None, pl.String),
-            similarity=pl.lit(None, pl.Float64),
-        )
+    decisions = pl.concat([exact, near.drop("_first_id")]).cast(
+        {"dedup_reason": pl.String, "duplicate_of": pl.String, "similarity": pl.Float64}
     )
-    kept = survivors.filter(~pl.Series(drop_near)).sort("_input").drop(helper)
+    indexed = qa.with_columns(_input=pl.int_range(pl.len(), dtype=pl.Int64))
+    dropped = indexed.join(decisions, on="_input").sort("_input").drop("_input")
+    kept = indexed.filter(~pl.col("_input").is_in(decisions["_input"].implode())).drop("_input")
     return kept, dropped
