@@ -19,7 +19,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import polars as pl
 from dagster import (
@@ -45,6 +45,7 @@ discipline_partitions = DynamicPartitionsDefinition(name=DISCIPLINE_PARTITIONS)
 discipline_backfill_policy = BackfillPolicy.single_run()
 
 R = TypeVar("R")
+T = TypeVar("T")
 SPLIT_COLUMN = "discipline"
 PROGRESS_LOGGER = "linkqa_pipelines.progress"
 """Each discipline a step finishes is logged here (`extra`: linkqa_step, linkqa_partition) at INFO,
@@ -131,11 +132,12 @@ class DisciplineContext(AssetExecutionContext):
     The metadata is gathered and handed to Dagster once per output (`flush`, with the row
     count): each call validates the key against the instance's dynamic partitions."""
 
-    def __init__(self, context: AssetExecutionContext, key: str) -> None:
+    def __init__(self, context: AssetExecutionContext, key: str, step_cache: dict[str, Any] | None = None) -> None:
         super().__init__(context.op_execution_context)
         self._run_context = context
         self._key = key
         self._gathered: dict[AssetKey, dict[str, Any]] = {}
+        self.step_cache = step_cache  # shared by the disciplines of a multi-discipline step
 
     @property
     def partition_key(self) -> str:
@@ -236,8 +238,31 @@ def _concat(outputs: Sequence[Any]) -> Any:
     return pl.concat(outputs, how="vertical_relaxed")
 
 
-def _run_one(body: Callable[..., R], context: AssetExecutionContext, key: str, args: Any, inputs: Any) -> R:
-    view = DisciplineContext(context, key)
+def once_per_step(context: AssetExecutionContext, name: str, make: Callable[[], T]) -> Callable[[], T] | None:
+    """In a step that runs several disciplines: a getter of `make()`, computed on first use and then
+    shared by them all (work on an unpartitioned input that each discipline would repeat). None in
+    a one-discipline step, where there is nothing to share."""
+    cache = context.step_cache if isinstance(context, DisciplineContext) else None
+    if cache is None:
+        return None
+
+    def get() -> T:
+        if name not in cache:
+            cache[name] = make()
+        return cast(T, cache[name])
+
+    return get
+
+
+def _run_one(
+    body: Callable[..., R],
+    context: AssetExecutionContext,
+    key: str,
+    args: Any,
+    inputs: Any,
+    step_cache: dict[str, Any] | None = None,
+) -> R:
+    view = DisciplineContext(context, key, step_cache)
     output = body(view, *args, **inputs)
     view.flush(output)
     step = context.op_execution_context.op.name
@@ -265,14 +290,12 @@ def per_discipline(body: Callable[..., R]) -> Callable[..., R]:
         log = _DisciplineLog()
         context.log.addFilter(log)
         outputs: list[Any] = []
+        step_cache: dict[str, Any] = {}
         try:
             for key in keys:
                 log.key = key
-                outputs.append(
-                    _run_one(
-                        body, context, key, args, {n: _rows_of(v, key) if n in split else v for n, v in shared.items()}
-                    )
-                )
+                sliced = {n: _rows_of(v, key) if n in split else v for n, v in shared.items()}
+                outputs.append(_run_one(body, context, key, args, sliced, step_cache))
         finally:
             context.log.removeFilter(log)
         if log.lines:

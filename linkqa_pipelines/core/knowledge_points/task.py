@@ -3,7 +3,7 @@ answer, the answer check, and the KP link frame built from whatever succeeded.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -51,12 +51,24 @@ def kp_requests(seeds: pl.DataFrame, discipline_name: str) -> list[ChatRequest]:
     ]
 
 
-def kp_task(seeds: pl.DataFrame, corpus: pl.DataFrame, discipline: str) -> ModelTask:
-    """The task for one discipline's seeds; the offline extractor sees the whole seed corpus (IDF)."""
+def kp_task(
+    seeds: pl.DataFrame,
+    corpus: pl.DataFrame,
+    discipline: str,
+    corpus_answers: Callable[[], Mapping[str, dict[str, Any]]] | None = None,
+) -> ModelTask:
+    """The task for one discipline's seeds; the offline extractor sees the whole seed corpus (IDF).
+
+    `corpus_answers` gives `offline_kp_answers(corpus, corpus)` (computed once and shared by the
+    disciplines of one run: each call tokenizes the whole corpus, and a seed's answer is the same
+    whichever seeds are asked with it)."""
 
     def offline(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | None]:
         ids = [p["seed_id"] for p in payloads]
-        answers = offline_kp_answers(seeds.filter(pl.col("seed_id").is_in(ids)), corpus=corpus)
+        if corpus_answers is not None:
+            answers = corpus_answers()
+        else:
+            answers = offline_kp_answers(seeds.filter(pl.col("seed_id").is_in(ids)), corpus=corpus)
         empty: dict[str, Any] = {
             "knowledge_points": [],
             "discipline": discipline,

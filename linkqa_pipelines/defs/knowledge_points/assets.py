@@ -5,11 +5,12 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetOut, AssetsDefinition, multi_asset
 
 from linkqa_pipelines.core.knowledge_points import build_catalog
-from linkqa_pipelines.core.knowledge_points.task import STAGE, kp_links, kp_requests, kp_task
+from linkqa_pipelines.core.knowledge_points.task import STAGE, kp_links, kp_requests, kp_task, offline_kp_answers
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
 from linkqa_pipelines.lib.metadata import counts_table, table_out, table_preview
 from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, model_stage_asset, run_task, task_metadata
+from linkqa_pipelines.lib.partitions import once_per_step
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 KINDS = {"polars", "parquet"}
@@ -33,7 +34,11 @@ def build_kp_extraction(placement: ModelPlacement) -> AssetsDefinition:
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         discipline = context.partition_key
         name = load_taxonomy().discipline(discipline).name
-        task = kp_task(seed_qa, seed_sources.collect(), discipline)
+        corpus = seed_sources.collect()
+        # offline answers of the whole corpus once for every discipline of the run: each extraction
+        # tokenizes the whole corpus for its document frequencies
+        shared = once_per_step(context, "kp_corpus_answers", lambda: offline_kp_answers(corpus, corpus))
+        task = kp_task(seed_qa, corpus, discipline, shared)
         outcome = run_task(context, llm, lake, task, kp_requests(seed_qa, name))
         links = kp_links(outcome)
         per_seed = links.group_by("seed_id").len()
