@@ -21,6 +21,15 @@ What counts as overlap (the spec the filter here and the independent audit in `a
   Shorter questions are too generic alone and are matched as part of their item's text.
 Every QA text is checked with both tokenisations, so an English item copied into a Chinese
 question is found too.
+
+Lookup (columnar, no Python loop per gram; 1M items in ~23 CPU-seconds against 30k benchmark
+items, bench/decontamination.py): per batch of rows and tokenisation, one prefix sum gives the
+hash of every window over contiguous slices; a bitmap over the index's hashes (16 bits per
+entry) discards the ~94% of windows that are certainly not indexed, and only the rest meet the
+exact sorted lookup. Short items are reached through an anchor (the hash of their first
+`min_words`/`min_chars` tokens) instead of one hashing pass per item length. The character pass
+skips texts with no Han character when every character-mode entry holds one, which is exact:
+such an entry can only match a window that contains its Han character.
 """
 
 from __future__ import annotations
@@ -343,7 +352,8 @@ def _candidate_windows(
     if not found:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint64)
-    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))  # type: ignore[return-value]
+    text, pos, ks, h = (np.concatenate([f[i] for f in found]) for i in range(4))
+    return text, pos, ks, h
 
 
 def find_contaminated(
