@@ -1,13 +1,14 @@
 """Benchmark: where a whole offline `linkqa run` spends its time, today against a baseline commit.
 
 Run by hand:  .venv/bin/python bench/pipeline_overhead.py [--data sample|cmmlu-mmlu] [--baseline REV|none]
-                                                          [--sizes 0.25,0.5,1]
+                                                          [--today REV] [--sizes 0.25,0.5,1]
 
 Each side is a real `linkqa run` in a child process (offline backend, fresh LINKQA_HOME): the
-code of today's working tree, and the code of `--baseline` exported with `git archive` into a
-temporary folder (default: the parent of the commit that made stages one run over all their
-disciplines, i.e. the per-partition runs). Both use the same virtualenv, and each side's numba
-cache is warmed first by a one-discipline run, so neither pays for JIT compilation a user pays once.
+code of today's working tree (or of `--today REV`), and the code of `--baseline`, each revision
+exported with `git archive` into a temporary folder (baseline default: the parent of the commit
+that made stages one run over all their disciplines, i.e. per-partition runs). Both use the
+same virtualenv, and each side's numba cache is warmed first by a one-discipline run, so neither
+pays for JIT compilation a user pays once.
 
 Times come from the Dagster instance each run records: per stage (job), its runs, their wall
 time and their steps' time (STEP_START to STEP_SUCCESS: the assets' bodies, their IO and their
@@ -50,6 +51,7 @@ class Measured:
     runs: dict[str, int] = field(default_factory=dict[str, int])
     run_seconds: dict[str, float] = field(default_factory=dict[str, float])
     step_seconds: dict[str, float] = field(default_factory=dict[str, float])
+    by_step: dict[str, float] = field(default_factory=dict[str, float])  # per step key, over all runs
 
     @property
     def steps_total(self) -> float:
@@ -143,10 +145,11 @@ def read_instance(label: str, home: Path, seconds: float, cpu_seconds: float) ->
             out.run_seconds[run.job_name] = out.run_seconds.get(run.job_name, 0.0) + (
                 (stats.end_time or 0) - (stats.start_time or 0)
             )
-            steps = sum(
-                (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run.run_id) if s.end_time
-            )
-            out.step_seconds[run.job_name] = out.step_seconds.get(run.job_name, 0.0) + steps
+            for step in instance.get_run_step_stats(run.run_id):
+                if step.end_time and step.start_time:
+                    took = step.end_time - step.start_time
+                    out.step_seconds[run.job_name] = out.step_seconds.get(run.job_name, 0.0) + took
+                    out.by_step[step.step_key] = out.by_step.get(step.step_key, 0.0) + took
     out.runs = dict(runs)
     return out
 
@@ -171,6 +174,9 @@ def print_table(results: list[Measured]) -> None:
         print(f"{job:<28}{cells}")
     print("-" * len(head))
     for r in results:
+        slowest = sorted(r.by_step.items(), key=lambda kv: -kv[1])[:6]
+        print(f"{r.label:<10} slowest steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
+    for r in results:
         print(
             f"{r.label:<10} seeds {r.seeds:>7,}  wall {r.seconds:7.1f} s (CPU {r.cpu_seconds:7.1f} s)  "
             f"in steps {r.steps_total:7.1f} s  "
@@ -182,13 +188,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=["sample", "cmmlu-mmlu"], default="sample")
     parser.add_argument("--baseline", default=None, help="git revision to compare with ('none': today only)")
+    parser.add_argument("--today", default=None, help="measure this git revision instead of the working tree")
     parser.add_argument("--sizes", default="", help="fractions of the subject files for the linearity table")
     args = parser.parse_args()
 
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="linkqa-overhead-") as tmp:
         work = Path(tmp)
-        results = [measure("today", ROOT, work, seed_files(args.data))]
+        today = ROOT if args.today is None else export(args.today, work / "today-code")
+        results = [measure("today", today, work, seed_files(args.data))]
         if args.baseline != "none":
             rev = args.baseline or baseline_commit()
             short = subprocess.check_output(["git", "rev-parse", "--short", rev], cwd=ROOT, text=True).strip()
@@ -200,7 +208,7 @@ def main() -> None:
             print(f"{'fraction':>9}{'seeds':>9}{'wall s':>9}{'CPU s':>9}{'steps s':>9}{'CPU s per 1k seeds':>20}")
             for fraction in (float(x) for x in args.sizes.split(",")):
                 home = work / f"home-size-{fraction}"
-                timing = linkqa_run(ROOT, home, work / "numba-today", seed_files("cmmlu-mmlu", fraction), [])
+                timing = linkqa_run(today, home, work / "numba-today", seed_files("cmmlu-mmlu", fraction), [])
                 m = read_instance(f"{fraction:g}", home, *timing)
                 per_k = 1000 * m.cpu_seconds / m.seeds
                 cells = f"{m.seconds:>9.1f}{m.cpu_seconds:>9.1f}{m.steps_total:>9.1f}{per_k:>20.2f}"
