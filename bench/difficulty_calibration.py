@@ -8,10 +8,10 @@ Labelled sets (`reference_labels`): MATH test levels 1-5; MMLU test grade by sub
 one. GSM8K (grade school, no label) is shown as a level distribution.
 
 Methods, each with the labels hidden from it (subject, source and ref_difficulty blanked):
-- today / seeds: `offline_seed_difficulty` (KP stage) and the v1 surface heuristic on the seed as
-  a one-part item;
-- new / seeds: the calibrated estimator, cross-validated — 5 folds by item, and for MMLU/CMMLU
-  also 5 folds by subject (a subject never in its own training fold); held-out predictions only;
+- today / seeds: the v1 surface heuristic on the seed as a one-part item (the v1 calibrated
+  estimator's figures are in the README's difficulty section);
+- new / seeds: the calibrated estimator, cross-validated — 5 folds by item, and leave one subject
+  out (a subject never in its own training fold: MATH type, MMLU/CMMLU subject); held-out predictions only;
 - composition: items composed (by the real offline composer) from 2-3 MATH seeds of known level;
   today's surface heuristic vs the new composition rule on held-out seed estimates, against the
   hardest and the mean seed level, plus how often an all-easy composition (parts <= 2) lands >= 4;
@@ -39,6 +39,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from linkqa_pipelines.core.difficulty.calibrated import (
     CALIBRATED_MODEL,
+    RIDGE,
     CalibratedWeights,
     balanced_weights,
     fit_weights,
@@ -48,7 +49,6 @@ from linkqa_pipelines.core.difficulty.calibrated import (
 )
 from linkqa_pipelines.core.difficulty.composition import conjunction_level
 from linkqa_pipelines.core.difficulty.heuristic import surface_difficulty
-from linkqa_pipelines.core.knowledge_points import offline_seed_difficulty
 from linkqa_pipelines.core.seeds import iter_source_files, normalise_seeds, read_source
 from linkqa_pipelines.core.synthesis import offline_synthesis
 from linkqa_pipelines.taxonomy import load_taxonomy
@@ -96,6 +96,13 @@ def folds(keys: pl.Series) -> npt.NDArray[np.int64]:
     return np.array([int(hashlib.sha1(k.encode()).hexdigest(), 16) % FOLDS for k in keys], dtype=np.int64)
 
 
+def by_subject(labelled: pl.DataFrame) -> npt.NDArray[np.int64]:
+    """One fold per (label set, subject): every item is predicted by weights fit without any item
+    of its subject — MATH's seven types, MMLU's and CMMLU's subjects — which is what an unseen
+    subject meets."""
+    return labelled.select(pl.struct("label_set", "subject").rank("dense") - 1).to_series().to_numpy().astype(np.int64)
+
+
 def cross_validated(
     features: pl.DataFrame, labels: pl.DataFrame, fold: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
@@ -103,7 +110,7 @@ def cross_validated(
     y = labels["label"].to_numpy().astype(np.float64)
     w = balanced_weights(labels["label_set"], labels["label"])
     out = np.empty(len(y))
-    for k in range(FOLDS):
+    for k in np.unique(fold).tolist():
         train = pl.Series(fold != k)
         model = fit_weights(features.filter(train), y[fold != k], w[fold != k])
         out[fold == k] = model.predict(features.filter(~train))
@@ -139,7 +146,7 @@ def compose_items(math: pl.DataFrame, n_items: int, rng: np.random.Generator) ->
         }
         for i, p in enumerate(picks)
     ]
-    answers = offline_synthesis(payloads)
+    answers = [reply["items"][0] for reply in offline_synthesis(payloads)]
     qa = pl.DataFrame(
         {
             "qa_id": [f"bench{i}" for i in range(n_items)],
@@ -236,10 +243,6 @@ def main(argv: list[str] | None = None) -> None:
     def show(name: str, value: npt.NDArray[np.float64], level: npt.NDArray[np.int64] | None = None) -> None:
         report(name, labels, value, to_level(value) if level is None else level)
 
-    today = offline_seed_difficulty(blind)["difficulty"].cast(pl.Float64).to_numpy()
-    show("today: offline_seed_difficulty (KP stage), labels hidden", today)
-    as_shipped = offline_seed_difficulty(labelled)["difficulty"].cast(pl.Float64).to_numpy()
-    show("today: offline_seed_difficulty as shipped (reads subject/ref_difficulty: not an estimator)", as_shipped)
     one_part = blind.select(
         "question", "choices", qa_id="seed_id", kp_ids=pl.concat_list(pl.lit("k")), seed_ids=pl.concat_list("seed_id")
     )
@@ -250,12 +253,9 @@ def main(argv: list[str] | None = None) -> None:
 
     by_item = cross_validated(features, labels, folds(labels["seed_id"]))
     show(f"new: {CALIBRATED_MODEL}, held out (5 folds by item)", by_item)
-    subject_key = labelled.select(
-        pl.when(pl.col("label_set") == "math_level").then(pl.col("seed_id")).otherwise(pl.col("subject"))
-    ).to_series()
     show(
-        f"new: {CALIBRATED_MODEL}, held out (5 folds by subject for MMLU/CMMLU)",
-        cross_validated(features, labels, folds(subject_key)),
+        f"new: {CALIBRATED_MODEL}, held out (leave one subject out: MATH type, MMLU/CMMLU subject)",
+        cross_validated(features, labels, by_subject(labelled)),
     )
 
     gsm = hidden(seeds.filter(pl.col("adapter") == "gsm8k_jsonl"))
@@ -289,9 +289,10 @@ def refit(features: pl.DataFrame, labels: pl.DataFrame) -> CalibratedWeights:
         labels["label"].to_numpy().astype(np.float64),
         balanced_weights(labels["label_set"], labels["label"]),
         fitted_on=(
-            f"ridge (lambda 1) per regime on {labels.height} labelled items ({counts}); each label set weighs the "
-            "same, split equally over its labels; subject/source/ref_difficulty hidden; "
-            "bench/difficulty_calibration.py --refit"
+            f"ridge (lambda {RIDGE} per unit weight) per regime on {labels.height} labelled items ({counts}); "
+            "each label set weighs the same, split equally over its labels; intercept fixed at the scale midpoint; "
+            "without a solution: no number/formula features (subject proxies); vocabulary rarity from wordfreq's "
+            "general lists; subject/source/ref_difficulty hidden; bench/difficulty_calibration.py --refit"
         ),
     )
 

@@ -5,10 +5,14 @@ It reads only the item's text — question, choices and worked solution — neve
 source file or `ref_difficulty` (the bench measures it with those hidden; a pipeline that has a
 human label may prefer it, see `seed_levels`). The features (`FEATURES`, computed columnar by
 `text_features`) are: length of the question, the choices and the solution; reasoning steps and
-equations in the solution; formulas, LaTeX commands and advanced notation; numbers; vocabulary
-rarity (word length, long-word share, rare Chinese characters); and cue phrases of reasoning
-("prove", "find all", "求证") or of recall ("is called", "是指"). The weights live in
-`data/difficulty_weights.yaml`, fit by ridge regression (`fit_weights`) to MATH levels 1-5
+equations in the solution; sentence count and length, clauses; numbers, operations, formulas and
+advanced notation; option structure (numeric options, length spread), negation and statement
+lists; vocabulary rarity from a general word-frequency list (wordfreq, shipped with the package:
+share of rare words or Han characters and mean Zipf frequency) rather than any subject's words.
+Without a solution (MMLU-style items) the number/formula features are left out: there they name
+the subject more than its difficulty. The weights live in
+`data/difficulty_weights.yaml`, fit by ridge regression (`fit_weights`, intercept fixed at the
+scale midpoint) to MATH levels 1-5
 and to the MMLU/CMMLU grade a subject name states (elementary 2, high school 3, college and
 professional 4) with each source weighted equally; `bench/difficulty_calibration.py --refit`
 refits and rewrites the file (the file records how). A raw prediction is stretched to the label
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -26,9 +31,14 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import wordfreq  # pyright: ignore[reportMissingTypeStubs]
 import yaml
 
-CALIBRATED_MODEL = "offline-calibrated-v1"
+CALIBRATED_MODEL = "offline-calibrated-v2"
+MIDPOINT = 3.0
+"""Every model's intercept and centre: the middle of the 1-5 scale, not the mean label of the
+fit. A fitted intercept moves against whichever subjects the fit did not see (hold out a
+college subject and the mean label drops), which is what made v1 fail on unseen subjects."""
 WEIGHTS_FILE = "difficulty_weights.yaml"
 
 _CJK = r"\p{Han}"
@@ -41,18 +51,14 @@ _ADVANCED = (
 )
 _NUMBER = r"\d+(?:[.,]\d+)*"
 _STEP = r"\n|[.;。；](?:\s|$)|<<|\\\\"
-_REASONING = (
-    r"(?i)\b(?:prove|show that|find all|how many|for (?:all|every|each)|suppose|assume|if and only if|"
-    r"such that|determine|compute|evaluate|smallest|largest|greatest|least|maximum|minimum|probability|"
-    r"expected value|at least|at most|distinct|integers?|real numbers?|sequence|polynomial|remainder)\b"
-    r"|证明|求证|求|设|若|使得|最大|最小|概率|至少|至多|整数|函数|数列"
-)
-_RECALL = (
-    r"(?i)\b(?:is called|is known as|refers? to|is defined as|is the term|which of the following is (?:a|an|the)|"
-    r"who (?:was|is)|what is the name|main function|primarily|best describes?|example of)\b"
-    r"|是指|称为|叫做|属于|是什么|的是哪|主要"
-)
+_SENTENCE = r"[.?!。？！](?:\s|$)"
+_OPERATION = r"[+\-*/^×÷=<>≤≥]|\\(?:frac|cdot|times|div|sqrt|le|ge|leq|geq)\b"
+_NEGATION = r"\b(?:NOT|EXCEPT|LEAST|false|incorrect)\b|不正确|错误|不是|不属于"
 _STATEMENTS = r"(?m)^\s*(?:I{1,3}V?|IV|Statement \d)[.:)]|Statement \d\s*\|"
+_RARE_ZIPF = 2.0
+"""A Latin word below Zipf 2 (under 1 in 10 million words of general text) counts as rare."""
+_RARE_HAN_ZIPF = 3.0
+"""A Han character below Zipf 3 in the general Chinese list counts as rare."""
 
 FEATURES: tuple[str, ...] = (
     "q_len",
@@ -61,18 +67,31 @@ FEATURES: tuple[str, ...] = (
     "has_sol",
     "sol_steps",
     "sol_equations",
-    "formulas",
+    "sentences",
+    "sentence_len",
+    "clauses",
+    "numbers",
+    "operations",
     "latex",
     "advanced",
-    "numbers",
-    "word_len",
-    "long_words",
-    "cjk_share",
-    "reasoning_cues",
-    "recall_cues",
+    "numeric_options",
+    "option_spread",
+    "negation",
     "statements",
-    "questions",
+    "word_len",
+    "rare_words",
+    "vocab_zipf",
 )
+
+_SUBJECT_PROXIES = ("numbers", "operations", "latex", "advanced", "numeric_options")
+"""Features that, without a worked solution, mostly say *which subject* an item is from (MMLU's
+only elementary subject is mathematics, so numbers there mean "easy"); left out of the
+without-solution model so that it transfers to subjects it never saw."""
+
+REGIME_FEATURES: dict[str, tuple[str, ...]] = {
+    "with_solution": FEATURES,
+    "without_solution": tuple(f for f in FEATURES if f not in _SUBJECT_PROXIES and not f.startswith("sol")),
+}
 
 
 def _units(text: pl.Expr) -> pl.Expr:
@@ -80,42 +99,95 @@ def _units(text: pl.Expr) -> pl.Expr:
     return text.str.count_matches(r"[A-Za-z0-9]+") + text.str.count_matches(_CJK) * (2.0 / 3.0)
 
 
+@lru_cache(maxsize=1)
+def _zipf_table() -> pl.DataFrame:
+    """(token, zipf) from wordfreq's general-purpose frequency lists, shipped with the package
+    (no download): lower-case Latin words of English and single Han characters of Chinese.
+    Zipf = log10 of frequency per billion words; a common word is ~5-7, a rare one < 2."""
+    frames = [
+        pl.DataFrame(
+            {"token": list(freqs), "zipf": np.log10(np.fromiter(freqs.values(), dtype=np.float64) * 1e9)},
+            schema={"token": pl.String, "zipf": pl.Float64},
+        ).filter(pl.col("token").str.contains(pattern))
+        for freqs, pattern in (
+            (wordfreq.get_frequency_dict("en"), r"^[a-z]{2,}$"),
+            (wordfreq.get_frequency_dict("zh"), rf"^{_CJK}$"),
+        )
+    ]
+    return pl.concat(frames).unique("token", keep="first")
+
+
+def _vocabulary(text: pl.Expr, frame: pl.DataFrame) -> pl.DataFrame:
+    """(rare_words, vocab_zipf) per row: the share of rare tokens and the mean Zipf frequency of
+    the text's Latin words and Han characters (a token missing from the list counts as Zipf 0).
+    Rarity is read from general text, not from any subject's vocabulary."""
+    tokens = (
+        frame.select(row=pl.int_range(pl.len()), token=text.str.to_lowercase().str.extract_all(rf"[a-z]{{2,}}|{_CJK}"))
+        .explode("token")
+        .drop_nulls("token")
+        .join(_zipf_table(), on="token", how="left")
+        .with_columns(pl.col("zipf").fill_null(0.0))
+    )
+    han = pl.col("token").str.contains(rf"^{_CJK}$")
+    rare = pl.when(han).then(pl.col("zipf") < _RARE_HAN_ZIPF).otherwise(pl.col("zipf") < _RARE_ZIPF)
+    per_row = tokens.group_by("row").agg(rare_words=rare.mean(), vocab_zipf=pl.col("zipf").mean())
+    return (
+        pl.DataFrame({"row": np.arange(frame.height, dtype=np.int64)})
+        .join(per_row, on="row", how="left")
+        .sort("row")
+        .select(pl.col("rare_words", "vocab_zipf").fill_null(0.0))
+    )
+
+
 def text_features(frame: pl.DataFrame, *, solution: str = "explanation") -> pl.DataFrame:
     """The `FEATURES` columns (Float64) of a frame with question, optional choices (list) and an
     optional worked-solution column named `solution` (seeds: explanation; QA: rationale)."""
     cols = frame.columns
-    choices = pl.col("choices").list.join(" ").fill_null("") if "choices" in cols else pl.lit("", dtype=pl.String)
-    n_choices = pl.col("choices").list.len().fill_null(0) if "choices" in cols else pl.lit(0)
+    has_choices = "choices" in cols
+    choices = pl.col("choices").list.join(" ").fill_null("") if has_choices else pl.lit("", dtype=pl.String)
+    n_choices = pl.col("choices").list.len().fill_null(0) if has_choices else pl.lit(0)
     sol = pl.col(solution).fill_null("") if solution in cols else pl.lit("", dtype=pl.String)
     question = pl.col("question").fill_null("")
     text = pl.concat_str([question, choices], separator=" ")
     everything = pl.concat_str([text, sol], separator=" ")
     words = text.str.extract_all(_LATIN_WORD)
     n_words = words.list.len()
-    cjk = text.str.count_matches(_CJK)
+    sentences = question.str.count_matches(_SENTENCE)
     log1p = pl.Expr.log1p
-    return frame.select(
+    options = (
+        (
+            pl.col("choices").list.eval(pl.element().str.contains(r"^[\s$\\(\-]*[\d.]")).list.mean().fill_null(0.0),
+            pl.col("choices").list.eval(pl.element().str.len_chars().log1p()).list.std().fill_null(0.0),
+        )
+        if has_choices
+        else (pl.lit(0.0), pl.lit(0.0))
+    )
+    surface = frame.select(
         q_len=log1p(_units(question)),
         choice_len=log1p(_units(choices) / pl.max_horizontal(n_choices, pl.lit(1))),
         sol_len=log1p(_units(sol)),
         has_sol=(sol.str.len_chars() > 0).cast(pl.Float64),
         sol_steps=log1p(sol.str.count_matches(_STEP)),
         sol_equations=log1p(sol.str.count_matches("=")),
-        formulas=log1p(everything.str.count_matches(r"\$+") / 2 + everything.str.count_matches(r"[=<>≤≥]")),
+        sentences=log1p(sentences),
+        sentence_len=log1p(_units(question) / (sentences + 1)),
+        clauses=log1p(question.str.count_matches(r"[,;，；、]")),
+        numbers=log1p(text.str.count_matches(_NUMBER)),
+        operations=log1p(everything.str.count_matches(_OPERATION)),
         latex=log1p(everything.str.count_matches(_LATEX_CMD)),
         advanced=log1p(everything.str.count_matches(_ADVANCED)),
-        numbers=log1p(text.str.count_matches(_NUMBER)),
-        word_len=pl.when(n_words > 0).then(words.list.eval(pl.element().str.len_chars()).list.mean()).otherwise(0.0),
-        long_words=pl.when(n_words > 0)
-        .then(words.list.eval(pl.element().str.len_chars() >= 10).list.sum() / n_words)
-        .otherwise(0.0),
-        cjk_share=cjk / pl.max_horizontal(_units(text), pl.lit(1.0)),
-        reasoning_cues=log1p(everything.str.count_matches(_REASONING)),
-        recall_cues=log1p(text.str.count_matches(_RECALL)),
+        numeric_options=options[0],
+        option_spread=options[1],
+        negation=log1p(text.str.count_matches(_NEGATION)),
         statements=log1p(text.str.count_matches(_STATEMENTS)),
-        questions=log1p(question.str.count_matches(r"[?？]")),
-    ).cast(pl.Float64)
+        word_len=pl.when(n_words > 0).then(words.list.eval(pl.element().str.len_chars()).list.mean()).otherwise(0.0),
+    )
+    return pl.concat([surface, _vocabulary(text, frame)], how="horizontal").select(FEATURES).cast(pl.Float64)
 
+
+RIDGE = 1.0
+"""Ridge penalty per unit of total sample weight: strong enough that no single feature carries a
+subject (checked by the bench's folds by subject)."""
 
 REGIMES: tuple[str, ...] = ("with_solution", "without_solution")
 """Items that carry a worked solution (MATH, GSM8K, synthesized QA) and items that do not
@@ -218,26 +290,34 @@ def load_weights(path: Path | str | None = None) -> CalibratedWeights:
 
 
 def _fit_linear(
-    x: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], sample_weight: npt.NDArray[np.float64], ridge: float
+    x: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64],
+    ridge: float,
+    used: Sequence[str],
 ) -> LinearModel:
+    """Weighted ridge on the standardised `used` features (the others get coefficient 0); the
+    penalty `ridge` is per unit of total weight, so it does not weaken as the data grows."""
+    cols = [FEATURES.index(f) for f in used]
     w = sample_weight / sample_weight.sum()
-    mean = w @ x
-    std = np.sqrt(w @ (x - mean) ** 2)
+    xs = x[:, cols]
+    mean = w @ xs
+    std = np.sqrt(w @ (xs - mean) ** 2)
     std[std < 1e-9] = 1.0
-    z = (x - mean) / std
-    y_mean = float(w @ labels)
+    z = (xs - mean) / std
     zw = z * w[:, None]
-    gram: npt.NDArray[np.float64] = z.T @ zw + ridge / len(labels) * np.eye(z.shape[1])
-    rhs: npt.NDArray[np.float64] = zw.T @ (labels - y_mean)
+    gram: npt.NDArray[np.float64] = z.T @ zw + ridge * np.eye(len(cols))
+    rhs: npt.NDArray[np.float64] = zw.T @ (labels - float(w @ labels))
     coef = cast(npt.NDArray[np.float64], np.linalg.solve(gram, rhs))
     spread = float(np.sqrt(w @ (z @ coef) ** 2))
-    label_spread = float(np.sqrt(w @ (labels - y_mean) ** 2))
+    label_spread = float(np.sqrt(w @ (labels - float(w @ labels)) ** 2))
+    fitted = dict(zip(used, zip(coef.tolist(), mean.tolist(), std.tolist(), strict=True), strict=True))
     return LinearModel(
-        intercept=y_mean,
-        coef=dict(zip(FEATURES, coef.tolist(), strict=True)),
-        mean=dict(zip(FEATURES, mean.tolist(), strict=True)),
-        std=dict(zip(FEATURES, std.tolist(), strict=True)),
-        centre=y_mean,
+        intercept=MIDPOINT,
+        coef={f: fitted[f][0] if f in fitted else 0.0 for f in FEATURES},
+        mean={f: fitted[f][1] if f in fitted else 0.0 for f in FEATURES},
+        std={f: fitted[f][2] if f in fitted else 1.0 for f in FEATURES},
+        centre=MIDPOINT,
         scale=label_spread / spread if spread > 0 else 1.0,
     )
 
@@ -247,17 +327,18 @@ def fit_weights(
     labels: npt.NDArray[np.float64],
     sample_weight: npt.NDArray[np.float64],
     *,
-    ridge: float = 1.0,
+    ridge: float = RIDGE,
     fitted_on: str = "",
 ) -> CalibratedWeights:
-    """Weighted ridge regression of `labels` (1-5 scale) on standardised `FEATURES`, per regime."""
+    """Weighted ridge regression of `labels` (1-5 scale) on standardised features, per regime
+    (`REGIME_FEATURES` names the features each regime may use)."""
     x = features.select(FEATURES).to_numpy().astype(np.float64)
     with_sol = features["has_sol"].to_numpy() > 0
     models: dict[str, LinearModel] = {}
     for regime, rows in (("with_solution", with_sol), ("without_solution", ~with_sol)):
         if not rows.any():
             raise ValueError(f"fit_weights: no labelled item in regime {regime}")
-        models[regime] = _fit_linear(x[rows], labels[rows], sample_weight[rows], ridge)
+        models[regime] = _fit_linear(x[rows], labels[rows], sample_weight[rows], ridge, REGIME_FEATURES[regime])
     return CalibratedWeights(models=models, fitted_on=fitted_on)
 
 

@@ -158,7 +158,7 @@ def _scored(score: pl.Expr, why: str) -> pl.Expr:
 def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The calibrated offline level in the judge's answer shape. Dimensions are read off the
     same evidence, labelled as such: prior knowledge = the hardest part's level, reasoning steps
-    = the combined level, computation from formulas and advanced notation, conceptual depth =
+    = the combined level, computation from operations and advanced notation, conceptual depth =
     the overall level, ambiguity not assessed (1)."""
     if not payloads:
         return []
@@ -176,7 +176,7 @@ def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     feats = text_features(frame, solution="rationale")
     tag = f"{OFFLINE_DIFFICULTY_MODEL}, not a model judgement"
     rows = (
-        frame.with_columns(raw=raw, formulas=feats["formulas"], advanced=feats["advanced"])
+        frame.with_columns(raw=raw, operations=feats["operations"], advanced=feats["advanced"])
         .select(
             level=level_expr(pl.col("raw")).cast(pl.Int64),
             grade_level=level_expr(pl.col("raw")).cast(pl.Int64),
@@ -188,8 +188,8 @@ def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 ),
                 reasoning_steps=_scored(level_expr(pl.col("raw")), f"{tag}: level of the parts combined"),
                 computation=_scored(
-                    1 + (pl.col("formulas") > 0).cast(pl.Int64) * 2 + (pl.col("advanced") > 0).cast(pl.Int64),
-                    f"{tag}: formulas and advanced notation in the text",
+                    1 + (pl.col("operations") > 0).cast(pl.Int64) * 2 + (pl.col("advanced") > 0).cast(pl.Int64),
+                    f"{tag}: operations and advanced notation in the text",
                 ),
                 ambiguity=_scored(pl.lit(1), f"{tag}: not assessed offline"),
             ),
