@@ -8,15 +8,19 @@ a few seconds. The exact first line of every expected error is pinned.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from pathlib import Path
 
 import polars as pl
 import pytest
+from rich.console import Console
 
 from linkqa_pipelines import cli
 from linkqa_pipelines.cli.errors import CLIError
 from linkqa_pipelines.cli.run import check_graph_current
+from linkqa_pipelines.cli.stages import Materialized, StageResult
+from linkqa_pipelines.cli.summary import print_summary
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.defs.graph.version import GraphLock
 
@@ -202,3 +206,42 @@ def test_graph_lock_is_exclusive_against_readers_and_names_its_holder(tmp_path: 
         writer.shared()  # the writer now only reads: other readers may join
         with reader.shared(timeout=1), GraphLock(tmp_path) as other, pytest.raises(TimeoutError):
             other.exclusive(timeout=0.3)
+
+
+def test_summary_explains_where_rows_went_once_per_failure(linkqa_home: Path) -> None:
+    """Rows in/out per step with their reasons, each failure counted once, at full width."""
+    lake = Lake(linkqa_home)
+    lake.write(
+        "screened_qa_rejects",
+        pl.DataFrame({"qa_id": ["a", "b", "c"], "stage": ["dedup", "dedup", "decontamination"]}).with_columns(
+            reason=pl.Series(["exact_duplicate", "exact_duplicate", "benchmark_overlap"])
+        ),
+    )
+    seeds = [Materialized("seed_sources", None, {"dagster/row_count": 9, "rows_in": 10, "quarantined": 1})]
+    seeds.append(Materialized("seed_quarantine", None, {"dagster/row_count": 1, "quarantine_reasons": {}}))
+    walks = [
+        Materialized("walk_paths", "physics", {"dagster/row_count": 4}),
+        Materialized("walk_paths_unseeded", "physics", {"dagster/row_count": 2}),
+        Materialized(
+            "synthesized_qa",
+            "physics",
+            {"dagster/row_count": 3, "llm_requests": 4, "llm_failures": 1, "llm_failure_reasons": {"bad json": 1}},
+        ),
+        Materialized("qa_verification", "physics", {"dagster/row_count": 3}),
+        Materialized("difficulty_scored_qa", "physics", {"dagster/row_count": 3}),
+    ]
+    results = [
+        StageResult("ingest", (), 1.0, materialized=seeds),
+        StageResult("walks", ("physics",), 2.0, materialized=walks),
+        StageResult("screening", (), 1.0, materialized=[Materialized("screened_qa", None, {"dagster/row_count": 0})]),
+    ]
+    out = io.StringIO()
+    print_summary(Console(file=out, width=1000), results, 4.0)
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:6]]
+        for line in out.getvalue().splitlines()
+        if line.startswith("│ ") and len(line.split("│")) > 6
+    }
+    assert rows["walks"] == ["6", "4", "2", "2x path got fewer than two seeds"]
+    assert rows["synthesis"] == ["4", "3", "1", "1x bad json"]
+    assert rows["screening"] == ["3", "0", "3", "2x dedup: exact_duplicate; 1x decontamination: benchmark_overlap"]

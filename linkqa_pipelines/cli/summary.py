@@ -38,7 +38,8 @@ def _flow_table(results: Sequence[StageResult]) -> Any:
     for r in results:
         totals.update(r.rows)
     reasons: dict[str, Counter[str]] = {}
-    for f in (f for st in dict.fromkeys(r.stage for r in results) for f in stage_failures(st, results)):
+    stages = dict.fromkeys(r.stage for r in results)
+    for f in (f for st in stages for f in stage_failures(st, [r for r in results if r.stage == st])):
         asset_name = f.what.split(" ")[0]
         reasons.setdefault("ingest" if asset_name == "seed" else asset_name, Counter()).update(f.reasons)
     table = Table(title="Where rows went")
@@ -62,7 +63,7 @@ def _reject_reasons(table: str, stage: str | None) -> Counter[str]:
     """Reasons in a reject table (dedup, decontamination, verification, target mix), counted."""
     import polars as pl
 
-    from linkqa_pipelines.core.lake import Lake
+    from linkqa_pipelines.core.lake import Lake, LakeError
     from linkqa_pipelines.settings import linkqa_home
 
     try:
@@ -70,7 +71,7 @@ def _reject_reasons(table: str, stage: str | None) -> Counter[str]:
         if stage is not None:
             rows = rows.filter(pl.col("stage") == stage)
         counts = rows.group_by("stage", "reason").len().collect()
-    except (OSError, pl.exceptions.PolarsError):
+    except (OSError, LakeError, pl.exceptions.PolarsError):  # no such table yet: no reasons to show
         return Counter()
     return Counter({f"{st}: {reason}": n for st, reason, n in counts.iter_rows()})
 
