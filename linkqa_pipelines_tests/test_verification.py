@@ -262,7 +262,12 @@ def test_difficulty_solver_check_reads_the_stored_votes_without_new_calls(
     assert verification_calls == {"linkqa_verify": 21, "linkqa_refine": 2, "linkqa_synthesis": 1}
 
     no_enhance = {"ops": {"difficulty_scored_qa": {"config": {"enhance": False}}}}
-    scoring = ["difficulty_scored_qa", "difficulty_scored_qa_llm_failures", "difficulty_variant_votes"]
+    scoring = [
+        "difficulty_scored_qa",
+        "difficulty_scored_qa_llm_failures",
+        "difficulty_variant_votes",
+        "difficulty_rejected_variants",
+    ]
     assert materialize_assets(linkqa_home, scoring, partition=discipline, llm=llm, run_config=no_enhance).success
     difficulty_calls = _task_counts(server) - verification_calls
     assert difficulty_calls == {"linkqa_difficulty": 3}  # the judge, on the three items that passed; no vote
@@ -290,6 +295,9 @@ def test_difficulty_solver_check_reads_the_stored_votes_without_new_calls(
     assert variants.select("enhanced_from", "verification", "difficulty").rows() == [("qa_ok_0", "verified", 3)]
     variant_votes = lake.read("difficulty_variant_votes", [{"discipline": discipline}])
     assert variant_votes.height == 6 and variant_votes["qa_id"].n_unique() == 2  # the lost variant's votes kept
+    lost = lake.read("difficulty_rejected_variants", [{"discipline": discipline}])  # linked, with why
+    assert lost.height == 1 and lost["qa_id"][0] in set(variant_votes["qa_id"]) - set(variants["qa_id"])
+    assert lost["enhanced_from"][0] in by_id and lost["reject_reason"][0].startswith("failed verification")
     for path in linkqa_home.rglob("*"):
         if path.is_file() and path.suffix in {".parquet", ".json", ".sqlite", ".duckdb"}:
             assert b"sk-test-SECRET-verify-789" not in path.read_bytes(), path

@@ -13,6 +13,7 @@ from linkqa_pipelines.core.contracts import (
     SEED_SCHEMA,
     SYNTH_QA_SCHEMA,
 )
+from linkqa_pipelines.core.difficulty.enhance import REJECTED_VARIANT_SCHEMA
 from linkqa_pipelines.core.graph.build import KP_EDGE_SCHEMA, SEED_LINK_SCHEMA
 from linkqa_pipelines.core.llm.types import FAILURE_SCHEMA
 from linkqa_pipelines.core.release.decontamination import BENCHMARK_SCHEMA
@@ -52,6 +53,7 @@ TABLE_SCHEMAS: dict[str, Schema] = {
     "qa_verification_votes": VOTES_SCHEMA,
     "difficulty_scored_qa": SYNTH_QA_SCHEMA,
     "difficulty_variant_votes": VOTES_SCHEMA,
+    "difficulty_rejected_variants": REJECTED_VARIANT_SCHEMA,
     "benchmark_items": BENCHMARK_SCHEMA,
     "screened_qa": SYNTH_QA_SCHEMA,
     "screened_qa_rejects": REJECT_SCHEMA,

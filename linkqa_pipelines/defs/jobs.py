@@ -27,6 +27,7 @@ discipline_synthesis_job = define_asset_job(
         "difficulty_scored_qa",
         "difficulty_scored_qa_llm_failures",
         "difficulty_variant_votes",
+        "difficulty_rejected_variants",
     ),
 )
 screen_job = define_asset_job(

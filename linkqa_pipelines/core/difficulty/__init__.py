@@ -16,10 +16,12 @@ from linkqa_pipelines.core.difficulty.calibrated import CALIBRATED_MODEL, estima
 from linkqa_pipelines.core.difficulty.composition import OFFLINE_DIFFICULTY_MODEL, offline_difficulty
 from linkqa_pipelines.core.difficulty.enhance import (
     OFFLINE_ENHANCE_MODEL,
+    REJECTED_VARIANT_SCHEMA,
     build_enhance_requests,
     enhanced_frame,
     keep_harder,
     offline_enhance,
+    rejected_variants,
     validate_enhance,
 )
 from linkqa_pipelines.core.difficulty.judge import (
@@ -52,6 +54,7 @@ __all__ = [
     "MIX_REPORT_SCHEMA",
     "OFFLINE_DIFFICULTY_MODEL",
     "OFFLINE_ENHANCE_MODEL",
+    "REJECTED_VARIANT_SCHEMA",
     "DifficultyTargets",
     "build_enhance_requests",
     "build_judge_requests",
@@ -68,6 +71,7 @@ __all__ = [
     "offline_difficulty",
     "offline_enhance",
     "offline_judge",
+    "rejected_variants",
     "seed_levels",
     "select_to_target",
     "solver_answers",

@@ -29,6 +29,22 @@ from linkqa_pipelines.core.text import char_shingles, normalize_texts
 
 OFFLINE_ENHANCE_MODEL = OFFLINE_SYNTH_MODEL
 
+REJECTED_VARIANT_SCHEMA: dict[str, pl.DataType] = {
+    "qa_id": pl.String(),  # the variant
+    "enhanced_from": pl.String(),  # its original (kept in difficulty_scored_qa)
+    "discipline": pl.String(),
+    "language": pl.String(),
+    "question": pl.String(),
+    "model": pl.String(),
+    "verification": pl.String(),  # failed: it lost its own vote; else how its key stood
+    "agreement": pl.Float64(),
+    "difficulty": pl.Int8(),  # null when it failed verification before it was scored
+    "difficulty_method": pl.String(),
+    "original_difficulty": pl.Int8(),
+    "reject_reason": pl.String(),
+}
+"""One row per harder variant that was not kept, linked to its original, with why."""
+
 
 ENHANCE_SCHEMA: dict[str, Any] = {
     **SYNTH_ANSWER_SCHEMA,
@@ -316,6 +332,21 @@ def enhanced_frame(
         )
     schema = {**SYNTH_QA_SCHEMA, "enhanced_from": pl.String()}
     return conform(pl.DataFrame(rows, schema=schema), SYNTH_QA_SCHEMA)
+
+
+def rejected_variants(rejected: pl.DataFrame, originals: pl.DataFrame) -> pl.DataFrame:
+    """`REJECTED_VARIANT_SCHEMA` rows for variants that were not kept (`keep_harder`'s rejects
+    and those that failed verification), each with its original's level beside its own."""
+    frame = rejected.drop("original_difficulty", strict=False).join(
+        originals.select(pl.col("qa_id").alias("enhanced_from"), original_difficulty=pl.col("difficulty")),
+        on="enhanced_from",
+        how="left",
+        maintain_order="left",
+    )
+    missing = [c for c in REJECTED_VARIANT_SCHEMA if c not in frame.columns]
+    if missing:
+        raise ValueError(f"rejected_variants: rejected variants lack columns {missing}")
+    return frame.select([pl.col(c).cast(t) for c, t in REJECTED_VARIANT_SCHEMA.items()])
 
 
 def keep_harder(variants: pl.DataFrame, originals: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

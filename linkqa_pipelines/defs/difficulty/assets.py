@@ -19,6 +19,7 @@ from linkqa_pipelines.core.difficulty import (
     keep_harder,
     mix_report,
     offline_difficulty,
+    rejected_variants,
     solver_answers,
 )
 from linkqa_pipelines.core.llm import TaskOutcome
@@ -34,15 +35,17 @@ from linkqa_pipelines.lib.model_stage import ModelPlacement, failures_frame, mod
 
 STAGE = "difficulty_scored_qa"
 VARIANT_VOTES = "difficulty_variant_votes"
+REJECTED_VARIANTS = "difficulty_rejected_variants"
 
 
 @dataclass(frozen=True)
 class _Scored:
     """One discipline's output: the scored items and variants, the keyless votes on the variants,
-    every task outcome (for the failure ledger) and the metadata."""
+    the variants not kept (with why), every task outcome (for the failure ledger) and the metadata."""
 
     items: pl.DataFrame
     variant_votes: pl.DataFrame
+    rejected: pl.DataFrame
     outcomes: list[TaskOutcome]
     metadata: dict[str, Any]
 
@@ -111,6 +114,7 @@ def score_discipline(
             )
             variants, rejected = keep_harder(rescored, scored)
             rejected = pl.concat([lost, rejected], how="diagonal_relaxed")
+    rejected = rejected_variants(rejected, scored)
     out = pl.concat([scored.with_columns(enhanced_from=pl.lit(None, pl.String)), variants], how="diagonal_relaxed")
     supply = mix_report(out, DifficultyTargets(default=target)).filter(pl.col("difficulty").is_not_null())
     metadata = {
@@ -122,7 +126,9 @@ def score_discipline(
         ),
         "harder_variants_kept": variants.height,
         "harder_variants_rejected": rejected.height,
-        "rejected_variants": table_preview(rejected.select("enhanced_from", "qa_id", "reject_reason"), 10),
+        "rejected_variants": table_preview(
+            rejected.select("enhanced_from", "qa_id", "original_difficulty", "difficulty", "reject_reason"), 10
+        ),
         "supply_vs_target": table_preview(
             supply.select("difficulty", "target_share", "achieved_share", "items", "gap_points")
         ),
@@ -133,7 +139,7 @@ def score_discipline(
         **judge_meta,
         **enhance_meta,
     }
-    return _Scored(out, variant_votes, outcomes, metadata)
+    return _Scored(out, variant_votes, rejected, outcomes, metadata)
 
 
 def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
@@ -157,7 +163,13 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
                 placement.kinds,
                 "Keyless answers to the harder variants (the qa_verification_votes columns): their verification "
                 "and solver check.",
-            )
+            ),
+            REJECTED_VARIANTS: table_out(
+                REJECTED_VARIANTS,
+                placement.kinds,
+                "Harder variants not kept, each linked to its original (enhanced_from) with the reason: it lost "
+                "its own vote, or it did not score at least one level above its original.",
+            ),
         },
     )
     def difficulty_scored_qa(
@@ -171,7 +183,7 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
         seed_sources: pl.LazyFrame,
         kp_catalog: pl.DataFrame,
         kp_seed_links: pl.DataFrame,
-    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         result = score_discipline(
             context,
             config,
@@ -185,6 +197,6 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
             kp_seed_links,
         )
         context.add_output_metadata(result.metadata, output_name=STAGE)
-        return result.items, failures_frame(*result.outcomes), result.variant_votes
+        return result.items, failures_frame(*result.outcomes), result.variant_votes, result.rejected
 
     return difficulty_scored_qa
