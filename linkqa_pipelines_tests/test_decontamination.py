@@ -396,5 +396,13 @@ def test_seeding_from_a_test_split_warns_and_screening_explains_overlaps_and_cro
     checks = {c.check_name: c.passed for c in release.get_asset_check_evaluations()}
     assert checks == {"linkqa_release_rows_equal_dataset": True, "linkqa_release_card_matches_shards": True}
     card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")
+    mix = release.asset_materializations_for_node("linkqa_release")[0].metadata["mix_vs_target"].value
+    released = lake.read("linkqa_dataset")  # the UI's achieved-vs-target table counts what was released
+    shown = {(r.data["scope"], r.data["difficulty"]): r.data["items"] for r in mix.records}
+    counts = {(d, lv): n for d, lv, n in released.group_by("discipline", "difficulty").len().iter_rows()}
+    counts |= {(d, None): n for d, n in released.group_by("discipline").len().iter_rows()}
+    counts |= {("(all)", lv): n for lv, n in released.group_by("difficulty").len().iter_rows()}
+    assert {k: v for k, v in shown.items() if v} == counts and sum(v for k, v in counts.items() if k[0] == "(all)") == 3
+    assert "Achieved against target" in card
     assert "| MMLU | MIT | 1 | 3 |" in card and "Decontamination: removed = 1." in card
     assert "\nlicense:\n- mit\n- other\n" in card  # the JSONL dev file has no known licence

@@ -5,7 +5,7 @@ from typing import Any
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
-from linkqa_pipelines.core.difficulty import select_to_target
+from linkqa_pipelines.core.difficulty import mix_report, select_to_target
 from linkqa_pipelines.core.release import (
     BenchmarkIndex,
     card_for_display,
@@ -212,6 +212,9 @@ def linkqa_release(
     kp_catalog: pl.LazyFrame,
 ) -> MaterializeResult:
     by_reason = dict(linkqa_dataset_rejects.group_by("reason").len().collect().iter_rows())
+    mix = mix_report(
+        linkqa_dataset.select("discipline", "difficulty").collect(), difficulty_targets(config.targets_path)
+    )
     out_dir = lake.home_path / "release"
     manifest = write_release(
         linkqa_dataset,
@@ -228,7 +231,8 @@ def linkqa_release(
             },
             "decontamination": {"removed": by_reason.get("benchmark_overlap", 0)},
             "selection": f"{by_reason.get('over_target_mix', 0)} items left out to meet the per-discipline "
-            "difficulty targets.",
+            "difficulty targets. Achieved against target (shares; gap in percentage points; rows with no level "
+            "are each discipline's share of the dataset):\n\n" + markdown_table(mix),
         },
         kp_catalog=kp_catalog,
     )
@@ -241,6 +245,7 @@ def linkqa_release(
         "tokenizer": stats["tokens"]["tokenizer"],
         "kp_coverage": stats["kp_coverage"]["share"],
         "verified_share": stats["verification"]["verified_share"],
+        "mix_vs_target": table_preview(mix, mix.height),
         "dataset_card": MetadataValue.md(card_for_display(manifest.card_path.read_text(encoding="utf-8"))[:20_000]),
     }
     for plot in manifest.plot_paths:

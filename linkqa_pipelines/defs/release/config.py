@@ -56,3 +56,4 @@ class ReleaseConfig(Config):
     name: str = Field(default="LinkQA synthetic QA", description="dataset name on the card")
     version: str = Field(default="0.1.0", description="dataset version on the card")
     shard_rows: int = Field(default=100_000, description="rows per shard file")
+    targets_path: str = Field(default="", description="difficulty targets YAML the mix report compares with")
