@@ -15,8 +15,10 @@ Methods, each with the labels hidden from it (subject, source and ref_difficulty
 - composition: items composed (by the real offline composer) from 2-3 MATH seeds of known level;
   today's surface heuristic vs the new composition rule on held-out seed estimates, against the
   hardest and the mean seed level, plus how often an all-easy composition (parts <= 2) lands >= 4;
-- judge (and the solver check, pending the verification stage of issue 11) when LINKQA_LLM_BACKEND
-  names a model backend: the judge on a sample of each labelled set.
+- judge and solver check when LINKQA_LLM_BACKEND names a model backend (LINKQA_LLM_BASE_URL,
+  LINKQA_LLM_MODEL, key in LINKQA_LLM_API_KEY): on a sample of each labelled set, the judge's
+  level, the solver level from k keyless answers and their combination for several judge weights
+  (`model_bench`). Tested against the loopback fake server only: no real model has been run.
 
 Spearman rho and a label x predicted-level confusion table per method and set. `--refit` fits the
 weights on every labelled item and writes data/difficulty_weights.yaml (or `--weights-out`).
@@ -28,7 +30,9 @@ import argparse
 import hashlib
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("POLARS_MAX_THREADS", "2")
 
@@ -37,6 +41,7 @@ import numpy.typing as npt
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from linkqa_pipelines.core.difficulty import JUDGE_TASK, build_judge_requests, judge_frame, solver_answers
 from linkqa_pipelines.core.difficulty.calibrated import (
     CALIBRATED_MODEL,
     RIDGE,
@@ -49,8 +54,11 @@ from linkqa_pipelines.core.difficulty.calibrated import (
 )
 from linkqa_pipelines.core.difficulty.composition import conjunction_level
 from linkqa_pipelines.core.difficulty.heuristic import surface_difficulty
+from linkqa_pipelines.core.difficulty.judge import SOLVER_PRIOR
+from linkqa_pipelines.core.llm import LLMClient, LLMSettings, TaskOutcome
 from linkqa_pipelines.core.seeds import iter_source_files, normalise_seeds, read_source
 from linkqa_pipelines.core.synthesis import offline_synthesis
+from linkqa_pipelines.core.verification import VERIFY_TASK, build_verification_requests, canonical
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 SETS = ("math_level", "mmlu_grade", "cmmlu_grade")
@@ -186,20 +194,11 @@ def composition_bench(math: pl.DataFrame, held_out: npt.NDArray[np.float64], rng
     print(confusion(hardest, to_level(new)))
 
 
-def judge_bench(seeds: pl.DataFrame, labels: pl.DataFrame, sample: int) -> None:
-    """The configured model's judge on `sample` items per labelled set (labels hidden)."""
-    backend = os.environ.get("LINKQA_LLM_BACKEND", "offline")
-    if backend == "offline" or sample <= 0:
-        print(
-            "\n### judge / solver check: not run (LINKQA_LLM_BACKEND is offline). The solver check also waits for "
-            "the verification stage (issue 11)."
-        )
-        return
-    from linkqa_pipelines.core.difficulty import JUDGE_TASK, build_judge_requests
-    from linkqa_pipelines.core.llm import LLMClient, LLMSettings
-
-    picked = labels.filter(pl.int_range(pl.len()).shuffle(seed=0).over("label_set") < sample)
-    items = (
+def model_items(seeds: pl.DataFrame, labels: pl.DataFrame, sample: int) -> pl.DataFrame:
+    """`sample` labelled seeds per label of each label set as QA rows for the judge and the solver (labels hidden
+    from both: subject, source and ref_difficulty blanked; label and label_set ride along)."""
+    picked = labels.filter(pl.int_range(pl.len()).shuffle(seed=0).over("label_set", "label") < sample)
+    return (
         hidden(seeds)
         .join(picked, on="seed_id")
         .select(
@@ -216,12 +215,57 @@ def judge_bench(seeds: pl.DataFrame, labels: pl.DataFrame, sample: int) -> None:
             label_set="label_set",
             label="label",
         )
+        .sort("qa_id")
     )
-    outcome = JUDGE_TASK.run(LLMClient(LLMSettings.from_env()), None, build_judge_requests(items))
-    levels = [a["level"] if a else None for a in outcome.answers()]
-    judged = items.with_columns(judge=pl.Series(levels, dtype=pl.Float64)).filter(pl.col("judge").is_not_null())
-    value = judged["judge"].to_numpy()
-    report(f"judge ({backend}), {judged.height} answered", judged, value, to_level(value))
+
+
+def solver_votes(items: pl.DataFrame, outcome: TaskOutcome, k: int) -> pl.DataFrame:
+    """The verification stage's vote rows (qa_id, round, agrees) from k keyless answers per item:
+    an answer agrees when it names the key (`canonical`); no answer is an abstention (null)."""
+    answers = outcome.answers()
+    rows: list[dict[str, Any]] = []
+    for j, item in enumerate(items.iter_rows(named=True)):
+        key = canonical(item, item["answer"])
+        for answer in answers[j * k : (j + 1) * k]:
+            given = answer.get("answer") if answer else None
+            agrees = None if not given or not str(given).strip() else canonical(item, str(given)) == key
+            rows.append({"qa_id": item["qa_id"], "round": 0, "agrees": agrees})
+    return pl.DataFrame(rows, schema={"qa_id": pl.String, "round": pl.Int64, "agrees": pl.Boolean})
+
+
+def model_bench(seeds: pl.DataFrame, labels: pl.DataFrame, sample: int, k: int, env: Mapping[str, str]) -> None:
+    """The configured model (LINKQA_LLM_BACKEND, LINKQA_LLM_BASE_URL, LINKQA_LLM_MODEL, key from
+    LINKQA_LLM_API_KEY) as judge and as solver (k keyless answers per item, as the verification
+    stage asks) on `sample` items per label; rho of the judge's level, the solver level
+    (1 + 4 x error rate) and their combination (`combine_with_solver`) for several weights of the
+    judge (SOLVER_PRIOR, in answers), so the rule's weight is chosen on labels."""
+    home = env.get("LINKQA_HOME", "").strip()
+    settings = LLMSettings.from_env(env, home=Path(home) if home else None)  # the response cache lives there
+    if settings.backend == "offline" or sample <= 0:
+        print("\n### judge / solver check: not run (no model configured: LINKQA_LLM_BACKEND is offline)")
+        return
+    client = LLMClient(settings)
+    items = model_items(seeds, labels, sample)
+    judged = JUDGE_TASK.run(client, None, build_judge_requests(items))
+    voted = VERIFY_TASK.run(client, None, build_verification_requests(items.to_dicts(), k))
+    solver = solver_answers(solver_votes(items, voted, k))
+    scored = judge_frame(items, judged.payloads(), judged.answers(), judged.results, solver)
+    scored = scored.filter(pl.col("difficulty_judge").is_not_null() & pl.col("solver_k").is_not_null())
+    print(
+        f"\n### model {settings.model} at {settings.base_url}: {scored.height} of {items.height} items judged and "
+        f"solved (k={k}; judge failures {len(judged.batch.failures)}, solver failures {len(voted.batch.failures)})"
+    )
+    if scored.height < 2:
+        return
+    judge = scored["difficulty_judge"].cast(pl.Float64).to_numpy()
+    solver_level = 1 + 4 * scored["solver_error_rate"].to_numpy()
+    report("judge level alone", scored, judge, to_level(judge))
+    report("solver level alone (1 + 4 x error rate)", scored, solver_level, to_level(solver_level))
+    n = scored["solver_k"].cast(pl.Float64).to_numpy()
+    for prior in (1, 2, SOLVER_PRIOR, 8):
+        combined = (prior * judge + n * solver_level) / (prior + n)
+        shipped = " (shipped)" if prior == SOLVER_PRIOR else ""
+        report(f"judge + solver, judge weighs {prior} answers{shipped}", scored, combined, to_level(combined))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -229,7 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--refit", action="store_true", help="fit on all labels and write the weights file")
     parser.add_argument("--weights-out", type=Path, default=None, help="where --refit writes (default: packaged)")
-    parser.add_argument("--judge-sample", type=int, default=100, help="items per labelled set for the judge")
+    parser.add_argument("--judge-sample", type=int, default=50, help="items per label (grade or level) for the model")
+    parser.add_argument("--solver-k", type=int, default=5, help="keyless solver answers per item")
     args = parser.parse_args(argv)
 
     seeds = load_seeds(args.data)
@@ -273,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
 
     math_mask = (labels["label_set"] == "math_level").to_numpy()
     composition_bench(labelled.filter(pl.Series(math_mask)), by_item[math_mask], np.random.default_rng(0))
-    judge_bench(seeds, labels, args.judge_sample)
+    model_bench(seeds, labels, args.judge_sample, args.solver_k, os.environ)
 
     if args.refit:
         weights = refit(features, labels)

@@ -4,6 +4,7 @@ discipline shares, the achieved-vs-target report and the targets YAML."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -515,3 +516,43 @@ def test_enhancement_through_the_loopback_server_keeps_only_harder_items(
     assert sorted(rejected["enhanced_from"].to_list()) == ["q0", "q2"]
     assert rejected["reject_reason"].str.contains("not at least one level harder").all()
     assert kept["enhanced_from"].is_in(originals["qa_id"].to_list()).all()  # original and hardened linked
+
+
+def test_calibration_bench_runs_judge_and_solver_against_a_configured_endpoint(
+    fake_openai: Callable[..., FakeOpenAIServer],
+    shared_data: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The bench's model path (no real model is reachable here): judge and k keyless solver answers
+    per labelled item through the real client, and the rho it prints follows what was answered."""
+    from bench.difficulty_calibration import model_bench, spearman
+
+    def play(request: dict[str, Any], attempt: int) -> dict[str, Any]:
+        if request["response_format"]["json_schema"]["name"] == "linkqa_difficulty":
+            return _verdict(3)
+        return {"answer": "A", "rationale": "always A"}  # right exactly when the key is A
+
+    server = fake_openai(responder=play)
+    files = ["elementary_mathematics_test.csv", "college_mathematics_test.csv"]
+    raw = pl.concat([read_source(shared_data("mmlu", "test", f)).rows for f in files])
+    seeds = normalise_seeds(raw, load_taxonomy().map_subjects).seeds
+    labels = reference_labels(seeds)
+    env = {
+        "LINKQA_LLM_BACKEND": "openai",
+        "LINKQA_LLM_BASE_URL": server.base_url,
+        "LINKQA_LLM_MODEL": "fake-r1",
+        "LINKQA_LLM_API_KEY": "sk-test-SECRET-bench-42",
+        "LINKQA_HOME": str(tmp_path),
+    }
+    model_bench(seeds, labels, 6, 3, env)  # 6 per grade
+    out = capsys.readouterr().out
+    tasks = Counter(b["response_format"]["json_schema"]["name"] for b in server.bodies)
+    assert tasks == {"linkqa_difficulty": 12, "linkqa_verify": 36}
+    assert "12 of 12 items judged and solved (k=3" in out and "sk-test-SECRET" not in out
+    picked = labels.filter(pl.int_range(pl.len()).shuffle(seed=0).over("label_set", "label") < 6).sort("seed_id")
+    keys = seeds.join(picked, on="seed_id").sort("seed_id")["answer"]
+    expected = spearman((keys != "A").cast(pl.Float64).to_numpy(), picked["label"].to_numpy())
+    solver_section = out.split("### solver level alone", 1)[1]
+    assert f"spearman rho={expected:+.3f}" in solver_section.split("###", 1)[0]
+    assert "judge weighs 4 answers (shipped)" in out
