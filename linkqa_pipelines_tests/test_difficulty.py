@@ -350,6 +350,10 @@ def test_select_reports_deficits_and_never_fills_silently() -> None:
     assert rows[5]["wanted"] == 60 and rows[5]["selected"] == 50 and rows[5]["deficit"] == 10
     assert sum(r["deficit"] for r in rows.values()) == 10 and selected.height == 390
     assert rows[1]["selected"] == 40  # the scarce level is not made up from others
+    assert rows[5]["cause"].endswith("enhancement not run")
+    _, no_easy = select_to_target(_levels({1: 0, 2: 0, 3: 50, 4: 50, 5: 50}), DEFAULT_TARGET, n=100)
+    causes = dict(no_easy.select("difficulty", "cause").iter_rows())
+    assert "enhancement only makes items harder" in causes[1] and "no item scored below level 2" in causes[2]
 
 
 def test_select_without_n_takes_largest_exact_mix_and_is_deterministic() -> None:

@@ -219,14 +219,23 @@ def select_to_target(
 
 
 def _cause(qa: pl.DataFrame, level: int, available: int, wanted: int) -> str:
+    """Why `level` is short: enhancement only makes items harder, so a level is filled from the
+    levels below it — when none holds an item (level 1 always), nothing can fill it."""
     if available >= wanted:
         return ""
+    short = f"supply: {available} scored items at level {level}, {wanted} wanted"
+    easier = qa.filter(pl.col("difficulty") < level).height
+    if easier == 0:
+        return (
+            f"{short}; no item scored below level {level}, and enhancement only makes items harder, so nothing "
+            "can fill it (the seeds and their compositions are not that easy)"
+        )
     if "enhanced_from" not in qa.columns:
-        return f"supply: {available} scored items at level {level}, {wanted} wanted; enhancement not run"
+        return f"{short}; enhancement not run"
     variants = qa.filter(pl.col("enhanced_from").is_not_null() & (pl.col("difficulty") == level)).height
     return (
-        f"supply: {available} scored items at level {level} ({variants} of them harder variants), {wanted} wanted; "
-        "enhancement did not make enough (see difficulty_scored_qa's enhancement metadata)"
+        f"{short} ({variants} of them harder variants, from {easier} easier items); enhancement did not make "
+        "enough (see difficulty_scored_qa's enhancement metadata and difficulty_rejected_variants)"
     )
 
 
