@@ -199,7 +199,7 @@ def test_bucketed_banding_finds_the_pairs_of_the_in_memory_banding(monkeypatch: 
     monkeypatch.setattr(dedup_module, "_ROW_BATCH", 7)
     for buckets in (1, 3, 16):
         found = dedup_module.bucketed_candidate_pairs(
-            series, mode="word", k=3, num_perm=64, bands=bands, rows=rows, buckets=buckets
+            series.gather, series.len(), mode="word", k=3, num_perm=64, bands=bands, rows=rows, buckets=buckets
         )
         assert found.tolist() == expected.tolist()
 

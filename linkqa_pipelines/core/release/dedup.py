@@ -29,7 +29,7 @@ caller's frame and its normalised texts) are the input, held by the caller.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -116,10 +116,19 @@ def equal_key_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
 
 
 def bucketed_candidate_pairs(
-    texts: pl.Series, *, mode: ShingleMode, k: int, num_perm: int, bands: int, rows: int, buckets: int = _BUCKETS
+    texts: Callable[[np.ndarray], pl.Series],
+    n: int,
+    *,
+    mode: ShingleMode,
+    k: int,
+    num_perm: int,
+    bands: int,
+    rows: int,
+    buckets: int = _BUCKETS,
 ) -> np.ndarray:
-    """Row pairs (i < j) whose MinHash signatures share a whole band, with memory bounded by a
-    batch and a bucket, not the corpus: signatures are made `_ROW_BATCH` rows at a time, reduced
+    """Pairs (i < j) of rows 0..n-1 whose MinHash signatures share a whole band; `texts(rows)`
+    gives the (normalised) texts of some rows, so the caller need not hold them all. Memory is
+    bounded by a batch and a bucket, not the corpus: signatures are made `_ROW_BATCH` rows at a time, reduced
     to their band keys, and each (key, row) is spilled (under TMPDIR) to one of `buckets` (rounded
     up to a power of two) files by the key's top bits; then each bucket alone is sorted into pairs
     (two rows share a band exactly when they share a key, and equal keys fall in the same bucket).
@@ -129,10 +138,9 @@ def bucketed_candidate_pairs(
     found: list[np.ndarray] = [np.empty((0, 2), dtype=np.int64)]
     with tempfile.TemporaryDirectory(prefix="linkqa-dedup-") as tmp:
         spill = Path(tmp)
-        for lo in range(0, texts.len(), _ROW_BATCH):
-            keys = band_keys(
-                minhash_signatures(texts.slice(lo, _ROW_BATCH), mode=mode, k=k, num_perm=num_perm), bands, rows
-            )
+        for lo in range(0, n, _ROW_BATCH):
+            batch = texts(np.arange(lo, min(lo + _ROW_BATCH, n), dtype=np.int64))
+            keys = band_keys(minhash_signatures(batch, mode=mode, k=k, num_perm=num_perm), bands, rows)
             members = np.repeat(np.arange(lo, lo + keys.shape[0], dtype=np.int64), bands)
             flat = keys.reshape(-1)
             bucket = (flat >> shift).astype(np.int64)
@@ -208,15 +216,15 @@ def keep_priority_expr(columns: Sequence[str], level_share: pl.DataFrame | None 
     return verification.cast(pl.Float64) * 10.0 + fit
 
 
-def shingle_modes(texts: pl.Series) -> np.ndarray:
-    """Per text: "char" for Chinese, "word" otherwise."""
-    return np.where((detect_language(texts) == "zh").to_numpy(), "char", "word")
-
-
 def _near_pairs(
-    texts: pl.Series, modes: np.ndarray, threshold: float, num_perm: int, k: Mapping[ShingleMode, int]
+    texts: Callable[[np.ndarray], pl.Series],
+    modes: np.ndarray,
+    threshold: float,
+    num_perm: int,
+    k: Mapping[ShingleMode, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(pairs (i < j), Jaccard) of every pair of rows at least `threshold` similar."""
+    """(pairs (i < j), Jaccard) of every pair of rows at least `threshold` similar; `texts(rows)`
+    gives the normalised texts of rows (positions in `modes`)."""
     bands, rows = lsh_params(threshold, num_perm)
     found_pairs: list[np.ndarray] = [np.empty((0, 2), dtype=np.int64)]
     found_sims: list[np.ndarray] = [np.empty(0, dtype=np.float64)]
@@ -224,19 +232,24 @@ def _near_pairs(
         idx = np.flatnonzero(modes == mode)
         if idx.shape[0] < 2:
             continue
-        subset = texts.gather(idx)
-        pairs = bucketed_candidate_pairs(subset, mode=mode, k=k[mode], num_perm=num_perm, bands=bands, rows=rows)
+
+        def subset(positions: np.ndarray, idx: np.ndarray = idx) -> pl.Series:
+            return texts(idx[positions])
+
+        pairs = bucketed_candidate_pairs(
+            subset, idx.shape[0], mode=mode, k=k[mode], num_perm=num_perm, bands=bands, rows=rows
+        )
         # Signature agreement estimates Jaccard (std ~0.035 at 0.8 with 128 permutations); only
         # pairs within _ESTIMATE_MARGIN of the threshold are worth an exact check. The signatures
         # are remade for the rows in a candidate pair only (a few per cent of the corpus).
         involved, at = np.unique(pairs, return_inverse=True)
-        signatures = minhash_signatures(subset.gather(involved), mode=mode, k=k[mode], num_perm=num_perm)
+        involved_texts = subset(involved)
+        signatures = minhash_signatures(involved_texts, mode=mode, k=k[mode], num_perm=num_perm)
         at = at.reshape(pairs.shape)
-        estimate = (signatures[at[:, 0]] == signatures[at[:, 1]]).mean(axis=1)
-        pairs = pairs[estimate >= threshold - _ESTIMATE_MARGIN]
-        sims = pair_jaccard(subset, pairs, mode=mode, k=k[mode])
+        close = (signatures[at[:, 0]] == signatures[at[:, 1]]).mean(axis=1) >= threshold - _ESTIMATE_MARGIN
+        sims = pair_jaccard(involved_texts, at[close], mode=mode, k=k[mode])
         similar = sims >= threshold
-        found_pairs.append(idx[pairs[similar]])
+        found_pairs.append(idx[pairs[close][similar]])
         found_sims.append(sims[similar])
     return np.concatenate(found_pairs), np.concatenate(found_sims)
 
@@ -277,28 +290,48 @@ def dedup(
         dup_ids = qa.filter(pl.col(id_col).is_duplicated())[id_col].unique().head(5).to_list()
         raise ValueError(f"dedup: {id_col!r} is not unique, e.g. {dup_ids}")
 
-    # Only the id, the text and the rank are sorted and filtered: the rows' other columns are never
-    # copied, the decisions are joined back to `qa` at the end.
+    # The normalised texts are made one batch at a time and reduced to a 64-bit hash (exact
+    # duplicates: equal hashes; a collision of two different texts is ~n^2 / 2^65, 3e-8 at 1M rows)
+    # and a language; they are remade for the batches LSH reads and the pairs it verifies. Only
+    # id, hash and rank are sorted; the decisions are joined back to `qa` at the end.
+    text_expr = dedup_text_expr(text_col, include_choices)
+    text_cols = [text_col, "choices"] if include_choices else [text_col]
+
+    def normalised(rows: np.ndarray) -> pl.Series:
+        return qa.select(pl.col(text_cols).gather(pl.Series(rows, dtype=pl.Int64))).select(text_expr).to_series()
+
+    hashes: list[pl.Series] = [pl.Series("_key", [], dtype=pl.UInt64)]
+    chinese: list[np.ndarray] = [np.empty(0, dtype=bool)]
+    for lo in range(0, qa.height, _ROW_BATCH):
+        texts = normalised(np.arange(lo, min(lo + _ROW_BATCH, qa.height), dtype=np.int64))
+        hashes.append(texts.hash(seed=0x5EED).alias("_key"))
+        chinese.append((detect_language(texts) == "zh").to_numpy())
+    is_zh = np.concatenate(chinese)
     work = (
         qa.select(
             pl.col(id_col),
-            _text=dedup_text_expr(text_col, include_choices),
             _input=pl.int_range(pl.len(), dtype=pl.Int64),
             _rank=priority if priority is not None else pl.lit(0),
         )
+        .with_columns(pl.concat(hashes))
         .sort("_rank", "_input")
         .with_columns(_row=pl.int_range(pl.len(), dtype=pl.Int64))
-        .with_columns(_first=pl.col("_row").min().over("_text"), _first_id=pl.col(id_col).first().over("_text"))
+        .with_columns(_first=pl.col("_row").min().over("_key"), _first_id=pl.col(id_col).first().over("_key"))
     )
     exact_mask = (work["_row"] != work["_first"]).to_numpy()
 
     survivors = work.filter(~pl.Series(exact_mask))
+    at_input = survivors["_input"].to_numpy()
     drop_near = np.zeros(survivors.height, dtype=bool)
     near_of = np.full(survivors.height, -1, dtype=np.int64)
     near_sim = np.zeros(survivors.height, dtype=np.float64)
     if survivors.height > 1:
         pairs, sims = _near_pairs(
-            survivors["_text"], shingle_modes(survivors["_text"]), threshold, num_perm, {"word": word_k, "char": char_k}
+            lambda positions: normalised(at_input[positions]),
+            np.where(is_zh[at_input], "char", "word"),
+            threshold,
+            num_perm,
+            {"word": word_k, "char": char_k},
         )
         # Greedy in rank order: visit pairs by later row, best match first.
         for p in np.lexsort((-sims, pairs[:, 1])):
