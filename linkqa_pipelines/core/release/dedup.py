@@ -20,10 +20,11 @@ are chosen so that a pair exactly at the threshold becomes a candidate with prob
 Which copy is kept: rows are ranked by `priority` (the caller's keep rule; `keep_priority_expr`
 is the pipeline's: verified > refined > unverified, then difficulty fit), ties by input order;
 a row is dropped when it is an exact copy of, or at least `threshold` similar to, a better
-ranked row that is kept. Memory bounded by a batch or a bucket, not the corpus: the k-gram
-hashes and signatures of one batch of `_ROW_BATCH` rows at a time, one bucket's band keys
-(12 bytes per row and band / `_BUCKETS`), and the candidate pairs' rows. The rows themselves (the
-caller's frame and its normalised texts) are the input, held by the caller.
+ranked row that is kept. Memory bounded by a batch or a bucket, not the corpus: normalised texts,
+k-gram hashes and signatures of one batch of `_ROW_BATCH` rows at a time (texts are remade when
+needed, never held for the corpus), one bucket's band keys (12 bytes per row and band /
+`_BUCKETS`), the candidate pairs' rows, and ~40 bytes per row of id, text hash, rank and language.
+The rows themselves are the caller's input.
 """
 
 from __future__ import annotations
