@@ -85,8 +85,9 @@ class Lake:
         return "/".join([self.table_uri(table), *_partition_parts(partition), name])
 
     # ---- writes ------------------------------------------------------------------
-    def write(self, table: str, df: pl.DataFrame, partition: PartitionSpec = None) -> str:
-        """Replace one partition (or the whole unpartitioned table) atomically; returns its URI."""
+    def write(self, table: str, df: pl.DataFrame, partition: PartitionSpec = None, *, view: bool = True) -> str:
+        """Replace one partition (or the whole unpartitioned table) atomically; returns its URI.
+        `view=False` leaves the DuckDB view for the caller to refresh once after several writes."""
         uri = self.file_uri(table, partition)
         if self.is_remote:
             df.write_parquet(uri, storage_options=dict(self.storage_options) or None)
@@ -99,7 +100,8 @@ class Lake:
                 tmp.replace(target)
             finally:
                 tmp.unlink(missing_ok=True)
-        self.ensure_view(table)
+        if view:
+            self.ensure_view(table)
         return uri
 
     # ---- reads -------------------------------------------------------------------

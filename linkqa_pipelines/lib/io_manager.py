@@ -70,9 +70,10 @@ class LakeIOManager(ConfigurableIOManager):
                         f"of the columns {list(SPLIT_COLUMNS)} to be split by"
                     )
                 uris = [
-                    lake.write(table, frame.filter(pl.col(column) == key), {**fixed, PARTITION_COLUMN: key})
+                    lake.write(table, frame.filter(pl.col(column) == key), {**fixed, PARTITION_COLUMN: key}, view=False)
                     for key in keys
                 ]
+                lake.ensure_view(table)  # once, not per partition: each refresh opens the warehouse
         context.add_output_metadata(
             {
                 "dagster/row_count": frame.height,
