@@ -335,7 +335,7 @@ def refit(features: pl.DataFrame, labels: pl.DataFrame) -> CalibratedWeights:
         balanced_weights(labels["label_set"], labels["label"]),
         fitted_on=(
             f"ridge (lambda {RIDGE} per unit weight) per regime on {labels.height} labelled items ({counts}); "
-            "each label set weighs the same, split equally over its labels; intercept fixed at the scale midpoint; "
+            "each label set weighs its size, split equally over its labels; intercept fixed at the scale midpoint; "
             "without a solution: no number/formula features (subject proxies); vocabulary rarity from wordfreq's "
             "general lists; subject/source/ref_difficulty hidden; bench/difficulty_calibration.py --refit"
         ),
