@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, TableMetadataValue
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA
 from linkqa_pipelines.core.lake import Lake
@@ -396,7 +396,8 @@ def test_seeding_from_a_test_split_warns_and_screening_explains_overlaps_and_cro
     checks = {c.check_name: c.passed for c in release.get_asset_check_evaluations()}
     assert checks == {"linkqa_release_rows_equal_dataset": True, "linkqa_release_card_matches_shards": True}
     card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")
-    mix = release.asset_materializations_for_node("linkqa_release")[0].metadata["mix_vs_target"].value
+    mix = release.asset_materializations_for_node("linkqa_release")[0].metadata["mix_vs_target"]
+    assert isinstance(mix, TableMetadataValue)
     released = lake.read("linkqa_dataset")  # the UI's achieved-vs-target table counts what was released
     shown = {(r.data["scope"], r.data["difficulty"]): r.data["items"] for r in mix.records}
     counts = {(d, lv): n for d, lv, n in released.group_by("discipline", "difficulty").len().iter_rows()}
