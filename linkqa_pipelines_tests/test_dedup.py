@@ -181,9 +181,9 @@ def test_ngram_hashes_never_mix_texts() -> None:
     assert 1 not in skipped_owner.tolist() and skipped.shape[0] == 8
 
 
-def test_bucketed_banding_finds_the_pairs_of_the_in_memory_banding(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Band keys spilled by bucket, signatures made a few rows at a time: the same candidate pairs
-    as banding all signatures at once, whatever the bucket count (a power of two or not)."""
+def test_bucketed_banding_finds_the_pairs_of_the_in_memory_banding() -> None:
+    """Band keys spilled by bucket, a few rows at a time: the same candidate pairs as banding all
+    signatures at once, whatever the bucket count (a power of two or not)."""
     words = [f"w{i}" for i in range(40)]
     texts = [" ".join(words[i : i + 12]) for i in range(25)]
     texts += [t.replace(t.split()[3], "changed") for t in texts[:8]]  # near copies across batches
@@ -196,12 +196,11 @@ def test_bucketed_banding_finds_the_pairs_of_the_in_memory_banding(monkeypatch: 
         np.concatenate([dedup_module.equal_key_pairs(keys[:, b], members) for b in range(bands)]), axis=0
     )
     assert expected.shape[0] >= 8  # each near copy pairs with its original at least
-    monkeypatch.setattr(dedup_module, "_ROW_BATCH", 7)
     for buckets in (1, 3, 16):
-        found = dedup_module.bucketed_candidate_pairs(
-            series.gather, series.len(), mode="word", k=3, num_perm=64, bands=bands, rows=rows, buckets=buckets
-        )
-        assert found.tolist() == expected.tolist()
+        with dedup_module.BandSpill(bands, rows, buckets) as spill:
+            for lo in range(0, series.len(), 7):
+                spill.add(signatures[lo : lo + 7], members[lo : lo + 7])
+            assert spill.pairs().tolist() == expected.tolist()
 
 
 def test_keep_rule_prefers_verified_then_difficulty_fit_and_keeps_input_order() -> None:

@@ -116,50 +116,48 @@ def equal_key_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
     return np.concatenate(found).astype(np.int64)
 
 
-def bucketed_candidate_pairs(
-    texts: Callable[[np.ndarray], pl.Series],
-    n: int,
-    *,
-    mode: ShingleMode,
-    k: int,
-    num_perm: int,
-    bands: int,
-    rows: int,
-    buckets: int = _BUCKETS,
-) -> np.ndarray:
-    """Pairs (i < j) of rows 0..n-1 whose MinHash signatures share a whole band; `texts(rows)`
-    gives the (normalised) texts of some rows, so the caller need not hold them all. Memory is
-    bounded by a batch and a bucket, not the corpus: signatures are made `_ROW_BATCH` rows at a time, reduced
-    to their band keys, and each (key, row) is spilled (under TMPDIR) to one of `buckets` (rounded
-    up to a power of two) files by the key's top bits; then each bucket alone is sorted into pairs
-    (two rows share a band exactly when they share a key, and equal keys fall in the same bucket).
-    Peak memory: one batch's signatures, or one bucket's keys (12 bytes per row and band / buckets)."""
-    bits = max(int(buckets - 1).bit_length(), 1)
-    shift = np.uint64(64 - bits)
-    found: list[np.ndarray] = [np.empty((0, 2), dtype=np.int64)]
-    with tempfile.TemporaryDirectory(prefix="linkqa-dedup-") as tmp:
-        spill = Path(tmp)
-        for lo in range(0, n, _ROW_BATCH):
-            batch = texts(np.arange(lo, min(lo + _ROW_BATCH, n), dtype=np.int64))
-            keys = band_keys(minhash_signatures(batch, mode=mode, k=k, num_perm=num_perm), bands, rows)
-            members = np.repeat(np.arange(lo, lo + keys.shape[0], dtype=np.int64), bands)
-            flat = keys.reshape(-1)
-            bucket = (flat >> shift).astype(np.int64)
-            for b in np.unique(bucket):
-                sel = bucket == b
-                np.save(spill / f"{b}-{lo}-key.npy", flat[sel])
-                np.save(spill / f"{b}-{lo}-row.npy", members[sel].astype(np.int32))
-        for b in range(1 << bits):
-            parts = sorted(spill.glob(f"{b}-*-key.npy"))
-            if not parts:
-                continue
-            keys = np.concatenate([np.load(p) for p in parts])
-            members = np.concatenate([np.load(p.with_name(p.name.replace("-key", "-row"))) for p in parts])
-            found.append(equal_key_pairs(keys, members.astype(np.int64)))
-            for p in parts:
-                p.unlink()
-                p.with_name(p.name.replace("-key", "-row")).unlink()
-    return np.unique(np.concatenate(found), axis=0)
+class BandSpill:
+    """LSH banding with memory bounded by a batch and a bucket, not the corpus: each batch's
+    signatures are reduced to their band keys and every (key, row) is spilled (under TMPDIR) to
+    one of `buckets` (rounded up to a power of two) files by the key's top bits; `pairs()` then
+    sorts each bucket alone into pairs (two rows share a band exactly when they share a key, and
+    equal keys fall in the same bucket). Peak memory: one batch's signatures, or one bucket's keys
+    (12 bytes per row and band / buckets). A context manager: the files go on exit."""
+
+    def __init__(self, bands: int, rows: int, buckets: int = _BUCKETS) -> None:
+        self.bands, self.rows = bands, rows
+        self.bits = max(int(buckets - 1).bit_length(), 1)
+        self._tmp = tempfile.TemporaryDirectory(prefix="linkqa-dedup-")
+        self._dir = Path(self._tmp.name)
+        self._batches = 0
+
+    def __enter__(self) -> BandSpill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._tmp.cleanup()
+
+    def add(self, signatures: np.ndarray, members: np.ndarray) -> None:
+        """Spill the band keys of `signatures`, the rows numbered `members` (int, < 2^31)."""
+        keys = band_keys(signatures, self.bands, self.rows).reshape(-1)
+        owners = np.repeat(members.astype(np.int32), self.bands)
+        bucket = (keys >> np.uint64(64 - self.bits)).astype(np.int64)
+        for b in np.unique(bucket):
+            sel = bucket == b
+            np.save(self._dir / f"{b}-{self._batches}-key.npy", keys[sel])
+            np.save(self._dir / f"{b}-{self._batches}-row.npy", owners[sel])
+        self._batches += 1
+
+    def pairs(self) -> np.ndarray:
+        """(m, 2) int64 unique pairs (i < j) of rows sharing at least one band; reads each bucket once."""
+        found: list[np.ndarray] = [np.empty((0, 2), dtype=np.int64)]
+        for b in range(1 << self.bits):
+            parts = sorted(self._dir.glob(f"{b}-*-key.npy"))
+            if parts:
+                keys = np.concatenate([np.load(p) for p in parts])
+                rows = [np.load(p.with_name(p.name.replace("-key", "-row"))) for p in parts]
+                found.append(equal_key_pairs(keys, np.concatenate(rows).astype(np.int64)))
+        return np.unique(np.concatenate(found), axis=0)
 
 
 def pair_jaccard(texts: pl.Series, pairs: np.ndarray, *, mode: ShingleMode = "char", k: int = 5) -> np.ndarray:
@@ -218,39 +216,34 @@ def keep_priority_expr(columns: Sequence[str], level_share: pl.DataFrame | None 
 
 
 def _near_pairs(
+    spills: Mapping[ShingleMode, BandSpill],
+    rank_of: np.ndarray,
     texts: Callable[[np.ndarray], pl.Series],
-    modes: np.ndarray,
     threshold: float,
     num_perm: int,
     k: Mapping[ShingleMode, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(pairs (i < j), Jaccard) of every pair of rows at least `threshold` similar; `texts(rows)`
-    gives the normalised texts of rows (positions in `modes`)."""
-    bands, rows = lsh_params(threshold, num_perm)
+    """(pairs (i < j), Jaccard) of every pair of ranked rows at least `threshold` similar. The
+    spills hold every input row's band keys; `rank_of[input row]` is its position among the rows
+    still in play (-1: not in play, an exact copy) and `texts(positions)` their normalised texts."""
     found_pairs: list[np.ndarray] = [np.empty((0, 2), dtype=np.int64)]
     found_sims: list[np.ndarray] = [np.empty(0, dtype=np.float64)]
-    for mode in ("word", "char"):
-        idx = np.flatnonzero(modes == mode)
-        if idx.shape[0] < 2:
+    for mode, spill in spills.items():
+        pairs = rank_of[spill.pairs()]
+        pairs = np.sort(pairs[(pairs >= 0).all(axis=1)], axis=1)
+        if pairs.shape[0] == 0:
             continue
-
-        def subset(positions: np.ndarray, idx: np.ndarray = idx) -> pl.Series:
-            return texts(idx[positions])
-
-        pairs = bucketed_candidate_pairs(
-            subset, idx.shape[0], mode=mode, k=k[mode], num_perm=num_perm, bands=bands, rows=rows
-        )
         # Signature agreement estimates Jaccard (std ~0.035 at 0.8 with 128 permutations); only
         # pairs within _ESTIMATE_MARGIN of the threshold are worth an exact check. The signatures
         # are remade for the rows in a candidate pair only (a few per cent of the corpus).
         involved, at = np.unique(pairs, return_inverse=True)
-        involved_texts = subset(involved)
+        involved_texts = texts(involved)
         signatures = minhash_signatures(involved_texts, mode=mode, k=k[mode], num_perm=num_perm)
         at = at.reshape(pairs.shape)
         close = (signatures[at[:, 0]] == signatures[at[:, 1]]).mean(axis=1) >= threshold - _ESTIMATE_MARGIN
         sims = pair_jaccard(involved_texts, at[close], mode=mode, k=k[mode])
         similar = sims >= threshold
-        found_pairs.append(idx[pairs[close][similar]])
+        found_pairs.append(pairs[close][similar])
         found_sims.append(sims[similar])
     return np.concatenate(found_pairs), np.concatenate(found_sims)
 
@@ -291,30 +284,54 @@ def dedup(
         dup_ids = qa.filter(pl.col(id_col).is_duplicated())[id_col].unique().head(5).to_list()
         raise ValueError(f"dedup: {id_col!r} is not unique, e.g. {dup_ids}")
 
-    # The normalised texts are made one batch at a time and reduced to a 64-bit hash (exact
-    # duplicates: equal hashes; a collision of two different texts is ~n^2 / 2^65, 3e-8 at 1M rows)
-    # and a language; they are remade for the batches LSH reads and the pairs it verifies. Only
-    # id, hash and rank are sorted; the decisions are joined back to `qa` at the end.
+    # One pass of batches: normalised texts -> a 64-bit hash (exact duplicates: equal hashes; a
+    # collision of two different texts is ~n^2 / 2^65, 3e-8 at 1M rows), a language, and MinHash
+    # band keys spilled by bucket. Texts are remade only for the rows in a candidate pair. Only id,
+    # hash and rank are sorted; the decisions are joined back to `qa` at the end.
     text_expr = dedup_text_expr(text_col, include_choices)
     text_cols = [text_col, "choices"] if include_choices else [text_col]
 
     def normalised(rows: np.ndarray) -> pl.Series:
         return qa.select(pl.col(text_cols).gather(pl.Series(rows, dtype=pl.Int64))).select(text_expr).to_series()
 
-    hashes: list[pl.Series] = [pl.Series("_key", [], dtype=pl.UInt64)]
-    chinese: list[np.ndarray] = [np.empty(0, dtype=bool)]
-    for lo in range(0, qa.height, _ROW_BATCH):
-        texts = normalised(np.arange(lo, min(lo + _ROW_BATCH, qa.height), dtype=np.int64))
-        hashes.append(texts.hash(seed=0x5EED).alias("_key"))
-        chinese.append((detect_language(texts) == "zh").to_numpy())
-    is_zh = np.concatenate(chinese)
+    k: dict[ShingleMode, int] = {"word": word_k, "char": char_k}
+    bands, rows = lsh_params(threshold, num_perm)
+    with BandSpill(bands, rows) as word_spill, BandSpill(bands, rows) as char_spill:
+        spills: dict[ShingleMode, BandSpill] = {"word": word_spill, "char": char_spill}
+        hashes: list[pl.Series] = [pl.Series("_key", [], dtype=pl.UInt64)]
+        for lo in range(0, qa.height, _ROW_BATCH):
+            members = np.arange(lo, min(lo + _ROW_BATCH, qa.height), dtype=np.int64)
+            texts = normalised(members)
+            hashes.append(texts.hash(seed=0x5EED).alias("_key"))
+            is_zh = (detect_language(texts) == "zh").to_numpy()
+            by_mode: tuple[tuple[ShingleMode, np.ndarray], ...] = (("word", ~is_zh), ("char", is_zh))
+            for mode, sel in by_mode:
+                if sel.any():
+                    part = texts.filter(pl.Series(sel))
+                    spills[mode].add(minhash_signatures(part, mode=mode, k=k[mode], num_perm=num_perm), members[sel])
+        kept, dropped = _decide(qa, id_col, priority, pl.concat(hashes), spills, normalised, threshold, num_perm, k)
+    return kept, dropped
+
+
+def _decide(
+    qa: pl.DataFrame,
+    id_col: str,
+    priority: pl.Expr | None,
+    hashes: pl.Series,
+    spills: Mapping[ShingleMode, BandSpill],
+    normalised: Callable[[np.ndarray], pl.Series],
+    threshold: float,
+    num_perm: int,
+    k: Mapping[ShingleMode, int],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`dedup`'s keep decisions from the text hashes and the spilled band keys of every row."""
     work = (
         qa.select(
             pl.col(id_col),
             _input=pl.int_range(pl.len(), dtype=pl.Int64),
             _rank=priority if priority is not None else pl.lit(0),
         )
-        .with_columns(pl.concat(hashes))
+        .with_columns(hashes)
         .sort("_rank", "_input")
         .with_columns(_row=pl.int_range(pl.len(), dtype=pl.Int64))
         .with_columns(_first=pl.col("_row").min().over("_key"), _first_id=pl.col(id_col).first().over("_key"))
@@ -322,17 +339,15 @@ def dedup(
     exact_mask = (work["_row"] != work["_first"]).to_numpy()
 
     survivors = work.filter(~pl.Series(exact_mask))
+    rank_of = np.full(qa.height, -1, dtype=np.int64)
+    rank_of[survivors["_input"].to_numpy()] = np.arange(survivors.height)
     at_input = survivors["_input"].to_numpy()
     drop_near = np.zeros(survivors.height, dtype=bool)
     near_of = np.full(survivors.height, -1, dtype=np.int64)
     near_sim = np.zeros(survivors.height, dtype=np.float64)
     if survivors.height > 1:
         pairs, sims = _near_pairs(
-            lambda positions: normalised(at_input[positions]),
-            np.where(is_zh[at_input], "char", "word"),
-            threshold,
-            num_perm,
-            {"word": word_k, "char": char_k},
+            spills, rank_of, lambda positions: normalised(at_input[positions]), threshold, num_perm, k
         )
         # Greedy in rank order: visit pairs by later row, best match first.
         for p in np.lexsort((-sims, pairs[:, 1])):
