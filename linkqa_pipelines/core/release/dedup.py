@@ -6,11 +6,12 @@ Chinese (`core.language.detect_language` on the item's text). Items of the two k
 near duplicates of each other (their shingle sets are disjoint), so each kind is banded apart.
 
 Near-duplicate detection works in three steps:
-1. k-gram hashes of every text (`ngrams`), MinHash signatures by broadcasting the hashes
-   against `num_perm` multiply-add permutations in blocks of rows and reducing per row;
-2. LSH banding: rows that agree on a whole band of the signature become candidate pairs. The
-   band keys are spilled to disk by hash bucket and each bucket is paired alone
-   (`bucketed_candidate_pairs`), so the signatures of the corpus are never all in memory;
+1. one pass over batches of rows: normalised text -> its 64-bit hash (exact duplicates), its
+   language, k-gram hashes (`ngrams`) and MinHash signatures (the hashes broadcast against
+   `num_perm` multiply-add permutations in blocks, reduced per row);
+2. LSH banding: rows that agree on a whole band of the signature become candidate pairs. Each
+   batch's band keys are spilled to disk by hash bucket and each bucket is paired alone
+   (`BandSpill`), so the signatures of the corpus are never all in memory;
 3. exact verification: candidates whose signature agreement (signatures remade for the rows in
    a candidate pair only) is near the threshold get the true Jaccard of their shingle sets,
    computed with Polars joins.
@@ -21,10 +22,10 @@ Which copy is kept: rows are ranked by `priority` (the caller's keep rule; `keep
 is the pipeline's: verified > refined > unverified, then difficulty fit), ties by input order;
 a row is dropped when it is an exact copy of, or at least `threshold` similar to, a better
 ranked row that is kept. Memory bounded by a batch or a bucket, not the corpus: normalised texts,
-k-gram hashes and signatures of one batch of `_ROW_BATCH` rows at a time (texts are remade when
-needed, never held for the corpus), one bucket's band keys (12 bytes per row and band /
-`_BUCKETS`), the candidate pairs' rows, and ~40 bytes per row of id, text hash, rank and language.
-The rows themselves are the caller's input.
+k-gram hashes and signatures of one batch of `_ROW_BATCH` rows at a time (texts are remade for
+the rows in a candidate pair, never held for the corpus), one bucket's band keys (12 bytes per row
+and band / `_BUCKETS`), the candidate pairs' rows, and a few dozen bytes per row of id, text hash
+and rank. The rows themselves are the caller's input.
 """
 
 from __future__ import annotations
