@@ -71,7 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # partitions show as missing rather than failed in the UI; the run itself shows failed, and the CLI's
     # last lines and the run_failures table say which stage and why.
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-    instance = DagsterInstance.get()
+    with GraphLock(linkqa_home(), "instance").exclusive():  # concurrent runs on a fresh home
+        instance = DagsterInstance.get()
     defs = build_definitions(llm=llm)
     ingest_config: dict[str, Any] = {"strict": args.strict}
     if args.seeds:
@@ -212,7 +213,8 @@ def _verdict(console: Any, results: Sequence[StageResult]) -> int:
         )
         return EXIT_EMPTY
     disciplines = sum(1 for r in results for rows in r.partition_rows().values() if rows.get("linkqa_dataset"))
-    console.print(f"[green]linkqa run: released {released:,} items in {disciplines} disciplines[/green]")
+    where = f"{disciplines} discipline" + ("s" if disciplines != 1 else "")
+    console.print(f"[green]linkqa run: released {released:,} items in {where}[/green]")
     return EXIT_OK
 
 

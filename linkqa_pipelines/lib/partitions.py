@@ -31,6 +31,7 @@ from dagster import (
     DeleteDynamicPartitionsRequest,
     DynamicPartitionsDefinition,
 )
+from sqlalchemy.exc import IntegrityError
 
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -86,17 +87,34 @@ class PartitionChange:
 
 
 def register_disciplines(instance: DagsterInstance, seeded: Iterable[str], *, prune: bool = False) -> PartitionChange:
-    """Apply `partition_requests` on the instance: the partitions become the seeded disciplines."""
+    """Apply `partition_requests` on the instance: the partitions become the seeded disciplines.
+
+    Another process may register the same keys at the same time (two runs ingesting on one
+    home): a key it added first is then no longer added here, instead of failing the run."""
+    wanted = list(seeded)
     change = PartitionChange([], [])
-    for request in partition_requests(instance.get_dynamic_partitions(DISCIPLINE_PARTITIONS), seeded, prune=prune):
+    for request in partition_requests(instance.get_dynamic_partitions(DISCIPLINE_PARTITIONS), wanted, prune=prune):
         if isinstance(request, AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, list(request.partition_keys))
-            change.added.extend(request.partition_keys)
+            change.added.extend(_add_partitions(instance, list(request.partition_keys)))
         else:
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(DISCIPLINE_PARTITIONS, key)
             change.removed.extend(request.partition_keys)
     return change
+
+
+def _add_partitions(instance: DagsterInstance, keys: list[str]) -> list[str]:
+    """Add `keys`, skipping any that a concurrent writer added between the read and the insert."""
+    while keys:
+        try:
+            instance.add_dynamic_partitions(DISCIPLINE_PARTITIONS, keys)
+            return keys
+        except IntegrityError:
+            present = set(instance.get_dynamic_partitions(DISCIPLINE_PARTITIONS))
+            if not present & set(keys):
+                raise  # not a concurrent registration: the insert fails for another reason
+            keys = [k for k in keys if k not in present]
+    return keys
 
 
 def registered_disciplines(instance: DagsterInstance) -> list[str]:

@@ -9,6 +9,9 @@ was rebuilt since can be found (`stale_disciplines`, the walks check, the CLI).
 `GraphLock` is an advisory file lock in the home (`locks/kp_graph.lock`): a run rebuilding the
 catalog and graph holds it exclusively, a run reading the graph (walks through release) holds it
 shared until it ends, so one run never rebuilds the graph under another that is still using it.
+The same kind of lock under another name serialises other home-wide steps (`GraphLock(home, name)`:
+the CLI creates the Dagster instance under `locks/instance.lock`, because two processes creating
+a fresh SQLite instance at once race on its tables).
 """
 
 from __future__ import annotations
@@ -59,8 +62,8 @@ def stale_disciplines(walk_paths: pl.LazyFrame, current: str | None) -> pl.DataF
 class GraphLock:
     """Exclusive to rebuild the catalog and graph, shared to read it; waits, saying who holds it."""
 
-    def __init__(self, home: Path) -> None:
-        self.path = home / "locks" / "kp_graph.lock"
+    def __init__(self, home: Path, name: str = "kp_graph") -> None:
+        self.path = home / "locks" / f"{name}.lock"
         self._fd: int | None = None
 
     def _take(self, mode: int, on_wait: Callable[[str], None] | None, timeout: float) -> None:
