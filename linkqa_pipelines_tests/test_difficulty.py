@@ -371,6 +371,15 @@ def test_select_without_n_takes_largest_exact_mix_and_is_deterministic() -> None
     assert rep.filter(pl.col("difficulty") == 5)["deficit"][0] > 0 and missing_level.height == 85
 
 
+def test_a_stray_item_at_one_level_does_not_cap_the_selection() -> None:
+    # One level-2 item in a pool of 480 used to bound n at 1 / 0.2 = 5 rows: now it is a deficit.
+    selected, report = select_to_target(_levels({1: 0, 2: 1, 3: 200, 4: 180, 5: 99}), DEFAULT_TARGET)
+    by_level = {row["difficulty"]: row for row in report.iter_rows(named=True)}
+    assert selected.height > 400
+    assert by_level[2]["selected"] == 1 and by_level[2]["deficit"] > 0 and by_level[2]["cause"]
+    assert by_level[5]["deficit"] == 0  # the limiting level with a real supply is met exactly
+
+
 def test_select_refuses_unscored_rows_and_bad_targets() -> None:
     qa = _levels({1: 5}).with_columns(
         difficulty=pl.when(pl.col("qa_id") == "q00002").then(None).otherwise("difficulty")

@@ -129,6 +129,9 @@ def discipline_quotas(
     return {d: counts.get(d, 0) for d in shares}
 
 
+SCARCE_LEVEL = 0.02  # below this share of a pool's rows a level is a deficit, not a cap on its size
+
+
 def _apportion(n: int, target: Mapping[int, float]) -> dict[int, int]:
     """Largest-remainder split of n rows over levels (ties to the lower level): sums to n."""
     exact = {level: n * target[level] for level in LEVELS}
@@ -152,9 +155,10 @@ def select_to_target(
     `n` rows are wanted, split over levels by largest remainder; a level with fewer rows
     than wanted gives all it has and the shortfall is reported as its `deficit` — never
     filled from other levels, which would distort the mix. `n=None` takes the largest n
-    the available rows meet exactly on every level that has rows (levels with none are
-    reported as deficits). Within a level rows are drawn at random with `seed`, in a way
-    that depends only on the set of rows, not their order. Selected rows keep input order.
+    the available rows meet exactly on every level with a usable supply (levels with none, or
+    with a scarce few, give what they have and are reported as deficits; see `_largest_n`).
+    Within a level rows are drawn at random with `seed`, in a way that depends only on the set
+    of rows, not their order. Selected rows keep input order.
 
     Returns (selected, report) with report columns difficulty, target_share, available,
     wanted, selected, deficit, selected_share and cause (why a level fell short, "" when not;
@@ -172,8 +176,7 @@ def select_to_target(
     counts = dict(qa.group_by("difficulty").len().iter_rows())
     available = {level: int(counts.get(level, 0)) for level in LEVELS}
     if n is None:
-        limits = [available[lv] / shares[lv] for lv in LEVELS if shares[lv] > 0 and available[lv] > 0]
-        n = math.floor(min(limits) + 1e-9) if limits else 0
+        n = _largest_n(available, shares)
     wanted = _apportion(n, shares)
     take = {level: min(available[level], wanted[level]) for level in LEVELS}
 
@@ -216,6 +219,17 @@ def select_to_target(
         },
     )
     return selected, report
+
+
+def _largest_n(available: Mapping[int, int], shares: Mapping[int, float]) -> int:
+    """The largest n the levels with a usable supply meet exactly. A level holding fewer than
+    `SCARCE_LEVEL` of the rows (and fewer than 5) gives all it has and is reported as a deficit
+    instead of capping n: one stray level-2 item must not shrink a discipline of hundreds to five."""
+    supplied = [lv for lv in LEVELS if shares[lv] > 0 and available[lv] > 0]
+    total = sum(available.values())
+    usable = [lv for lv in supplied if available[lv] >= min(5, SCARCE_LEVEL * total)] or supplied
+    limits = [available[lv] / shares[lv] for lv in usable]
+    return math.floor(min(limits) + 1e-9) if limits else 0
 
 
 def _cause(qa: pl.DataFrame, level: int, available: int, wanted: int) -> str:
