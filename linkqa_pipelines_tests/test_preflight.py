@@ -97,3 +97,29 @@ def test_retry_failed_reaches_the_llm_resource() -> None:
     assert llm.retry_failed and llm.settings().retry_failed and llm.settings().max_attempts_total == 4
     assert not bind_resources(env={}, llm={"retry_failed": None})["llm"].retry_failed  # default: not re-sent
     assert "retry_failed" not in LLM_ENV
+
+
+def test_doctor_checks_a_second_verifier_endpoint(
+    fake_openai: Start, linkqa_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generator = fake_openai(models=("gen-model",))
+    verifier = fake_openai(models=("check-model",), accepts=frozenset({"json_object", "text"}))
+    monkeypatch.setenv("LINKQA_VERIFY_BASE_URL", verifier.base_url)
+    monkeypatch.setenv("LINKQA_VERIFY_MODEL", "check-model")
+    monkeypatch.setenv("LINKQA_VERIFY_API_KEY_ENV", "CHECKER_KEY")
+    argv = ["doctor", "--backend", "openai", "--base-url", generator.base_url, "--model", "gen-model"]
+    assert cli.main(argv) == cli.EXIT_USAGE  # the key variable it names is not set
+    assert (
+        capsys.readouterr().err.splitlines()[0]
+        == "error: LINKQA_VERIFY_API_KEY_ENV names CHECKER_KEY, which is not set"
+    )
+    monkeypatch.setenv("CHECKER_KEY", "sk-verifier-secret")
+    # the verifier takes the generator's format (json_schema), which this endpoint refuses
+    assert cli.main(argv) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "rejects every request format for model 'check-model': json_schema (HTTP 400)" in captured.err
+    assert "sk-verifier-secret" not in captured.out + captured.err
+    verifier_ok = fake_openai(models=("check-model",))
+    monkeypatch.setenv("LINKQA_VERIFY_BASE_URL", verifier_ok.base_url)
+    assert cli.main(argv) == cli.EXIT_OK
+    assert f"verifier: {verifier_ok.base_url}/models lists check-model" in capsys.readouterr().out

@@ -226,9 +226,29 @@ def preflight_llm(llm: dict[str, Any]) -> Any:
 
     try:
         settings = LLMSettings.from_env(**llm)
-        return preflight(settings, linkqa_home(), fixed=settings.response_format if _format_fixed(llm) else None)
+        checked = preflight(settings, linkqa_home(), fixed=settings.response_format if _format_fixed(llm) else None)
+        verifier = _verifier_overrides()
+        if verifier and settings.backend != "offline":
+            # the verifier's resource takes the generator's response format: its endpoint must accept it
+            found = preflight(LLMSettings.from_env(**(llm | verifier)), linkqa_home(), fixed=checked.response_format)
+            checked.checks.extend(f"verifier: {line}" for line in found.checks)
+        return checked
     except (PreflightError, ValueError) as exc:
         raise CLIError(str(exc), "`linkqa doctor` runs these checks alone", EXIT_USAGE) from exc
+
+
+def _verifier_overrides() -> dict[str, Any]:
+    """The LINKQA_VERIFY_* endpoint settings that differ from the generator's (empty: the generator
+    verifies); the key comes from the variable LINKQA_VERIFY_API_KEY_ENV names, which must be set."""
+    from linkqa_pipelines.defs.verification.config import VERIFY_LLM_ENV
+
+    given = {f: os.environ[v].strip() for f, v in VERIFY_LLM_ENV.items() if os.environ.get(v, "").strip()}
+    key_env = given.pop("api_key_env", None)
+    if key_env:
+        if not os.environ.get(key_env, "").strip():
+            raise ValueError(f"LINKQA_VERIFY_API_KEY_ENV names {key_env}, which is not set")
+        given["api_key"] = os.environ[key_env].strip()
+    return given
 
 
 def _format_fixed(llm: dict[str, Any]) -> bool:

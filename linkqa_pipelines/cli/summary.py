@@ -142,12 +142,7 @@ def print_summary(console: Any, results: Sequence[StageResult], total: float) ->
         )
     if llm.row_count:
         console.print(llm)
-    for m in (m for r in results for m in r.materialized):  # why items did not reach the release
-        if m.asset == "screened_qa" and "removed_by_reason" in m.metadata:
-            console.print(
-                f"left out by global dedup and decontamination (table screened_qa_rejects):\n"
-                f"{m.metadata['removed_by_reason']}"
-            )
+    for m in (m for r in results for m in r.materialized):  # screening's reasons are in the flow table
         evaluation = m.metadata.get("evaluation_split_seeds") if m.asset == "seed_sources" else None
         if evaluation:
             console.print(
