@@ -116,6 +116,13 @@ def _zipf_table() -> pl.DataFrame:
     return pl.concat(frames).unique("token", keep="first")
 
 
+@lru_cache(maxsize=1)
+def _zipf_lookup() -> dict[str, float]:
+    """`_zipf_table` as a dict, for looking up a batch's few distinct tokens."""
+    table = _zipf_table()
+    return dict(zip(table["token"].to_list(), table["zipf"].to_list(), strict=True))
+
+
 def _vocabulary(text: pl.Expr, frame: pl.DataFrame) -> pl.DataFrame:
     """(rare_words, vocab_zipf) per row: the share of rare tokens and the mean Zipf frequency of
     the text's Latin words and Han characters (a token missing from the list counts as Zipf 0).
@@ -124,9 +131,16 @@ def _vocabulary(text: pl.Expr, frame: pl.DataFrame) -> pl.DataFrame:
         frame.select(row=pl.int_range(pl.len()), token=text.str.to_lowercase().str.extract_all(rf"[a-z]{{2,}}|{_CJK}"))
         .explode("token")
         .drop_nulls("token")
-        .join(_zipf_table(), on="token", how="left")
-        .with_columns(pl.col("zipf").fill_null(0.0))
     )
+    # Look the batch's distinct tokens up in a dict, then join that small table: a join against
+    # the whole frequency list rebuilt its hash table on every call (~25 ms, even for a few rows).
+    lookup = _zipf_lookup()
+    distinct = tokens["token"].unique()
+    known = pl.DataFrame(
+        {"token": distinct, "zipf": [lookup.get(t, 0.0) for t in distinct.to_list()]},
+        schema={"token": pl.String, "zipf": pl.Float64},
+    )
+    tokens = tokens.join(known, on="token", how="left")
     han = pl.col("token").str.contains(rf"^{_CJK}$")
     rare = pl.when(han).then(pl.col("zipf") < _RARE_HAN_ZIPF).otherwise(pl.col("zipf") < _RARE_ZIPF)
     per_row = tokens.group_by("row").agg(rare_words=rare.mean(), vocab_zipf=pl.col("zipf").mean())
@@ -272,8 +286,20 @@ def packaged_weights_path() -> Path:
 
 
 def load_weights(path: Path | str | None = None) -> CalibratedWeights:
-    """The weights YAML at `path` (None: the packaged one); both regimes, every feature."""
-    path = Path(path) if path is not None else packaged_weights_path()
+    """The weights YAML at `path` (None: the packaged one); both regimes, every feature.
+
+    Parsed once per file version (path, mtime, size) and shared: every `estimate` without
+    weights calls this, ~130 times a sample run, and the YAML parse took ~30 ms each time. The
+    result is frozen; callers must not mutate its dicts."""
+    path = (Path(path) if path is not None else packaged_weights_path()).resolve()
+    stat = path.stat()
+    return _parse_weights(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _parse_weights(path: Path, mtime_ns: int, size: int) -> CalibratedWeights:
+    """`load_weights` of one version of a file (`mtime_ns` and `size` key the cache only)."""
+    del mtime_ns, size
     loaded: object = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(loaded, Mapping):
         raise ValueError(f"{path}: expected a mapping")

@@ -117,11 +117,12 @@ def coverage_plot_png(
     curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str = "KP coverage against paths"
 ) -> bytes:
     """Coverage curves (one line per sampler) as PNG bytes; Agg canvas, no pyplot state, so it is
-    safe in worker threads."""
+    safe in worker threads. The margins are fixed (they fit the labels, which do not vary) rather
+    than found by `tight_layout`, which measured every text and cost as much as the drawing."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubplotParams
 
-    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    fig = Figure(figsize=(6.4, 4.0), dpi=100, subplotpars=SubplotParams(left=0.11, right=0.97, bottom=0.12, top=0.92))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for name, (x, y) in curves.items():
@@ -133,7 +134,6 @@ def coverage_plot_png(
     ax.grid(alpha=0.3)
     if curves:
         ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
