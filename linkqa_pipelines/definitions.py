@@ -18,6 +18,7 @@ from dagster_aws.s3 import S3Resource
 
 from linkqa_pipelines.core.llm import LLMSettings
 from linkqa_pipelines.defs.automation import SENSORS, run_failures_spec
+from linkqa_pipelines.defs.contract_checks import contract_checks
 from linkqa_pipelines.defs.difficulty.assets import build_difficulty
 from linkqa_pipelines.defs.graph.assets import kp_graph
 from linkqa_pipelines.defs.jobs import JOBS
@@ -109,9 +110,13 @@ def build_definitions(
         linkqa_dataset,
         linkqa_release,
     ]
+    assets = [*map(standard_asset, pipeline)]
     return Definitions(
-        assets=[*map(standard_asset, pipeline), run_failures_spec],
-        asset_checks=load_asset_checks_from_modules([seed_checks, walk_checks, release_checks]),
+        assets=[*assets, run_failures_spec],
+        asset_checks=[
+            *load_asset_checks_from_modules([seed_checks, walk_checks, release_checks]),
+            *contract_checks(assets),
+        ],
         jobs=JOBS,
         sensors=SENSORS,
         resources=bound,

@@ -1,16 +1,14 @@
-"""Checks on the release stage: nothing contaminated or duplicated gets through (blocking), every
-table keeps its contract, answers point at a choice, empty partitions and missed mixes show,
-and the release holds exactly the dataset's rows."""
+"""Checks on the release stage: nothing contaminated or duplicated gets through (blocking), empty
+partitions and missed mixes show, and the release holds exactly the dataset's rows (schemas and
+answers: `defs/contract_checks.py`)."""
 
 import json
-from collections.abc import Sequence
 
 import polars as pl
 import yaml
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetIn,
     asset_check,
@@ -18,7 +16,6 @@ from dagster import (
 
 from linkqa_pipelines.core.release import dedup_text_expr
 from linkqa_pipelines.core.release.audit import contamination_audit
-from linkqa_pipelines.core.tables import TABLE_SCHEMAS
 from linkqa_pipelines.defs.difficulty.config import difficulty_targets
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.metadata import table_preview
@@ -59,25 +56,6 @@ def screened_qa_no_duplicates(screened_qa: pl.DataFrame) -> AssetCheckResult:
         severity=AssetCheckSeverity.ERROR,
         metadata={"duplicate_groups": dups.height, "examples": table_preview(dups, 10)},
     )
-
-
-def _letter_out_of_range(frame: pl.DataFrame) -> pl.DataFrame:
-    letters = {chr(65 + i): i for i in range(26)}
-    index = pl.col("answer").str.strip_chars().str.to_uppercase().replace_strict(letters, default=None)
-    return frame.filter(pl.col("qa_type") == "multiple_choice").filter(
-        index.is_null() | (index >= pl.col("choices").list.len())
-    )
-
-
-@asset_check(
-    asset="linkqa_dataset",
-    partitions_def=discipline_partitions,
-    blocking=True,
-    description="every multiple-choice answer is a letter among its choices (the partition just built)",
-)
-def linkqa_dataset_answers_in_choices(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
-    bad = _letter_out_of_range(linkqa_dataset).select("qa_id", "answer", n_choices=pl.col("choices").list.len())
-    return AssetCheckResult(passed=bad.is_empty(), metadata={"violations": table_preview(bad)})
 
 
 @asset_check(
@@ -162,31 +140,3 @@ def linkqa_release_card_matches_shards(lake: LakeResource) -> AssetCheckResult:
             "license": str(front.get("license")),
         },
     )
-
-
-def _schema_check(table: str, partitioned: bool) -> AssetChecksDefinition:
-    schema = TABLE_SCHEMAS[table]
-
-    @asset_check(
-        asset=table,
-        name=f"{table}_schema",
-        partitions_def=discipline_partitions if partitioned else None,
-        blocking=True,
-        description=f"{table} has its contract's columns with their types (core/tables.py)",
-    )
-    def check(frame: pl.LazyFrame) -> AssetCheckResult:
-        found = frame.collect_schema()
-        wrong = [f"{c}: {found.get(c, 'missing')} (want {t})" for c, t in schema.items() if found.get(c) != t]
-        return AssetCheckResult(passed=not wrong, metadata={"mismatches": "; ".join(wrong) or "none"})
-
-    return check
-
-
-SCHEMA_CHECKED: Sequence[tuple[str, bool]] = (
-    ("benchmark_items", False),
-    ("screened_qa", False),
-    ("screened_qa_rejects", False),
-    ("linkqa_dataset", True),
-    ("linkqa_dataset_rejects", True),
-)
-schema_checks = [_schema_check(table, partitioned) for table, partitioned in SCHEMA_CHECKED]
