@@ -70,7 +70,8 @@ def model_stage_asset(
     extra_outs: Mapping[str, AssetOut] | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """`@multi_asset` for a model-backed stage: its table plus its failures, per discipline, and
-    `extra_outs` after them (verification's votes)."""
+    `extra_outs` after them (verification's votes). The body is written for one discipline
+    (`context.partition_key`); `per_discipline` runs it for every partition key of the run."""
     asset = multi_asset(
         name=name,
         outs={
