@@ -111,21 +111,27 @@ def _balanced_options(path_id: str, columns: list[list[str]], t: Template) -> tu
     target, similar_target = _rank(path_id, "length") % n, _rank(path_id, "similar") % n
     varying = [i for i, c in enumerate(columns) if len(set(c)) > 1]
     identity = tuple(range(1, n))
-    key = _joined(t, [c[0] for c in columns])
+    # The search meets the same distractors and option pairs many times over (3^k distinct
+    # distractors among 3 * 6^(k-1) built per subset): each option string (by its value indices,
+    # the key's all 0), its shingles and each pair's similarity are made once, and the hash
+    # tie-break is computed only when the other criteria tie.
+    made = _OptionTexts(t, columns)
+    key = made.text(made.id_of((0,) * len(columns)))
     best: tuple[int, int, int, int, list[str]] | None = None
     subsets = (keep for size in range(len(varying), 0, -1) for keep in itertools.combinations(varying, size))
     for keep in subsets:
         for perms in itertools.product(itertools.permutations(identity), repeat=len(keep) - 1):
             pick = dict(zip(keep, (identity, *perms), strict=True))
-            distractors = [
-                _joined(t, [c[pick[i][j]] if i in pick else c[0] for i, c in enumerate(columns)]) for j in range(n - 1)
+            ids = [0] + [
+                made.id_of(tuple(pick[i][j] if i in pick else 0 for i in range(len(columns)))) for j in range(n - 1)
             ]
+            distractors = [made.text(d) for d in ids[1:]]
             lengths = [len(o) for o in (key, *distractors)]
-            miss = _rank_miss(lengths, target) + _rank_miss(_similarities((key, *distractors)), similar_target)
+            miss = _rank_miss(lengths, target) + _rank_miss(made.similarities(ids), similar_target)
             tied = lengths.count(lengths[0]) - 1
-            candidate = (miss, len(varying) - len(keep), tied, _rank(path_id, keep, perms), distractors)
-            if best is None or candidate[:4] < best[:4]:
-                best = candidate
+            head = (miss, len(varying) - len(keep), tied)
+            if best is None or head < best[:3] or (head == best[:3] and _rank(path_id, keep, perms) < best[3]):
+                best = (*head, _rank(path_id, keep, perms), distractors)
         if best is not None and best[0] == 0:
             break
     assert best is not None  # there is at least one varying part
@@ -142,10 +148,50 @@ def _rank_miss(scores: Sequence[float], target: int) -> int:
     return max(higher - target, target - higher - tied, 0)
 
 
-def _similarities(options: Sequence[str]) -> list[float]:
-    """Each option's summed char 5-gram Jaccard with the others (case-folded, not normalised: cheap)."""
-    grams = [shingle_set(o.casefold(), 5) for o in options]
-    return [sum(len(a & b) / len(a | b) for b in grams if b is not a and (a or b)) for a in grams]
+class _OptionTexts:
+    """One item's candidate options by their value indices (one per part): the joined text, its
+    char 5-gram shingles (case-folded, not normalised: cheap) and each pair's Jaccard, each made
+    once."""
+
+    def __init__(self, t: Template, columns: list[list[str]]) -> None:
+        self._t, self._columns = t, columns
+        self._ids: dict[tuple[int, ...], int] = {}
+        self._texts: list[str] = []
+        self._grams: list[set[str] | None] = []
+        self._pairs: dict[tuple[int, int], float | None] = {}
+
+    def id_of(self, values: tuple[int, ...]) -> int:
+        found = self._ids.get(values)
+        if found is None:
+            found = self._ids[values] = len(self._texts)
+            self._texts.append(_joined(self._t, [c[v] for c, v in zip(self._columns, values, strict=True)]))
+            self._grams.append(None)
+        return found
+
+    def text(self, option: int) -> str:
+        return self._texts[option]
+
+    def _shingles(self, option: int) -> set[str]:
+        grams = self._grams[option]
+        if grams is None:
+            grams = self._grams[option] = shingle_set(self._texts[option].casefold(), 5)
+        return grams
+
+    def _jaccard(self, a: int, b: int) -> float | None:
+        """None when neither has a shingle (the pair does not count)."""
+        pair = (a, b) if a <= b else (b, a)
+        if pair not in self._pairs:
+            ga, gb = self._shingles(a), self._shingles(b)
+            common = len(ga & gb)  # |a | b| from the sizes: no union set is built
+            self._pairs[pair] = common / (len(ga) + len(gb) - common) if ga or gb else None
+        return self._pairs[pair]
+
+    def similarities(self, options: Sequence[int]) -> list[float]:
+        """Each option's summed Jaccard with the other options (by position: a repeat counts)."""
+        return [
+            sum(v for j, b in enumerate(options) if j != i and (v := self._jaccard(a, b)) is not None)
+            for i, a in enumerate(options)
+        ]
 
 
 def _rank(path_id: str, *salt: object) -> int:
