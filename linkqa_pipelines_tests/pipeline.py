@@ -53,3 +53,8 @@ def _ingested_disciplines(home: Path) -> list[str]:
     if not lake.files("seed_sources"):
         return []
     return lake.scan("seed_sources").select(pl.col("discipline").unique()).collect()["discipline"].to_list()
+
+
+def check_outcomes(result: Any) -> dict[str, bool]:
+    """Each asset check a run evaluated, by name, and whether it passed."""
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

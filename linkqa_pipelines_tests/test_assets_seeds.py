@@ -24,7 +24,7 @@ from linkqa_pipelines.lib.partitions import (
     seeded_disciplines,
 )
 from linkqa_pipelines.taxonomy import load_taxonomy
-from linkqa_pipelines_tests.pipeline import materialize_assets
+from linkqa_pipelines_tests.pipeline import check_outcomes, materialize_assets
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_seeds"
 
@@ -40,8 +40,8 @@ def _ingest(
 
 def test_sample_ingest_balances_and_partitions_are_idempotent(tmp_path: Path) -> None:
     result = _ingest(tmp_path)
-    checks = result.get_asset_check_evaluations()
-    assert [c.passed for c in checks] == [True]
+    outcomes = check_outcomes(result)
+    assert "seed_rows_accounted" in outcomes and all(outcomes.values()), outcomes
     lake = Lake(tmp_path)
     seeds = lake.read("seed_sources")
     accounting = lake.read("seed_accounting")
@@ -53,7 +53,7 @@ def test_sample_ingest_balances_and_partitions_are_idempotent(tmp_path: Path) ->
     discipline = seeds["discipline"].value_counts(sort=True)["discipline"][0]
     for _ in range(2):
         result = materialize_assets(tmp_path, ["seed_qa"], partition=discipline)
-        assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+        assert check_outcomes(result) == {"seed_qa_schema": True, "seed_qa_answers_in_choices": True}
     part = lake.read("seed_qa", [discipline])
     assert part.height == seeds.filter(pl.col("discipline") == discipline).height
     assert part["seed_id"].is_unique().all()
@@ -87,7 +87,8 @@ def test_unreadable_file_is_quarantined_and_fails_only_a_strict_materialization(
     broken.write_bytes(b"\xff\xfe\x00garbage \xc3\x28 not utf-8\n")
     good = FIXTURES / "answer_not_in_choices.csv"
     result = _ingest(tmp_path / "home", [str(good), str(broken)])
-    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]  # a file-level row counts
+    outcomes = check_outcomes(result)  # a file-level row counts in the balance
+    assert "seed_rows_accounted" in outcomes and all(outcomes.values()), outcomes
     lake = Lake(tmp_path / "home")
     assert lake.read("seed_sources")["source"].unique().to_list() == [str(good)]
     row = lake.read("seed_quarantine").filter(pl.col("source") == str(broken)).row(0, named=True)
