@@ -194,7 +194,7 @@ def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 ambiguity=_scored(pl.lit(1), f"{tag}: not assessed offline"),
             ),
             justification=pl.format(
-                "{} estimate from the item's text and its seeds' levels {}: {} -> level {}.",
+                "{}: estimated from the item's text and its seeds' levels ({}): score {} -> level {}.",
                 pl.lit(tag),
                 pl.col("seed_levels").list.eval(pl.element().round(1).cast(pl.String)).list.join(", "),
                 pl.col("raw").round(2),

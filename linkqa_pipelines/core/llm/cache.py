@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -104,18 +105,23 @@ class ResponseCache:
         return self._conn
 
     def get_many(self, keys: Sequence[str]) -> dict[str, CachedResponse]:
-        found: dict[str, CachedResponse] = {}
+        rows = self._select_keys(
+            "SELECT key, text, reasoning, prompt_tokens, completion_tokens, reasoning_tokens, finish_reason,"
+            " rejected FROM responses WHERE",
+            [],
+            keys,
+        )
+        return {row[0]: CachedResponse(RawResponse(*row[1:7]), row[7]) for row in rows}
+
+    def _select_keys(self, select: str, params: Sequence[object], keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Rows of `select ... AND key IN (...)` over `keys`, in chunks SQLite's parameter limit allows
+        (`select` ends where the key condition goes)."""
+        found: list[tuple[Any, ...]] = []
         with self._lock:
             db = self._db()
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
-                rows = db.execute(
-                    "SELECT key, text, reasoning, prompt_tokens, completion_tokens, reasoning_tokens, finish_reason,"
-                    f" rejected FROM responses WHERE key IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                for key, text, reasoning, pt, ct, rt, finish, rejected in rows:
-                    found[key] = CachedResponse(RawResponse(text, reasoning, pt, ct, rt, finish), rejected)
+                found += db.execute(f"{select} key IN ({','.join('?' * len(chunk))})", [*params, *chunk]).fetchall()
         return found
 
     def put_many(self, backend: str, model: str, responses: Iterable[tuple[str, RawResponse]]) -> None:
@@ -144,19 +150,14 @@ class ResponseCache:
 
     def ledger(self, stage: str, partition: str | None, keys: Sequence[str]) -> dict[str, LedgerEntry]:
         """The ledger entries of `keys` that exist."""
-        found: dict[str, LedgerEntry] = {}
-        with self._lock:
-            db = self._db()
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                rows = db.execute(
-                    "SELECT key, rejected, failed_runs, last_reason FROM attempts WHERE stage = ? AND partition = ?"
-                    f" AND key IN ({','.join('?' * len(chunk))})",
-                    [stage, partition or "", *chunk],
-                )
-                for key, rejected, failed_runs, last_reason in rows:
-                    found[key] = LedgerEntry(rejected, failed_runs, last_reason)
-        return found
+        rows = self._select_keys(
+            "SELECT key, rejected, failed_runs, last_reason FROM attempts WHERE stage = ? AND partition = ? AND",
+            [stage, partition or ""],
+            keys,
+        )
+        return {
+            key: LedgerEntry(rejected, failed_runs, last_reason) for key, rejected, failed_runs, last_reason in rows
+        }
 
     def record(self, stage: str, partition: str | None, entries: Iterable[tuple[str, LedgerEntry]]) -> None:
         """Store the entries of (key, entry) pairs, replacing what was there, in one transaction."""
