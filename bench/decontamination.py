@@ -46,6 +46,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+from _baseline import export_revision  # noqa: E402
 from _synthetic import chinese, english, qa_frame, vocabulary  # noqa: E402
 
 from linkqa_pipelines.core.release import BenchmarkIndex, DecontaminationSettings, find_contaminated  # noqa: E402
@@ -175,12 +176,7 @@ def main() -> None:
         qa.write_parquet(data / "qa.parquet")
         ids = qa["qa_id"]
         del bench, qa
-        baseline_root = data / "baseline"
-        baseline_root.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", args.baseline_ref, "linkqa_pipelines"], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(baseline_root)], input=archive, check=True)
+        baseline_root = export_revision(args.baseline_ref, data / "baseline", "linkqa_pipelines")
         results: list[dict[str, Any]] = []
         for method in args.methods.split(","):
             limit = (args.baseline_n or args.n) if method == "python-sets" else args.n

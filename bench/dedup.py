@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("DEDUP_PACKAGE_ROOT", str(REPO)))  # the baseline's package when set
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
+from _baseline import export_revision  # noqa: E402
 from _synthetic import qa_frame, vocabulary  # noqa: E402
 
 from linkqa_pipelines.core.release import dedup, dedup_text_expr  # noqa: E402
@@ -202,12 +203,7 @@ def main() -> None:
     frame.write_parquet(data / "items.parquet")
     pl.DataFrame(sorted(truth), schema=["a", "b"], orient="row").write_parquet(data / "planted.parquet")
     del frame
-    baseline_root = data / "baseline"
-    baseline_root.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", args.baseline_ref, "linkqa_pipelines"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(baseline_root)], input=archive, check=True)
+    baseline_root = export_revision(args.baseline_ref, data / "baseline", "linkqa_pipelines")
     for method in args.methods.split(","):
         limit = args.n if method in ("linkqa", "baseline") else (args.baseline_n or args.n)
         root = baseline_root if method == "baseline" else REPO

@@ -94,6 +94,7 @@ sys.path.insert(0, os.environ.get("KPQ_PACKAGE_ROOT", str(REPO)))
 
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+from _baseline import export_revision  # noqa: E402
 
 DEFAULT_BASELINE_REF = "2f94bbd"
 TOP_K = 200
@@ -546,10 +547,7 @@ def main() -> None:
         worker(args.data, args.paths, args.out, args.samples)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", args.baseline_ref, "linkqa_pipelines"], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        export_revision(args.baseline_ref, Path(tmp), "linkqa_pipelines")
         print(f"baseline: {args.baseline_ref} (git archive); today: {REPO}")
         samples = args.samples
         base = run_pipeline(Path(tmp), args.data, args.paths, samples and samples.with_suffix(".baseline.txt"))

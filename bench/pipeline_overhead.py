@@ -37,6 +37,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _baseline import export_revision
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 PYTHON = Path(sys.executable)
@@ -83,14 +85,6 @@ def baseline_commit() -> str:
     if not found:
         raise SystemExit("no commit introduces per_discipline: pass --baseline REV")
     return f"{found[0]}~1"
-
-
-def export(rev: str, into: Path) -> Path:
-    """`git archive` of `rev` unpacked under `into`."""
-    into.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def seed_files(data: str, fraction: float = 1.0) -> list[str]:
@@ -195,13 +189,15 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="linkqa-overhead-") as tmp:
         work = Path(tmp)
-        today = ROOT if args.today is None else export(args.today, work / "today-code")
+        today = ROOT if args.today is None else export_revision(args.today, work / "today-code")
         results = [measure("today", today, work, seed_files(args.data))]
         if args.baseline != "none":
             rev = args.baseline or baseline_commit()
             short = subprocess.check_output(["git", "rev-parse", "--short", rev], cwd=ROOT, text=True).strip()
             print(f"baseline: {rev} = {short}")
-            results.append(measure("baseline", export(rev, work / "baseline-code"), work, seed_files(args.data)))
+            results.append(
+                measure("baseline", export_revision(rev, work / "baseline-code"), work, seed_files(args.data))
+            )
         print_table(results)
         if args.sizes:
             print("\nlinear growth (today's code, cmmlu-mmlu subject-file fractions):")
