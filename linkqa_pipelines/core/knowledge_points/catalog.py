@@ -28,12 +28,16 @@ Two stages, both columnar so that 1M seeds x 4 KPs takes seconds:
      光合作用), `zh_head` (a head term alone for its only compound, when the seeds' text names
      the modifier: 凋亡 -> 细胞凋亡) and `cilin:<code>` (one Cilin synonym group and shared
      characters: 价格/价钱); the rules and why embeddings were not used are in that module.
+   - English (`core.knowledge_points.en_merge`): `abbreviation` (GDP / gross domestic product,
+     where a seed's text defines it: "gross domestic product (GDP)") and `lemma` (irregular
+     plurals by LemmInflect: viruses / virus, atria / atrium); the rules, their precision on
+     the shared data and why embeddings were not used are in that module.
    Candidate pairs come from a deletion neighbourhood (see `_fuzzy_edges`): exact for this
    rule and linear in the number of keys, where blocked all-pairs scoring is quadratic in
    the block size; rapidfuzz (`process.cpdist`) scores the pairs found.
    Accepted pairs are edges of a key graph; its connected components (igraph) are the KPs,
    whose canonical key is the most used key of the component (ties: longest, so a dropped
-   letter loses to the full spelling, then lexicographic). So the result does not depend
+   letter loses to the full spelling, then lexicographic), never a key `lemma` re-spells. So the result does not depend
    on input row order.
 """
 
@@ -48,6 +52,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA, conform
+from linkqa_pipelines.core.knowledge_points.en_merge import abbreviation_edges, lemma_edges
 from linkqa_pipelines.core.knowledge_points.lexicon import CJK_CLASS, EN_STOP_WORDS, singular_word
 from linkqa_pipelines.core.knowledge_points.zh_merge import zh_edges
 
@@ -135,7 +140,8 @@ class Catalog:
         hub, see `_hubs`), one row per KP, `node` dense 0..n-1 by popularity desc then key;
         `name` is the most used surface form of the canonical key.
     aliases: one row per distinct surface name: alias, kp_id, canonical_key, alias_key (the
-        name's own key), rule (exact_key | compact_key | token_order | fuzzy:<score>),
+        name's own key), rule (exact_key | compact_key | token_order | fuzzy:<score> |
+        zh_facet:<suffix> | zh_head | cilin:<code> | abbreviation | lemma),
         matched_key (the key it was matched with; null for exact_key), n_links, hub_reason.
     links: the input links with `kp_id` appended.
     """
@@ -229,11 +235,12 @@ def _fuzzy_edges(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
     )
 
 
-def _merge_keys(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
+def _merge_keys(keys: pl.DataFrame, threshold: float, english: pl.DataFrame) -> pl.DataFrame:
     """Map each distinct key to its KP's canonical key, with the rule that merged it.
 
     `keys` has columns key, n_links and optionally context (texts the key was extracted from,
-    for `zh_head`). Returns key, canonical_key, rule, matched_key.
+    for `zh_head`); `english` holds the `en_merge` edges, which need names and texts rather
+    than keys. Returns key, canonical_key, rule, matched_key.
     """
     keys = keys.sort("key")
     no_space = pl.col("key").str.replace_all(" ", "")
@@ -244,6 +251,7 @@ def _merge_keys(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
             _group_edges(keys.filter(~pl.col("key").str.contains(_CJK)), sorted_words, "token_order"),
             _fuzzy_edges(keys, threshold),
             zh_edges(keys),
+            english,
         ]
     )
     index = keys.select("key").with_row_index("i")
@@ -254,8 +262,11 @@ def _merge_keys(keys: pl.DataFrame, threshold: float) -> pl.DataFrame:
     )
     graph = ig.Graph(n=keys.height, edges=np.column_stack([edges["ia"].to_numpy(), edges["ib"].to_numpy()]))
     component = np.asarray(graph.connected_components().membership, dtype=np.int64)
+    # A key the `lemma` rule re-spells ("viruse", from "viruses") never names its KP.
+    misspelt = pl.col("key").is_in(edges.filter(pl.col("rule") == "lemma")["a"].implode())
     ranked = keys.with_columns(component=pl.Series(component)).sort(
-        ["component", "n_links", pl.col("key").str.len_chars(), "key"], descending=[False, True, True, False]
+        ["component", misspelt, "n_links", pl.col("key").str.len_chars(), "key"],
+        descending=[False, False, True, True, False],
     )
     canonical = ranked.group_by("component", maintain_order=True).agg(canonical_key=pl.col("key").first())
     # Explain each merged key by its strongest direct edge (rule priority, then score, then key).
@@ -293,6 +304,30 @@ def _contexts(links: pl.DataFrame, names: pl.DataFrame, name_code: np.ndarray) -
         .group_by("key")
         .agg(pl.col("context").drop_nulls().head(_CONTEXT_CAP))
     )
+
+
+def _english_edges(
+    links: pl.DataFrame, names: pl.DataFrame, name_code: np.ndarray, discipline_code: np.ndarray, disciplines: pl.Series
+) -> pl.DataFrame:
+    """`en_merge` edges: `lemma` over the distinct names, `abbreviation` over the distinct
+    (discipline, description) texts that hold a parenthesis, with the disciplines each key is used in."""
+    lemma = lemma_edges(names["kp_name"], names["alias_key"], canonical_keys)
+    if "kp_description" not in links.columns:
+        return lemma
+    pairs = np.unique((name_code.astype(np.uint64) << np.uint64(32)) | discipline_code.astype(np.uint64))
+    key_disciplines = pl.DataFrame(
+        {
+            "key": names["alias_key"].gather((pairs >> np.uint64(32)).astype(np.uint32)),
+            "discipline": disciplines.gather((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)),
+        }
+    ).unique()
+    texts = (
+        links.select("discipline", text="kp_description")
+        .filter(pl.col("text").str.contains("(", literal=True))
+        .unique()
+        .sort("discipline", "text")
+    )
+    return pl.concat([lemma, abbreviation_edges(texts, key_disciplines, canonical_keys)])
 
 
 def _codes(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
@@ -366,7 +401,9 @@ def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY
     keys = names.group_by("alias_key").agg(pl.col("n_links").sum()).rename({"alias_key": "key"})
     if "kp_description" in links.columns:
         keys = keys.join(_contexts(links, names, name_code), on="key", how="left")
-    merged = _merge_keys(keys, fuzzy_threshold)
+    merged = _merge_keys(
+        keys, fuzzy_threshold, _english_edges(links, names, name_code, discipline_code, discipline_values)
+    )
     names = names.with_row_index("name_code").join(merged, left_on="alias_key", right_on="key", maintain_order="left")
 
     # Per-KP statistics from integer codes: distinct seeds, disciplines.

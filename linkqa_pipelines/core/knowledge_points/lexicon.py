@@ -31,7 +31,7 @@ EN_STOP_WORDS: frozenset[str] = frozenset(
 # Words ending in "s" that are singular (or invariant) and must not lose it.
 # Singular words ending in "s" that the suffix rules below would wrongly trim ("-ss", "-us",
 # "-is", "-ics", "-ous" are already protected by rule).
-_PLURAL_INVARIANT: frozenset[str] = frozenset(
+PLURAL_INVARIANT: frozenset[str] = frozenset(
     """
     news means lens bias atlas canvas alias texas christmas pancreas chaos cosmos ethos pathos
     logos kudos measles diabetes herpes rabies mumps rickets scabies whereas perhaps always
@@ -103,7 +103,7 @@ def singular_word(word: pl.Expr) -> pl.Expr:
     return (
         pl.when(word.is_in(list(_IRREGULAR_PLURALS)))
         .then(word.replace(_IRREGULAR_PLURALS))
-        .when(word.is_in(list(_PLURAL_INVARIANT)) | (n <= 3) | ~word.str.contains(r"^[a-z][a-z\-]*[a-z]$"))
+        .when(word.is_in(list(PLURAL_INVARIANT)) | (n <= 3) | ~word.str.contains(r"^[a-z][a-z\-]*[a-z]$"))
         .then(word)
         .when(word.str.ends_with("ies") & (n > 4))
         .then(word.str.slice(0, n - 3) + "y")
