@@ -179,17 +179,17 @@ def test_offline_difficulty_of_compositions_comes_from_the_seeds() -> None:
     qa = _qa(
         [{**SIMPLE, "qa_id": "easy", "seed_ids": ["s1", "s2"]}, {**SIMPLE, "qa_id": "hard", "seed_ids": ["s3", "s5"]}]
     )
-    scored = offline_difficulty(qa, seeds)
+    scored = offline_difficulty(qa, seed_levels(seeds))
     assert scored["difficulty"].to_list() == [1, 5]  # same text, same part count: levels from the seeds
     assert set(scored["difficulty_method"]) == {OFFLINE_DIFFICULTY_MODEL}
     assert scored["difficulty"].dtype == pl.Int8 and scored.columns[: len(SYNTH_QA_SCHEMA)] == list(SYNTH_QA_SCHEMA)
     judged = qa.with_columns(
         difficulty=pl.Series([4, None], dtype=pl.Int8), difficulty_method=pl.Series(["deepseek-reasoner", None])
     )
-    kept = offline_difficulty(judged, seeds, only_missing=True)
+    kept = offline_difficulty(judged, seed_levels(seeds), only_missing=True)
     assert kept["difficulty"].to_list() == [4, 5]
     assert kept["difficulty_method"].to_list() == ["deepseek-reasoner", OFFLINE_DIFFICULTY_MODEL]
-    written = offline_difficulty(qa.with_columns(model=pl.lit("deepseek-reasoner")), seeds)
+    written = offline_difficulty(qa.with_columns(model=pl.lit("deepseek-reasoner")), seed_levels(seeds))
     assert written["difficulty"].to_list()[1] >= 4  # a model-written item is never below its hardest seed
 
 
@@ -300,7 +300,7 @@ def test_offline_enhancement_adds_an_unused_seed_of_the_path() -> None:
     assert row["enhanced_from"] == "q1" and row["seed_ids"] == ["s1", "s2", "s3"] and row["difficulty"] is None
     assert row["qa_id"] == qa_id("p", answer["question"]) != "q1"
     assert variants.columns[: len(SYNTH_QA_SCHEMA)] == list(SYNTH_QA_SCHEMA)
-    rescored = offline_difficulty(pl.concat([qa, variants], how="diagonal_relaxed"), SEEDS)
+    rescored = offline_difficulty(pl.concat([qa, variants], how="diagonal_relaxed"), seed_levels(SEEDS))
     assert rescored["difficulty_raw"][1] > rescored["difficulty_raw"][0]  # one more part, not easier
 
 

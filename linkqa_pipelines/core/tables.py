@@ -29,6 +29,7 @@ REJECT_SCHEMA: Schema = {
     "question": pl.String(),
     "stage": pl.String(),  # verification | dedup | decontamination | target_mix
     # verification_failed | not_verified | exact_duplicate | near_duplicate | benchmark_overlap | over_target_mix
+    # | over_discipline_share (core/release/dataset.py: REJECT_REASONS)
     "reason": pl.String(),
     "related_id": pl.String(),  # the item kept instead, or the benchmark item matched
     "matched_text": pl.String(),  # decontamination: the benchmark gram found in the item

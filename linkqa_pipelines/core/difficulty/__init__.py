@@ -7,8 +7,10 @@ select a target mix.
   combine (`offline_difficulty`);
 - two LLM-layer tasks, each with request builder, offline algorithm, validator and frame:
   `judge` (explicit dimensions, combined with the solver check) and `enhance`;
+- `supply`: which of a path's seeds synthesis composes so the discipline's target levels get supply
+  (`level_aware_paths`: its easiest seeds where the target needs easier items);
 - `targets`: per-discipline level targets and discipline shares, quota selection
-  (`select_to_target`, `discipline_quotas`) and the achieved-vs-target report (`mix_report`).
+  (`select_to_target`, `discipline_quotas`, `discipline_plan`) and the achieved-vs-target report (`mix_report`).
 `heuristic` is the v1 surface score, kept as the calibration bench's baseline.
 """
 
@@ -33,11 +35,15 @@ from linkqa_pipelines.core.difficulty.judge import (
     solver_answers,
     validate_judge,
 )
+from linkqa_pipelines.core.difficulty.supply import LEVEL_AWARE_SCHEMA, level_aware_paths
 from linkqa_pipelines.core.difficulty.targets import (
     DEFAULT_TARGET,
+    DISCIPLINE_PLAN_SCHEMA,
     MIX_REPORT_SCHEMA,
     DifficultyTargets,
+    discipline_plan,
     discipline_quotas,
+    discipline_shares,
     enhancement_plan,
     load_targets,
     mix_report,
@@ -49,8 +55,10 @@ __all__ = [
     "CALIBRATED_MODEL",
     "DEFAULT_TARGET",
     "DIMENSIONS",
+    "DISCIPLINE_PLAN_SCHEMA",
     "ENHANCE_TASK",
     "JUDGE_TASK",
+    "LEVEL_AWARE_SCHEMA",
     "MIX_REPORT_SCHEMA",
     "OFFLINE_DIFFICULTY_MODEL",
     "OFFLINE_ENHANCE_MODEL",
@@ -59,12 +67,15 @@ __all__ = [
     "build_enhance_requests",
     "build_judge_requests",
     "combine_with_solver",
+    "discipline_plan",
     "discipline_quotas",
+    "discipline_shares",
     "enhanced_frame",
     "enhancement_plan",
     "estimate",
     "judge_frame",
     "keep_harder",
+    "level_aware_paths",
     "load_targets",
     "load_weights",
     "mix_report",

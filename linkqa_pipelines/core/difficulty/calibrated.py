@@ -368,11 +368,16 @@ def fit_weights(
 
 
 def estimate(
-    frame: pl.DataFrame, weights: CalibratedWeights | None = None, *, solution: str = "explanation"
+    frame: pl.DataFrame,
+    weights: CalibratedWeights | None = None,
+    *,
+    solution: str = "explanation",
+    features: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """(difficulty_raw Float64 on the 1-5 scale, difficulty Int8 1-5) per row of `frame`."""
+    """(difficulty_raw Float64 on the 1-5 scale, difficulty Int8 1-5) per row of `frame`;
+    `features` are its `text_features` when the caller has them already."""
     w = weights or load_weights()
-    value = w.predict(text_features(frame, solution=solution))
+    value = w.predict(text_features(frame, solution=solution) if features is None else features)
     return pl.DataFrame(
         {"difficulty_raw": value, "difficulty": np.floor(value + 0.5).astype(np.int8)},
         schema={"difficulty_raw": pl.Float64, "difficulty": pl.Int8},

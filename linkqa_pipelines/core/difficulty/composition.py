@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from linkqa_pipelines.core.difficulty.calibrated import CALIBRATED_MODEL, CalibratedWeights, estimate, seed_levels
+from linkqa_pipelines.core.difficulty.calibrated import CALIBRATED_MODEL, CalibratedWeights, estimate
 from linkqa_pipelines.core.synthesis import OFFLINE_SYNTH_MODEL
 
 OFFLINE_DIFFICULTY_MODEL = CALIBRATED_MODEL
@@ -44,25 +44,31 @@ def conjunction_level(levels: pl.Expr) -> pl.Expr:
     return (3.0 - logit / SLOPE).clip(1.0, 5.0)
 
 
-def part_levels(qa: pl.DataFrame, seeds: pl.DataFrame | None, weights: CalibratedWeights | None = None) -> pl.DataFrame:
-    """(qa_id, seed_levels list[Float64]) for QA rows: the `seed_levels` of the seeds each names,
-    in its seed_ids order (seeds not in `seeds` are left out; a QA with none gets null)."""
-    if seeds is None or seeds.height == 0:
+def part_levels(qa: pl.DataFrame, levels: pl.DataFrame | None) -> pl.DataFrame:
+    """(qa_id, seed_levels list[Float64]) for QA rows: the levels (`levels`: the `seed_levels`
+    frame of their seeds, computed once per step by the caller) of the seeds each names, in its
+    seed_ids order (seeds not in `levels` are left out; a QA with none gets null)."""
+    if levels is None or levels.height == 0:
         return qa.select("qa_id", seed_levels=pl.lit(None, pl.List(pl.Float64)))
     return (
         qa.select("qa_id", pl.col("seed_ids").alias("seed_id"))
         .explode("seed_id")
-        .join(seed_levels(seeds, weights), on="seed_id", how="left", maintain_order="left")
+        .join(levels.select("seed_id", "seed_level"), on="seed_id", how="left", maintain_order="left")
         .group_by("qa_id", maintain_order=True)
         .agg(seed_levels=pl.col("seed_level").drop_nulls())
     )
 
 
-def combined_raw(frame: pl.DataFrame, weights: CalibratedWeights | None = None) -> pl.Series:
+def combined_raw(
+    frame: pl.DataFrame, weights: CalibratedWeights | None = None, features: pl.DataFrame | None = None
+) -> pl.Series:
     """Continuous 1-5 difficulty of QA rows with question, choices, rationale, model and
     seed_levels: the conjunction of the parts for offline items, else the item's own estimate
-    floored at its hardest seed (see module)."""
-    own = estimate(frame, weights, solution="rationale")["difficulty_raw"]
+    floored at its hardest seed (see module). `features`: the rows' `text_features` when the
+    caller has them already."""
+    if frame.height == 0:  # nothing to estimate: skip the text features' fixed cost
+        return pl.Series("difficulty_raw", [], dtype=pl.Float64)
+    own = estimate(frame, weights, solution="rationale", features=features)["difficulty_raw"]
     has_parts = pl.col("seed_levels").list.len().fill_null(0) > 0
     return frame.select(
         pl.when((pl.col("model") == OFFLINE_SYNTH_MODEL) & has_parts)
@@ -74,25 +80,27 @@ def combined_raw(frame: pl.DataFrame, weights: CalibratedWeights | None = None) 
 
 def offline_difficulty(
     qa: pl.DataFrame,
-    seeds: pl.DataFrame | None = None,
+    levels: pl.DataFrame | None = None,
     *,
     only_missing: bool = False,
     weights: CalibratedWeights | None = None,
 ) -> pl.DataFrame:
     """Offline difficulty (see module): fills `difficulty` (1-5), `difficulty_method`
-    (`OFFLINE_DIFFICULTY_MODEL`) and `difficulty_raw` (continuous 1-5).
+    (`OFFLINE_DIFFICULTY_MODEL`) and `difficulty_raw` (continuous 1-5). `levels` is the
+    `seed_levels` frame of the seeds the rows name.
 
     With `only_missing` rows that already have a difficulty (e.g. from a model judge) keep it
-    and its method; their difficulty_raw is null.
+    and its method; their difficulty_raw is null, and only the other rows are estimated.
     """
     if qa["qa_id"].n_unique() != qa.height:
         raise ValueError("offline_difficulty: qa_id is not unique")
-    with_parts = qa.join(part_levels(qa, seeds, weights), on="qa_id", how="left", maintain_order="left")
-    levels = qa.select("qa_id", difficulty_raw=combined_raw(with_parts, weights))
     keep = pl.col("difficulty").is_not_null() if only_missing else pl.lit(False)
+    todo = qa.filter(~keep)
+    with_parts = todo.join(part_levels(todo, levels), on="qa_id", how="left", maintain_order="left")
+    levels_raw = todo.select("qa_id", difficulty_raw=combined_raw(with_parts, weights))
     method = pl.col("difficulty_method") if "difficulty_method" in qa.columns else pl.lit(None, pl.String)
     scored = qa.drop([c for c in ("difficulty_raw",) if c in qa.columns]).join(
-        levels.rename({"difficulty_raw": "_raw"}), on="qa_id", how="left", maintain_order="left"
+        levels_raw.rename({"difficulty_raw": "_raw"}), on="qa_id", how="left", maintain_order="left"
     )
     return scored.with_columns(
         difficulty=pl.when(keep).then(pl.col("difficulty")).otherwise(level_expr(pl.col("_raw"))).cast(pl.Int8),

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import polars as pl
 
-from linkqa_pipelines.core.difficulty.calibrated import CalibratedWeights, text_features
+from linkqa_pipelines.core.difficulty.calibrated import text_features
 from linkqa_pipelines.core.difficulty.composition import OFFLINE_DIFFICULTY_MODEL, combined_raw, level_expr, part_levels
 from linkqa_pipelines.core.difficulty.targets import LEVELS
 from linkqa_pipelines.core.llm.types import ChatRequest
@@ -110,11 +110,10 @@ _ZH = _JudgeWording(
 )
 
 
-def build_judge_requests(
-    qa: pl.DataFrame, seeds: pl.DataFrame | None = None, weights: CalibratedWeights | None = None
-) -> list[ChatRequest]:
-    """One judge request per QA row; `seeds` give the part levels the offline answer combines."""
-    frame = qa.join(part_levels(qa, seeds, weights), on="qa_id", how="left", maintain_order="left")
+def build_judge_requests(qa: pl.DataFrame, levels: pl.DataFrame | None = None) -> list[ChatRequest]:
+    """One judge request per QA row; `levels` (the `seed_levels` frame of their seeds) give the
+    part levels the offline answer combines."""
+    frame = qa.join(part_levels(qa, levels), on="qa_id", how="left", maintain_order="left")
     requests: list[ChatRequest] = []
     for row in frame.select(
         "qa_id",
@@ -172,8 +171,8 @@ def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             "seed_levels": pl.List(pl.Float64),
         },
     )
-    raw = combined_raw(frame)
-    feats = text_features(frame, solution="rationale")
+    feats = text_features(frame, solution="rationale")  # once per batch: polars' fixed cost is per call
+    raw = combined_raw(frame, features=feats)
     tag = f"{OFFLINE_DIFFICULTY_MODEL}, not a model judgement"
     rows = (
         frame.with_columns(raw=raw, operations=feats["operations"], advanced=feats["advanced"])

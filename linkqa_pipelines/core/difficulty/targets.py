@@ -10,17 +10,18 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import polars as pl
 import yaml
 
 LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
+K = TypeVar("K", int, str)
 DEFAULT_TARGET: dict[int, float] = {1: 0.10, 2: 0.20, 3: 0.30, 4: 0.25, 5: 0.15}
 
 
-def _check_target(raw: object, where: str) -> dict[int, float]:
+def check_target(raw: object, where: str) -> dict[int, float]:
     """Levels 1-5 -> share, missing levels 0; the shares must sum to 1 (+-0.01).
 
     `raw` comes from YAML as well as from callers, hence the runtime check of its shape.
@@ -79,14 +80,14 @@ def load_targets(path: Path | str | None) -> DifficultyTargets:
         raise ValueError(
             f"{path}: unknown keys {sorted(unknown)}; expected 'default', 'disciplines', 'discipline_shares'"
         )
-    default = _check_target(data["default"], f"{path}: default") if "default" in data else dict(DEFAULT_TARGET)
+    default = check_target(data["default"], f"{path}: default") if "default" in data else dict(DEFAULT_TARGET)
     per: object = data.get("disciplines") or {}
     if not isinstance(per, Mapping):
         raise ValueError(f"{path}: 'disciplines' must map discipline names to targets")
     return DifficultyTargets(
         default=default,
         disciplines={
-            str(d): _check_target(t, f"{path}: disciplines.{d}") for d, t in cast(Mapping[Any, Any], per).items()
+            str(d): check_target(t, f"{path}: disciplines.{d}") for d, t in cast(Mapping[Any, Any], per).items()
         },
         shares=_check_shares(data.get("discipline_shares") or {}, f"{path}: discipline_shares"),
     )
@@ -114,19 +115,115 @@ def discipline_quotas(
 
     `total=None` takes the largest total every discipline with a share can supply at its share
     (each discipline's supply = how many rows its level target lets it select, see
-    `select_to_target`). Disciplines without a share get 0; a discipline short of its quota is
-    reported by `mix_report`, never made up from another.
+    `select_to_target`); a discipline with a scarce few (under `SCARCE_LEVEL` of all the supply and
+    under 5 rows) or none is a deficit there, not a cap on the whole dataset, as a scarce level is
+    within a discipline. Disciplines without a share get 0; a discipline short of its quota is
+    reported (`discipline_plan`), never made up from another.
     """
     wanted = {d: s for d, s in shares.items() if s > 0}
     if not wanted:
         return {}
     if total is None:
-        total = math.floor(min(supply.get(d, 0) / s for d, s in wanted.items()) + 1e-9)
+        total = _largest_n({d: supply.get(d, 0) for d in wanted}, wanted)
     exact = {d: total * s for d, s in wanted.items()}
     counts = {d: math.floor(v) for d, v in exact.items()}
     for d in sorted(wanted, key=lambda d: (-(exact[d] - counts[d]), d))[: total - sum(counts.values())]:
         counts[d] += 1
     return {d: counts.get(d, 0) for d in shares}
+
+
+DISCIPLINE_PLAN_SCHEMA: dict[str, pl.DataType] = {
+    "discipline": pl.String(),
+    "target_share": pl.Float64(),  # of the whole dataset (discipline_shares)
+    "screened": pl.Int64(),  # rows in the pool
+    "supply": pl.Int64(),  # rows its level target lets it select
+    "quota": pl.Int64(),  # rows its share of the dataset wants
+    "deficit": pl.Int64(),  # quota - supply when short
+    "cause": pl.String(),  # why it is short, or what bounds the dataset's size; "" otherwise
+}
+
+
+def discipline_plan(pool: pl.DataFrame, targets: DifficultyTargets) -> pl.DataFrame:
+    """The whole-dataset discipline quotas for a pool of scored rows (discipline, difficulty) of
+    every discipline (`DISCIPLINE_PLAN_SCHEMA`, one row per discipline of the pool or of the
+    shares); empty when `targets` sets no discipline shares. A discipline's supply is the largest
+    selection its level target allows (`select_to_target` with n=None); the quotas split the
+    largest total the shares allow (`discipline_quotas`). Selecting a discipline's `min(quota,
+    supply)` rows (`select_to_target(n=...)`) meets both its level mix and its share."""
+    if not targets.shares:
+        return pl.DataFrame(schema=DISCIPLINE_PLAN_SCHEMA)
+    counts = pool.group_by("discipline", "difficulty").len()
+    disciplines = sorted(set(pool["discipline"].to_list()) | set(targets.shares))
+    screened: dict[str, int] = {}
+    supply: dict[str, int] = {}
+    for d in disciplines:
+        got = dict(counts.filter(pl.col("discipline") == d).select("difficulty", "len").iter_rows())
+        available = {lv: int(got.get(lv, 0)) for lv in LEVELS}
+        screened[d] = sum(available.values())
+        supply[d] = _largest_n(available, check_target(targets.for_discipline(d), f"target of {d}"))
+    quotas = discipline_quotas(targets.shares, supply)
+    total = sum(quotas.values())
+    bounded = [d for d in quotas if quotas[d] and quotas[d] == supply[d]]
+    rows: list[dict[str, Any]] = []
+    for d in disciplines:
+        share, quota = targets.shares.get(d, 0.0), quotas.get(d, 0)
+        if share == 0:
+            cause = "no share in discipline_shares: left out"
+        elif supply[d] < quota:
+            cause = (
+                f"supply: {supply[d]} of its {screened[d]} screened items fit its level target, its "
+                f"{share:.1%} of the {total}-row dataset wants {quota}"
+            )
+        elif d in bounded:
+            cause = f"bounds the dataset's size: all {supply[d]} items its level target allows are taken"
+        else:
+            cause = ""
+        rows.append(
+            {
+                "discipline": d,
+                "target_share": share,
+                "screened": screened[d],
+                "supply": supply[d],
+                "quota": quota,
+                "deficit": max(quota - supply[d], 0),
+                "cause": cause,
+            }
+        )
+    return pl.DataFrame(rows, schema=DISCIPLINE_PLAN_SCHEMA)
+
+
+def discipline_shares(dataset: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame:
+    """The discipline shares a dataset (discipline column) achieved against `plan`
+    (`discipline_plan`): discipline, target_share, achieved_share, items, quota, supply,
+    gap_points, within_5_points, cause (the plan's; for a discipline selected below what its plan
+    allowed, that it was, e.g. capped by linkqa_dataset's max_rows)."""
+    if plan.is_empty():
+        return plan.clear()
+    sizes = dataset.group_by("discipline").len("items")
+    total = max(dataset.height, 1)
+    return (
+        plan.join(sizes, on="discipline", how="left")
+        .with_columns(pl.col("items").fill_null(0).cast(pl.Int64))
+        .select(
+            "discipline",
+            "target_share",
+            achieved_share=pl.col("items") / total,
+            items="items",
+            quota="quota",
+            supply="supply",
+            gap_points=(100 * (pl.col("items") / total - pl.col("target_share"))).round(2),
+            within_5_points=(100 * (pl.col("items") / total - pl.col("target_share"))).abs() <= 5,
+            cause=pl.when(pl.col("items") < pl.min_horizontal("quota", "supply"))
+            .then(
+                pl.format(
+                    "selected {} of the {} its plan allows (see linkqa_dataset's metadata)",
+                    "items",
+                    pl.min_horizontal("quota", "supply"),
+                )
+            )
+            .otherwise(pl.col("cause")),
+        )
+    )
 
 
 SCARCE_LEVEL = 0.02  # below this share of a pool's rows a level is a deficit, not a cap on its size
@@ -164,7 +261,7 @@ def select_to_target(
     wanted, selected, deficit, selected_share and cause (why a level fell short, "" when not;
     counts harder variants when `qa` has `enhanced_from`).
     """
-    shares = _check_target(target, "target")
+    shares = check_target(target, "target")
     if n is not None and n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if qa["difficulty"].null_count():
@@ -221,14 +318,15 @@ def select_to_target(
     return selected, report
 
 
-def _largest_n(available: Mapping[int, int], shares: Mapping[int, float]) -> int:
-    """The largest n the levels with a usable supply meet exactly. A level holding fewer than
-    `SCARCE_LEVEL` of the rows (and fewer than 5) gives all it has and is reported as a deficit
-    instead of capping n: one stray level-2 item must not shrink a discipline of hundreds to five."""
-    supplied = [lv for lv in LEVELS if shares[lv] > 0 and available[lv] > 0]
+def _largest_n(available: Mapping[K, int], shares: Mapping[K, float]) -> int:
+    """The largest n the keys (levels, or disciplines) with a usable supply meet exactly at their
+    shares. A key holding fewer than `SCARCE_LEVEL` of the rows (and fewer than 5) gives all it
+    has and is reported as a deficit instead of capping n: one stray level-2 item must not shrink a
+    discipline of hundreds to five."""
+    supplied = [k for k in shares if shares[k] > 0 and available.get(k, 0) > 0]
     total = sum(available.values())
-    usable = [lv for lv in supplied if available[lv] >= min(5, SCARCE_LEVEL * total)] or supplied
-    limits = [available[lv] / shares[lv] for lv in usable]
+    usable = [k for k in supplied if available[k] >= min(5, SCARCE_LEVEL * total)] or supplied
+    limits = [available[k] / shares[k] for k in usable]
     return math.floor(min(limits) + 1e-9) if limits else 0
 
 
@@ -262,7 +360,7 @@ def enhancement_plan(scored: pl.DataFrame, target: Mapping[int, float], n: int |
     qa_id first; `aim` is the level they should reach. A variant is kept only if it scores at
     least one level above its original, so a candidate from level L-1 fills level L.
     """
-    shares = _check_target(target, "target")
+    shares = check_target(target, "target")
     wanted = _apportion(scored.height if n is None else n, shares)
     available = {lv: int(c) for lv, c in scored.group_by("difficulty").len().iter_rows()}
     spare = {lv: max(0, available.get(lv, 0) - wanted[lv]) for lv in LEVELS}
@@ -291,21 +389,23 @@ def mix_report(dataset: pl.DataFrame, targets: DifficultyTargets) -> pl.DataFram
 
     Rows: scope (discipline or "(all)"), difficulty, target_share, achieved_share, items,
     gap_points (achieved - target, percentage points), within_5_points; and per scope
-    the discipline share achieved vs target (difficulty null). The whole dataset's level target
-    is the discipline targets weighted by the disciplines' achieved sizes.
+    the discipline share achieved vs target (difficulty null; a discipline with a share and no
+    rows shows its share row only). The whole dataset's level target is the discipline targets
+    weighted by the disciplines' achieved sizes.
     """
     total = max(dataset.height, 1)
     counts = dataset.group_by("discipline", "difficulty").len()
     sizes = dict(dataset.group_by("discipline").len().iter_rows())
     rows: list[dict[str, Any]] = []
     overall_target = dict.fromkeys(LEVELS, 0.0)
-    for discipline in sorted(sizes):
+    for discipline in sorted(set(sizes) | {d for d, s in targets.shares.items() if s > 0}):
         target = targets.for_discipline(discipline)
+        size = int(sizes.get(discipline, 0))
         got = dict(counts.filter(pl.col("discipline") == discipline).select("difficulty", "len").iter_rows())
-        for lv in LEVELS:
-            overall_target[lv] += target[lv] * sizes[discipline] / total
-            rows.append(_mix_row(discipline, lv, target[lv], int(got.get(lv, 0)), sizes[discipline]))
-        rows.append(_mix_row(discipline, None, targets.shares.get(discipline), sizes[discipline], total))
+        for lv in LEVELS if size else ():
+            overall_target[lv] += target[lv] * size / total
+            rows.append(_mix_row(discipline, lv, target[lv], int(got.get(lv, 0)), size))
+        rows.append(_mix_row(discipline, None, targets.shares.get(discipline), size, total))
     got_all = dict(dataset.group_by("difficulty").len().iter_rows())
     rows += [_mix_row("(all)", lv, overall_target[lv], int(got_all.get(lv, 0)), total) for lv in LEVELS]
     return pl.DataFrame(rows, schema=MIX_REPORT_SCHEMA)

@@ -26,7 +26,13 @@ BENCHMARK_ADAPTERS = ("mmlu_csv", "cmmlu_csv", "gsm8k_jsonl", "math_jsonl")
 EVALUATION_SPLIT = r"(?i)(?:^|[/\\])test(?:[/\\]|[._-][^/\\]*$|$)|_test\.[^/\\.]+$"
 
 RejectReason = Literal[
-    "verification_failed", "not_verified", "exact_duplicate", "near_duplicate", "benchmark_overlap", "over_target_mix"
+    "verification_failed",
+    "not_verified",
+    "exact_duplicate",
+    "near_duplicate",
+    "benchmark_overlap",
+    "over_target_mix",
+    "over_discipline_share",
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = (
     "verification_failed",
@@ -34,7 +40,8 @@ REJECT_REASONS: tuple[RejectReason, ...] = (
     "exact_duplicate",
     "near_duplicate",
     "benchmark_overlap",
-    "over_target_mix",
+    "over_target_mix",  # its level is over the discipline's level target
+    "over_discipline_share",  # the level target would keep it, the discipline's share of the dataset does not
 )
 KEPT_VERIFICATION: tuple[str, ...] = ("verified", "refined")
 

@@ -20,6 +20,7 @@ from linkqa_pipelines.core.difficulty import (
     mix_report,
     offline_difficulty,
     rejected_variants,
+    seed_levels,
     solver_answers,
 )
 from linkqa_pipelines.core.llm import TaskOutcome
@@ -68,17 +69,19 @@ def score_discipline(
     votes feed its own solver check when it is re-scored."""
     outcomes: list[TaskOutcome] = []
     ask_llm, ask_verifier = asker(context, llm, lake, outcomes), asker(context, verify.llm, lake, outcomes)
+    levels = seed_levels(path_seeds(seed_sources, qa))  # each seed's level once: judge requests and offline score
 
     def judge(task_stage: str, items: pl.DataFrame, solver: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
         """Score the rows by the judge combined with the solver check (offline: the calibrated
         estimator). Items that failed verification are not sent to the judge: they leave the
         dataset at screening, so the offline estimate (labelled in `difficulty_method`) is
         enough for them, as it is for rows the judge failed on."""
-        seeds = path_seeds(seed_sources, items)
+        nonlocal levels
+        levels = _with_levels_of(items, levels, seed_sources)
         judged = items.filter(pl.col("verification") != "failed")
-        outcome = ask_llm(replace(JUDGE_TASK, stage=task_stage), build_judge_requests(judged, seeds))
+        outcome = ask_llm(replace(JUDGE_TASK, stage=task_stage), build_judge_requests(judged, levels))
         scored = judge_frame(items, outcome.payloads(), outcome.answers(), outcome.results, solver)
-        return offline_difficulty(scored, seeds, only_missing=True), task_metadata(outcome, llm.backend)
+        return offline_difficulty(scored, levels, only_missing=True), task_metadata(outcome, llm.backend)
 
     scored, judge_meta = judge("difficulty_judge", qa, solver_answers(votes))
     target = difficulty_targets(config.targets_path).for_discipline(context.partition_key)
@@ -140,6 +143,16 @@ def score_discipline(
         **enhance_meta,
     }
     return _Scored(out, variant_votes, rejected, outcomes, metadata)
+
+
+def _with_levels_of(items: pl.DataFrame, levels: pl.DataFrame, seed_sources: pl.LazyFrame) -> pl.DataFrame:
+    """`levels` plus the `seed_levels` of the seeds `items` name that it lacks (a harder variant's
+    extra seed), so no seed is estimated twice in one step."""
+    missing = items.select(pl.col("seed_ids").explode().alias("seed_id")).drop_nulls().unique()
+    missing = missing.join(levels, on="seed_id", how="anti")
+    if missing.is_empty():
+        return levels
+    return pl.concat([levels, seed_levels(seed_sources.join(missing.lazy(), on="seed_id", how="semi").collect())])
 
 
 def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:

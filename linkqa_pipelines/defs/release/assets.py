@@ -5,7 +5,7 @@ from typing import Any
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
-from linkqa_pipelines.core.difficulty import mix_report, select_to_target
+from linkqa_pipelines.core.difficulty import discipline_plan, discipline_shares, mix_report, select_to_target
 from linkqa_pipelines.core.release import (
     BenchmarkIndex,
     card_for_display,
@@ -160,8 +160,8 @@ def screened_qa(
             "linkqa_dataset_rejects",
             KINDS,
             "Every item of the discipline left out of the dataset: reason category (verification_failed, "
-            "not_verified, exact_duplicate, near_duplicate, benchmark_overlap, over_target_mix) with the related "
-            "item, matched text, similarity.",
+            "not_verified, exact_duplicate, near_duplicate, benchmark_overlap, over_target_mix, "
+            "over_discipline_share) with the related item, matched text, similarity.",
         ),
     },
     partitions_def=discipline_partitions,
@@ -175,19 +175,40 @@ def linkqa_dataset(
     screened_qa: pl.LazyFrame,
     screened_qa_rejects: pl.LazyFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The discipline's level mix (`select_to_target`) and, when the targets set discipline shares,
+    its quota of the whole dataset: every partition reads the (discipline, difficulty) columns of
+    all of `screened_qa` and computes the same `discipline_plan`, so the quotas need no extra
+    step between screening and the per-discipline selection."""
     discipline = context.partition_key
     kept = screened_qa.filter(pl.col("discipline") == discipline).collect()
     screened_out = screened_qa_rejects.filter(pl.col("discipline") == discipline).collect()
-    target = difficulty_targets(config.targets_path).for_discipline(discipline)
-    selected, report = select_to_target(kept, target, n=config.max_rows or None, seed=config.seed)
+    targets = difficulty_targets(config.targets_path)
+    target = targets.for_discipline(discipline)
+    cap = config.max_rows or None
+    full, report = select_to_target(kept, target, n=cap, seed=config.seed)  # the level target alone
+    plan = discipline_plan(screened_qa.select("discipline", "difficulty").collect(), targets)
+    mine = plan.filter(pl.col("discipline") == discipline)
+    selected = full
+    if mine.height:  # discipline shares set: at most its quota (and what its level mix allows)
+        row = mine.row(0, named=True)
+        n = min(row["quota"], row["supply"], *([cap] if cap else []))
+        selected, report = select_to_target(kept, target, n=n, seed=config.seed)
     not_selected = kept.join(selected, on="qa_id", how="anti")
+    over_share = not_selected.join(full, on="qa_id", how="semi")  # the level mix alone would keep them
     rejected = pl.concat(
-        [screened_out, rejects(not_selected, "target_mix", "over_target_mix")], how="vertical_relaxed"
+        [
+            screened_out,
+            rejects(not_selected.join(over_share, on="qa_id", how="anti"), "target_mix", "over_target_mix"),
+            rejects(over_share, "target_mix", "over_discipline_share"),
+        ],
+        how="vertical_relaxed",
     ).select(list(REJECT_SCHEMA))
     context.add_output_metadata(
         {
             "screened_in": kept.height,
-            "not_selected_by_target_mix": not_selected.height,
+            "not_selected_by_target_mix": not_selected.height - over_share.height,
+            "not_selected_by_discipline_share": over_share.height,
+            **({"discipline_shares_plan": table_preview(plan, plan.height)} if plan.height else {}),
             "target_mix_report": MetadataValue.md(markdown_table(report)),
             "rejects_by_reason": counts_table(dict(rejected.group_by("reason").len().sort("reason").iter_rows())),
             "preview": table_preview(selected.select("qa_id", "difficulty", "question", "answer"), 5),
@@ -208,12 +229,23 @@ def linkqa_release(
     lake: LakeResource,
     linkqa_dataset: pl.LazyFrame,
     linkqa_dataset_rejects: pl.LazyFrame,
+    screened_qa: pl.LazyFrame,
     seed_sources: pl.LazyFrame,
     kp_catalog: pl.LazyFrame,
 ) -> MaterializeResult:
     by_reason = dict(linkqa_dataset_rejects.group_by("reason").len().collect().iter_rows())
-    mix = mix_report(
-        linkqa_dataset.select("discipline", "difficulty").collect(), difficulty_targets(config.targets_path)
+    targets = difficulty_targets(config.targets_path)
+    released = linkqa_dataset.select("discipline", "difficulty").collect()
+    mix = mix_report(released, targets)
+    shares = discipline_shares(
+        released, discipline_plan(screened_qa.select("discipline", "difficulty").collect(), targets)
+    )
+    shares_md = (
+        "\n\nDiscipline shares of the whole dataset, achieved against target (quota: the rows its share wants; "
+        "supply: the rows its level target allows; cause: why a discipline is short, or what bounds the size):\n\n"
+        + markdown_table(shares)
+        if shares.height
+        else ""
     )
     out_dir = lake.home_path / "release"
     manifest = write_release(
@@ -231,8 +263,9 @@ def linkqa_release(
             },
             "decontamination": {"removed": by_reason.get("benchmark_overlap", 0)},
             "selection": f"{by_reason.get('over_target_mix', 0)} items left out to meet the per-discipline "
-            "difficulty targets. Achieved against target (shares; gap in percentage points; rows with no level "
-            "are each discipline's share of the dataset):\n\n" + markdown_table(mix),
+            f"difficulty targets, {by_reason.get('over_discipline_share', 0)} to meet the discipline shares of the "
+            "dataset. Achieved against target (shares; gap in percentage points; rows with no level are each "
+            "discipline's share of the dataset):\n\n" + markdown_table(mix) + shares_md,
         },
         kp_catalog=kp_catalog,
     )
@@ -246,6 +279,7 @@ def linkqa_release(
         "kp_coverage": stats["kp_coverage"]["share"],
         "verified_share": stats["verification"]["verified_share"],
         "mix_vs_target": table_preview(mix, mix.height),
+        **({"discipline_shares_vs_target": table_preview(shares, shares.height)} if shares.height else {}),
         "dataset_card": MetadataValue.md(card_for_display(manifest.card_path.read_text(encoding="utf-8"))[:20_000]),
     }
     for plot in manifest.plot_paths:

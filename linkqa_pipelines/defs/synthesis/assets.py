@@ -5,6 +5,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, empty_frame
+from linkqa_pipelines.core.difficulty import level_aware_paths, seed_levels
 from linkqa_pipelines.core.synthesis import (
     REASONING_SCHEMA,
     SYNTHESIS_TASK,
@@ -13,6 +14,7 @@ from linkqa_pipelines.core.synthesis import (
     path_seeds,
     synthesize,
 )
+from linkqa_pipelines.defs.difficulty.config import difficulty_targets
 from linkqa_pipelines.defs.synthesis.config import SynthesisConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
@@ -58,9 +60,14 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
                 f"{STAGE}: qa_per_path={config.qa_per_path} ignored by the offline backend, whose template "
                 f"composition makes {per_path} item per path"
             )
+        seeds = path_seeds(seed_sources, walk_paths)
+        paths, supply = walk_paths, None
+        if config.level_aware:
+            target = difficulty_targets(config.targets_path).for_discipline(context.partition_key)
+            paths, supply = level_aware_paths(walk_paths, seed_levels(seeds), target, max_seeds=config.max_seeds)
         requests = build_synthesis_requests(
-            walk_paths,
-            path_seeds(seed_sources, walk_paths),
+            paths,
+            seeds,
             kp_catalog.select("kp_id", "name", "description"),
             qa_type=config.qa_type,
             n_choices=config.n_choices,
@@ -77,6 +84,15 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
                 # how a reader without knowledge scores on the offline compositions, per option-only strategy
                 **({"offline_option_only_accuracy": {k: round(v, 3) for k, v in gaming.items()}} if gaming else {}),
                 "paths": walk_paths.height,
+                **(
+                    {
+                        # paths per predicted level composing all their seeds, and after narrowing
+                        "level_aware_supply": table_preview(supply),
+                        "paths_narrowed_to_easier_seeds": int((paths["seed_ids"] != walk_paths["seed_ids"]).sum()),
+                    }
+                    if supply is not None
+                    else {}
+                ),
                 "qa_per_path": per_path,
                 "items_replaced": made.replaced,  # items rejected alone in a reply and asked for again
                 "reasoning_rows": made.reasoning.height,

@@ -24,6 +24,13 @@ class SynthesisConfig(Config):
         f"backend, {QA_PER_PATH_OFFLINE} offline (the offline composition makes one item per path)",
     )
 
+    level_aware: bool = Field(
+        default=True,
+        description="where the discipline's difficulty target needs easier items than composing all of a path's "
+        "seeds gives, compose its easiest seeds instead (core/difficulty/supply.py)",
+    )
+    targets_path: str = Field(default="", description="difficulty targets YAML level_aware aims at; empty = packaged")
+
     def items_per_path(self, backend: str) -> int:
         """`qa_per_path` for this backend: offline always 1, a model the configured number or the default."""
         if backend == "offline":
