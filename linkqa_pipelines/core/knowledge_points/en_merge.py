@@ -33,6 +33,10 @@ Rejected on the same data:
   initials in a shared discipline, a handful were one concept (UN/united nation, TAT/thematic
   apperception test); the rest were GSM8K props and chance (CB: chocolate bar, candy bar, comic
   book; IA: illegal act, insurance agent; PS: public sector, private sector, pricing strategy).
+- facet phrases, the English twin of `zh_facet` ("definition of terrorism" -> "terrorism" and
+  "characteristic of monopoly" -> "monopoly" are right, but "principle of utility", "principle of
+  segregation" and "function of temperature" are concepts of their own or another sense, and
+  "feature of McGregor" a cut name): about one in eight wrong.
 - any parenthesis ("tricarboxylic acid cycle (Krebs cycle)" is right, but "heroin (opiate)",
   "flavonoid (polyphenol)", "method (procedure)" and "word (string)" name a hypernym or a
   neighbour): too many wrong merges for the right ones.
