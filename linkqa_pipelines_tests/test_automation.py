@@ -310,4 +310,4 @@ def test_previews_are_tables_and_charts_fit_inline() -> None:
     assert image is not None
     svg = base64.b64decode(image.group(1)).decode()
     assert svg.startswith("<svg") and svg.count("<polyline") == 4
-    assert "indigo: sampler 0" in text
+    assert "indigo: sampler 0" in text and text.endswith("y from 0 to 0.98")

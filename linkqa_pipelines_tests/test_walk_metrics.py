@@ -1,8 +1,6 @@
-"""Walk metrics: coverage, Gini, popularity and edge strength along paths, coverage curves, the plot."""
+"""Walk metrics: coverage, Gini, popularity and edge strength along paths, coverage curves."""
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
@@ -10,13 +8,11 @@ import pytest
 from linkqa_pipelines.core.walks import (
     WalkConfig,
     coverage_curve,
-    coverage_plot_png,
     edge_strengths,
     gini,
     graph_arrays_from_edges,
     kp_coverage,
     sample_paths,
-    uniform_walk,
     use_counts,
     walk_summary,
 )
@@ -76,19 +72,3 @@ def test_walk_summary_values() -> None:
     # a WalkResult gives the same numbers as its list of paths
     result = sample_paths(GRAPH, WalkConfig(n_paths=20, min_len=2, max_len=4, seed=1))
     assert walk_summary(GRAPH, result, 5) == walk_summary(GRAPH, result.paths(), 5)
-
-
-def test_coverage_plot_is_a_png_of_all_curves() -> None:
-    mask = np.ones(5, dtype=bool)
-    cfg = WalkConfig(n_paths=10, min_len=2, max_len=3)
-    checkpoints = np.arange(1, 11)
-    curves = {
-        "value function": coverage_curve(sample_paths(GRAPH, cfg), mask, checkpoints),
-        "uniform": coverage_curve(uniform_walk(GRAPH, cfg), mask, checkpoints),
-    }
-    png = coverage_plot_png(curves)
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
-    from matplotlib.image import imread
-
-    image = imread(io.BytesIO(png))
-    assert image.shape[0] == 400 and image.shape[1] == 640

@@ -5,9 +5,9 @@ column schema of its table.
 What the UI (Dagster 1.13) shows where: table metadata (`table_preview`) renders as a table on the
 asset page and in the run log, row counts (`dagster/row_count`, set by the IO manager) are
 numeric and plotted over materializations, a column schema shows as the asset's columns.
-Markdown renders inline only below 1,000 characters; a PNG plot is far longer, so full plots stay
-behind "[Show Markdown]" (Dagster has no image metadata type) and `line_chart_md` draws the
-same curves as a small SVG that fits, shown inline beside them.
+Markdown renders inline only below 1,000 characters; a PNG plot is far longer, so it stays behind
+"[Show Markdown]" (Dagster has no image metadata type), while `line_chart_md` draws curves as a
+small SVG that fits and shows inline (and costs no matplotlib figure).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def png_md(png: bytes, alt: str) -> MetadataValue:
 
 def line_chart_md(series: Mapping[str, Sequence[float]], alt: str) -> MetadataValue:
     """Lines (one per series, shared y scale) as an SVG small enough that the UI shows it inline,
-    with a colour legend: the glanceable companion of a full `png_md` plot."""
+    with a colour legend and the y range the height spans (the chart has no axes)."""
     shown = dict(list(series.items())[: len(_CHART_COLOURS)])
     values = [float(v) for ys in shown.values() for v in ys if math.isfinite(float(v))]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
@@ -99,7 +99,8 @@ def line_chart_md(series: Mapping[str, Sequence[float]], alt: str) -> MetadataVa
             )
             lines.append(f"<polyline fill='none' stroke='{hex_colour}' stroke-width='2' points='{coords}'/>")
         svg = f"<svg xmlns='http://www.w3.org/2000/svg' width='{_CHART_W}' height='{_CHART_H}'>{''.join(lines)}</svg>"
-        text = f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})  \n{legend}"
+        image = f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
+        text = f"{image}  \n{legend}  \ny from {low:.3g} to {high:.3g}"
         if len(text) < INLINE_MARKDOWN_CHARS:
             return MetadataValue.md(text)
     raise ValueError(f"{alt}: {len(shown)} series do not fit an inline chart ({INLINE_MARKDOWN_CHARS} characters)")

@@ -4,7 +4,6 @@ from linkqa_pipelines.core.walks.arrays import graph_arrays_from_edges
 from linkqa_pipelines.core.walks.baselines import mathscale_walk, popularity_walk, uniform_walk
 from linkqa_pipelines.core.walks.metrics import (
     coverage_curve,
-    coverage_plot_png,
     edge_strengths,
     gini,
     kp_coverage,
@@ -26,7 +25,6 @@ __all__ = [
     "WalkConfig",
     "WalkResult",
     "coverage_curve",
-    "coverage_plot_png",
     "edge_strengths",
     "gini",
     "graph_arrays_from_edges",

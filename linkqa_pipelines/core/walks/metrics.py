@@ -16,8 +16,7 @@ paths themselves.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -111,29 +110,3 @@ def walk_summary(arrays: GraphArrays, paths: Paths, universe: Universe) -> dict[
         "mean_popularity": float(arrays.popularity[nodes].mean()) if nodes.size else float("nan"),
         "mean_edge_strength": float(strengths.mean()) if strengths.size else float("nan"),
     }
-
-
-def coverage_plot_png(
-    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str = "KP coverage against paths"
-) -> bytes:
-    """Coverage curves (one line per sampler) as PNG bytes; Agg canvas, no pyplot state, so it is
-    safe in worker threads. The margins are fixed (they fit the labels, which do not vary) rather
-    than found by `tight_layout`, which measured every text and cost as much as the drawing."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure, SubplotParams
-
-    fig = Figure(figsize=(6.4, 4.0), dpi=100, subplotpars=SubplotParams(left=0.11, right=0.97, bottom=0.12, top=0.92))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for name, (x, y) in curves.items():
-        ax.plot(x, 100.0 * np.asarray(y), marker="o", markersize=3, label=name)
-    ax.set_xlabel("paths sampled")
-    ax.set_ylabel("discipline KPs covered (%)")
-    ax.set_title(title)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    if curves:
-        ax.legend(loc="lower right", fontsize="small")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()

@@ -11,7 +11,6 @@ from linkqa_pipelines.core.contracts import PATH_SCHEMA, conform, list_column
 from linkqa_pipelines.core.walks import (
     WalkConfig,
     coverage_curve,
-    coverage_plot_png,
     mathscale_walk,
     partition_graph,
     popularity_walk,
@@ -22,7 +21,7 @@ from linkqa_pipelines.core.walks import (
 )
 from linkqa_pipelines.defs.graph.version import VERSION_COLUMN, current_version
 from linkqa_pipelines.defs.walks.config import WalkPathsConfig
-from linkqa_pipelines.lib.metadata import line_chart_md, png_md, table_out, table_preview
+from linkqa_pipelines.lib.metadata import line_chart_md, table_out, table_preview
 from linkqa_pipelines.lib.partitions import discipline_backfill_policy, discipline_partitions, per_discipline
 
 KINDS = {"numpy", "parquet"}
@@ -123,8 +122,10 @@ def walk_paths(
         }
         checkpoints = np.unique(np.linspace(1, len(paths), num=min(20, len(paths)), dtype=int))
         curves = {name: coverage_curve(ps, start_mask, checkpoints) for name, ps in baselines.items()}
-        metadata["coverage_vs_paths"] = png_md(coverage_plot_png(curves), "KP coverage against number of paths")
-        metadata["coverage_inline"] = line_chart_md({n: y.tolist() for n, (_, y) in curves.items()}, "KP coverage")
+        metadata["coverage_vs_paths"] = line_chart_md(
+            {n: y.tolist() for n, (_, y) in curves.items()},
+            f"share of the discipline's KPs covered against paths sampled (1 to {len(paths)})",
+        )
         metadata["baseline_summary"] = table_preview(
             pl.DataFrame([{"sampler": n, **walk_summary(arrays, ps, start_mask)} for n, ps in baselines.items()])
         )
