@@ -23,6 +23,7 @@ from linkqa_pipelines.core.difficulty import (
     seed_levels,
     solver_answers,
 )
+from linkqa_pipelines.core.difficulty.composition import level_expr
 from linkqa_pipelines.core.llm import TaskOutcome
 from linkqa_pipelines.core.synthesis import path_seeds
 from linkqa_pipelines.core.verification import VOTES_SCHEMA, verify_items
@@ -136,6 +137,13 @@ def score_discipline(
             supply.select("difficulty", "target_share", "achieved_share", "items", "gap_points")
         ),
         "methods": counts_table(dict(out.group_by("difficulty_method").len().iter_rows())),
+        # the seeds' levels bound the compositions' (an item is never easier than its hardest part):
+        # why a level with no supply is short
+        "seed_levels": table_preview(
+            levels.group_by(level=level_expr(pl.col("seed_level")), method="seed_level_method")
+            .len("seeds")
+            .sort("level", "method")
+        ),
         "preview": table_preview(
             out.select("qa_id", "difficulty", "difficulty_method", "enhanced_from", "question"), 5
         ),
