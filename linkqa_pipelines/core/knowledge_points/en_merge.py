@@ -115,7 +115,9 @@ def _definition(left: str, inner: str) -> tuple[str, str] | None:
 def _definitions(texts: pl.DataFrame) -> pl.DataFrame:
     """(discipline, short, long) for every abbreviation defined in `texts` (discipline, text)."""
     rows: list[tuple[str, str, str]] = []
-    for discipline, text in texts.filter(pl.col("text").str.contains(r"\(", literal=False)).iter_rows():
+    # Only texts where a token with a capital touches a parenthesis can hold a definition.
+    candidates = texts.filter(pl.col("text").str.contains(r"\(\s*[A-Za-z0-9\-]*[A-Z]|[A-Z][A-Za-z0-9\-]*\s*\("))
+    for discipline, text in candidates.iter_rows():
         for match in _PAREN.finditer(text):
             found = _definition(match.group(1), match.group(2))
             if found is not None:
@@ -160,20 +162,25 @@ def _noun_lemma(word: str) -> str | None:
 
 def lemma_edges(names: pl.Series, keys: pl.Series, keys_of: Callable[[pl.Series], pl.Series]) -> pl.DataFrame:
     """`lemma` edges (a: the name's key, b: the key with the last word lemmatised) among distinct
-    `names` and their `keys` (the catalog's `keys_of` each), guarded as the module docstring says."""
-    rows: list[tuple[str, str]] = []
-    for name, key in zip(names.to_list(), keys.to_list(), strict=True):
-        words = name.split()
-        last = words[-1] if words else ""
-        if not last.isascii() or not last.isalpha() or last.isupper() or last.lower() in PLURAL_INVARIANT:
-            continue
-        lemma = _noun_lemma(last.lower())
-        if lemma is None or lemma == last.lower() or lemma in EN_STOP_WORDS:
-            continue
-        rows.append((key, " ".join([*words[:-1], lemma])))
-    if not rows:
+    `names` and their `keys` (the catalog's `keys_of` each), guarded as the module docstring says.
+    Columnar; LemmInflect runs once per distinct last word."""
+    last = pl.col("name").str.extract(r"(?:^|\s)([A-Za-z]+)\s*$", 1)
+    frame = (
+        pl.DataFrame({"name": names, "a": keys})
+        .with_columns(last=last, head=pl.col("name").str.extract(r"^(.*\s)[A-Za-z]+\s*$", 1).fill_null(""))
+        .filter(pl.col("last").is_not_null() & (pl.col("last") != pl.col("last").str.to_uppercase()))
+        .with_columns(word=pl.col("last").str.to_lowercase())
+    )
+    words = frame.select("word").unique().filter(~pl.col("word").is_in(list(PLURAL_INVARIANT)))
+    lemmas = words.with_columns(lemma=pl.Series([_noun_lemma(w) for w in words["word"].to_list()], dtype=pl.String))
+    lemmas = lemmas.filter(
+        pl.col("lemma").is_not_null()
+        & (pl.col("lemma") != pl.col("word"))
+        & ~pl.col("lemma").is_in(list(EN_STOP_WORDS))
+    )
+    found = frame.join(lemmas, on="word").select("a", lemmatised=pl.col("head") + pl.col("lemma"))
+    if found.height == 0:
         return pl.DataFrame(schema=_EDGE_SCHEMA)
-    found = pl.DataFrame(rows, schema=["a", "lemmatised"], orient="row")
     return (
         found.with_columns(b=keys_of(found["lemmatised"]))
         .filter(pl.col("a") != pl.col("b"))
