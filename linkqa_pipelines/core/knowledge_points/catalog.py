@@ -310,7 +310,7 @@ def _english_edges(
     links: pl.DataFrame, names: pl.DataFrame, name_code: np.ndarray, discipline_code: np.ndarray, disciplines: pl.Series
 ) -> pl.DataFrame:
     """`en_merge` edges: `lemma` over the distinct names, `abbreviation` over the distinct
-    (discipline, description) texts that hold a parenthesis, with the disciplines each key is used in."""
+    descriptions, with the disciplines each key is used in."""
     lemma = lemma_edges(names["kp_name"], names["alias_key"], canonical_keys)
     if "kp_description" not in links.columns:
         return lemma
@@ -321,12 +321,8 @@ def _english_edges(
             "discipline": disciplines.gather((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)),
         }
     ).unique()
-    texts = (
-        links.select("discipline", text="kp_description")
-        .filter(pl.col("text").str.contains("(", literal=True))
-        .unique()
-        .sort("discipline", "text")
-    )
+    described = links["kp_description"].drop_nulls()
+    texts = described.filter(described.str.contains("(", literal=True)).unique().sort()
     return pl.concat([lemma, abbreviation_edges(texts, key_disciplines, canonical_keys)])
 
 

@@ -112,25 +112,25 @@ def _definition(left: str, inner: str) -> tuple[str, str] | None:
     return short, found
 
 
-def _definitions(texts: pl.DataFrame) -> pl.DataFrame:
-    """(discipline, short, long) for every abbreviation defined in `texts` (discipline, text)."""
-    rows: list[tuple[str, str, str]] = []
+def _definitions(texts: pl.Series) -> pl.DataFrame:
+    """(short, long) for every abbreviation defined in the distinct `texts`."""
+    rows: list[tuple[str, str]] = []
     # Only texts where a token with a capital touches a parenthesis can hold a definition.
-    candidates = texts.filter(pl.col("text").str.contains(r"\(\s*[A-Za-z0-9\-]*[A-Z]|[A-Z][A-Za-z0-9\-]*\s*\("))
-    for discipline, text in candidates.iter_rows():
+    candidates = texts.filter(texts.str.contains(r"\(\s*[A-Za-z0-9\-]*[A-Z]|[A-Z][A-Za-z0-9\-]*\s*\("))
+    for text in candidates.to_list():
         for match in _PAREN.finditer(text):
             found = _definition(match.group(1), match.group(2))
             if found is not None:
-                rows.append((discipline, *found))
-    return pl.DataFrame(rows, schema=["discipline", "short", "long"], orient="row").unique()
+                rows.append(found)
+    return pl.DataFrame(rows, schema=["short", "long"], orient="row").unique()
 
 
 def abbreviation_edges(
-    texts: pl.DataFrame, key_disciplines: pl.DataFrame, keys_of: Callable[[pl.Series], pl.Series]
+    texts: pl.Series, key_disciplines: pl.DataFrame, keys_of: Callable[[pl.Series], pl.Series]
 ) -> pl.DataFrame:
-    """`abbreviation` edges (a: short key, b: long key): definitions found in `texts`
-    (discipline, text), both sides keys of `key_disciplines` (key, discipline), guarded as the
-    module docstring says. `keys_of` is the catalog's key function."""
+    """`abbreviation` edges (a: short key, b: long key): definitions found in the distinct
+    `texts`, both sides keys of `key_disciplines` (key, discipline: every discipline a key is
+    used in), guarded as the module docstring says. `keys_of` is the catalog's key function."""
     found = _definitions(texts)
     if found.height == 0:
         return pl.DataFrame(schema=_EDGE_SCHEMA)
