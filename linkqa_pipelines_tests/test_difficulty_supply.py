@@ -62,6 +62,19 @@ def test_level_aware_paths_compose_the_easiest_seeds_only_where_the_target_needs
         level_aware_paths(paths, levels.head(3), EASY_FIRST, max_seeds=5)
 
 
+def test_two_seed_walks_compose_easier_seeds_linked_to_their_kps_in_their_language() -> None:
+    levels = _levels({"h1": 4.0, "h2": 4.0, "h3": 4.0, "h4": 4.0, "e1": 1.0, "e2": 1.0, "e3": 1.0, "z1": 1.0})
+    levels = levels.with_columns(language=pl.when(pl.col("seed_id") == "z1").then(pl.lit("zh")).otherwise(pl.lit("en")))
+    paths = _paths([["h1", "h2"], ["h3", "h4"], ["h2", "h3"], ["h4", "h1"]]).with_columns(kp_ids=pl.lit(["ka", "kb"]))
+    links = pl.DataFrame({"seed_id": ["e1", "e2", "e3", "z1", "h1"], "kp_id": ["ka", "kb", "kb", "ka", "kb"]})
+    out, report = level_aware_paths(paths, levels, EASY_FIRST, max_seeds=5, links=links, max_reuse=1)
+    new = [set(s) for s in out["seed_ids"].to_list() if s not in paths["seed_ids"].to_list()]
+    assert new and all(s <= {"e1", "e2", "e3"} for s in new)  # linked to the path's KPs, never the zh seed
+    assert len(new) == 1  # one pair uses e.g. e1 and e2; max_reuse=1 leaves no second disjoint pair of easy seeds
+    assert report["all_seeds"].to_list() == [0, 0, 0, 0, 4] and report["level_aware"].to_list() == [1, 0, 0, 0, 3]
+    assert _predicted(out, levels).count(1) == 1
+
+
 LEVEL_POOLS = {
     "mathematics": {1: 20, 2: 40, 3: 60, 4: 50, 5: 30},  # science mix: supply 150, bounds the dataset
     "physics": {1: 10, 2: 30, 3: 60, 4: 60, 5: 40},  # supply 200

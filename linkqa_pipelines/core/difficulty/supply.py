@@ -1,23 +1,31 @@
-"""Level-aware supply: which of a path's seeds synthesis composes, so the discipline's compositions
-can meet its difficulty target.
+"""Level-aware supply: which of a path's linked seeds synthesis composes, so the discipline's
+compositions can meet its difficulty target.
 
-Composing every seed a walk found (up to `max_seeds`) gives an item at least as hard as its
+Composing every seed a walk picked (up to `max_seeds`) gives an item at least as hard as its
 hardest part (`composition`), and enhancement only makes items harder: a discipline whose
-target asks for levels 1-2 gets almost none from real seeds that way. But a path's linked seeds
-differ in level, and an item composed of its k easiest seeds (k >= 2, still a fusion of seeds
-linked along the path) is as easy as those seeds allow. `level_aware_paths` predicts each
-path's level with all its seeds and with its k easiest ones (`conjunction_level` of the seeds'
-`seed_levels`: exactly what the offline score will say, and the seeds' level for a model-written
-item), then narrows paths one at a time, always the move that most raises the scarcest level
-relative to its target share (lexicographic max-min of supply / share over the target's
-levels), until no move helps. Nothing is relabelled: a narrowed path's item is scored like any
-other, from the seeds it names. Two paths never end up naming the same seed set (their
-compositions would be duplicates).
+target asks for levels 1-2 gets almost none from real seeds that way. But the seeds linked to a
+path's KPs differ in level, and an item composed of easier ones (two or more, still a fusion of
+seeds linked along the path) is as easy as those seeds are. `level_aware_paths` predicts each
+path's level with all its walk seeds and with each narrower choice (`conjunction_level` of the
+seeds' `seed_levels`: exactly what the offline score will say, and the seeds' level for a
+model-written item):
+
+- its k easiest walk seeds (k >= 2), in the walk's order;
+- with `links` (seed <-> KP), pairs of the `POOL` easiest other seeds linked to a KP of the path
+  in the path's language (a walk of two seeds has no easier subset).
+
+It then narrows paths one at a time, always the move that most raises the scarcest level
+relative to its target share (lexicographic max-min of supply / share over the target's levels),
+until no move helps; walk subsets before linked pairs, fewest seeds dropped first. Nothing is
+relabelled: a narrowed path's item is scored like any other, from the seeds it names. Two paths
+never compose the same seed set (their items would be duplicates), and no seed ends up in more
+than `max_reuse` compositions (the walk's own rule, so one easy question does not anchor many).
 """
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
+from collections import Counter, deque
 from collections.abc import Mapping
 
 import polars as pl
@@ -25,97 +33,156 @@ import polars as pl
 from linkqa_pipelines.core.difficulty.composition import conjunction_level, level_expr
 from linkqa_pipelines.core.difficulty.targets import LEVELS, check_target
 
+POOL = 4
+"""Linked seeds per path (its easiest, outside its walk) whose pairs are candidate compositions."""
+
 LEVEL_AWARE_SCHEMA: dict[str, pl.DataType] = {
     "difficulty": pl.Int8(),
     "target_share": pl.Float64(),
-    "all_seeds": pl.Int64(),  # paths at this level composing all their seeds
+    "all_seeds": pl.Int64(),  # paths at this level composing all their walk seeds
     "level_aware": pl.Int64(),  # paths at this level after narrowing
 }
 
 
-def _options(paths: pl.DataFrame, levels: pl.DataFrame, max_seeds: int) -> pl.DataFrame:
-    """(path_id, k, seed_ids, level) for k = 2..n: the path's k easiest of its first `max_seeds`
-    seeds, in the path's pick order (k = n: all of them), with the predicted level."""
+def _walk_options(paths: pl.DataFrame, levels: pl.DataFrame, max_seeds: int) -> pl.DataFrame:
+    """(path_id, k, n, seed_ids) for k = 2..n: the path's k easiest of its first `max_seeds`
+    walk seeds, in the walk's order (k = n: all of them)."""
     parts = (
         paths.select("path_id", pl.col("seed_ids").list.head(max_seeds).alias("seed_id"))
         .with_columns(pos=pl.int_ranges(pl.col("seed_id").list.len()))
         .explode("seed_id", "pos")
+        .drop_nulls("seed_id")
         .join(levels.select("seed_id", "seed_level"), on="seed_id", how="left")
     )
-    unknown = parts.filter(pl.col("seed_level").is_null() & pl.col("seed_id").is_not_null())
+    unknown = parts.filter(pl.col("seed_level").is_null())
     if unknown.height:
         raise ValueError(f"{unknown.height} path seeds have no seed level, e.g. {unknown['seed_id'].head(5).to_list()}")
-    ranked = (
-        parts.drop_nulls("seed_id")
-        .sort("path_id", "seed_level", "pos")
-        .with_columns(ease=pl.int_range(1, pl.len() + 1).over("path_id"), n=pl.len().over("path_id"))
+    ranked = parts.sort("path_id", "seed_level", "pos").with_columns(
+        ease=pl.int_range(1, pl.len() + 1).over("path_id"), n=pl.len().over("path_id")
     )
     ks = ranked.select("path_id", "n").unique().with_columns(k=pl.int_ranges(2, pl.col("n") + 1)).explode("k")
     return (
         ks.drop_nulls("k")
-        .join(ranked, on="path_id")
+        .join(ranked.drop("n"), on="path_id")
         .filter(pl.col("ease") <= pl.col("k"))
         .sort("path_id", "k", "pos")
         .group_by("path_id", "k", maintain_order=True)
-        .agg(pl.col("seed_id").alias("seed_ids"), pl.col("seed_level").alias("levels"), n=pl.col("n").first())
-        .with_columns(level=level_expr(conjunction_level(pl.col("levels"))))
-        .drop("levels")
+        .agg(pl.col("n").first(), seed_ids=pl.col("seed_id"))
     )
 
 
+def _linked_pairs(paths: pl.DataFrame, levels: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """(path_id, seed_ids) pairs of the `POOL` easiest seeds linked to a KP of the path, outside
+    its walk seeds and in its first seed's language (`levels` needs a language column)."""
+    language = levels.select("seed_id", "language")
+    walk = paths.select("path_id", pl.col("seed_ids").alias("walk"))
+    pool = (
+        paths.select("path_id", pl.col("kp_ids").alias("kp_id"), first=pl.col("seed_ids").list.first())
+        .explode("kp_id")
+        .join(links.select("seed_id", "kp_id"), on="kp_id")
+        .join(language.rename({"seed_id": "first", "language": "path_language"}), on="first")
+        .join(levels.select("seed_id", "seed_level", "language"), on="seed_id")
+        .filter(pl.col("language") == pl.col("path_language"))
+        .join(walk, on="path_id")
+        .filter(~pl.col("walk").list.contains(pl.col("seed_id")))
+        .unique(["path_id", "seed_id"])
+        .sort("path_id", "seed_level", "seed_id")
+        .group_by("path_id", maintain_order=True)
+        .agg(pl.col("seed_id").head(POOL))
+    )
+    rows = [(path_id, list(pair)) for path_id, seeds in pool.iter_rows() for pair in itertools.combinations(seeds, 2)]
+    return pl.DataFrame(rows, schema={"path_id": pl.String, "seed_ids": pl.List(pl.String)}, orient="row")
+
+
 def level_aware_paths(
-    paths: pl.DataFrame, levels: pl.DataFrame, target: Mapping[int, float], *, max_seeds: int
+    paths: pl.DataFrame,
+    levels: pl.DataFrame,
+    target: Mapping[int, float],
+    *,
+    max_seeds: int,
+    links: pl.DataFrame | None = None,
+    max_reuse: int = 3,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(`paths` with `seed_ids` narrowed where that brings the predicted mix closer to `target`,
-    report): see module. `levels` is the `seed_levels` frame of the paths' seeds. A path with
-    fewer than two seeds is left as it is (synthesis refuses it with its path id).
+    report): see module. `levels` is the `seed_levels` frame (plus `language` when `links` is
+    given) of every seed named or linked; `links` (seed_id, kp_id) offers seeds linked to a path's
+    KPs beyond its walk's. A path with fewer than two seeds is left as it is (synthesis refuses it
+    with its path id).
 
     The report (`LEVEL_AWARE_SCHEMA`) counts the paths per predicted level before and after.
     """
     shares = check_target(target, "target")
-    options = _options(paths, levels, max_seeds)
-    full = options.filter(pl.col("k") == pl.col("n")).select("path_id", "level")
-    found = dict(full.group_by("level").len().iter_rows())
-    counts = {lv: int(found.get(lv, 0)) for lv in LEVELS}  # paths per predicted level now
-    before = dict(counts)
-    taken = {frozenset(s) for s in options.filter(pl.col("k") == pl.col("n"))["seed_ids"].to_list()}
-    # per (from level, to level): the narrower options, fewest seeds dropped first, then path id
+    walk = _walk_options(paths, levels, max_seeds)
+    full = walk.filter(pl.col("k") == pl.col("n")).select("path_id", "seed_ids")
+    candidates = [walk.filter(pl.col("k") < pl.col("n")).select("path_id", "seed_ids", rank="k")]
+    if links is not None:
+        candidates.append(_linked_pairs(paths, levels, links).with_columns(rank=pl.lit(0, pl.Int64)))
+    seed_level = levels.select("seed_id", "seed_level")
+
+    def predicted(options: pl.DataFrame) -> pl.DataFrame:
+        """`options` with the level their seeds' composition scores."""
+        numbered = options.with_row_index("option")
+        parts = (
+            numbered.select("option", "seed_ids")
+            .explode("seed_ids")
+            .join(seed_level, left_on="seed_ids", right_on="seed_id", how="left")
+            .group_by("option")
+            .agg(pl.col("seed_level"))
+        )
+        level = parts.select("option", level=level_expr(conjunction_level(pl.col("seed_level"))))
+        return numbered.join(level, on="option", how="left").drop("option")
+
+    now = dict(predicted(full).select("path_id", "level").iter_rows())  # path -> predicted level
+    counts = Counter(now.values())
+    before = {lv: counts[lv] for lv in LEVELS}
+    composed = {p: list(s) for p, s in full.iter_rows()}
+    uses = Counter(s for seeds in composed.values() for s in seeds)
+    taken = {frozenset(s) for s in composed.values()}
     moves: dict[tuple[int, int], deque[tuple[str, list[str]]]] = {}
-    narrower = options.join(full.rename({"level": "from"}), on="path_id").filter(
-        (pl.col("k") < pl.col("n")) & (pl.col("level") != pl.col("from"))
-    )
-    for path_id, seed_ids, src, dst in (
-        narrower.sort(pl.col("k"), "path_id", descending=[True, False])
-        .select("path_id", "seed_ids", "from", "level")
+    for path_id, seed_ids, level in (
+        predicted(pl.concat(candidates))
+        .filter(pl.col("path_id").is_in(list(now)))
+        .sort("rank", "path_id", descending=[True, False])
+        .select("path_id", "seed_ids", "level")
         .iter_rows()
     ):
-        moves.setdefault((src, dst), deque()).append((path_id, seed_ids))
-    chosen: dict[str, list[str]] = {}
+        if level < now[path_id]:
+            moves.setdefault((now[path_id], level), deque()).append((path_id, seed_ids))
+
+    def usable(path_id: str, seeds: list[str]) -> bool:
+        new = set(seeds) - set(composed[path_id])
+        return frozenset(seeds) not in taken and all(uses[s] < max_reuse for s in new)
+
+    narrowed: set[str] = set()
     while True:
         best: tuple[tuple[float, ...], tuple[int, int]] | None = None
-        for src, dst in moves:
-            queue = moves[(src, dst)]
-            while queue and (queue[0][0] in chosen or frozenset(queue[0][1]) in taken):
-                queue.popleft()  # path already narrowed, or a seed set another path composes
-            if not queue:
-                continue
-            score = _leximin({**counts, src: counts[src] - 1, dst: counts[dst] + 1}, shares)
-            if best is None or score > best[0]:
-                best = (score, (src, dst))
+        for (src, dst), queue in moves.items():
+            while queue and (queue[0][0] in narrowed or not usable(*queue[0])):
+                queue.popleft()  # path already narrowed, a seed set composed already, or a seed used up
+            if queue:
+                trial = counts.copy()
+                trial[src] -= 1
+                trial[dst] += 1
+                score = _leximin(trial, shares)
+                if best is None or score > best[0]:
+                    best = (score, (src, dst))
         if best is None or best[0] <= _leximin(counts, shares):
             break
         src, dst = best[1]
-        path_id, seed_ids = moves[(src, dst)].popleft()
-        chosen[path_id] = seed_ids
-        taken.add(frozenset(seed_ids))
+        path_id, seeds = moves[(src, dst)].popleft()
+        uses.subtract(composed[path_id])
+        uses.update(seeds)
+        taken.add(frozenset(seeds))
+        composed[path_id] = seeds
+        narrowed.add(path_id)
         counts[src] -= 1
         counts[dst] += 1
-    narrowed = pl.DataFrame(
-        {"path_id": list(chosen), "_narrowed": list(chosen.values())},
+    chosen = pl.DataFrame(
+        {"path_id": sorted(narrowed), "_narrowed": [composed[p] for p in sorted(narrowed)]},
         schema={"path_id": pl.String, "_narrowed": pl.List(pl.String)},
     )
     out = (
-        paths.join(narrowed, on="path_id", how="left", maintain_order="left")
+        paths.join(chosen, on="path_id", how="left", maintain_order="left")
         .with_columns(seed_ids=pl.coalesce("_narrowed", "seed_ids"))
         .drop("_narrowed")
     )

@@ -29,7 +29,7 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
     @model_stage_asset(
         STAGE,
         placement=placement,
-        ins={"walk_paths": AssetIn(), "kp_catalog": AssetIn(), "seed_sources": AssetIn()},
+        ins={"walk_paths": AssetIn(), "kp_catalog": AssetIn(), "seed_sources": AssetIn(), "kp_seed_links": AssetIn()},
         group_name="synthesis",
         description="New QA per walk path (qa_per_path each) with provenance (path, fused seeds and KPs, "
         "backend, model, tokens).",
@@ -50,6 +50,7 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         walk_paths: pl.DataFrame,
         kp_catalog: pl.DataFrame,
         seed_sources: pl.LazyFrame,
+        kp_seed_links: pl.LazyFrame,
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         if walk_paths.is_empty():
             context.add_output_metadata({"note": "no walk paths for this discipline"}, output_name=STAGE)
@@ -63,8 +64,19 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         seeds = path_seeds(seed_sources, walk_paths)
         paths, supply = walk_paths, None
         if config.level_aware:
+            # the seeds linked to the paths' KPs in this discipline, beyond the walks' picks
+            path_kps = walk_paths.select(pl.col("kp_ids").explode().alias("kp_id")).unique().lazy()
+            links = (
+                kp_seed_links.filter(pl.col("discipline") == context.partition_key)
+                .join(path_kps, on="kp_id", how="semi")
+                .select("seed_id", "kp_id")
+                .collect()
+            )
+            linked = seed_sources.join(links.select("seed_id").unique().lazy(), on="seed_id", how="semi").collect()
+            seeds = pl.concat([seeds, linked.join(seeds, on="seed_id", how="anti")])
+            levels = seed_levels(seeds).join(seeds.select("seed_id", "language"), on="seed_id")
             target = difficulty_targets(config.targets_path).for_discipline(context.partition_key)
-            paths, supply = level_aware_paths(walk_paths, seed_levels(seeds), target, max_seeds=config.max_seeds)
+            paths, supply = level_aware_paths(walk_paths, levels, target, max_seeds=config.max_seeds, links=links)
         requests = build_synthesis_requests(
             paths,
             seeds,
@@ -88,7 +100,7 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
                     {
                         # paths per predicted level composing all their seeds, and after narrowing
                         "level_aware_supply": table_preview(supply),
-                        "paths_narrowed_to_easier_seeds": int((paths["seed_ids"] != walk_paths["seed_ids"]).sum()),
+                        "paths_composing_easier_seeds": int((paths["seed_ids"] != walk_paths["seed_ids"]).sum()),
                     }
                     if supply is not None
                     else {}

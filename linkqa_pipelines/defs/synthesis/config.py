@@ -27,7 +27,7 @@ class SynthesisConfig(Config):
     level_aware: bool = Field(
         default=True,
         description="where the discipline's difficulty target needs easier items than composing all of a path's "
-        "seeds gives, compose its easiest seeds instead (core/difficulty/supply.py)",
+        "walk seeds gives, compose easier seeds linked to the path instead (core/difficulty/supply.py)",
     )
     targets_path: str = Field(default="", description="difficulty targets YAML level_aware aims at; empty = packaged")
 
