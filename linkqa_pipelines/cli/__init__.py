@@ -59,9 +59,7 @@ def _configure_env(args: argparse.Namespace) -> None:
         os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
         instance_dir = Path(os.environ["DAGSTER_HOME"])
         instance_dir.mkdir(parents=True, exist_ok=True)
-        config = instance_dir / "dagster.yaml"
-        if not config.exists():  # a local instance: SQLite storage beside it, no telemetry
-            config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        _write_instance_yaml(instance_dir)
         probe = home / ".linkqa-write-probe"
         probe.write_bytes(b"ok")
         probe.unlink()
@@ -71,6 +69,29 @@ def _configure_env(args: argparse.Namespace) -> None:
             f"LINKQA_HOME {home} is not writable: {where}: {exc.strerror or exc}",
             "pass a writable --home (or set LINKQA_HOME)",
         ) from exc
+
+
+OLD_LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+"""What linkqa wrote before the pooled event log: the same storage folders, so it is upgraded."""
+
+
+def _write_instance_yaml(instance_dir: Path) -> None:
+    """A new home, or one whose dagster.yaml linkqa wrote (today's or the older text), gets the
+    local instance of today (`local_instance_yaml`: also right after the home moved); a file anyone
+    else wrote (Postgres, custom storage) is left alone. Written whole by a rename, so a concurrent
+    `linkqa` on the same home reads either file, never half of one."""
+    from linkqa_pipelines.lib.instance_storage import LOCAL_INSTANCE_MARK, local_instance_yaml
+
+    config = instance_dir / "dagster.yaml"
+    wanted = local_instance_yaml(instance_dir)
+    found = config.read_text(encoding="utf-8") if config.exists() else None
+    if found == wanted or (
+        found is not None and found != OLD_LOCAL_INSTANCE_YAML and not found.startswith(LOCAL_INSTANCE_MARK)
+    ):
+        return
+    partial = config.with_name(f".dagster.yaml.{os.getpid()}")
+    partial.write_text(wanted, encoding="utf-8")
+    partial.replace(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
