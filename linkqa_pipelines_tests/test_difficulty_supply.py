@@ -180,7 +180,7 @@ def test_discipline_shares_are_met_and_the_ui_tables_match_the_data(tmp_path: Pa
     assert {k: v for k, v in levels.items() if k[1] is not None and k[0] != "(all)" and v} == counts
     card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")
     assert "Discipline shares of the whole dataset" in card
-    assert "50 items left out to meet the per-discipline difficulty targets, 130 to meet the discipline shares" in card
+    assert "50 items left out to meet the per-discipline difficulty targets, 130 to meet the discipline shares." in card
 
 
 def test_a_discipline_with_a_share_and_no_supply_is_a_deficit_not_an_empty_dataset() -> None:

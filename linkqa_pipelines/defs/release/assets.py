@@ -263,8 +263,9 @@ def linkqa_release(
             },
             "decontamination": {"removed": by_reason.get("benchmark_overlap", 0)},
             "selection": f"{by_reason.get('over_target_mix', 0)} items left out to meet the per-discipline "
-            f"difficulty targets, {by_reason.get('over_discipline_share', 0)} to meet the discipline shares of the "
-            "dataset. Achieved against target (shares; gap in percentage points; rows with no level are each "
+            "difficulty targets"
+            + (f", {by_reason.get('over_discipline_share', 0)} to meet the discipline shares" if shares.height else "")
+            + ". Achieved against target (shares; gap in percentage points; rows with no level are each "
             "discipline's share of the dataset):\n\n" + markdown_table(mix) + shares_md,
         },
         kp_catalog=kp_catalog,
