@@ -160,7 +160,7 @@ def discipline_plan(pool: pl.DataFrame, targets: DifficultyTargets) -> pl.DataFr
         got = dict(counts.filter(pl.col("discipline") == d).select("difficulty", "len").iter_rows())
         available = {lv: int(got.get(lv, 0)) for lv in LEVELS}
         screened[d] = sum(available.values())
-        supply[d] = _largest_n(available, check_target(targets.for_discipline(d), f"target of {d}"))
+        supply[d] = _largest_n(available, targets.for_discipline(d))
     quotas = discipline_quotas(targets.shares, supply)
     total = sum(quotas.values())
     bounded = [d for d in quotas if quotas[d] and quotas[d] == supply[d]]
