@@ -9,7 +9,9 @@ jieba.posseg, the dictionary + HMM it ships; both offline), and per-token featur
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import cast
 
 import polars as pl
@@ -173,12 +175,30 @@ def _tag_chinese(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     return _pieces_and_tags(texts, lambda text: [(w, _ZH_TAGS.get(f, "O")) for w, f in cut(text) if w.strip()])
 
 
+def _pattern_tagger() -> Callable[[str], list[tuple[str, str]]]:
+    """TextBlob's PatternTagger.tag, imported without scipy.stats.
+
+    Importing textblob imports all of NLTK, whose `nltk.metrics` imports scipy.stats (~0.8 s, the
+    larger part of loading the tagger) for statistics it replaces by a fallback when the import
+    fails; the tagger uses none of them, and nothing else in a run needs scipy.stats. So, unless it
+    is loaded already, the import is made to fail while textblob loads: a None entry in
+    `sys.modules` makes `import scipy.stats` raise ImportError. The entry is removed right after,
+    so a later `import scipy.stats` works as usual. Same tags either way."""
+    hide = "scipy.stats" not in sys.modules
+    if hide:
+        sys.modules["scipy.stats"] = cast(ModuleType, None)
+    try:
+        from textblob.en.taggers import PatternTagger
+    finally:
+        if hide:
+            del sys.modules["scipy.stats"]
+    return cast(Callable[[str], list[tuple[str, str]]], PatternTagger().tag)  # textblob is untyped
+
+
 def _tag_english(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     """PatternTagger words and coarse tags, one call per text (a Python library). Curly apostrophes
     are made straight first, so "Janet’s" splits like "Janet's"."""
-    from textblob.en.taggers import PatternTagger
-
-    tag = cast(Callable[[str], list[tuple[str, str]]], PatternTagger().tag)  # textblob is untyped
+    tag = _pattern_tagger()
     return _pieces_and_tags(texts, lambda text: [(w, _EN_TAGS.get(t, "O")) for w, t in tag(text.replace("’", "'"))])
 
 
