@@ -40,6 +40,9 @@ Rejected on the same data:
 - any parenthesis ("tricarboxylic acid cycle (Krebs cycle)" is right, but "heroin (opiate)",
   "flavonoid (polyphenol)", "method (procedure)" and "word (string)" name a hypernym or a
   neighbour): too many wrong merges for the right ones.
+- "known as", "also called", "i.e.": of 52 phrases on the shared data with a KP on each side,
+  nearly all are question stems and options ("... is known as deductive reasoning" in a question
+  whose answer is another option) or a class and its member ("a channel known as ATP synthase").
 - word embeddings: WordLlama (MIT, ships 256-d weights in its wheel; its loader looks for the
   tokenizer under a path the wheel lacks and then downloads it, so it would need loading by hand)
   scores sulfate/sulfite 0.83 and kinetic energy/energy 0.58, but heart attack/myocardial
