@@ -22,8 +22,8 @@ counts and released mix (`mix_report`) are printed after it.
 Why a level is short is bounded by the seeds: an item composed of two seeds is level 1 only when
 both seeds are at most `pair_ceiling(1)` and level 2 only when both are at most `pair_ceiling(2)`
 (`composition.conjunction_level`). The "easy seeds" column counts the discipline's seeds under
-those ceilings (`seed_levels`), and "narrowed" the paths level-aware synthesis composed from their
-easiest seeds (`core/difficulty/supply.py`).
+those ceilings (`seed_levels`), and "narrowed" the paths level-aware synthesis composed from other
+seeds than the walk's (its easiest ones, or easier seeds linked to its KPs: `core/difficulty/supply.py`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def seed_bounds(lake: Lake) -> pl.DataFrame:
     narrowed = (
         walked.join(composed, on="path_id")
         .group_by("discipline")
-        .agg(narrowed=(pl.col("seed_ids").list.len() < pl.col("walked").list.len().clip(upper_bound=MAX_SEEDS)).sum())
+        .agg(narrowed=(pl.col("seed_ids") != pl.col("walked").list.head(MAX_SEEDS)).sum())
     )
     return easy.join(narrowed, on="discipline", how="left")
 
