@@ -340,7 +340,8 @@ def _cause(qa: pl.DataFrame, level: int, available: int, wanted: int) -> str:
     if easier == 0:
         return (
             f"{short}; no item scored below level {level}, and enhancement only makes items harder, so nothing "
-            "can fill it (the seeds and their compositions are not that easy)"
+            "can fill it (the seeds are not that easy: difficulty_scored_qa's seed_levels; the easiest compositions "
+            "of the paths' linked seeds: synthesized_qa's level_aware_supply)"
         )
     if "enhanced_from" not in qa.columns:
         return f"{short}; enhancement not run"
