@@ -11,7 +11,13 @@ import pytest
 from dagster import DagsterInstance, TableMetadataValue
 
 from linkqa_pipelines.core.contracts import SEED_SCHEMA, SYNTH_QA_SCHEMA
-from linkqa_pipelines.core.difficulty import DifficultyTargets, discipline_plan, level_aware_paths, load_targets
+from linkqa_pipelines.core.difficulty import (
+    DifficultyTargets,
+    discipline_plan,
+    level_aware_paths,
+    load_targets,
+    needs_easier,
+)
 from linkqa_pipelines.core.difficulty.composition import conjunction_level, level_expr
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.tables import REJECT_SCHEMA
@@ -55,7 +61,9 @@ def test_level_aware_paths_compose_the_easiest_seeds_only_where_the_target_needs
         assert new == [s for s in old if s in new]  # in the path's order
     assert len({frozenset(s) for s in out["seed_ids"].to_list()}) == out.height  # no two identical compositions
     assert report["all_seeds"].to_list() == [0, 0, 0, 4, 0] and report["level_aware"].to_list() == [2, 0, 0, 2, 0]
-    # a target the full compositions already meet changes nothing
+    # a target the full compositions already meet changes nothing, and says so before any linked seed is read
+    assert needs_easier(paths, levels, EASY_FIRST, max_seeds=5)
+    assert not needs_easier(paths, levels, {4: 1.0}, max_seeds=5)
     same, _ = level_aware_paths(paths, levels, {4: 1.0}, max_seeds=5)
     assert same["seed_ids"].to_list() == paths["seed_ids"].to_list()
     with pytest.raises(ValueError, match="no seed level"):

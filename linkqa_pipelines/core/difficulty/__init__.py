@@ -35,7 +35,7 @@ from linkqa_pipelines.core.difficulty.judge import (
     solver_answers,
     validate_judge,
 )
-from linkqa_pipelines.core.difficulty.supply import LEVEL_AWARE_SCHEMA, level_aware_paths
+from linkqa_pipelines.core.difficulty.supply import LEVEL_AWARE_SCHEMA, level_aware_paths, needs_easier
 from linkqa_pipelines.core.difficulty.targets import (
     DEFAULT_TARGET,
     DISCIPLINE_PLAN_SCHEMA,
@@ -79,6 +79,7 @@ __all__ = [
     "load_targets",
     "load_weights",
     "mix_report",
+    "needs_easier",
     "offline_difficulty",
     "offline_enhance",
     "offline_judge",

@@ -94,6 +94,47 @@ def _linked_pairs(paths: pl.DataFrame, levels: pl.DataFrame, links: pl.DataFrame
     return pl.DataFrame(rows, schema={"path_id": pl.String, "seed_ids": pl.List(pl.String)}, orient="row")
 
 
+def _predicted(options: pl.DataFrame, levels: pl.DataFrame) -> pl.DataFrame:
+    """`options` (seed_ids lists) with the level their seeds' composition scores."""
+    numbered = options.with_row_index("option")
+    parts = (
+        numbered.select("option", "seed_ids")
+        .explode("seed_ids")
+        .join(levels.select("seed_id", "seed_level"), left_on="seed_ids", right_on="seed_id", how="left")
+        .group_by("option")
+        .agg(pl.col("seed_level"))
+    )
+    level = parts.select("option", level=level_expr(conjunction_level(pl.col("seed_level"))))
+    return numbered.join(level, on="option", how="left").drop("option")
+
+
+def _walk_levels(paths: pl.DataFrame, levels: pl.DataFrame, max_seeds: int) -> tuple[pl.DataFrame, dict[str, int]]:
+    """(the walk options, path -> the level of composing all its walk seeds)."""
+    walk = _walk_options(paths, levels, max_seeds)
+    full = walk.filter(pl.col("k") == pl.col("n")).select("path_id", "seed_ids")
+    return walk, dict(_predicted(full, levels).select("path_id", "level").iter_rows())
+
+
+def _improvable(counts: Counter[int], shares: Mapping[int, float]) -> bool:
+    """Whether moving one path to a lower level could bring the mix closer to the target."""
+    now = _leximin(counts, shares)
+    return any(
+        _leximin(counts - Counter({src: 1}) + Counter({dst: 1}), shares) > now
+        for src in LEVELS
+        if counts[src]
+        for dst in LEVELS
+        if dst < src
+    )
+
+
+def needs_easier(paths: pl.DataFrame, levels: pl.DataFrame, target: Mapping[int, float], *, max_seeds: int) -> bool:
+    """Whether easier compositions than the walks' would bring the paths' predicted mix closer to
+    `target` (`levels`: the walk seeds' `seed_levels`): when not, `level_aware_paths` changes
+    nothing, and the seeds linked beyond the walks need not be read."""
+    _, now = _walk_levels(paths, levels, max_seeds)
+    return _improvable(Counter(now.values()), check_target(target, "target"))
+
+
 def level_aware_paths(
     paths: pl.DataFrame,
     levels: pl.DataFrame,
@@ -112,35 +153,19 @@ def level_aware_paths(
     The report (`LEVEL_AWARE_SCHEMA`) counts the paths per predicted level before and after.
     """
     shares = check_target(target, "target")
-    walk = _walk_options(paths, levels, max_seeds)
-    full = walk.filter(pl.col("k") == pl.col("n")).select("path_id", "seed_ids")
-    candidates = [walk.filter(pl.col("k") < pl.col("n")).select("path_id", "seed_ids", rank="k")]
-    if links is not None:
-        candidates.append(_linked_pairs(paths, levels, links).with_columns(rank=pl.lit(0, pl.Int64)))
-    seed_level = levels.select("seed_id", "seed_level")
-
-    def predicted(options: pl.DataFrame) -> pl.DataFrame:
-        """`options` with the level their seeds' composition scores."""
-        numbered = options.with_row_index("option")
-        parts = (
-            numbered.select("option", "seed_ids")
-            .explode("seed_ids")
-            .join(seed_level, left_on="seed_ids", right_on="seed_id", how="left")
-            .group_by("option")
-            .agg(pl.col("seed_level"))
-        )
-        level = parts.select("option", level=level_expr(conjunction_level(pl.col("seed_level"))))
-        return numbered.join(level, on="option", how="left").drop("option")
-
-    now = dict(predicted(full).select("path_id", "level").iter_rows())  # path -> predicted level
+    walk, now = _walk_levels(paths, levels, max_seeds)  # path -> predicted level
     counts = Counter(now.values())
     before = {lv: counts[lv] for lv in LEVELS}
+    candidates = [walk.filter(pl.col("k") < pl.col("n")).select("path_id", "seed_ids", rank="k")]
+    if links is not None and _improvable(counts, shares):
+        candidates.append(_linked_pairs(paths, levels, links).with_columns(rank=pl.lit(0, pl.Int64)))
+    full = walk.filter(pl.col("k") == pl.col("n")).select("path_id", "seed_ids")
     composed = {p: list(s) for p, s in full.iter_rows()}
     uses = Counter(s for seeds in composed.values() for s in seeds)
     taken = {frozenset(s) for s in composed.values()}
     moves: dict[tuple[int, int], deque[tuple[str, list[str]]]] = {}
     for path_id, seed_ids, level in (
-        predicted(pl.concat(candidates))
+        _predicted(pl.concat(candidates), levels)
         .filter(pl.col("path_id").is_in(list(now)))
         .sort("rank", "path_id", descending=[True, False])
         .select("path_id", "seed_ids", "level")

@@ -5,7 +5,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, empty_frame
-from linkqa_pipelines.core.difficulty import level_aware_paths, seed_levels
+from linkqa_pipelines.core.difficulty import level_aware_paths, needs_easier, seed_levels
 from linkqa_pipelines.core.synthesis import (
     REASONING_SCHEMA,
     SYNTHESIS_TASK,
@@ -64,18 +64,23 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         seeds = path_seeds(seed_sources, walk_paths)
         paths, supply = walk_paths, None
         if config.level_aware:
-            # the seeds linked to the paths' KPs in this discipline, beyond the walks' picks
-            path_kps = walk_paths.select(pl.col("kp_ids").explode().alias("kp_id")).unique().lazy()
-            links = (
-                kp_seed_links.filter(pl.col("discipline") == context.partition_key)
-                .join(path_kps, on="kp_id", how="semi")
-                .select("seed_id", "kp_id")
-                .collect()
-            )
-            linked = seed_sources.join(links.select("seed_id").unique().lazy(), on="seed_id", how="semi").collect()
-            seeds = pl.concat([seeds, linked.join(seeds, on="seed_id", how="anti")])
-            levels = seed_levels(seeds).join(seeds.select("seed_id", "language"), on="seed_id")
             target = difficulty_targets(config.targets_path).for_discipline(context.partition_key)
+            levels = seed_levels(seeds)
+            links = None
+            if needs_easier(walk_paths, levels, target, max_seeds=config.max_seeds):
+                # the seeds linked to the paths' KPs in this discipline, beyond the walks' picks
+                path_kps = walk_paths.select(pl.col("kp_ids").explode().alias("kp_id")).unique().lazy()
+                links = (
+                    kp_seed_links.filter(pl.col("discipline") == context.partition_key)
+                    .join(path_kps, on="kp_id", how="semi")
+                    .select("seed_id", "kp_id")
+                    .collect()
+                )
+                wanted = links.select("seed_id").unique().join(seeds, on="seed_id", how="anti")
+                linked = seed_sources.join(wanted.lazy(), on="seed_id", how="semi").collect()
+                seeds = pl.concat([seeds, linked])
+                levels = pl.concat([levels, seed_levels(linked)])
+            levels = levels.join(seeds.select("seed_id", "language"), on="seed_id")
             paths, supply = level_aware_paths(walk_paths, levels, target, max_seeds=config.max_seeds, links=links)
         requests = build_synthesis_requests(
             paths,
