@@ -73,6 +73,11 @@ def test_records_what_the_default_storage_records(pooled: dg.DagsterInstance, tm
     assert len(pooled.fetch_materializations(numbers.key, limit=10).records) == 1
     check = pooled.event_log_storage.get_latest_asset_check_execution_by_key([numbers_positive.check_key])
     assert check[numbers_positive.check_key].status.value == "SUCCEEDED"
+    # the default home, upgraded to the pooled storage, still has its run and events (the same files)
+    with _instance(tmp_path / "default", local_instance_yaml(tmp_path / "default")) as upgraded:
+        assert isinstance(upgraded.event_log_storage, PooledSqliteEventLogStorage)
+        (run,) = upgraded.get_runs()
+        assert [str(e.dagster_event_type) for e in upgraded.all_logs(run.run_id) if e.is_dagster_event] == expected
 
 
 @pytest.mark.slow
