@@ -46,7 +46,7 @@ from linkqa_pipelines.core.difficulty import DifficultyTargets, mix_report, seed
 from linkqa_pipelines.core.difficulty.composition import conjunction_level, level_expr
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.release import verification_screen
-from linkqa_pipelines.defs.difficulty.config import difficulty_targets
+from linkqa_pipelines.defs.seeds.config import PipelineInputs
 
 MIN_ITEMS = 50
 TOLERANCE = 5.0  # percentage points
@@ -54,12 +54,14 @@ MAX_SEEDS = 5  # SynthesisConfig.max_seeds: the walk seeds a composition takes
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def run_pipeline(home: Path, seeds: list[Path], paths: int, package: Path | None = None) -> None:
-    """`linkqa run` offline into `home`; `package`: a folder holding another `linkqa_pipelines`
-    (a baseline revision) to run instead of the installed one."""
+def run_pipeline(home: Path, seeds: list[Path], paths: int, targets: str, package: Path | None = None) -> None:
+    """`linkqa run` offline into `home`, aiming at `targets` (a YAML, or empty: the packaged one);
+    `package`: a folder holding another `linkqa_pipelines` (a baseline revision) to run instead."""
     cmd = [sys.executable, "-c", "import sys; from linkqa_pipelines.cli import main; sys.exit(main())", "run"]
     cmd += ["--home", str(home), "--paths", str(paths), "--seeds", *map(str, seeds)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINKQA_LLM_")}  # offline: no model
+    if targets:
+        env["LINKQA_DIFFICULTY_TARGETS"] = str(Path(targets).resolve())
     if package is not None:
         env["PYTHONPATH"] = str(package)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=home.parent)
@@ -181,12 +183,12 @@ def main(argv: list[str] | None = None) -> None:
             base = Path(tmp) / "baseline_home"
             print(f"running the baseline ({args.baseline_ref}, git archive) on {[str(s) for s in args.seeds]} ...")
             package = export_revision(args.baseline_ref, Path(tmp) / "baseline", "linkqa_pipelines")
-            run_pipeline(base, args.seeds, args.paths, package)
+            run_pipeline(base, args.seeds, args.paths, args.targets, package)
         if home is None:
             home = Path(tmp) / "home"
             print(f"running the offline pipeline on {[str(s) for s in args.seeds]}, {args.paths} paths ...")
-            run_pipeline(home, args.seeds, args.paths)
-        targets = difficulty_targets(args.targets)
+            run_pipeline(home, args.seeds, args.paths, args.targets)
+        targets = PipelineInputs(difficulty_targets=args.targets).targets()
         with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=400, tbl_width_chars=400):
             print("\n## today")
             today = measure(home, targets)

@@ -41,7 +41,11 @@ from linkqa_pipelines.lib.model_stage import ModelPlacement
 from linkqa_pipelines.settings import env_fields, executor_choice
 
 LAKE_ENV = {"home": "LINKQA_HOME", "lake_root": "LINKQA_LAKE_ROOT"}
-INPUTS_ENV = {"seeds": "LINKQA_SEEDS", "benchmarks": "LINKQA_BENCHMARKS"}
+INPUTS_ENV = {
+    "seeds": "LINKQA_SEEDS",
+    "benchmarks": "LINKQA_BENCHMARKS",
+    "difficulty_targets": "LINKQA_DIFFICULTY_TARGETS",
+}
 
 
 def bind_resources(

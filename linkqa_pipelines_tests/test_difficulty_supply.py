@@ -21,6 +21,7 @@ from linkqa_pipelines.core.difficulty import (
 from linkqa_pipelines.core.difficulty.composition import conjunction_level, level_expr
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.tables import REJECT_SCHEMA
+from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines_tests.pipeline import materialize_assets
 
 EASY_FIRST = {1: 0.5, 2: 0.0, 3: 0.0, 4: 0.5, 5: 0.0}
@@ -145,17 +146,15 @@ def test_discipline_shares_are_met_and_the_ui_tables_match_the_data(tmp_path: Pa
     lake.write("seed_sources", pl.DataFrame([seed], schema=SEED_SCHEMA))
     lake.write("kp_catalog", pl.DataFrame({"kp_id": ["kp_a"], "disciplines": [list(SHARES)]}))
     instance = DagsterInstance.ephemeral()
-    config = {"config": {"targets_path": str(targets_path)}}
+    inputs = {"inputs": PipelineInputs(difficulty_targets=str(targets_path))}  # every stage reads these targets
     materialize_assets(
         tmp_path,
         ["linkqa_dataset", "linkqa_dataset_rejects"],
         partition=sorted(SHARES),
-        run_config={"ops": {"linkqa_dataset": config}},
+        resources=inputs,
         instance=instance,
     )
-    release = materialize_assets(
-        tmp_path, ["linkqa_release"], run_config={"ops": {"linkqa_release": config}}, instance=instance
-    )
+    release = materialize_assets(tmp_path, ["linkqa_release"], resources=inputs, instance=instance)
 
     released = lake.read("linkqa_dataset")
     sizes = dict(released.group_by("discipline").len().iter_rows())

@@ -27,7 +27,8 @@ from linkqa_pipelines.core.difficulty.composition import level_expr
 from linkqa_pipelines.core.llm import TaskOutcome
 from linkqa_pipelines.core.synthesis import path_seeds
 from linkqa_pipelines.core.verification import VOTES_SCHEMA, verify_items
-from linkqa_pipelines.defs.difficulty.config import DifficultyConfig, difficulty_targets
+from linkqa_pipelines.defs.difficulty.config import DifficultyConfig
+from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.defs.verification.assets import asker
 from linkqa_pipelines.defs.verification.config import VerifierResource
 from linkqa_pipelines.lib.lake_resource import LakeResource
@@ -55,6 +56,7 @@ class _Scored:
 def score_discipline(
     context: AssetExecutionContext,
     config: DifficultyConfig,
+    inputs: PipelineInputs,
     llm: LLMResource,
     verify: VerifierResource,
     lake: LakeResource,
@@ -85,7 +87,7 @@ def score_discipline(
         return offline_difficulty(scored, levels, only_missing=True), task_metadata(outcome, llm.backend)
 
     scored, judge_meta = judge("difficulty_judge", qa, solver_answers(votes))
-    target = difficulty_targets(config.targets_path).for_discipline(context.partition_key)
+    target = inputs.targets().for_discipline(context.partition_key)
     candidates = scored.filter(pl.col("verification") != "failed") if config.enhance else scored.clear()
     plan = enhancement_plan(candidates, target)
     enhance_meta: dict[str, Any] = {}
@@ -196,6 +198,7 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
     def difficulty_scored_qa(
         context: AssetExecutionContext,
         config: DifficultyConfig,
+        inputs: PipelineInputs,
         llm: LLMResource,
         verify: VerifierResource,
         lake: LakeResource,
@@ -208,6 +211,7 @@ def build_difficulty(placement: ModelPlacement) -> AssetsDefinition:
         result = score_discipline(
             context,
             config,
+            inputs,
             llm,
             verify,
             lake,

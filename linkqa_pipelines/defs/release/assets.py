@@ -21,7 +21,6 @@ from linkqa_pipelines.core.release import (
 )
 from linkqa_pipelines.core.release import benchmark_items as benchmark_items_of
 from linkqa_pipelines.core.tables import REJECT_SCHEMA
-from linkqa_pipelines.defs.difficulty.config import difficulty_targets
 from linkqa_pipelines.defs.release.config import BenchmarkConfig, DatasetConfig, ReleaseConfig, ScreenConfig
 from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.lib.lake_resource import LakeResource
@@ -74,6 +73,7 @@ def benchmark_items(
 def screened_qa(
     context: AssetExecutionContext,
     config: ScreenConfig,
+    inputs: PipelineInputs,
     difficulty_scored_qa: pl.DataFrame,
     benchmark_items: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -87,7 +87,7 @@ def screened_qa(
     """
     qa, unverified = verification_screen(difficulty_scored_qa, config.keep_verification)
     disciplines = sorted(set(qa["discipline"].to_list()))
-    targets = difficulty_targets(config.targets_path)
+    targets = inputs.targets()
     level_share = pl.DataFrame(
         [
             {"discipline": d, "difficulty": lv, "share": sh}
@@ -172,6 +172,7 @@ def screened_qa(
 def linkqa_dataset(
     context: AssetExecutionContext,
     config: DatasetConfig,
+    inputs: PipelineInputs,
     screened_qa: pl.LazyFrame,
     screened_qa_rejects: pl.LazyFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -182,7 +183,7 @@ def linkqa_dataset(
     discipline = context.partition_key
     kept = screened_qa.filter(pl.col("discipline") == discipline).collect()
     screened_out = screened_qa_rejects.filter(pl.col("discipline") == discipline).collect()
-    targets = difficulty_targets(config.targets_path)
+    targets = inputs.targets()
     target = targets.for_discipline(discipline)
     cap = config.max_rows or None
     full, report = select_to_target(kept, target, n=cap, seed=config.seed)  # the level target alone
@@ -226,6 +227,7 @@ def linkqa_dataset(
 )
 def linkqa_release(
     config: ReleaseConfig,
+    inputs: PipelineInputs,
     lake: LakeResource,
     linkqa_dataset: pl.LazyFrame,
     linkqa_dataset_rejects: pl.LazyFrame,
@@ -234,7 +236,7 @@ def linkqa_release(
     kp_catalog: pl.LazyFrame,
 ) -> MaterializeResult:
     by_reason = dict(linkqa_dataset_rejects.group_by("reason").len().collect().iter_rows())
-    targets = difficulty_targets(config.targets_path)
+    targets = inputs.targets()
     released = linkqa_dataset.select("discipline", "difficulty").collect()
     mix = mix_report(released, targets)
     shares = discipline_shares(

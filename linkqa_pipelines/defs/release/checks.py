@@ -16,7 +16,7 @@ from dagster import (
 
 from linkqa_pipelines.core.release import dedup_text_expr
 from linkqa_pipelines.core.release.audit import contamination_audit
-from linkqa_pipelines.defs.difficulty.config import difficulty_targets
+from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.metadata import table_preview
 from linkqa_pipelines.lib.partitions import discipline_partitions
@@ -78,10 +78,10 @@ def linkqa_dataset_not_empty(context: AssetCheckExecutionContext, linkqa_dataset
     partitions_def=discipline_partitions,
     description=f"achieved difficulty shares within {MIX_TOLERANCE:.0%} of the discipline's target",
 )
-def linkqa_dataset_mix_within_tolerance(linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
+def linkqa_dataset_mix_within_tolerance(inputs: PipelineInputs, linkqa_dataset: pl.DataFrame) -> AssetCheckResult:
     if linkqa_dataset.is_empty():
         return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"rows": 0})
-    targets = difficulty_targets("")
+    targets = inputs.targets()
     shares: list[dict[str, object]] = []
     for (discipline,), part in linkqa_dataset.group_by("discipline", maintain_order=True):  # each discipline run
         achieved = dict(part.group_by("difficulty").len().iter_rows())

@@ -25,7 +25,6 @@ class ScreenConfig(Config):
         "are unverified by construction and stay, disclosed on the card",
     )
     dedup_threshold: float = Field(default=0.8, description="shingle Jaccard at which two items are duplicates")
-    targets_path: str = Field(default="", description="difficulty targets YAML (keep rule: difficulty fit)")
     n_words: int = Field(default=_SPEC.n_words, description="word n-gram length for non-Chinese text")
     n_chars: int = Field(default=_SPEC.n_chars, description="character n-gram length for Chinese text")
     min_words: int = Field(default=_SPEC.min_words, description="shortest question matched whole (words)")
@@ -47,7 +46,6 @@ class ScreenConfig(Config):
 
 
 class DatasetConfig(Config):
-    targets_path: str = Field(default="", description="difficulty targets YAML; empty = packaged")
     max_rows: int = Field(default=0, description="cap per discipline (0 = as many as the target mix allows)")
     seed: int = Field(default=0, description="random seed of the target-mix selection")
 
@@ -56,4 +54,3 @@ class ReleaseConfig(Config):
     name: str = Field(default="LinkQA synthetic QA", description="dataset name on the card")
     version: str = Field(default="0.1.0", description="dataset version on the card")
     shard_rows: int = Field(default=100_000, description="rows per shard file")
-    targets_path: str = Field(default="", description="difficulty targets YAML the mix report compares with")

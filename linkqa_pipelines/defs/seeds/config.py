@@ -8,6 +8,10 @@ from pathlib import Path
 from dagster import Config, ConfigurableResource
 from pydantic import Field
 
+from linkqa_pipelines.core.difficulty.targets import DifficultyTargets, load_targets
+
+TARGETS_FILE = "data/difficulty_targets.yaml"
+
 
 class SeedSourcesConfig(Config):
     """Run config of one ingestion; empty `sources` means the `inputs` resource's seeds."""
@@ -25,6 +29,11 @@ class PipelineInputs(ConfigurableResource):
         default="", description="LINKQA_SEEDS: comma-separated files/folders/s3:// URIs (empty = the bundled sample)"
     )
     benchmarks: str = Field(default="", description="LINKQA_BENCHMARKS: comma-separated benchmark files/folders")
+    difficulty_targets: str = Field(
+        default="",
+        description="LINKQA_DIFFICULTY_TARGETS: YAML of the per-discipline level mixes and discipline shares "
+        "(empty = the packaged data/difficulty_targets.yaml)",
+    )
 
     def seed_sources(self, configured: list[str]) -> list[str]:
         listed = configured or _split(self.seeds)
@@ -32,6 +41,11 @@ class PipelineInputs(ConfigurableResource):
 
     def benchmark_paths(self, configured: list[str]) -> list[str]:
         return configured or _split(self.benchmarks)
+
+    def targets(self) -> DifficultyTargets:
+        """The one difficulty target of a run: synthesis's level-aware supply, enhancement, the
+        screening keep rule, selection, the mix check and the release's report all read it here."""
+        return load_targets(self.difficulty_targets or str(resources.files("linkqa_pipelines") / TARGETS_FILE))
 
 
 def _split(value: str) -> list[str]:

@@ -14,7 +14,7 @@ from linkqa_pipelines.core.synthesis import (
     path_seeds,
     synthesize,
 )
-from linkqa_pipelines.defs.difficulty.config import difficulty_targets
+from linkqa_pipelines.defs.seeds.config import PipelineInputs
 from linkqa_pipelines.defs.synthesis.config import SynthesisConfig
 from linkqa_pipelines.lib.lake_resource import LakeResource
 from linkqa_pipelines.lib.llm_resource import LLMResource
@@ -45,6 +45,7 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
     def synthesized_qa(
         context: AssetExecutionContext,
         config: SynthesisConfig,
+        inputs: PipelineInputs,
         llm: LLMResource,
         lake: LakeResource,
         walk_paths: pl.DataFrame,
@@ -64,7 +65,7 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
         seeds = path_seeds(seed_sources, walk_paths)
         paths, supply = walk_paths, None
         if config.level_aware:
-            target = difficulty_targets(config.targets_path).for_discipline(context.partition_key)
+            target = inputs.targets().for_discipline(context.partition_key)
             levels = seed_levels(seeds)
             links = None
             if needs_easier(walk_paths, levels, target, max_seeds=config.max_seeds):

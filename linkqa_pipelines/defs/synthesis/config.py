@@ -29,7 +29,6 @@ class SynthesisConfig(Config):
         description="where the discipline's difficulty target needs easier items than composing all of a path's "
         "walk seeds gives, compose easier seeds linked to the path instead (core/difficulty/supply.py)",
     )
-    targets_path: str = Field(default="", description="difficulty targets YAML level_aware aims at; empty = packaged")
 
     def items_per_path(self, backend: str) -> int:
         """`qa_per_path` for this backend: offline always 1, a model the configured number or the default."""
