@@ -21,6 +21,7 @@ from linkqa_pipelines.core.knowledge_points import (
     seed_grade_and_difficulty,
 )
 from linkqa_pipelines.core.knowledge_points.keyphrases import _UNSHARED_FACTOR  # pyright: ignore[reportPrivateUsage]
+from linkqa_pipelines.core.knowledge_points.lexicon import backfilled
 from linkqa_pipelines.core.seeds import normalise_seeds, read_source
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -125,7 +126,7 @@ def test_cmmlu_chinese_seeds_give_chinese_kps(shared_data: Callable[..., Path]) 
     )
     links = extract_keyphrases(seeds)
     assert links["seed_id"].n_unique() == seeds.height
-    topical = links.filter(pl.col("kp_score") > 0)  # back-filled subject names are English
+    topical = links.filter(pl.col("kp_score") > 0)  # without the back-filled labels
     assert topical["kp_name"].str.contains(CJK.pattern).sum() > 0.9 * topical.height
     assert "细胞凋亡" in keys_of(links, seeds, "下列关于细胞凋亡的叙述")
     assert "急性肾损伤" in keys_of(links, seeds, "急性肾损伤进展期的主要死亡原因是")
@@ -174,6 +175,32 @@ def test_fallback_fills_seeds_without_candidates_and_never_drops_them() -> None:
     ]
     alone = extract_keyphrases(seeds.drop("subject").with_columns(discipline=pl.lit("mathematics")), min_kps=2)
     assert alone["kp_name"].to_list() == ["mathematics"]  # nothing else to say: one KP, not zero
+    # A Chinese seed gets its discipline's Chinese label, never an English subject name.
+    zh = extract_keyphrases(seeds.with_columns(question=pl.lit("1 + 1 = ?"), language=pl.lit("zh")))
+    assert zh.select("kp_name", "kp_description").rows() == [("数学", "数学 (discipline of the seed)")]
+    unknown = extract_keyphrases(seeds.with_columns(language=pl.lit("zh"), discipline=pl.lit("no_such_field")))
+    assert unknown["kp_name"].to_list() == ["no such field"]  # no Chinese label known: the id, not nothing
+    assert extract_keyphrases(seeds).select(backfilled(pl.col("kp_description"))).to_series().all()
+
+
+def test_cmmlu_generic_nouns_bound_characters_and_labels(shared_data: Callable[..., Path]) -> None:
+    seeds = seeds_from(
+        shared_data,
+        "cmmlu/dev/high_school_physics.csv",
+        "cmmlu/dev/machine_learning.csv",
+        "cmmlu/dev/agronomy.csv",
+        "cmmlu/dev/chinese_history.csv",
+    )
+    links = extract_keyphrases(seeds)
+    assert links["seed_id"].n_unique() == seeds.height
+    # "一条拖地的铁链": 条 is the measure word of 一条, not the start of a term.
+    chain = keys_of(links, seeds, "油罐")
+    assert "条拖地" not in chain and "拖地" in chain
+    # "从给定的句子、段落中识别人名": 句子 and 段落 frame the task; 人名 is what it is about.
+    assert "句子" not in keys_of(links, seeds, "从给定的句子")
+    assert not links["kp_name"].str.contains(r"^[性化者式型率度条款项章节]").any()
+    labels = links.filter(backfilled(pl.col("kp_description")))
+    assert labels.height and labels["kp_name"].str.contains(CJK.pattern).all()  # 农学与食品科学, not "agronomy"
 
 
 def test_bad_seeds_fail_naming_the_row() -> None:

@@ -21,6 +21,7 @@ from linkqa_pipelines.core.graph import (
     load_arrays,
     save_arrays,
 )
+from linkqa_pipelines.core.graph.build import SEED_LINK_SCHEMA
 from linkqa_pipelines.core.knowledge_points import build_catalog
 
 # s1: A B C   s2: A B   s3: A D (two surface forms of D)   s4: D   s5: E (alone)
@@ -77,7 +78,7 @@ def test_hand_made_edges_exact(hand_made: KPGraph) -> None:
 
 def test_seed_links_deduplicated_with_nodes(hand_made: KPGraph) -> None:
     links = hand_made.seed_links
-    assert links.columns == ["seed_id", "kp_id", "node", "discipline"]
+    assert links.columns == ["seed_id", "kp_id", "node", "discipline", "subject"]
     assert links.height == 9  # 10 input rows; s3 names delta twice ("delta", "Deltas"), one link
     assert links.filter(pl.col("seed_id") == "s5")["discipline"].to_list() == ["chemistry"]
     node_of = dict(zip(hand_made.nodes["kp_id"], hand_made.nodes["node"], strict=True))
@@ -239,3 +240,59 @@ def test_small_discipline_walks_only_where_seeds_link_or_says_why() -> None:
     assert set(names.filter(pl.Series(agri.walk_mask)).to_list()) == {"土壤肥力", "氮肥", "轮作"}
     assert int(agri.start_mask.sum()) == 5  # coverage still counts every KP of the discipline
     assert agri.path_budget(200, min_seeds=2, max_seed_reuse=3) == 3
+
+
+def test_backfilled_labels_keep_their_rows_but_are_no_topic_and_not_in_the_graph() -> None:
+    """A subject label back-filled for a seed without KPs of its own would join every such seed of
+    the subject through one hub: it is not counted in popularity and not put in the graph."""
+    subject, discipline = "algebra (subject of the seed)", "mathematics (discipline of the seed)"
+    links = pl.DataFrame(
+        {
+            "seed_id": ["s1", "s1", "s2", "s2", "s3", "s3", "s4", "s4"],
+            "discipline": "mathematics",
+            "kp_name": [
+                "quadratic",
+                "algebra",
+                "quadratic",
+                "algebra",
+                "algebra",
+                "mathematics",
+                "algebra",
+                "mathematics",
+            ],
+            "kp_description": ["x", "algebra: the x", "x", subject, subject, discipline, subject, discipline],
+        }
+    )
+    built = build_catalog(links)
+    catalog = built.catalog.select("name", "popularity", "hub_reason")
+    rows = {r["name"]: r for r in catalog.to_dicts()}
+    assert rows["algebra"]["popularity"] == 1 and rows["algebra"]["hub_reason"] is None  # a topic of s1 only
+    assert rows["mathematics"]["popularity"] == 0
+    assert rows["mathematics"]["hub_reason"].startswith("back-filled label of 2 seed(s)")
+    assert built.links.height == links.height  # every seed keeps its rows
+
+    graph = build_graph(built.links, built.catalog)
+    assert graph.backfilled_links == 5
+    assert set(graph.seed_links["seed_id"]) == {"s1", "s2"}
+    # s2's algebra is a label: the only edge is s1's (quadratic, algebra)
+    assert {frozenset(pair): r["weight"] for pair, r in named_edges(graph).items()} == {
+        frozenset({"quadratic", "algebra"}): 1
+    }
+
+
+def test_seed_links_carry_the_seeds_subject(hand_made: KPGraph) -> None:
+    catalog = build_catalog(HAND_MADE)
+    subjects = pl.DataFrame({"seed_id": ["s1", "s2", "s3", "s4"], "subject": ["optics", "optics", "acids", "acids"]})
+    graph = build_graph(catalog.links, catalog.catalog, subjects=subjects)
+    assert graph.seed_links.schema == pl.Schema(SEED_LINK_SCHEMA)
+    per_seed = dict(graph.seed_links.select("seed_id", "subject").unique().iter_rows())
+    assert per_seed == {"s1": "optics", "s2": "optics", "s3": "acids", "s4": "acids", "s5": None}  # s5: not given
+    assert hand_made.seed_links["subject"].is_null().all()  # no subjects given: null, same schema
+    with pytest.raises(ValueError, match=r"seed_ids with two subjects: \['s1'\]"):
+        build_graph(
+            catalog.links,
+            catalog.catalog,
+            subjects=pl.concat([subjects, subjects.head(1).with_columns(subject=pl.lit("x"))]),
+        )
+    with pytest.raises(ValueError, match=r"missing columns \['subject'\]"):
+        build_graph(catalog.links, catalog.catalog, subjects=subjects.drop("subject"))

@@ -3,6 +3,7 @@ explicit reasons, and the same rules on paths sampled from real MMLU seeds."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,6 +126,54 @@ def test_real_paths_get_linked_pair_seeds(shared_data: Callable[..., Path]) -> N
     # every step of a walk is a co-occurrence edge, so without a reuse cap each path gets a pair seed
     uncapped = select_path_seeds(paths, g.seed_links, max_seed_reuse=10**6)
     assert (uncapped["pair_seeds"] >= 1).all()
+
+
+def test_next_seed_prefers_the_previous_seeds_subject() -> None:
+    path = [np.array([1, 2, 3, 4])]
+    seed_links = links(
+        {
+            "first": [1, 2, 3],  # two consecutive pairs: picked first
+            "other_subject": [3, 4],  # one new pair
+            "same_subject": [3, 4],  # one new pair, the first seed's subject
+            "same_no_pair": [1],  # the first seed's subject but nothing new: never ahead of a new pair
+        }
+    )
+    subjects = pl.DataFrame(
+        {
+            "seed_id": ["first", "other_subject", "same_subject", "same_no_pair"],
+            "subject": ["college_biology", "high_school_biology", "college_biology", "college_biology"],
+        }
+    )
+    with_subjects = seed_links.join(subjects, on="seed_id")
+    picks = {tuple(select_path_seeds(path, with_subjects, max_seeds=2, seed=s)["seed_ids"][0]) for s in range(8)}
+    assert picks == {("first", "same_subject")}
+    # without subjects the tie is the random key's: both seeds of the pair come up
+    blind = {tuple(select_path_seeds(path, seed_links, max_seeds=2, seed=s)["seed_ids"][0]) for s in range(8)}
+    assert blind == {("first", "same_subject"), ("first", "other_subject")}
+    two = with_subjects.with_columns(subject=pl.when(pl.col("node") == 1).then(pl.lit("x")).otherwise("subject"))
+    with pytest.raises(ValueError, match=r"two subjects: \['first'\]"):
+        select_path_seeds(path, two)
+
+
+def test_real_paths_keep_consecutive_seeds_in_one_subject(shared_data: Callable[..., Path]) -> None:
+    """Biology of MMLU test has two subjects (high school, college): with subjects, more of a path's
+    consecutive seeds share one, and the seeds still cover the path as well."""
+    g = mmlu_graph(shared_data("mmlu", "test"))
+    mask = g.catalog["disciplines"].list.contains("biology").to_numpy()
+    paths = sample_paths(g.arrays, WalkConfig(n_paths=200, seed=0), mask).paths()
+    subjects = g.seed_disciplines.select("seed_id", "subject")
+    subject_of = dict(subjects.iter_rows())
+
+    def same_subject_share(out: pl.DataFrame) -> float:
+        pairs = [(subject_of[a], subject_of[b]) for ids in out["seed_ids"] for a, b in itertools.pairwise(ids)]
+        return sum(a == b for a, b in pairs) / len(pairs)
+
+    blind = select_path_seeds(paths, g.seed_links)
+    by_subject = select_path_seeds(paths, g.seed_links.join(subjects, on="seed_id"))
+    assert same_subject_share(by_subject) > same_subject_share(blind) + 0.05
+    covered = {name: int(out["covered_kps"].sum()) for name, out in (("blind", blind), ("by_subject", by_subject))}
+    assert covered["by_subject"] >= 0.95 * covered["blind"]
+    assert by_subject["reason"].null_count() >= 0.95 * blind["reason"].null_count()
 
 
 def _pairs(nodes: set[int]) -> list[tuple[int, int]]:

@@ -344,7 +344,7 @@ class RealGraph(NamedTuple):
     arrays: GraphArrays
     catalog: pl.DataFrame  # kp_catalog rows sorted by node
     seed_links: pl.DataFrame  # seed_id, node
-    seed_disciplines: pl.DataFrame  # seed_id, discipline
+    seed_disciplines: pl.DataFrame  # seed_id, discipline, subject
 
 
 @functools.cache
@@ -366,7 +366,7 @@ def mmlu_graph(mmlu_test: Path) -> RealGraph:
         graph.arrays,
         catalog.catalog.sort("node"),
         graph.seed_links.select("seed_id", "node"),
-        seeds.select("seed_id", "discipline"),
+        seeds.select("seed_id", "discipline", "subject"),
     )
 
 

@@ -4,6 +4,12 @@ Built columnarly so that 1M seeds x 4 KPs takes seconds: the seed<->KP links are
 and given dense integer ids, KP pairs come from a Polars self-join on the seed id (keeping
 src < dst), and a group_by counts them. Nothing loops over rows in Python.
 
+Back-filled labels (`core.knowledge_points.lexicon.backfilled`: the subject or discipline name a
+seed without KPs of its own was given) are left out of the graph: such a link says only which
+subject the seed is in, so it would join every seed of the subject through one hub ("Algebra" on
+268 MATH seeds, 'mathematics' on 527). The seed keeps the rows in `kp_links`; `KPGraph.backfilled_links`
+counts what was left out.
+
 Per edge: `weight` = number of seeds in which both KPs occur; `npmi` = normalised pointwise
 mutual information over seeds, ln(p_ab / (p_a p_b)) / -ln(p_ab) with p = seed counts / all
 seeds (1 when the pair occurs in every seed); `strength` = weight x max(npmi, STRENGTH_FLOOR),
@@ -34,6 +40,7 @@ import numpy as np
 import polars as pl
 
 from linkqa_pipelines.core.contracts import GraphArrays, list_column
+from linkqa_pipelines.core.knowledge_points.lexicon import backfilled
 
 SEED_ID_CAP = 50
 STRENGTH_FLOOR = 0.01  # strength of a pair co-occurring no more than chance, per shared seed
@@ -54,6 +61,7 @@ SEED_LINK_SCHEMA: dict[str, pl.DataType] = {
     "kp_id": pl.String(),
     "node": pl.Int32(),
     "discipline": pl.String(),
+    "subject": pl.String(),  # the seed's subject (null when not given): path seeds keep to one subject
 }
 
 
@@ -67,6 +75,7 @@ class KPGraph:
     arrays: GraphArrays
     nodes: pl.DataFrame
     n_seeds: int
+    backfilled_links: int  # back-filled label links left out of the graph (kept in kp_links)
 
     def to_igraph(self, *, attributes: bool = True) -> ig.Graph:
         """igraph view built in one call from the edge arrays; with `attributes`, `weight`/`npmi`
@@ -105,6 +114,20 @@ def _check_inputs(links: pl.DataFrame, catalog: pl.DataFrame) -> None:
         raise ValueError("KP catalog: 'node' must be a dense 0..n-1 index with one row per KP")
 
 
+def _with_subjects(seed_links: pl.DataFrame, subjects: pl.DataFrame | None) -> pl.DataFrame:
+    """`seed_links` with each seed's subject (null without `subjects` or for a seed not in it)."""
+    if subjects is None:
+        return seed_links.with_columns(subject=pl.lit(None, dtype=pl.String))
+    missing = [c for c in ("seed_id", "subject") if c not in subjects.columns]
+    if missing:
+        raise ValueError(f"subjects is missing columns {missing} (has {subjects.columns})")
+    per_seed = subjects.select(pl.col("seed_id").cast(pl.String), pl.col("subject").cast(pl.String)).unique()
+    twice = per_seed.filter(pl.col("seed_id").is_duplicated())["seed_id"].unique().sort()
+    if twice.len():
+        raise ValueError(f"subjects: seed_ids with two subjects: {twice.head(5).to_list()}")
+    return seed_links.join(per_seed, on="seed_id", how="left", maintain_order="left")
+
+
 def _seed_links(links: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     """Distinct (seed, KP) links with dense seed codes `s` in seed_id order, sorted by (s, node).
 
@@ -130,10 +153,20 @@ def _seed_links(links: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(first.fill_null(True)).select("seed_id", "kp_id", "node", "discipline", "s")
 
 
-def build_graph(links: pl.DataFrame, catalog: pl.DataFrame, *, seed_id_cap: int = SEED_ID_CAP) -> KPGraph:
-    """Co-occurrence graph from KP links carrying `kp_id` (`build_catalog(...).links`) and the catalog."""
+def build_graph(
+    links: pl.DataFrame,
+    catalog: pl.DataFrame,
+    *,
+    seed_id_cap: int = SEED_ID_CAP,
+    subjects: pl.DataFrame | None = None,
+) -> KPGraph:
+    """Co-occurrence graph from KP links carrying `kp_id` (`build_catalog(...).links`) and the catalog;
+    `subjects` (seed_id, subject: the seeds) gives the seed links their `subject`, which
+    `core.walks.select_path_seeds` reads."""
     _check_inputs(links, catalog)
-    seed_links = _seed_links(links, catalog)
+    label = backfilled(pl.col("kp_description")) if "kp_description" in links.columns else pl.lit(False)
+    topical = links.filter(~label)
+    seed_links = _seed_links(topical, catalog)
     n_nodes = catalog.height
     seed_ids = seed_links.filter((pl.col("s") != pl.col("s").shift(1)).fill_null(True))["seed_id"]  # by code
     n_seeds = seed_ids.len()
@@ -159,10 +192,11 @@ def build_graph(links: pl.DataFrame, catalog: pl.DataFrame, *, seed_id_cap: int 
     )
     return KPGraph(
         edges=edges,
-        seed_links=seed_links.drop("s"),
+        seed_links=_with_subjects(seed_links.drop("s"), subjects),
         arrays=GraphArrays.from_edges(n_nodes, src, dst, strength, popularity),
         nodes=catalog.sort("node").select(pl.col("node").cast(pl.Int32), "kp_id", "name"),
         n_seeds=n_seeds,
+        backfilled_links=links.height - topical.height,
     )
 
 

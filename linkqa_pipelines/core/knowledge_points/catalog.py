@@ -53,7 +53,7 @@ from rapidfuzz import fuzz, process
 
 from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA, conform
 from linkqa_pipelines.core.knowledge_points.en_merge import abbreviation_edges, lemma_edges
-from linkqa_pipelines.core.knowledge_points.lexicon import CJK_CLASS, EN_STOP_WORDS, singular_word
+from linkqa_pipelines.core.knowledge_points.lexicon import CJK_CLASS, EN_STOP_WORDS, backfilled, singular_word
 from linkqa_pipelines.core.knowledge_points.zh_merge import zh_edges
 
 _APOSTROPHES = r"['’ʼ`´]"
@@ -137,7 +137,9 @@ class Catalog:
     """Result of `build_catalog`.
 
     catalog: KP_CATALOG_SCHEMA plus `canonical_key` and `hub_reason` (null unless the KP is a
-        hub, see `_hubs`), one row per KP, `node` dense 0..n-1 by popularity desc then key;
+        hub, see `_hubs`, or only a back-filled label, see `_labels`), one row per KP, `node`
+        dense 0..n-1 by popularity desc then key; `popularity` counts the seeds the KP is a
+        topic of (back-filled label links, `lexicon.backfilled`, are not counted);
         `name` is the most used surface form of the canonical key.
     aliases: one row per distinct surface name: alias, kp_id, canonical_key, alias_key (the
         name's own key), rule (exact_key | compact_key | token_order | fuzzy:<score> |
@@ -376,6 +378,25 @@ def _hubs(
     )
 
 
+def _labels(link_kp: np.ndarray, seed_code: np.ndarray, topical: np.ndarray) -> pl.DataFrame:
+    """KPs used only as back-filled labels (columns kp, hub_reason): popularity 0, not in the graph."""
+    frame = pl.DataFrame({"kp": link_kp, "seed": seed_code, "topical": topical})
+    return (
+        frame.group_by("kp")
+        .agg(seeds=pl.col("seed").n_unique(), topical=pl.col("topical").any())
+        .filter(~pl.col("topical"))
+        .sort("kp")
+        .select(
+            "kp",
+            hub_reason=pl.format(
+                "back-filled label of {} seed(s) without a KP of their own: not a topic, not counted in "
+                "popularity, not in the graph",
+                "seeds",
+            ),
+        )
+    )
+
+
 def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD) -> Catalog:
     """Canonical KPs from KP links (KP_LINK_SCHEMA rows; `seed_id`, `kp_name`, `discipline` required).
 
@@ -406,9 +427,16 @@ def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY
     kp_keys = merged.select("canonical_key").unique().sort("canonical_key").with_row_index("kp")
     name_kp = names.join(kp_keys, on="canonical_key", maintain_order="left")["kp"].to_numpy()
     link_kp = name_kp[name_code]
+    # Back-filled labels (a seed without KPs of its own) are not topics: not counted in popularity,
+    # not hub candidates (`lexicon.backfilled`).
+    topical = (
+        ~links.select(backfilled(pl.col("kp_description"))).to_series().to_numpy()
+        if "kp_description" in links.columns
+        else np.ones(links.height, dtype=bool)
+    )
     # Distinct (kp, seed) and (kp, discipline) pairs, packed into one u64 each: one cheap unique.
     packed = link_kp.astype(np.uint64) << np.uint64(32)
-    kp_seed = pl.Series(packed | seed_code.astype(np.uint64)).unique().to_numpy()
+    kp_seed = pl.Series((packed | seed_code.astype(np.uint64))[topical]).unique().to_numpy()
     popularity = pl.DataFrame(
         {
             "kp": np.arange(kp_keys.height, dtype=np.uint32),
@@ -428,7 +456,12 @@ def build_catalog(links: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY
         .agg(disciplines=pl.col("name").sort())
     )
     kp_keys = kp_keys.with_columns(kp_id=kp_id_for(kp_keys["canonical_key"]))
-    hubs = _hubs(link_kp, seed_code, discipline_code, discipline_values)
+    hubs = pl.concat(
+        [
+            _hubs(link_kp[topical], seed_code[topical], discipline_code[topical], discipline_values),
+            _labels(link_kp, seed_code, topical),
+        ]
+    )
 
     aliases = (
         names.join(kp_keys, on="canonical_key")

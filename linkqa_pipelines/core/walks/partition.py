@@ -44,7 +44,7 @@ class PartitionGraph:
     arrays: GraphArrays
     start_mask: np.ndarray
     walk_mask: np.ndarray
-    seed_links: pl.DataFrame  # seed_id, node
+    seed_links: pl.DataFrame  # seed_id, node, and subject when kp_seed_links has it
     n_seeds: int
     linked_seeds: int
 
@@ -73,9 +73,10 @@ def partition_graph(seed_links: pl.DataFrame, catalog: pl.DataFrame, discipline:
     if missing:
         raise ValueError(f"seed_links is missing columns {missing} (has {seed_links.columns})")
     n_nodes = catalog.height
+    subject = ["subject"] if "subject" in seed_links.columns else []
     links = (
         seed_links.filter(pl.col("discipline") == discipline)
-        .select("seed_id", node=pl.col("node").cast(pl.Int32))
+        .select("seed_id", *subject, node=pl.col("node").cast(pl.Int32))
         .unique()
         .with_columns(s=(pl.col("seed_id").rank("dense") - 1).cast(pl.UInt32))
         .sort("s", "node")
@@ -96,7 +97,7 @@ def partition_graph(seed_links: pl.DataFrame, catalog: pl.DataFrame, discipline:
         arrays=GraphArrays.from_edges(n_nodes, src, dst, strength, popularity),
         start_mask=popularity > 0,
         walk_mask=walk_mask,
-        seed_links=links.select("seed_id", "node"),
+        seed_links=links.select("seed_id", "node", *subject),
         n_seeds=n_seeds,
         linked_seeds=linked,
     )

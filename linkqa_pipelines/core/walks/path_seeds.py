@@ -9,6 +9,11 @@ greedy in this order:
 3. then, only while fewer than `min_seeds` are chosen, the best remaining seed (pairs first,
    then coverage), so a path whose KPs one seed already covers still gets `min_seeds`.
 
+Within each of these classes, a seed from the same subject as the one picked before it comes
+first when there is one (`subject` column of `seed_links`, which `kp_seed_links` carries):
+consecutive seeds of a path then read as one topic
+("college biology" after "high school biology" is another subject of the same discipline).
+
 It stops at `max_seeds`. A seed may serve at most `max_seed_reuse` paths (earlier paths
 first), so one very central question does not anchor the whole corpus; a path that ends
 up short of `min_seeds` is not synthesised and so does not use up its seeds. Ties are broken
@@ -37,7 +42,9 @@ PATH_SEEDS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _check_links(seed_links: pl.DataFrame) -> pl.DataFrame:
+def _check_links(seed_links: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Distinct (seed_id, node) links, and (seed_id, subject) per seed (null subjects when the
+    column is absent); a seed given two subjects is an error."""
     missing = [c for c in ("seed_id", "node") if c not in seed_links.columns]
     if missing:
         raise ValueError(f"seed_links is missing columns {missing} (has {seed_links.columns})")
@@ -47,7 +54,12 @@ def _check_links(seed_links: pl.DataFrame) -> pl.DataFrame:
         row = bad.row(0, named=True)
         field = "seed_id" if row["seed_id"] is None else "node"
         raise ValueError(f"seed_links row {row['row']}: {field} is null ({bad.height} rows with nulls)")
-    return links.select("seed_id", "node").unique()
+    subject = pl.col("subject").cast(pl.String) if "subject" in seed_links.columns else pl.lit(None, dtype=pl.String)
+    subjects = seed_links.select(pl.col("seed_id").cast(pl.String), subject=subject).unique()
+    twice = subjects.filter(pl.col("seed_id").is_duplicated())["seed_id"].unique().sort()
+    if twice.len():
+        raise ValueError(f"seed_links: seed_ids with two subjects: {twice.head(5).to_list()}")
+    return links.select("seed_id", "node").unique(), subjects
 
 
 def select_path_seeds(
@@ -59,7 +71,8 @@ def select_path_seeds(
     max_seed_reuse: int = 3,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """One row per path (`PATH_SEEDS_SCHEMA`), in path order; `seed_links` has columns seed_id, node."""
+    """One row per path (`PATH_SEEDS_SCHEMA`), in path order; `seed_links` has columns seed_id, node
+    and optionally subject (then each pick prefers the previous seed's subject)."""
     if not 1 <= min_seeds <= max_seeds:
         raise ValueError(f"need 1 <= min_seeds <= max_seeds, got {min_seeds}, {max_seeds}")
     if max_seed_reuse < 1:
@@ -68,7 +81,7 @@ def select_path_seeds(
     lengths = np.diff(offsets)
     if lengths.size and lengths.max() > MAX_PATH_LEN:
         raise ValueError(f"paths longer than {MAX_PATH_LEN} KPs are not supported (got {lengths.max()})")
-    links = _check_links(seed_links)
+    links, subjects = _check_links(seed_links)
     path_index = np.repeat(np.arange(lengths.size, dtype=np.int64), lengths)
     position = np.arange(nodes.size) - np.repeat(offsets[:-1], lengths)
     steps = pl.DataFrame({"path": path_index, "pos": position, "node": nodes, "bit": np.left_shift(1, position)})
@@ -88,7 +101,15 @@ def select_path_seeds(
     candidates = candidates.join(names, on="seed_id").sort("path", "sid")
     seed_names = names["seed_id"].to_numpy()
     tie = np.random.default_rng(seed).random(seed_names.size)
-    return _greedy(candidates, lengths, seed_names, tie, min_seeds, max_seeds, max_seed_reuse)
+    subject = _subject_codes(names, subjects)
+    return _greedy(candidates, lengths, seed_names, tie, subject, min_seeds, max_seeds, max_seed_reuse)
+
+
+def _subject_codes(names: pl.DataFrame, subjects: pl.DataFrame) -> np.ndarray:
+    """Subject code per candidate seed (`names` order); -1 for a seed with no known subject, which
+    matches no other seed."""
+    codes = subjects.select("seed_id", code=pl.col("subject").rank("dense").cast(pl.Int64).fill_null(0) - 1)
+    return names.join(codes, on="seed_id", how="left", maintain_order="left")["code"].fill_null(-1).to_numpy()
 
 
 def _greedy(
@@ -96,6 +117,7 @@ def _greedy(
     lengths: np.ndarray,
     seed_names: np.ndarray,
     tie: np.ndarray,
+    subject: np.ndarray,
     min_seeds: int,
     max_seeds: int,
     max_seed_reuse: int,
@@ -122,15 +144,18 @@ def _greedy(
             new_pairs = np.bitwise_count(pairs & ~covered_pairs)
             new_kps = np.bitwise_count(mask & ~covered)
             if (new_pairs[free] > 0).any():
-                key = (new_pairs, new_kps)
+                key, useful = (new_pairs, new_kps), new_pairs > 0
             elif (new_kps[free] > 0).any():
-                key = (new_kps, n_pairs)
+                key, useful = (new_kps, n_pairs), new_kps > 0
             elif len(chosen) < min_seeds:
-                key = ((n_pairs > 0).astype(np.int64), np.bitwise_count(mask))
+                key, useful = ((n_pairs > 0).astype(np.int64), np.bitwise_count(mask)), free
             else:
                 break
+            # Same subject as the previous pick, among the seeds that serve this class.
+            previous = subject[sid[chosen[-1]]] if chosen else -1
+            same = useful & (previous >= 0) & (subject[sid] == previous)
             # lexsort: last key is primary; the random tie key comes first (least significant)
-            order = np.lexsort((tie[sid], key[1], key[0], free))
+            order = np.lexsort((tie[sid], key[1], key[0], same, free))
             pick = int(order[-1])
             chosen.append(pick)
             free[pick] = False

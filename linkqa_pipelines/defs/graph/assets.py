@@ -20,16 +20,18 @@ from linkqa_pipelines.lib.metadata import png_md, table_out, table_preview
         "kp_seed_links": table_out(
             "kp_seed_links",
             {"polars", "parquet"},
-            "Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs; "
-            "graph_version names the graph they belong to.",
+            "Deduplicated seed <-> KP links with the KP's graph node: every seed stays linked to its KPs "
+            "(back-filled subject labels are not KPs of the graph: they stay in kp_links), with the seed's "
+            "subject; graph_version names the graph they belong to.",
         ),
     },
     group_name="graph",
 )
 def kp_graph(
-    context: AssetExecutionContext, kp_catalog: pl.DataFrame, kp_links: pl.DataFrame
+    context: AssetExecutionContext, kp_catalog: pl.DataFrame, kp_links: pl.DataFrame, seed_sources: pl.LazyFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    graph = build_graph(kp_links, kp_catalog)
+    # The seeds' subjects ride on the seed links: walk_paths picks consecutive path seeds of one subject.
+    graph = build_graph(kp_links, kp_catalog, subjects=seed_sources.select("seed_id", "subject").collect())
     version = graph_version(kp_catalog, graph.seed_links)
     summary = graph_summary(graph)
     top_per_discipline = (
@@ -47,6 +49,7 @@ def kp_graph(
             "nodes": int(summary["nodes"]),
             "edges": int(summary["edges"]),
             "components": int(summary["components"]),
+            "backfilled_label_links": MetadataValue.int(graph.backfilled_links),
             "largest_component_share": MetadataValue.float(float(summary["largest_component_share"])),
             "degree_distribution": png_md(degree_plot_png(graph), "degree distribution"),
             "top_kps_per_discipline": table_preview(top_per_discipline, 40),
