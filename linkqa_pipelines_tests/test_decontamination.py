@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,12 +19,14 @@ from linkqa_pipelines.core.release import (
     BENCHMARK_SCHEMA,
     CONTAMINATION_SCHEMA,
     BenchmarkIndex,
+    DecontaminationSettings,
     benchmark_items,
     evaluation_split_expr,
     find_contaminated,
     load_benchmark_questions,
 )
 from linkqa_pipelines.core.release.audit import contamination_audit
+from linkqa_pipelines.core.release.decontamination import contamination_text_expr
 from linkqa_pipelines.core.text import normalize_texts
 from linkqa_pipelines_tests.pipeline import materialize_assets
 
@@ -235,6 +238,95 @@ def test_short_questions_are_matched_whole_by_containment(mmlu: pl.DataFrame, mm
     found = find_contaminated(_qa(["Part 2: where should a STOMA be sited? Explain your reasoning."]), mmlu_index)
     stoma = mmlu.filter(pl.col("question") == "Where should a stoma be sited?")["benchmark_id"].to_list()
     assert stoma and set(found["benchmark_id"]) == set(stoma) and found["ngram_n"][0] == 6
+
+
+@pytest.fixture(scope="module")
+def math_test(shared_data: Callable[..., Path]) -> pl.DataFrame:
+    return load_benchmark_questions([shared_data("math", "test.jsonl")])
+
+
+@pytest.fixture(scope="module")
+def mmlu_math_index(mmlu: pl.DataFrame, math_test: pl.DataFrame) -> BenchmarkIndex:
+    """The index of the offline run that released the item: MMLU test + MATH test seeds."""
+    return BenchmarkIndex.from_frame(pl.concat([mmlu, math_test]))
+
+
+def _numbers_changed(text: str) -> str:
+    """The same template with other numbers: every digit run + 1."""
+    return re.sub(r"[0-9]+", lambda m: str(int(m.group()) + 1), text)
+
+
+def _short_numeric(bench: pl.DataFrame, opening: str) -> pl.DataFrame:
+    """Questions opening with `opening` ("" for any), holding a digit, short (min_words to 12 tokens)."""
+    size = contamination_text_expr(pl.col("question"), "word").str.count_matches(r"\S+")
+    short = size.is_between(DecontaminationSettings().min_words, 12)
+    return bench.filter(pl.col("question").str.starts_with(opening) & pl.col("question").str.contains("[0-9]") & short)
+
+
+def test_short_math_formula_questions_are_caught_and_their_template_with_other_numbers_is_not(
+    math_test: pl.DataFrame, mmlu_math_index: BenchmarkIndex
+) -> None:
+    """A released item quoted MATH's "What is the value of $513^2 - 487^2$?" and "... $255^2 - 245^2$?"
+    (issue: decontamination misses short verbatim questions). Read as "what is the value of 513 2 487 2",
+    5 of its 9 tokens were the template "what is the value of", so the whole question counted as
+    boilerplate. Of MATH test's 5,000 questions 439 are under 13 tokens (29 under min_words); quoted
+    in new text 409 are caught now, 335 before (bench/decontamination.py prints both)."""
+    what_is = _short_numeric(math_test, "What is")
+    ids = dict(zip(math_test["question"], math_test["benchmark_id"], strict=True))
+    released = (
+        "This question links A -> B. Part 1: What is the value of $513^2 - 487^2$? "
+        "Part 2: What is the value of $255^2 - 245^2$? Give both answers."
+    )
+    quoted = [f"Part 1: {q}\nPart 2: Explain each step." for q in what_is["question"]]
+    other_numbers = [_numbers_changed(q) for q in what_is["question"]]
+    other_operators = ["What is the value of $513^2 + 487^2$?", "What is the value of 513*2 - 487*2?"]
+    words_only = ["What is the value of a good education to a young person?"]
+    qa = _qa([released, *quoted, *other_numbers, *other_operators, *words_only])
+    found = find_contaminated(qa, mmlu_math_index)
+    flagged = {q: set(g["benchmark_id"]) for (q,), g in found.group_by("qa_id")}
+    assert what_is.height >= 50
+    assert flagged.pop("qa0") == {
+        ids["What is the value of $513^2 - 487^2$?"],
+        ids["What is the value of $255^2 - 245^2$?"],
+    }
+    for i, item in enumerate(what_is["benchmark_id"], start=1):
+        assert item in flagged.pop(f"qa{i}", set()), item
+    assert flagged == {}  # other numbers, other operators, the template's words: none is an item
+
+
+def test_short_mmlu_and_cmmlu_questions_with_numbers_are_caught_both_ways(
+    mmlu: pl.DataFrame, mmlu_math_index: BenchmarkIndex, shared_data: Callable[..., Path]
+) -> None:
+    """MMLU's "If x − 3 = 6, what is the value of x?" and "What is the greatest common factor of 36
+    and 90?" were template words plus numbers too (23 more of MMLU test's short questions are caught
+    now); CMMLU's one short question with numbers, "当X=[ ]时，5X-9=51", was caught by characters."""
+    gcf = _short_numeric(mmlu, "What is the greatest common factor of")
+    solve = mmlu.filter(pl.col("question") == "If x − 3 = 6, what is the value of x?")
+    items = pl.concat([gcf, solve])
+    quoted = [f"Part 1: {q} Part 2: Explain each step." for q in items["question"]]
+    changed = [_numbers_changed(q) for q in items["question"]]
+    template = ["What is the greatest common factor of the two numbers on the board?"]
+    found = find_contaminated(_qa([*quoted, *changed, *template]), mmlu_math_index)
+    expected = {(f"qa{i}", item) for i, item in enumerate(items["benchmark_id"])}
+    assert gcf.height >= 2 and solve.height == 1
+    assert set(found.select("qa_id", "benchmark_id").iter_rows()) == expected
+
+    cmmlu = load_benchmark_questions([shared_data("cmmlu", "dev")])
+    item = cmmlu.filter(pl.col("question") == "当X=[ ]时，5X-9=51").row(0, named=True)
+    qa = _qa([f"请先阅读下面的题目。{item['question']}请写出过程。", _numbers_changed(item["question"])])
+    found = find_contaminated(qa, BenchmarkIndex.from_frame(cmmlu))
+    assert found.select("qa_id", "benchmark_id").rows() == [("qa0", item["benchmark_id"])]
+
+
+def test_audit_agrees_with_the_filter_on_short_formula_questions(math_test: pl.DataFrame) -> None:
+    """The audit follows the same spec (formula operators as tokens, numbers as content)."""
+    algebra = math_test.filter(pl.col("subject") == "Algebra")
+    questions = _short_numeric(algebra, "")["question"].to_list()
+    qa = _qa([f"Part 1: {q} Part 2: Explain." for q in questions] + [_numbers_changed(q) for q in questions])
+    by_filter = find_contaminated(qa, BenchmarkIndex.from_frame(algebra)).select("qa_id", "benchmark_id").unique()
+    by_audit = contamination_audit(qa, algebra).select("qa_id", "benchmark_id")
+    assert by_filter.height >= len(questions) >= 20
+    assert sorted(by_filter.rows()) == sorted(by_audit.rows())
 
 
 def test_audit_agrees_with_the_filter_on_planted_and_clean_items(

@@ -66,28 +66,38 @@ def _rare_grams(texts: pl.DataFrame, mode: ShingleMode, settings: Decontaminatio
     covered = (
         boiler.select("tid", p=pl.int_ranges(pl.col("pos"), pl.col("pos") + b)).explode("p").unique().with_columns(c=1)
     )
+    # Per token: c = covered by a boilerplate span, d = a number outside them; running sums per text.
     flags = (
-        tokens.select("tid", p="pos")
+        tokens.select("tid", p="pos", d=pl.col("tok").str.contains("[0-9]"))
         .join(covered, on=["tid", "p"], how="left")
+        .with_columns(c=pl.col("c").fill_null(0))
+        .with_columns(d=(pl.col("d") & (pl.col("c") == 0)).cast(pl.Int64))
         .sort("tid", "p")
-        .with_columns(upto=pl.col("c").fill_null(0).cum_sum().over("tid"))
-        .with_columns(before=pl.col("upto") - pl.col("c").fill_null(0))
+        .with_columns(upto=pl.col("c").cum_sum().over("tid"), d_upto=pl.col("d").cum_sum().over("tid"))
+        .with_columns(before=pl.col("upto") - pl.col("c"), d_before=pl.col("d_upto") - pl.col("d"))
     )
+
+    def content(width: pl.Expr, covered: pl.Expr, numbers: pl.Expr) -> pl.Expr:
+        """Mostly free of boilerplate spans, or holding a number outside them."""
+        return (2 * (width - covered) >= width) | (numbers > 0)
+
     long = (
         _windows(tokens, n)
-        .join(flags.select("tid", pos="p", before="before"), on=["tid", "pos"])
+        .join(flags.select("tid", pos="p", before="before", d_before="d_before"), on=["tid", "pos"])
         .join(
-            flags.select("tid", last=pl.col("p") - n + 1, upto="upto"), left_on=["tid", "pos"], right_on=["tid", "last"]
+            flags.select("tid", last=pl.col("p") - n + 1, upto="upto", d_upto="d_upto"),
+            left_on=["tid", "pos"],
+            right_on=["tid", "last"],
         )
-        .filter(2 * (n - (pl.col("upto") - pl.col("before"))) >= n)
+        .filter(content(pl.lit(n), pl.col("upto") - pl.col("before"), pl.col("d_upto") - pl.col("d_before")))
         .select("tid", "gram", k=pl.lit(n, pl.Int64))
     )
     whole_len = pl.col("toks").list.len()
     whole = (
         frame.filter((whole_len >= shortest) & (whole_len < n))
-        .join(flags.group_by("tid").agg(pl.col("c").fill_null(0).sum().alias("cov")), on="tid")
-        .filter(2 * (pl.col("toks").list.len() - pl.col("cov")) >= pl.col("toks").list.len())
-        .select("tid", gram=pl.col("toks").list.join(_SEP), k=pl.col("toks").list.len().cast(pl.Int64))
+        .join(flags.group_by("tid").agg(pl.col("c").sum(), pl.col("d").sum()), on="tid")
+        .filter(content(whole_len, pl.col("c"), pl.col("d")))
+        .select("tid", gram=pl.col("toks").list.join(_SEP), k=whole_len.cast(pl.Int64))
     )
     grams = pl.concat([long, whole]).join(item, on="tid").select("k", "gram", "benchmark_id").unique()
     return grams.filter(pl.col("benchmark_id").n_unique().over("k", "gram") <= settings.boilerplate_items)

@@ -2,8 +2,13 @@
 
 What counts as overlap (the spec the filter here and the independent audit in `audit.py` share):
 - Text: question + choices (one per line), option labels such as "(A)" / "A." removed, then
-  `normalize_expr` (NFKC, lower case, punctuation -> space). Chinese text is read as characters
-  with spaces removed, other text as `WORD_TOKEN` words.
+  normalised as `normalize_expr` does (NFKC, lower case, punctuation -> space) except that the
+  formula operators + - ^ = < > % − × ÷ stay, each its own token (a hyphen between two letters,
+  "acid-base", is punctuation, and so are a bullet "- " opening a line, "/", mostly "and/or" in
+  prose, and "*", mostly Markdown emphasis). `normalize_expr` alone reads MATH's
+  "$513^2 - 487^2$" as "513 2 487 2", the same as "513^2 + 487^2", and a short formula question
+  as mostly template words. Chinese text is read as characters with spaces removed, other text
+  as `CONTAMINATION_TOKEN` words.
 - Grams: word 13-grams for English, character 13-grams for Chinese. 13 words is the
   convention of GPT-3 and Llama-2's contamination reports; for Chinese a Han character carries
   roughly 0.6 of a word, so 13 characters (~8 words) is the shortest span that, once
@@ -13,12 +18,18 @@ What counts as overlap (the spec the filter here and the independent audit in `a
 - Boilerplate: a gram shared by more than `boilerplate_items` benchmark items is a template,
   not content, and is ignored. So is a gram whose tokens are mostly covered by such shared
   `boilerplate_span`-grams: "which of the following is true" + two content words is still
-  boilerplate even though the whole 13-gram is rare. Every item of a benchmark that opens with
-  the same preamble is still caught by its own content grams.
+  boilerplate even though the whole 13-gram is rare. Numbers are content, not template: a gram
+  with a number (a token holding a digit) outside the boilerplate spans is kept however much
+  template surrounds it ("What is the value of 123123 divided by 1001?" is one MATH item, not
+  a template; the "Scenario 1 |" of MMLU's moral-scenarios preamble is covered by its spans and
+  stays boilerplate). Every item of a benchmark that opens with the same preamble is still
+  caught by its own content grams.
 - Short items: a question (or a whole item, question + options) shorter than n tokens is
   matched whole, by containment, when it has at least `min_words` words / `min_chars`
-  characters and is itself not boilerplate (MMLU's "Where should a stoma be sited?", 6 words).
-  Shorter questions are too generic alone and are matched as part of their item's text.
+  characters and is itself not boilerplate by the same rule (MMLU's "Where should a stoma be
+  sited?", 6 words; MATH's "What is the value of $513^2 - 487^2$?", 12 tokens of which the
+  first 5 are a template shared by dozens of items). Shorter questions are too generic alone
+  and are matched as part of their item's text.
 Every QA text is checked with both tokenisations, so an English item copied into a Chinese
 question is found too.
 
@@ -27,7 +38,9 @@ items, bench/decontamination.py): per batch of rows and tokenisation, one prefix
 hash of every window over contiguous slices; a bitmap over the index's hashes (16 bits per
 entry) discards the ~94% of windows that are certainly not indexed, and only the rest meet the
 exact sorted lookup. Short items are reached through an anchor (the hash of their first
-`min_words`/`min_chars` tokens) instead of one hashing pass per item length. The character pass
+`min_words`/`min_chars` tokens) instead of one hashing pass per item length; an anchor many short
+items share ("what is the value of") costs one exact lookup per short length present, and only
+the whole item of the right length and hash matches. The character pass
 skips texts with no Han character when every character-mode entry holds one, which is exact:
 such an entry can only match a window that contains its Han character.
 """
@@ -54,7 +67,7 @@ from linkqa_pipelines.core.release.ngrams import (
     window_positions,
 )
 from linkqa_pipelines.core.seeds import RAW_SCHEMA, iter_source_files, read_source
-from linkqa_pipelines.core.text import WORD_TOKEN, normalize_expr, qa_text_expr
+from linkqa_pipelines.core.text import WORD_TOKEN, qa_text_expr
 
 _MODE_SALT: dict[ShingleMode, int] = {"word": 0x5744, "char": 0x4348}
 _BOILER_SALT = 0xB01
@@ -62,9 +75,16 @@ _ANCHOR_SALT = 0xA4C
 _ROW_BATCH = 20_000
 _FILTER_BITS_PER_ENTRY = 16  # bit filter: ~6% of the windows that are not indexed get past it
 
-# Option labels written inline ("(A) x  (B) y", "A. x", "A、x"): not content, and in the
-# character stream a label letter would break every gram that spans it.
-OPTION_LABEL = r"[(（]\s*[A-Ja-j]\s*[)）]|(?m:^)\s*[A-J]\s*[.．、:：)]"
+# Option labels written inline ("(A) x  (B) y", "A. x", "A、x") and list bullets ("- x"): not
+# content, and in the character stream a label letter would break every gram that spans it.
+OPTION_LABEL = r"[(（]\s*[A-Ja-j]\s*[)）]|(?m:^)\s*(?:[A-J]\s*[.．、:：)]|-\s)"
+# Formula operators, typographic ones (MMLU writes "x − 3 = 6", "8 ÷ 2") as they are: mapping them
+# to ASCII would cost a pass over every QA text. Not "*": it is mostly Markdown emphasis, which an
+# LLM may put inside a quoted question ("What is **not** true?").
+_OPERATOR_CHARS = r"+\-^=<>%−×÷"
+_OPERATOR = rf"[{_OPERATOR_CHARS}]"
+# A contamination token: a `WORD_TOKEN` or one formula operator.
+CONTAMINATION_TOKEN = rf"{WORD_TOKEN}|{_OPERATOR}"
 
 
 @dataclass(frozen=True)
@@ -116,8 +136,13 @@ def _salt(mode: ShingleMode, k: int) -> int:
 
 
 def contamination_text_expr(expr: pl.Expr, mode: ShingleMode) -> pl.Expr:
-    """Normalised text in the form each tokenisation reads: labels removed, no spaces for characters."""
-    norm = normalize_expr(expr.fill_null("").str.replace_all(OPTION_LABEL, " "))
+    """Normalised text in the form each tokenisation reads (module docstring): labels removed,
+    operators kept and spaced, no spaces for characters."""
+    text = expr.fill_null("").str.replace_all(OPTION_LABEL, " ").str.normalize("NFKC").str.to_lowercase()
+    for _ in range(2):  # a match consumes the next word's first letter: the second pass reaches "a-b-c"
+        text = text.str.replace_all(r"(\p{L})-(\p{L})", "$1 $2")
+    spaced = text.str.replace_all(rf"({_OPERATOR})", " $1 ")
+    norm = spaced.str.replace_all(rf"[^\p{{L}}\p{{N}}{_OPERATOR_CHARS}]+", " ").str.strip_chars()
     return norm.str.replace_all(" ", "", literal=True) if mode == "char" else norm
 
 
@@ -125,11 +150,11 @@ def _mode_texts(texts: pl.Series, mode: ShingleMode) -> pl.Series:
     return texts.to_frame("t").select(contamination_text_expr(pl.col("t"), mode))["t"]
 
 
-def _boilerplate_free(
+def _boilerplate_covered(
     tokens: np.ndarray, lens: np.ndarray, item_of_text: np.ndarray, settings: DecontaminationSettings
 ) -> np.ndarray:
-    """Prefix sums over the flat tokens of how many are NOT covered by a boilerplate span-gram
-    (one shared by more than `boilerplate_items` items): free(a, b) = out[b] - out[a]."""
+    """Per flat token: covered by a boilerplate span-gram (one shared by more than
+    `boilerplate_items` items)."""
     b = settings.boilerplate_span
     h, text, pos = ngram_hashes(tokens, lens, b, short="skip", salt=_BOILER_SALT)
     starts = np.zeros(lens.shape[0], dtype=np.int64)
@@ -143,10 +168,23 @@ def _boilerplate_free(
     diff = np.zeros(tokens.shape[0] + 1, dtype=np.int64)
     np.add.at(diff, flat, 1)
     np.add.at(diff, flat + b, -1)
-    covered = np.cumsum(diff[:-1]) > 0
-    out = np.zeros(tokens.shape[0] + 1, dtype=np.int64)
-    np.cumsum(~covered, out=out[1:])
+    return np.cumsum(diff[:-1]) > 0
+
+
+def _prefix_counts(flags: np.ndarray) -> np.ndarray:
+    """out[b] - out[a] = how many of flags[a:b] are set."""
+    out = np.zeros(flags.shape[0] + 1, dtype=np.int64)
+    np.cumsum(flags, out=out[1:])
     return out
+
+
+def _number_tokens(texts: pl.Series, tokens: np.ndarray, mode: ShingleMode) -> np.ndarray:
+    """Per flat token of `_mode_texts` output: it holds an ASCII digit (NFKC has made full-width
+    digits ASCII)."""
+    if mode == "char":
+        return (tokens >= ord("0")) & (tokens <= ord("9"))
+    words = texts.str.extract_all(CONTAMINATION_TOKEN).explode().drop_nulls()
+    return words.str.contains("[0-9]").to_numpy()
 
 
 @dataclass(frozen=True)
@@ -241,22 +279,30 @@ class BenchmarkIndex:
 def _rare_candidates(
     texts: pl.Series, items: np.ndarray, mode: ShingleMode, settings: DecontaminationSettings
 ) -> tuple[pl.DataFrame, int, np.ndarray]:
-    """(h, o, k, han, mode) of every n-gram and every whole short text of `texts` that is mostly
-    free of boilerplate spans (han: it holds a Han character, char mode only), how many were not,
+    """(h, o, k, han, mode) of every n-gram and every whole short text of `texts` that is content
+    by the boilerplate rule (han: it holds a Han character, char mode only), how many were not,
     and the short texts' anchors (hash of their first `min_words`/`min_chars` tokens); the caller
     drops grams shared by too many items."""
     n, shortest = settings.gram(mode)
-    tokens, lens = token_arrays(_mode_texts(texts, mode), mode)
-    free = _boilerplate_free(tokens, lens, items, settings)
+    mode_texts = _mode_texts(texts, mode)
+    tokens, lens = token_arrays(mode_texts, mode, CONTAMINATION_TOKEN)
+    covered = _boilerplate_covered(tokens, lens, items, settings)
+    free = _prefix_counts(~covered)
+    free_numbers = _prefix_counts(~covered & _number_tokens(mode_texts, tokens, mode))
+
+    def is_content(first: np.ndarray, k: int | np.ndarray) -> np.ndarray:
+        """Mostly free of boilerplate spans, or holding a number outside them (module docstring)."""
+        return (2 * (free[first + k] - free[first]) >= k) | (free_numbers[first + k] > free_numbers[first])
+
     starts = text_starts(lens)
     prefix, powers = prefix_hashes(tokens)
     text, pos = window_positions(lens, n)
     first = starts[text] + pos
-    content = 2 * (free[first + n] - free[first]) >= n
+    content = is_content(first, n)
     short = np.flatnonzero((lens >= shortest) & (lens < n))
     k = lens[short]
-    mostly_free = 2 * (free[starts[short] + k] - free[starts[short]]) >= k
-    short, k = short[mostly_free], k[mostly_free]
+    short_content = is_content(starts[short], k)
+    short, k = short[short_content], k[short_content]
     salts = (np.uint64(_MODE_SALT[mode] << 16)) | k.astype(np.uint64)  # _salt(mode, k) per text
     han = np.zeros(tokens.shape[0] + 1, dtype=np.int64)
     if mode == "char":
@@ -278,7 +324,7 @@ def _rare_candidates(
         schema={"h": pl.UInt64, "o": pl.Int64, "k": pl.Int64, "han": pl.Boolean},
     )
     anchors = np.unique(window_hashes(prefix, powers, starts[short], shortest, _ANCHOR_SALT))
-    return frame.with_columns(mode=pl.lit(mode)), int((~content).sum() + (~mostly_free).sum()), anchors
+    return frame.with_columns(mode=pl.lit(mode)), int((~content).sum() + (~short_content).sum()), anchors
 
 
 # Code points that are Han under any definition (CJK unified ideographs, extension A, compatibility
@@ -382,7 +428,7 @@ def find_contaminated(
             if mode == "char" and index.han_only:  # no entry can match a text without a Han character
                 rows = np.flatnonzero(mode_texts.str.contains(HAN).fill_null(False).to_numpy())
                 mode_texts = mode_texts.gather(rows)
-            row, pos, ks, h = _candidate_windows(*token_arrays(mode_texts, mode), mode, index)
+            row, pos, ks, h = _candidate_windows(*token_arrays(mode_texts, mode, CONTAMINATION_TOKEN), mode, index)
             row = rows[row]
             # Sorted queries walk the index in order (cache friendly: ~3x faster than random probes).
             order = np.argsort(h)
@@ -444,7 +490,7 @@ def _gram_texts(texts: pl.Series, hits: pl.DataFrame) -> pl.Series:
         expr = (
             pl.col("t").str.slice(pl.col("pos"), pl.col("k"))
             if mode == "char"
-            else pl.col("t").str.extract_all(WORD_TOKEN).list.slice(pl.col("pos"), pl.col("k")).list.join(" ")
+            else pl.col("t").str.extract_all(CONTAMINATION_TOKEN).list.slice(pl.col("pos"), pl.col("k")).list.join(" ")
         )
         out = out.scatter(sel, frame.select(expr)["t"])
     return out

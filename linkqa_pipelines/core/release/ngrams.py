@@ -29,12 +29,13 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def token_arrays(texts: pl.Series, mode: ShingleMode) -> tuple[np.ndarray, np.ndarray]:
+def token_arrays(texts: pl.Series, mode: ShingleMode, word_pattern: str = WORD_TOKEN) -> tuple[np.ndarray, np.ndarray]:
     """Flatten texts to one uint64 token array plus per-text lengths.
 
-    "char": Unicode code points of the text as given. "word": `WORD_TOKEN` tokens hashed to
-    64 bits with Polars' string hash (stable within a Polars version, which is all a
-    fingerprint computed and compared in one process needs).
+    "char": Unicode code points of the text as given. "word": `word_pattern` matches (by default
+    `WORD_TOKEN`; decontamination adds formula operators) hashed to 64 bits with Polars' string
+    hash (stable within a Polars version, which is all a fingerprint computed and compared in one
+    process needs).
     """
     texts = texts.fill_null("")
     if mode == "char":
@@ -43,7 +44,7 @@ def token_arrays(texts: pl.Series, mode: ShingleMode) -> tuple[np.ndarray, np.nd
         tokens = np.frombuffer(flat.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         return tokens, lengths
     if mode == "word":
-        words = texts.str.extract_all(WORD_TOKEN)
+        words = texts.str.extract_all(word_pattern)
         lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
         word_series = words.explode().drop_nulls()
         tokens = word_series.hash(seed=0x5EED).to_numpy() | np.uint64(1)  # never 0: 0 is padding
