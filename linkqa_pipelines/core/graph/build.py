@@ -7,8 +7,8 @@ src < dst), and a group_by counts them. Nothing loops over rows in Python.
 Back-filled labels (`core.knowledge_points.lexicon.backfilled`: the subject or discipline name a
 seed without KPs of its own was given) are left out of the graph: such a link says only which
 subject the seed is in, so it would join every seed of the subject through one hub ("Algebra" on
-268 MATH seeds, 'mathematics' on 527). The seed keeps the rows in `kp_links`; `KPGraph.backfilled_links`
-counts what was left out.
+268 MATH seeds, "mathematics" on 527 MMLU and MATH seeds of the shared data). The seed keeps its
+rows in `kp_links`; `KPGraph.backfilled_links` counts what was left out.
 
 Per edge: `weight` = number of seeds in which both KPs occur; `npmi` = normalised pointwise
 mutual information over seeds, ln(p_ab / (p_a p_b)) / -ln(p_ab) with p = seed counts / all

@@ -345,14 +345,15 @@ def _hubs(
     hub_reason. They stay in the catalog (a seed's KP is still its KP); the graph discounts their
     edges by NPMI (`core.graph.edge_strength`), so walks rarely pass through them.
 
-    Checked on the shared data (20,604 seeds): 8 hubs — the back-filled label "mathematics",
-    "defendant" (10% of law), "auditor", "customer", "emergency department", "Earth", and two that
-    are core concepts of a small discipline ("standard deviation", "probability": 18% and 10% of
-    226 statistics seeds). Lower thresholds would catch scenario props ("buyer", "owner", "car":
-    2.5% of law) only together with core concepts of the same popularity ("kinetic energy",
-    "mass" in physics), and neither neighbour diversity (share of co-occurrences repeated:
-    defendant 0.51, standard deviation 0.24, owner 0.15, simple random sample 0.13) nor form
-    separates the two; so the rule stays strict and NPMI does the discounting for the rest."""
+    Checked on the shared data (20,604 seeds, back-filled labels not counted: see `_labels`): 8 hubs
+    — "defendant" (10% of law), "auditor", "customer", "emergency department", "Earth", "Python"
+    (5.0% of computer science), and two that are core concepts of a small discipline ("standard
+    deviation", "probability": 18% and 10% of 224 statistics seeds). Lower thresholds would catch
+    scenario props ("buyer", "owner", "car": 2.5% of law) only together with core concepts of the
+    same popularity ("kinetic energy", "mass" in physics), and neither neighbour diversity (share of
+    co-occurrences repeated: defendant 0.51, standard deviation 0.24, owner 0.15, simple random
+    sample 0.13) nor form separates the two; so the rule stays strict and NPMI does the discounting
+    for the rest."""
     pairs = pl.DataFrame({"kp": link_kp, "seed": seed_code, "code": discipline_code}).unique(["kp", "seed"])
     sizes = pairs.unique("seed").group_by("code").agg(discipline_seeds=pl.len())
     return (
