@@ -60,7 +60,9 @@ seed only (1.0% of edges of weight >= 2); an oracle seed that took every noun an
 has gets to 56% single-seed KPs only through broad words (社会, 经济, 中国, 分析), and to 7.6%
 edges of weight >= 2 even so. English pairs reach 16.5% edges of weight >= 2 only in the
 head-word limit, which over-merges ("kinetic energy" into "energy"). Merging (`catalog`,
-`zh_merge`, `en_merge`) cannot create sharing the seeds lack.
+`zh_merge`, `en_merge`) cannot create sharing the seeds lack. On CMMLU test (11,554 Chinese seeds,
+~170 per subject; `--zh-data` of the bench) the single-seed goal is met (52.6%) and edges of weight
+>= 2 are 7.2%, 9.8% in the head-word limit.
 """
 
 from __future__ import annotations
