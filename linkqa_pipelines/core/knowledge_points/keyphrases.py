@@ -22,9 +22,9 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    ("law of demand"); a Chinese noun + verb pair as a nominalised term ("细胞凋亡"). A single word
    must be a noun and not a generic noun (`lexicon.GENERIC_NOUNS`: "value", "number", "作者",
    "信息" alone; fine inside a phrase, though a Chinese phrase of generic nouns only, 基本原则, is
-   generic too). Numbers, Roman numerals and one-letter tokens are never
-   KP words. Chinese phrases are capped at 10 characters and never start with a character bound
-   to the word before it (`lexicon.ZH_BOUND_CHARACTERS`: 授权|性 规则, 第1|条 规定).
+   generic too). Numbers, Roman numerals and one-letter tokens are never KP words. Chinese
+   phrases are capped at 10 characters and never start with a character bound to the word
+   before it (`lexicon.ZH_BOUND_CHARACTERS`: 授权|性 规则, 第1|条 规定).
 4. Key: each word lower-cased with light plural trimming (`lexicon.singular_word`), so
    "binary systems" and "binary system" count as one candidate (the catalog agrees).
 5. Subject templates: a key in >= 25% of the seeds of a subject with >= 20 seeds is that
