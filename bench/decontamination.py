@@ -16,8 +16,8 @@ flagged (should be 0).
 Methods, each in its own subprocess reading the same data from Parquet (time excludes reading):
 - linkqa: today's `BenchmarkIndex` + `find_contaminated` (rare n-grams, boilerplate ignored,
   short items by containment, option labels removed);
-- baseline: the same two calls from `--baseline-ref` (default: the commit before the columnar
-  rewrite of the lookup), exported with `git archive` and put first on `sys.path`;
+- baseline: the same two calls from `--baseline-ref` (default: the commit before short formula
+  questions were caught, 1b5d9a3), exported with `git archive` and put first on `sys.path`;
 - no-boilerplate: today's code with the boilerplate rules off (any shared gram counts, whole
   items of any length, 10-character grams for Chinese), close to what the release did before;
 - python-sets: the textbook check, a Python set of the benchmark's 13-word / 13-character
@@ -25,6 +25,31 @@ Methods, each in its own subprocess reading the same data from Parquet (time exc
 "s" is wall time, "CPU s" the subprocess's user + system time (all its threads): other work on
 the machine inflates wall time much more than CPU time, so both are shown.
 Goals (issue 13): recall >= 0.99, precision >= 0.95, 1M items in <= 60 s on 2 cores.
+
+Short questions of the real benchmarks (`--shared-data`, default ../shared/data: MMLU test, MATH
+test, CMMLU dev), run by linkqa and baseline on the same index: every question shorter than the
+gram (13 words / characters, today's tokenisation) is quoted inside new text ("quoted": flagged
+with its own item id = caught), and every such question holding a number is rewritten with each
+number + 1 ("numbers changed": the template without the item's content, flagged with its own id
+should be 0; "flagged" also counts another item that the rewrite happens to quote whole).
+Questions under `min_words` words / `min_chars` characters are too short to match alone by the
+spec and are counted apart. The issue that added this check: a released item quoted MATH's
+"What is the value of $513^2 - 487^2$?" and "... $255^2 - 245^2$?". Run of 2026-12-02
+(`--methods linkqa,baseline`, 2 shared cores; baseline 1b5d9a3):
+
+    method      items    index s    s     CPU s   recall  precision  boiler
+    linkqa      1,000,000    3.3  22.8    25.0    1.000      1.000       0
+    baseline    1,000,000    3.3  23.9    24.7    1.000      1.000       0
+
+    benchmark  short  too short  caught  caught baseline  numbers changed  own id  flagged (both)
+    cmmlu        113          5     108              108                1       0       0
+    math         439         29     409              335              425       0       0
+    mmlu       4,064        259   3,347            3,325              286       0       0
+
+MATH's one short question left is words only ("What is the sum of the first five positive odd
+integers?"); MMLU's 458 are template plus at most as many content words ("Which of the following
+is a renewable energy source?"), boilerplate by the spec; quoted with their options "(A) ...", 449
+of the 458 are caught.
 """
 
 from __future__ import annotations
@@ -32,6 +57,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -49,11 +75,17 @@ import polars as pl  # noqa: E402
 from _baseline import export_revision  # noqa: E402
 from _synthetic import chinese, english, qa_frame, vocabulary  # noqa: E402
 
-from linkqa_pipelines.core.release import BenchmarkIndex, DecontaminationSettings, find_contaminated  # noqa: E402
+from linkqa_pipelines.core.language import detect_language  # noqa: E402
+from linkqa_pipelines.core.release import (  # noqa: E402
+    BenchmarkIndex,
+    DecontaminationSettings,
+    find_contaminated,
+    load_benchmark_questions,
+)
 from linkqa_pipelines.core.release.decontamination import contamination_text_expr  # noqa: E402
 from linkqa_pipelines.core.text import qa_text_expr  # noqa: E402
 
-DEFAULT_BASELINE_REF = "94ac303"
+DEFAULT_BASELINE_REF = "1b5d9a3"
 SETTINGS = {
     "linkqa": DecontaminationSettings(),
     "baseline": DecontaminationSettings(),
@@ -95,6 +127,41 @@ def make_data(n: int, bench_items: int, seed: int) -> tuple[pl.DataFrame, pl.Dat
     qa = qa.with_columns(question=pl.Series(questions))
     ids = qa["qa_id"]
     return bench, qa, set(ids.gather(over_slots).to_list()), set(ids.gather(boiler_slots).to_list())
+
+
+_NUMBER = re.compile(r"[0-9]+")
+SHORT_BELOW = DecontaminationSettings().n_words  # = n_chars: a question under it is matched whole
+
+
+def make_real(shared: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(benchmark items, QA) of the real-benchmark short-question check (module docstring):
+    QA columns qa_id, question, choices, plus kind (quoted | changed), source (the quoted item),
+    benchmark, size (the quoted question's tokens: words, or characters for Chinese) and zh."""
+    bench = load_benchmark_questions(
+        [shared / "mmlu" / "test", shared / "math" / "test.jsonl", shared / "cmmlu" / "dev"]
+    )
+    zh = (detect_language(bench["question"]) == "zh").to_numpy()
+    norm = {
+        mode: bench.select(contamination_text_expr(pl.col("question"), mode))["question"] for mode in ("word", "char")
+    }
+    size = np.where(zh, norm["char"].str.len_chars().to_numpy(), norm["word"].str.count_matches(r"\S+").to_numpy())
+    short = bench.with_columns(size=pl.Series(size), zh=pl.Series(zh)).filter(pl.col("size") < SHORT_BELOW)
+    rows: list[tuple[str, str, str, str, int, bool]] = []
+    for r in short.iter_rows(named=True):
+        q, source, zh_item = r["question"], r["benchmark_id"], r["zh"]
+        quoted = (
+            f"请先阅读下面的题目，再回答。{q}请说明理由。"
+            if zh_item
+            else f"Two facts. Part 1: {q} Part 2: Explain each step."
+        )
+        rows.append(("quoted", quoted, source, r["benchmark"], r["size"], zh_item))
+        if _NUMBER.search(q):
+            changed = _NUMBER.sub(lambda m: str(int(m.group()) + 1), q)
+            rows.append(("changed", changed, source, r["benchmark"], r["size"], zh_item))
+    qa = pl.DataFrame(rows, schema=["kind", "question", "source", "benchmark", "size", "zh"], orient="row")
+    return bench, qa.with_columns(
+        qa_id=pl.format("r{}", pl.int_range(pl.len())), choices=pl.lit(None, dtype=pl.List(pl.String))
+    )
 
 
 def python_sets(bench: pl.DataFrame, qa: pl.DataFrame, n: int = 13) -> set[str]:
@@ -143,14 +210,21 @@ def child(method: str, data: Path, limit: int) -> dict[str, Any]:
         index = BenchmarkIndex.from_frame(bench, SETTINGS[method])
         built = time.perf_counter() - started
         flagged = set(find_contaminated(qa, index)["qa_id"].to_list())
+    total, cpu_total = time.perf_counter() - started, _cpu_seconds() - cpu
+    real: list[tuple[str, str]] = []
+    if method != "python-sets" and (data / "real_bench.parquet").exists():
+        real_index = BenchmarkIndex.from_frame(pl.read_parquet(data / "real_bench.parquet"), SETTINGS[method])
+        real_qa = pl.read_parquet(data / "real_qa.parquet").select("qa_id", "question", "choices")
+        real = find_contaminated(real_qa, real_index).select("qa_id", "benchmark_id").rows()
     return {
         "method": method,
         "items": qa.height,
         "index_s": built,
-        "total_s": time.perf_counter() - started,
-        "cpu_s": _cpu_seconds() - cpu,
+        "total_s": total,
+        "cpu_s": cpu_total,
         "peak_mb": _peak_rss_mb(),
         "flagged": sorted(flagged),
+        "real": real,
     }
 
 
@@ -162,6 +236,7 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default=DEFAULT_BASELINE_REF)
     parser.add_argument("--methods", default="linkqa,baseline,no-boilerplate,python-sets")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--shared-data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
@@ -176,6 +251,13 @@ def main() -> None:
         qa.write_parquet(data / "qa.parquet")
         ids = qa["qa_id"]
         del bench, qa
+        real_qa = None
+        if (args.shared_data / "math" / "test.jsonl").exists():
+            real_bench, real_qa = make_real(args.shared_data)
+            real_bench.write_parquet(data / "real_bench.parquet")
+            real_qa.write_parquet(data / "real_qa.parquet")
+        else:
+            print(f"{args.shared_data}: no MMLU/MATH/CMMLU data, the short-question check is skipped")
         baseline_root = export_revision(args.baseline_ref, data / "baseline", "linkqa_pipelines")
         results: list[dict[str, Any]] = []
         for method in args.methods.split(","):
@@ -206,6 +288,46 @@ def main() -> None:
             f"{r['total_s'] * scale:>12.1f}{r['cpu_s'] * scale:>12.1f}{hit / max(len(planted), 1):>12.3f}"
             f"{hit / max(len(flagged), 1):>12.3f}{len(flagged & boiler):>12,}{r['peak_mb']:>12.0f}"
         )
+
+    if real_qa is not None:
+        report_real(real_qa, {r["method"]: r["real"] for r in results if r["method"] in ("linkqa", "baseline")})
+
+
+def report_real(qa: pl.DataFrame, found: dict[str, list[list[str]]]) -> None:
+    """The short-question table (module docstring): per benchmark, today's counts beside the baseline's."""
+    settings = DecontaminationSettings()
+    too_short = pl.when(pl.col("zh")).then(settings.min_chars).otherwise(settings.min_words)
+    frame = qa.with_columns(too_short=pl.col("size") < too_short)
+    for method, pairs in found.items():
+        hits = pl.DataFrame(pairs, schema=["qa_id", "benchmark_id"], orient="row")
+        own = hits.join(frame.select("qa_id", benchmark_id="source"), on=["qa_id", "benchmark_id"], how="semi")
+        frame = frame.with_columns(
+            pl.col("qa_id").is_in(own["qa_id"].implode()).alias(f"{method}_own"),
+            pl.col("qa_id").is_in(hits["qa_id"].implode()).alias(f"{method}_any"),
+        )
+    methods = list(found)
+    quoted, changed = pl.col("kind") == "quoted", pl.col("kind") == "changed"
+    table = (
+        frame.group_by("benchmark")
+        .agg(
+            short=quoted.sum(),
+            too_short=(quoted & pl.col("too_short")).sum(),
+            **{f"caught {m}": (quoted & pl.col(f"{m}_own")).sum() for m in methods},
+            changed=changed.sum(),
+            **{f"own id {m}": (changed & pl.col(f"{m}_own")).sum() for m in methods},
+            **{f"flagged {m}": (changed & pl.col(f"{m}_any")).sum() for m in methods},
+        )
+        .sort("benchmark")
+    )
+    print(f"\nshort questions (< {SHORT_BELOW} tokens) quoted in new text, and with their numbers changed")
+    with pl.Config(
+        tbl_cols=-1,
+        tbl_width_chars=200,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
+    ):
+        print(table)
 
 
 if __name__ == "__main__":

@@ -298,8 +298,9 @@ def test_short_mmlu_and_cmmlu_questions_with_numbers_are_caught_both_ways(
     mmlu: pl.DataFrame, mmlu_math_index: BenchmarkIndex, shared_data: Callable[..., Path]
 ) -> None:
     """MMLU's "If x − 3 = 6, what is the value of x?" and "What is the greatest common factor of 36
-    and 90?" were template words plus numbers too (23 more of MMLU test's short questions are caught
-    now); CMMLU's one short question with numbers, "当X=[ ]时，5X-9=51", was caught by characters."""
+    and 90?" were template words plus numbers too in the MMLU + MATH index (bench: 22 more of MMLU
+    test's short questions are caught now); CMMLU's one short question with numbers,
+    "当X=[ ]时，5X-9=51", was caught by characters before and still is."""
     gcf = _short_numeric(mmlu, "What is the greatest common factor of")
     solve = mmlu.filter(pl.col("question") == "If x − 3 = 6, what is the value of x?")
     items = pl.concat([gcf, solve])
@@ -319,13 +320,13 @@ def test_short_mmlu_and_cmmlu_questions_with_numbers_are_caught_both_ways(
 
 
 def test_audit_agrees_with_the_filter_on_short_formula_questions(math_test: pl.DataFrame) -> None:
-    """The audit follows the same spec (formula operators as tokens, numbers as content)."""
-    algebra = math_test.filter(pl.col("subject") == "Algebra")
-    questions = _short_numeric(algebra, "")["question"].to_list()
+    """The audit follows the same spec (formula operators as tokens, numbers as content): without
+    the number rule it would miss 13 of these copies."""
+    questions = _short_numeric(math_test, "")["question"].to_list()
     qa = _qa([f"Part 1: {q} Part 2: Explain." for q in questions] + [_numbers_changed(q) for q in questions])
-    by_filter = find_contaminated(qa, BenchmarkIndex.from_frame(algebra)).select("qa_id", "benchmark_id").unique()
-    by_audit = contamination_audit(qa, algebra).select("qa_id", "benchmark_id")
-    assert by_filter.height >= len(questions) >= 20
+    by_filter = find_contaminated(qa, BenchmarkIndex.from_frame(math_test)).select("qa_id", "benchmark_id").unique()
+    by_audit = contamination_audit(qa, math_test).select("qa_id", "benchmark_id")
+    assert by_filter.height >= len(questions) >= 300
     assert sorted(by_filter.rows()) == sorted(by_audit.rows())
 
 
