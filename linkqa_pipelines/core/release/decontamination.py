@@ -33,7 +33,7 @@ What counts as overlap (the spec the filter here and the independent audit in `a
 Every QA text is checked with both tokenisations, so an English item copied into a Chinese
 question is found too.
 
-Lookup (columnar, no Python loop per gram; 1M items in ~23 CPU-seconds against 30k benchmark
+Lookup (columnar, no Python loop per gram; 1M items in ~25 CPU-seconds against 30k benchmark
 items, bench/decontamination.py): per batch of rows and tokenisation, one prefix sum gives the
 hash of every window over contiguous slices; a bitmap over the index's hashes (16 bits per
 entry) discards the ~94% of windows that are certainly not indexed, and only the rest meet the
