@@ -17,6 +17,7 @@ import polars as pl
 from linkqa_pipelines.core.difficulty.calibrated import text_features
 from linkqa_pipelines.core.difficulty.composition import OFFLINE_DIFFICULTY_MODEL, combined_raw, level_expr, part_levels
 from linkqa_pipelines.core.difficulty.targets import LEVELS
+from linkqa_pipelines.core.level_scale import LEVEL_SCALE
 from linkqa_pipelines.core.llm.types import ChatRequest
 from linkqa_pipelines.core.synthesis import LETTERS, meta_columns, request_piece
 
@@ -65,8 +66,9 @@ Score each dimension from 1 (lowest) to 5 (highest) with one short sentence of j
 - reasoning_steps: 1 = one step; 3 = a few routine steps; 5 = a long chain of non-obvious steps.
 - computation: 1 = none; 3 = routine algebra or arithmetic; 5 = long or error-prone calculation.
 - ambiguity: 1 = one clear reading and one correct answer; 5 = underspecified or disputable.
-Then the overall level 1-5 (1 = recall, 2 = one concept in one step, 3 = two concepts or a few routine steps,
-4 = multi-step reasoning across concepts, 5 = competition or graduate level), consistent with the first four
+Then the overall level 1-5 ("""
+    + LEVEL_SCALE["en"]
+    + """), consistent with the first four
 dimensions (ambiguity is not difficulty), and grade_level: the education level at which a typical student
 could solve it, one of {grades}.
 
@@ -92,8 +94,9 @@ _ZH = _JudgeWording(
 - reasoning_steps（推理步数）：1 = 一步；3 = 几个常规步骤；5 = 很长且不显然的推理链。
 - computation（计算量）：1 = 无；3 = 常规代数或算术；5 = 冗长或易错的计算。
 - ambiguity（歧义）：1 = 题意清楚且答案唯一；5 = 条件不足或有争议。
-然后给出总体难度 level 1-5（1 = 记忆，2 = 一步运用一个概念，3 = 两个概念或几个常规步骤，4 = 跨概念的多步推理，
-5 = 竞赛或研究生水平），须与前四个维度一致（歧义不算难度）；grade_level：一般学生能解出此题的学段，取 {grades} 之一。
+然后给出总体难度 level 1-5（"""
+    + LEVEL_SCALE["zh"]
+    + """），须与前四个维度一致（歧义不算难度）；grade_level：一般学生能解出此题的学段，取 {grades} 之一。
 理由可用中文。
 
 题目：
@@ -114,6 +117,8 @@ def build_judge_requests(qa: pl.DataFrame, levels: pl.DataFrame | None = None) -
     """One judge request per QA row; `levels` (the `seed_levels` frame of their seeds) give the
     part levels the offline answer combines."""
     frame = qa.join(part_levels(qa, levels), on="qa_id", how="left", maintain_order="left")
+    if "requested_level" not in frame.columns:  # QA written before levels were asked for
+        frame = frame.with_columns(requested_level=pl.lit(None, pl.Int8))
     requests: list[ChatRequest] = []
     for row in frame.select(
         "qa_id",
@@ -126,6 +131,7 @@ def build_judge_requests(qa: pl.DataFrame, levels: pl.DataFrame | None = None) -
         "rationale",
         "model",
         "seed_levels",
+        "requested_level",
     ).iter_rows(named=True):
         payload = {"task": "difficulty_judge", **row}
         requests.append(
@@ -162,13 +168,17 @@ def offline_judge(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     if not payloads:
         return []
     frame = pl.DataFrame(
-        [{k: p[k] for k in ("question", "choices", "rationale", "model", "seed_levels")} for p in payloads],
+        [
+            {k: p.get(k) for k in ("question", "choices", "rationale", "model", "seed_levels", "requested_level")}
+            for p in payloads
+        ],
         schema={
             "question": pl.String,
             "choices": pl.List(pl.String),
             "rationale": pl.String,
             "model": pl.String,
             "seed_levels": pl.List(pl.Float64),
+            "requested_level": pl.Int8,
         },
     )
     feats = text_features(frame, solution="rationale")  # once per batch: polars' fixed cost is per call
