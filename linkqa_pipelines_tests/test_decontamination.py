@@ -390,6 +390,7 @@ def _scored(rows: list[dict[str, object]]) -> pl.DataFrame:
         "kp_ids": ["kp_a", "kp_b"],
         "seed_ids": ["s1"],
         "difficulty": 3,
+        "requested_level": None,  # offline: no level is asked for
         "backend": "offline",
         "model": "offline-template-v2",
         "prompt_tokens": 0,

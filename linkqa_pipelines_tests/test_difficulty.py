@@ -43,6 +43,7 @@ from linkqa_pipelines.core.difficulty import (
 )
 from linkqa_pipelines.core.difficulty.calibrated import balanced_weights, fit_weights, reference_labels, text_features
 from linkqa_pipelines.core.difficulty.composition import conjunction_level
+from linkqa_pipelines.core.level_scale import LEVEL_SCALE
 from linkqa_pipelines.core.llm import LLMClient, LLMSettings
 from linkqa_pipelines.core.seeds import iter_source_files, normalise_seeds, read_source
 from linkqa_pipelines.core.synthesis import OFFLINE_SYNTH_MODEL, qa_id
@@ -191,6 +192,13 @@ def test_offline_difficulty_of_compositions_comes_from_the_seeds() -> None:
     assert kept["difficulty_method"].to_list() == ["deepseek-reasoner", OFFLINE_DIFFICULTY_MODEL]
     written = offline_difficulty(qa.with_columns(model=pl.lit("deepseek-reasoner")), seed_levels(seeds))
     assert written["difficulty"].to_list()[1] >= 4  # a model-written item is never below its hardest seed
+    # ... unless the model was asked for a lower level: then the estimate of its own text stands
+    asked = qa.with_columns(model=pl.lit("deepseek-reasoner"), requested_level=pl.lit(1, pl.Int8))
+    own = offline_difficulty(asked, None)["difficulty"].to_list()  # no seed levels: the text alone
+    assert offline_difficulty(asked, seed_levels(seeds))["difficulty"].to_list() == own and own[1] < 4
+    reqs = build_judge_requests(asked, seed_levels(seeds))
+    assert [a["level"] for a in offline_judge([r.payload for r in reqs])] == own  # the offline judge agrees
+    assert LEVEL_SCALE["en"] in reqs[0].messages[0]["content"]  # the judge rates on the scale synthesis asks on
 
 
 def _verdict(level: int, dims: tuple[int, ...] = (3, 3, 3, 3, 1)) -> dict[str, Any]:

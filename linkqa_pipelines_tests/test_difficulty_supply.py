@@ -17,6 +17,7 @@ from linkqa_pipelines.core.difficulty import (
     level_aware_paths,
     load_targets,
     needs_easier,
+    requested_levels,
 )
 from linkqa_pipelines.core.difficulty.composition import conjunction_level, level_expr
 from linkqa_pipelines.core.lake import Lake
@@ -117,6 +118,29 @@ def _screened() -> pl.DataFrame:
     return frame.with_columns([pl.lit(None).alias(c) for c in SYNTH_QA_SCHEMA if c not in frame.columns]).select(
         [pl.col(c).cast(t) for c, t in SYNTH_QA_SCHEMA.items()]
     )
+
+
+def test_a_model_is_asked_for_the_target_mix_easiest_paths_easiest_levels() -> None:
+    # six paths of two seeds each: two level-3 seeds compose to level 4, two level-4 or level-5 seeds to 5
+    levels = _levels({f"s{lv}{i}": float(lv) for lv in (3, 4, 5) for i in range(6)})
+    paths = _paths([["s50", "s51"], ["s30", "s31"], ["s40", "s41"], ["s32", "s33"], ["s42", "s43"], ["s34", "s35"]])
+    predicted = dict(zip(paths["path_id"], _predicted(paths, levels), strict=True))
+    target = {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.25, 5: 0.15}
+    asked = requested_levels(paths, levels, target, per_path=3, max_seeds=5)
+    slots = asked["requested_levels"].explode().to_list()
+    # 18 slots split by largest remainder: 1.8, 3.6, 5.4, 4.5, 2.7 -> 2, 4, 5, 4, 3 (the .5 tie to level 4)
+    assert sorted(slots) == [1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5]
+    assert set(asked["path_id"]) == set(paths["path_id"]) and all(len(v) == 3 for v in asked["requested_levels"])
+    # paths in order of how easy their seeds are get ever harder slots: easiest seeds, easiest items
+    order = [predicted[p] for p in asked["path_id"]]
+    assert order == [4, 4, 4, 5, 5, 5]
+    assert asked["requested_levels"].to_list() == [slots[i : i + 3] for i in range(0, 18, 3)] and slots == sorted(slots)
+    by_path = dict(zip(asked["path_id"], asked["requested_levels"].to_list(), strict=True))
+    assert by_path["p1"] == [1, 1, 2] and by_path["p4"] == [5, 5, 5]  # level-3 seeds lead, level-5 seeds close
+    one = requested_levels(paths.head(1), levels, {1: 0.0, 2: 1.0, 3: 0.0, 4: 0.0, 5: 0.0}, per_path=2, max_seeds=5)
+    assert one["requested_levels"].to_list() == [[2, 2]]  # a model is asked below its seeds when the target says so
+    with pytest.raises(ValueError, match="per_path"):
+        requested_levels(paths, levels, target, per_path=0, max_seeds=5)
 
 
 def test_discipline_shares_are_met_and_the_ui_tables_match_the_data(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def _dataset(n: int = 1234) -> pl.DataFrame:
             "kp_ids": [[f"kp_{j}" for j in range(i % 7, i % 7 + 2 + i % 3)] for i in range(n)],
             "seed_ids": [["s1", "s2"]] * n,
             "difficulty": [None if d == 6 else int(d) for d in difficulty],
+            "requested_level": [None if i % 4 == 0 else 1 + i % 5 for i in range(n)],  # offline rows: none asked
             "backend": np.where(np.arange(n) % 4 == 0, "offline", "openai").tolist(),
             "model": np.where(np.arange(n) % 4 == 0, "offline-template-v1", "deepseek-reasoner").tolist(),
             "prompt_tokens": np.where(np.arange(n) % 4 == 0, 0, 900).tolist(),

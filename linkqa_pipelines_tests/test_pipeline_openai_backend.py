@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance, TableMetadataValue
 
 from linkqa_pipelines.core.difficulty import DIMENSIONS, OFFLINE_DIFFICULTY_MODEL
 from linkqa_pipelines.core.lake import Lake
@@ -88,11 +88,16 @@ def test_whole_graph_on_the_openai_backend(
 
     instance = DagsterInstance.ephemeral()  # one instance: the global stages read the partitions registered
 
+    scored_meta: dict[str, Any] = {}
+
     def run(job: str, partition: str | None = None, config: dict | None = None) -> None:
         result = materialize_assets(
             home, None, job=job, partition=partition, run_config=config, llm=llm, instance=instance
         )
         assert result.success
+        for event in result.get_asset_materialization_events():
+            if event.asset_key == AssetKey("difficulty_scored_qa"):
+                scored_meta[str(partition)] = event.step_materialization_data.materialization.metadata
 
     # the jobs `linkqa run` executes, in their order; the discipline jobs once per partition
     walks = {"ops": {"walk_paths": {"config": {"n_paths": 40}}}}
@@ -114,6 +119,17 @@ def test_whole_graph_on_the_openai_backend(
     scored = lake.read("difficulty_scored_qa", DISCIPLINES)
     assert set(scored["difficulty_method"].drop_nulls()) <= {"fake-r1", OFFLINE_DIFFICULTY_MODEL}
     assert (scored["difficulty_method"] == "fake-r1").sum() > 0
+    # every item was asked for a level (the discipline's target split over its items); the difficulty
+    # stage shows, per level asked for, how the judged items scored
+    assert qa["requested_level"].is_between(1, 5).all()
+    for d in DISCIPLINES:
+        table = scored_meta[d]["requested_vs_scored"]
+        assert isinstance(table, TableMetadataValue)
+        mine = scored.filter(
+            pl.col("discipline") == d, pl.col("enhanced_from").is_null(), pl.col("difficulty").is_not_null()
+        )
+        shown = {r.data["requested_level"]: r.data["items"] for r in table.records}
+        assert shown == dict(mine.group_by("requested_level").len().iter_rows())
     variants = scored.filter(pl.col("enhanced_from").is_not_null())
     assert variants["enhanced_from"].is_in(scored["qa_id"].to_list()).all()
     failures = lake.read("llm_failures") if lake.files("llm_failures") else pl.DataFrame()

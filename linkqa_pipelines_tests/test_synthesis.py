@@ -16,6 +16,7 @@ import pytest
 
 from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA, SEED_SCHEMA, SYNTH_QA_SCHEMA, conform
 from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.core.level_scale import LEVEL_SCALE
 from linkqa_pipelines.core.llm.types import ChatRequest, ChatResult, SamplingParams
 from linkqa_pipelines.core.release import load_benchmark_questions
 from linkqa_pipelines.core.seeds import iter_source_files, read_source
@@ -129,6 +130,30 @@ def test_chinese_prompt_and_auto_free_form(requests: dict[str, ChatRequest]) -> 
     ff = requests["p_ff"].payload
     assert ff["qa_type"] == "free_form" and ff["n_choices"] is None
     assert '"choices" is null' in requests["p_ff"].messages[0]["content"]
+
+
+def test_requests_ask_each_item_for_its_level_on_the_judges_scale(requests: dict[str, ChatRequest]) -> None:
+    """With levels, every item is asked for its level on the scale the judge rates on (English and
+    Chinese); a replacement asks again for the levels of the slots it refills; without levels the
+    prompt asks for items no easier than the hardest seed."""
+    levels = {"p_en": [1, 2, 4], "p_zh": [2, 3, 3], "p_ff": [5, 5, 5]}
+    asked = {r.payload["path_id"]: r for r in build_synthesis_requests(PATHS, SEEDS, KPS, qa_per_path=3, levels=levels)}
+    en = asked["p_en"].messages[0]["content"]
+    assert "difficulty levels 1, 2, 4, item by item" in en and LEVEL_SCALE["en"] in en
+    assert "at least as difficult as the hardest seed" not in en
+    assert "at least as difficult as the hardest seed" in requests["p_en"].messages[0]["content"]
+    zh = asked["p_zh"].messages[0]["content"]
+    assert "各题难度依次为 2, 3, 3 级" in zh and LEVEL_SCALE["zh"] in zh and "难度不低于最难的种子题" not in zh
+    assert asked["p_en"].payload["levels"] == [1, 2, 4] and requests["p_en"].payload["levels"] is None
+    again = replacement_request(asked["p_en"], {0: "contains_seed", 2: "no_fusion"}, ["kept question"])
+    assert again.payload["levels"] == [1, 4]
+    assert "difficulty levels 1, 4, item by item" in again.messages[0]["content"]
+    one = replacement_request(asked["p_en"], {1: "contains_seed"}, [])
+    assert f"difficulty level 2 on this scale: {LEVEL_SCALE['en']}" in one.messages[0]["content"]
+    with pytest.raises(ValueError, match="p_ff"):
+        build_synthesis_requests(PATHS, SEEDS, KPS, qa_per_path=3, levels={"p_en": [1, 2, 3], "p_zh": [1, 2, 3]})
+    with pytest.raises(ValueError, match="3 levels in 1-5"):
+        build_synthesis_requests(PATHS, SEEDS, KPS, qa_per_path=3, levels={**levels, "p_ff": [6, 1, 1]})
 
 
 def test_broken_walk_output_raises_with_path_id() -> None:
@@ -606,6 +631,23 @@ def test_k_items_per_path_through_the_openai_backend(
     assert "(contains_seed)" in replacement["messages"][0]["content"]
     assert '1 item(s) in "items"' in replacement["messages"][0]["content"]
     assert not qa["question"].str.contains("BADITEM").any()
+    # each item was asked for a level, the physics target (5/15/30/30/20) split over its 4 paths' 12 slots
+    assert both["requested_level"].is_not_null().all()
+    firsts = [b["messages"][0]["content"] for b in server.bodies if "were rejected" not in b["messages"][0]["content"]]
+    physics = [m for m in firsts if 'discipline "physics"' in m]
+
+    def levels_asked(prompt: str) -> list[int]:
+        found = re.search(r"difficulty levels ([\d, ]+), item", prompt)
+        assert found, prompt
+        return [int(v) for v in found[1].split(", ")]
+
+    asked = sorted(v for m in set(physics) for v in levels_asked(m))
+    assert asked == [1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5]  # largest remainder of 0.6/1.8/3.6/3.6/2.4
+    (bad_prompt,) = {m for m in physics if "BADITEM" in m}
+    a, b, c = levels_asked(bad_prompt)
+    # rows: slots 0 and 2 of the first reply, then slot 1 from the replacement, which asked for slot 1's level
+    assert both.filter(pl.col("path_id") == "p_baditem")["requested_level"].to_list() == [a, c, b]
+    assert f"difficulty level {b} on this scale" in replacement["messages"][0]["content"]
     (failure,) = failures.iter_rows(named=True)
     assert failure["key"] == "synthesis:p_malformed" and failure["reason"] == "2 items given, 3 asked for"
     # reasoning by qa_id, in its own table, never inside an item

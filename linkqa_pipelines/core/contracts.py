@@ -82,6 +82,7 @@ SYNTH_QA_SCHEMA: dict[str, pl.DataType] = {
     "kp_ids": pl.List(pl.String()),
     "seed_ids": pl.List(pl.String()),
     "difficulty": pl.Int8(),
+    "requested_level": pl.Int8(),  # the level a model was asked to write at (null offline or when none was asked)
     "backend": pl.String(),
     "model": pl.String(),
     "prompt_tokens": pl.Int64(),

@@ -35,7 +35,13 @@ from linkqa_pipelines.core.difficulty.judge import (
     solver_answers,
     validate_judge,
 )
-from linkqa_pipelines.core.difficulty.supply import LEVEL_AWARE_SCHEMA, level_aware_paths, needs_easier
+from linkqa_pipelines.core.difficulty.supply import (
+    LEVEL_AWARE_SCHEMA,
+    level_aware_paths,
+    needs_easier,
+    requested_levels,
+    requests_vs_scores,
+)
 from linkqa_pipelines.core.difficulty.targets import (
     DEFAULT_TARGET,
     DISCIPLINE_PLAN_SCHEMA,
@@ -84,6 +90,8 @@ __all__ = [
     "offline_enhance",
     "offline_judge",
     "rejected_variants",
+    "requested_levels",
+    "requests_vs_scores",
     "seed_levels",
     "select_to_target",
     "solver_answers",

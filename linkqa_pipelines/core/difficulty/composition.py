@@ -15,8 +15,9 @@ nothing. Seed levels come from `seed_levels` (human `ref_difficulty` where the s
 else the calibrated text estimate).
 
 A model-written item is one new question that uses its seeds' knowledge: its offline level is
-the calibrated estimate of its own text, never below its hardest seed's level (the judge scores
-these when a model is configured; this is the fallback).
+the calibrated estimate of its own text, never below its hardest seed's level — unless the model
+was asked for a level (`requested_level`, possibly below its seeds'), when it is the estimate of
+its text alone (the judge scores these when a model is configured; this is the fallback).
 """
 
 from __future__ import annotations
@@ -63,16 +64,19 @@ def combined_raw(
     frame: pl.DataFrame, weights: CalibratedWeights | None = None, features: pl.DataFrame | None = None
 ) -> pl.Series:
     """Continuous 1-5 difficulty of QA rows with question, choices, rationale, model and
-    seed_levels: the conjunction of the parts for offline items, else the item's own estimate
-    floored at its hardest seed (see module). `features`: the rows' `text_features` when the
-    caller has them already."""
+    seed_levels (and optionally requested_level): the conjunction of the parts for offline items,
+    else the item's own estimate, floored at its hardest seed unless a level was requested (see
+    module). `features`: the rows' `text_features` when the caller has them already."""
     if frame.height == 0:  # nothing to estimate: skip the text features' fixed cost
         return pl.Series("difficulty_raw", [], dtype=pl.Float64)
     own = estimate(frame, weights, solution="rationale", features=features)["difficulty_raw"]
     has_parts = pl.col("seed_levels").list.len().fill_null(0) > 0
+    asked = pl.col("requested_level").is_not_null() if "requested_level" in frame.columns else pl.lit(False)
     return frame.select(
         pl.when((pl.col("model") == OFFLINE_SYNTH_MODEL) & has_parts)
         .then(conjunction_level(pl.col("seed_levels")))
+        .when(asked)
+        .then(pl.lit(own))
         .otherwise(pl.max_horizontal(pl.lit(own), pl.col("seed_levels").list.max()))
         .alias("difficulty_raw")
     ).to_series()

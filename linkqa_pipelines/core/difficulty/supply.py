@@ -20,6 +20,10 @@ until no move helps; walk subsets before linked pairs, fewest seeds dropped firs
 relabelled: a narrowed path's item is scored like any other, from the seeds it names. Two paths
 never compose the same seed set (their items would be duplicates), and no seed ends up in more
 than `max_reuse` compositions (the walk's own rule, so one easy question does not anchor many).
+
+A model is not bound to its seeds' level: `requested_levels` asks each item slot for a level, the
+target split over all slots and matched to the paths by how easy their seeds are, so the
+discipline's target has supply at every level (offline compositions cannot follow a request).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from linkqa_pipelines.core.difficulty.composition import conjunction_level, level_expr
-from linkqa_pipelines.core.difficulty.targets import LEVELS, check_target
+from linkqa_pipelines.core.difficulty.targets import LEVELS, apportion, check_target
 
 POOL = 4
 """Linked seeds per path (its easiest, outside its walk) whose pairs are candidate compositions."""
@@ -221,6 +225,48 @@ def level_aware_paths(
         schema=LEVEL_AWARE_SCHEMA,
     )
     return out, report
+
+
+def requested_levels(
+    paths: pl.DataFrame, levels: pl.DataFrame, target: Mapping[int, float], *, per_path: int, max_seeds: int
+) -> pl.DataFrame:
+    """(path_id, requested_levels list[Int8]): the level each of a path's `per_path` items is
+    asked for, when a model writes them. The discipline's target is split over all item slots
+    (largest remainder, so the slots' levels match the target as closely as whole items can),
+    and the sorted slot levels go to the paths sorted by the level of composing their seeds
+    (`seed_levels` frame `levels`): the easiest paths are asked for the easiest items, a path's
+    slots get consecutive levels. A model may miss the level; the judge and solver score what it
+    wrote and the selection counts that, so a request is a steer, never a label."""
+    if per_path < 1:
+        raise ValueError(f"per_path must be at least 1, got {per_path}")
+    shares = check_target(target, "target")
+    _, predicted = _walk_levels(paths, levels, max_seeds)
+    order = sorted(paths["path_id"].to_list(), key=lambda p: (predicted.get(p, 0), p))
+    slots = [lv for lv, n in sorted(apportion(len(order) * per_path, shares).items()) for _ in range(n)]
+    chunks = [slots[i * per_path : (i + 1) * per_path] for i in range(len(order))]
+    return pl.DataFrame(
+        {"path_id": order, "requested_levels": chunks},
+        schema={"path_id": pl.String, "requested_levels": pl.List(pl.Int8)},
+    )
+
+
+def requests_vs_scores(scored: pl.DataFrame) -> pl.DataFrame:
+    """Per level asked for (`requested_level`), how the items asked for it scored (`difficulty`):
+    items, mean level, share at that level and within one. Shows whether the model follows
+    level requests; empty when nothing was asked (or the rows predate `requested_level`)."""
+    if "requested_level" not in scored.columns:
+        scored = scored.with_columns(requested_level=pl.lit(None, pl.Int8))
+    asked = scored.filter(pl.col("requested_level").is_not_null(), pl.col("difficulty").is_not_null())
+    return (
+        asked.group_by("requested_level")
+        .agg(
+            items=pl.len(),
+            mean_scored=pl.col("difficulty").cast(pl.Float64).mean().round(2),
+            at_level=(pl.col("difficulty") == pl.col("requested_level")).mean().round(3),
+            within_one=((pl.col("difficulty") - pl.col("requested_level")).abs() <= 1).mean().round(3),
+        )
+        .sort("requested_level")
+    )
 
 
 def _leximin(counts: Mapping[int, int], shares: Mapping[int, float]) -> tuple[float, ...]:

@@ -229,7 +229,7 @@ def discipline_shares(dataset: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame
 SCARCE_LEVEL = 0.02  # below this share of a pool's rows a level is a deficit, not a cap on its size
 
 
-def _apportion(n: int, target: Mapping[int, float]) -> dict[int, int]:
+def apportion(n: int, target: Mapping[int, float]) -> dict[int, int]:
     """Largest-remainder split of n rows over levels (ties to the lower level): sums to n."""
     exact = {level: n * target[level] for level in LEVELS}
     counts = {level: math.floor(v) for level, v in exact.items()}
@@ -274,7 +274,7 @@ def select_to_target(
     available = {level: int(counts.get(level, 0)) for level in LEVELS}
     if n is None:
         n = _largest_n(available, shares)
-    wanted = _apportion(n, shares)
+    wanted = apportion(n, shares)
     take = {level: min(available[level], wanted[level]) for level in LEVELS}
 
     ranked = (
@@ -362,7 +362,7 @@ def enhancement_plan(scored: pl.DataFrame, target: Mapping[int, float], n: int |
     least one level above its original, so a candidate from level L-1 fills level L.
     """
     shares = check_target(target, "target")
-    wanted = _apportion(scored.height if n is None else n, shares)
+    wanted = apportion(scored.height if n is None else n, shares)
     available = {lv: int(c) for lv, c in scored.group_by("difficulty").len().iter_rows()}
     spare = {lv: max(0, available.get(lv, 0) - wanted[lv]) for lv in LEVELS}
     need = {lv: max(0, wanted[lv] - available.get(lv, 0)) for lv in LEVELS}

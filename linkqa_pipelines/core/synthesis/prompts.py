@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import polars as pl
 
+from linkqa_pipelines.core.level_scale import LEVEL_SCALE
 from linkqa_pipelines.core.llm.types import ChatRequest, SamplingParams
 from linkqa_pipelines.core.synthesis.answers import LETTERS, SYNTH_REPLY_SCHEMA, QaType
-from linkqa_pipelines.core.synthesis.templates import answer_text, template_for
+from linkqa_pipelines.core.synthesis.templates import Template, answer_text, template_for
 
 MAX_EXPLANATION_CHARS = 2000  # per seed in the prompt: long worked solutions add cost, not signal
 # DeepSeek's recommended R1 sampling, room for its reasoning plus the JSON answer.
@@ -51,9 +52,13 @@ def build_synthesis_requests(
     n_choices: int = 4,
     max_seeds: int = 5,
     qa_per_path: int = 1,
+    levels: Mapping[str, Sequence[int]] | None = None,
 ) -> list[ChatRequest]:
     """One request per path (PATH_SCHEMA) for `qa_per_path` distinct items, with its KPs
     (kp_catalog: kp_id, name, description) and its first `max_seeds` seeds (SEED_SCHEMA).
+    `levels` (path_id -> one level per item, `core.difficulty.requested_levels`) asks for each
+    item at that level of `core.level_scale`; without it every item is asked to be at least as
+    hard as the path's hardest seed.
 
     qa_type "auto" asks for multiple choice when most of the path's seeds are multiple
     choice, free form otherwise. The language is the majority language of the seeds (ties:
@@ -64,6 +69,14 @@ def build_synthesis_requests(
         raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices}")
     if qa_per_path < 1:
         raise ValueError(f"qa_per_path must be at least 1, got {qa_per_path}")
+    if levels is not None:
+        unasked = paths.filter(~pl.col("path_id").is_in(list(levels)))["path_id"].to_list()
+        if unasked:
+            raise ValueError(f"levels name no level for paths {unasked[:10]}")
+        wrong = {p: list(v) for p, v in levels.items() if len(v) != qa_per_path or not set(v) <= set(range(1, 6))}
+        if wrong:
+            shown = dict(list(wrong.items())[:5])
+            raise ValueError(f"levels must give {qa_per_path} levels in 1-5 per path, got {shown}")
     short = paths.filter(pl.col("seed_ids").list.len() < 2)
     if short.height:
         raise ValueError(f"paths with fewer than 2 seeds cannot be synthesized: {short['path_id'].head(10).to_list()}")
@@ -127,6 +140,7 @@ def build_synthesis_requests(
             "n_choices": n_choices if wanted == "multiple_choice" else None,
             "seeds": seed_list,
             "k": qa_per_path,
+            "levels": None if levels is None else [int(v) for v in levels[row["path_id"]]],
             "slots": None,  # a replacement request: the slots of the path's reply it refills
             "avoid": [],  # questions the items must differ from (a replacement: those kept)
             "retry_reason": None,  # a replacement: why the items it replaces were rejected
@@ -140,7 +154,15 @@ def replacement_request(path_request: ChatRequest, rejected: Mapping[int, str], 
     apart (`synthesis:<path>:<slots>`), whose questions must differ from the `kept` ones."""
     slots = sorted(rejected)
     reason = "; ".join(f"{i + 1}: {rejected[i]}" for i in slots)
-    payload = {**path_request.payload, "k": len(slots), "slots": slots, "avoid": list(kept), "retry_reason": reason}
+    asked = path_request.payload.get("levels")
+    payload = {
+        **path_request.payload,
+        "k": len(slots),
+        "levels": None if asked is None else [asked[i] for i in slots],
+        "slots": slots,
+        "avoid": list(kept),
+        "retry_reason": reason,
+    }
     return _request(f"{path_request.key}:{'+'.join(str(i) for i in slots)}", payload)
 
 
@@ -178,7 +200,19 @@ def synthesis_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]
         count=t.one if k == 1 else t.many.format(k=k),
         distinct="" if k == 1 else t.distinct,
         retry=retry,
+        difficulty_rule=_difficulty_rule(t, payload.get("levels"), payload["language"]),
         k=k,
         **shape,
     )
     return ({"role": "user", "content": content},)
+
+
+def _difficulty_rule(t: Template, levels: Sequence[int] | None, language: str) -> str:
+    """The prompt's difficulty requirement: the levels asked for on the shared scale, or no
+    easier than the hardest seed when none are."""
+    if not levels:
+        return t.no_level
+    scale = LEVEL_SCALE["zh" if language == "zh" else "en"]
+    if len(levels) == 1:
+        return t.one_level.format(level=levels[0], scale=scale)
+    return t.many_levels.format(levels=", ".join(str(v) for v in levels), scale=scale)

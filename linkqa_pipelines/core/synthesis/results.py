@@ -98,13 +98,16 @@ def synthesized_frame(
     payloads: Sequence[Mapping[str, Any]],
     items: Sequence[Mapping[str, Any]],
     meta: Sequence[Mapping[str, Any] | object],
+    slots: Sequence[int] | None = None,
 ) -> pl.DataFrame:
     """SYNTH_QA_SCHEMA rows, one per validated item with the payload of the request it came from
     and `meta`: backend, model, prompt_tokens and completion_tokens (its share of the reply's).
     An item's `kp_ids` and `seed_ids` are the path's knowledge points and seeds it names as
-    fused, in path order. `difficulty` is null until the difficulty stage."""
-    if not len(payloads) == len(items) == len(meta):
-        raise ValueError(f"payloads ({len(payloads)}), items ({len(items)}) and meta ({len(meta)}) must align")
+    fused, in path order. `difficulty` is null until the difficulty stage; `requested_level` is
+    the level its request asked for (`slots`: each item's position in its reply; none asked
+    when the payload has no `levels`)."""
+    if not len(payloads) == len(items) == len(meta) == (len(items) if slots is None else len(slots)):
+        raise ValueError(f"payloads ({len(payloads)}), items ({len(items)}), meta ({len(meta)}) and slots must align")
     rows = [
         {
             "qa_id": qa_id(p["path_id"], a["question"].strip()),
@@ -114,12 +117,23 @@ def synthesized_frame(
             **answer_columns(a),
             **_fused(p, a),
             "difficulty": None,
+            "requested_level": _asked(p, i),
             **meta_columns(m),
             "verification": "unverified",  # until the verification stage
         }
-        for p, a, m in zip(payloads, items, meta, strict=True)
+        for p, a, m, i in zip(payloads, items, meta, [None] * len(items) if slots is None else slots, strict=True)
     ]
     return conform(pl.DataFrame(rows, schema=SYNTH_QA_SCHEMA), SYNTH_QA_SCHEMA)
+
+
+def _asked(payload: Mapping[str, Any], slot: int | None) -> int | None:
+    """The level a payload asked its `slot`-th item for, if any."""
+    levels = payload.get("levels")
+    if not levels:
+        return None
+    if slot is None:
+        raise ValueError(f"request {payload['path_id']} asked for levels {levels}: its items' slots are needed")
+    return int(levels[slot])
 
 
 def _fused(payload: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -85,7 +85,9 @@ def synthesize(run: Runner, requests: Sequence[ChatRequest]) -> Synthesis:
             if result.ok and result.parsed is not None:
                 items = result.parsed["items"]
                 kept += [_Kept(request.payload, item, result, i, len(items)) for i, item in enumerate(items)]
-    qa = synthesized_frame([k.payload for k in kept], [k.item for k in kept], [_share(k) for k in kept])
+    qa = synthesized_frame(
+        [k.payload for k in kept], [k.item for k in kept], [_share(k) for k in kept], [k.index for k in kept]
+    )
     return Synthesis(qa, reasoning_frame(kept), outcomes, sum(r.payload["k"] for r in replacements))
 
 

@@ -28,6 +28,9 @@ class Template:
     one: str  # what the prompt asks for when k = 1
     many: str  # "{k}" -> what it asks for when k > 1
     distinct: str  # "... nor repeat another one" when k > 1
+    no_level: str  # the difficulty requirement when no level is asked for
+    one_level: str  # "{level}", "{scale}" -> the requirement when one item is asked for at a level
+    many_levels: str  # "{levels}", "{scale}" -> the requirement when k items are, item by item
     retry: str  # "{avoid}", "{reason}" -> the note of a request that replaces rejected items
     mc_rule: str  # "{n}" -> format rule for multiple choice
     ff_rule: str
@@ -70,7 +73,7 @@ EN = Template(
         "reasoning), not just one of them. No question may be a rewording of a seed question{distinct}.\n"
         "Requirements:\n"
         "- self-contained, unambiguous, factually correct, with exactly one correct answer;\n"
-        "- at least as difficult as the hardest seed;\n"
+        "- {difficulty_rule}\n"
         "- {format_rule}\n"
         "- write the question, choices, answer and rationale in English;\n"
         "- rationale: a concise step-by-step solution naming the knowledge points it uses;\n"
@@ -84,6 +87,12 @@ EN = Template(
     one="ONE new question",
     many="{k} new questions",
     distinct=", nor repeat another of your questions",
+    no_level="at least as difficult as the hardest seed;",
+    one_level="difficulty level {level} on this scale: {scale} (easier than the seeds where that level is lower);",
+    many_levels=(
+        "difficulty levels {levels}, item by item in that order, on this scale: {scale} (easier than the seeds "
+        "where a level is lower);"
+    ),
     retry=(
         "\nEarlier questions for this path were rejected ({reason}); write new ones. Questions kept for this "
         "path (yours must be different):\n{avoid}\n"
@@ -117,7 +126,7 @@ ZH = Template(
         "（最好全部，形成推理链），而不是只考其中一个；也不得是任何种子题的改写{distinct}。\n"
         "要求：\n"
         "- 题目自洽、无歧义、科学准确，且只有一个正确答案；\n"
-        "- 难度不低于最难的种子题；\n"
+        "- {difficulty_rule}\n"
         "- {format_rule}\n"
         "- 题目、选项、答案和解析均使用中文；\n"
         "- rationale：简洁的分步解析，并指明用到的知识点；\n"
@@ -131,6 +140,9 @@ ZH = Template(
     one="一道全新的题目",
     many="{k}道全新的题目",
     distinct="，各题之间也不得重复",
+    no_level="难度不低于最难的种子题；",
+    one_level="难度为 {level} 级，量表：{scale}（该级低于种子题时，题目应比种子题容易）；",
+    many_levels="各题难度依次为 {levels} 级，量表：{scale}（某级低于种子题时，该题应比种子题容易）；",
     retry="\n该路径先前的题目未通过检查（{reason}），请重新编写。该路径已保留以下题目（新题须与之不同）：\n{avoid}\n",
     mc_rule=(
         '单项选择题："choices" 中恰好 {n} 个选项（纯文本，不带字母），干扰项要合理，'

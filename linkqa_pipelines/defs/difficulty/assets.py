@@ -20,6 +20,7 @@ from linkqa_pipelines.core.difficulty import (
     mix_report,
     offline_difficulty,
     rejected_variants,
+    requests_vs_scores,
     seed_levels,
     solver_answers,
 )
@@ -139,6 +140,8 @@ def score_discipline(
             supply.select("difficulty", "target_share", "achieved_share", "items", "gap_points")
         ),
         "methods": counts_table(dict(out.group_by("difficulty_method").len().iter_rows())),
+        # a model asked for levels at synthesis: how its items scored against what was asked
+        **({"requested_vs_scored": table_preview(asked)} if (asked := requests_vs_scores(scored)).height else {}),
         # the seeds' levels bound the compositions' (an item is never easier than its hardest part):
         # why a level with no supply is short
         "seed_levels": table_preview(

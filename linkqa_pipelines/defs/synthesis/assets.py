@@ -5,7 +5,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition
 
 from linkqa_pipelines.core.contracts import SYNTH_QA_SCHEMA, empty_frame
-from linkqa_pipelines.core.difficulty import level_aware_paths, needs_easier, seed_levels
+from linkqa_pipelines.core.difficulty import level_aware_paths, needs_easier, requested_levels, seed_levels
 from linkqa_pipelines.core.synthesis import (
     REASONING_SCHEMA,
     SYNTHESIS_TASK,
@@ -63,7 +63,7 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
                 f"composition makes {per_path} item per path"
             )
         seeds = path_seeds(seed_sources, walk_paths)
-        paths, supply = walk_paths, None
+        paths, supply, asked = walk_paths, None, None
         if config.level_aware:
             target = inputs.targets().for_discipline(context.partition_key)
             levels = seed_levels(seeds)
@@ -83,6 +83,8 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
                 levels = pl.concat([levels, seed_levels(linked)])
             levels = levels.join(seeds.select("seed_id", "language"), on="seed_id")
             paths, supply = level_aware_paths(walk_paths, levels, target, max_seeds=config.max_seeds, links=links)
+            if llm.backend != "offline":  # a model can write to a level; a template composition cannot
+                asked = requested_levels(paths, levels, target, per_path=per_path, max_seeds=config.max_seeds)
         requests = build_synthesis_requests(
             paths,
             seeds,
@@ -91,6 +93,7 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
             n_choices=config.n_choices,
             max_seeds=config.max_seeds,
             qa_per_path=per_path,
+            levels=None if asked is None else dict(asked.iter_rows()),
         )
         made = synthesize(lambda batch: run_task(context, llm, lake, SYNTHESIS_TASK, batch), requests)
         qa = made.qa
@@ -112,6 +115,18 @@ def build_synthesis(placement: ModelPlacement) -> AssetsDefinition:
                     else {}
                 ),
                 "qa_per_path": per_path,
+                **(
+                    {  # items asked for per level: the target split over all items of the partition
+                        "requested_levels": table_preview(
+                            asked.select(requested_level=pl.col("requested_levels").explode())
+                            .group_by("requested_level")
+                            .len("items")
+                            .sort("requested_level")
+                        )
+                    }
+                    if asked is not None
+                    else {}
+                ),
                 "items_replaced": made.replaced,  # items rejected alone in a reply and asked for again
                 "reasoning_rows": made.reasoning.height,
                 "qa_types": counts_table(dict(qa.group_by("qa_type").len().iter_rows())),

@@ -27,7 +27,8 @@ class SynthesisConfig(Config):
     level_aware: bool = Field(
         default=True,
         description="where the discipline's difficulty target needs easier items than composing all of a path's "
-        "walk seeds gives, compose easier seeds linked to the path instead (core/difficulty/supply.py)",
+        "walk seeds gives, compose easier seeds linked to the path instead; with a model backend, also ask each "
+        "item for a level, the target split over all items (core/difficulty/supply.py)",
     )
 
     def items_per_path(self, backend: str) -> int:
