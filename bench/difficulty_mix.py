@@ -1,7 +1,7 @@
 """Benchmark: does a real-seed run reach its difficulty targets in every discipline?
 
 Run by hand:  .venv/bin/python bench/difficulty_mix.py [--home DIR | --paths 600]
-              [--baseline-home DIR | --baseline-ref REV]
+              [--baseline-home DIR | --baseline-ref REV] [--model]
               [--seeds ../shared/data/mmlu/test ../shared/data/math/test.jsonl] [--targets YAML]
 
 Without --home it runs the whole offline pipeline (`linkqa run --seeds ... --paths N`) into a
@@ -19,7 +19,15 @@ decontamination, because seeds taken from benchmark test splits (the only human-
 here) make decontamination remove every composition that quotes them; the run's own screening
 counts and released mix (`mix_report`) are printed after it.
 
-Why a level is short is bounded by the seeds: an item composed of two seeds is level 1 only when
+`--model` runs with the model configured by LINKQA_LLM_BACKEND, LINKQA_LLM_BASE_URL,
+LINKQA_LLM_MODEL and LINKQA_LLM_API_KEY instead of offline (use fewer --paths: every path costs
+a synthesis call, k verification calls and a judge call per item). A model is asked for each item's
+level (`requested_levels`: the discipline's target split over its items) and the judge and solver
+score what it wrote; the bench then also prints, per level asked for, how the items scored
+(`requests_vs_scores`). Tried here against the loopback fake server only (no network): it
+exercises the path, it says nothing about a real model.
+
+Offline, why a level is short is bounded by the seeds: an item composed of two seeds is level 1 only when
 both seeds are at most `pair_ceiling(1)` and level 2 only when both are at most `pair_ceiling(2)`
 (`composition.conjunction_level`). The "easy seeds" column counts the discipline's seeds under
 those ceilings (`seed_levels`), and "narrowed" the paths level-aware synthesis composed from other
@@ -42,7 +50,13 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _baseline import export_revision
 
-from linkqa_pipelines.core.difficulty import DifficultyTargets, mix_report, seed_levels, select_to_target
+from linkqa_pipelines.core.difficulty import (
+    DifficultyTargets,
+    mix_report,
+    requests_vs_scores,
+    seed_levels,
+    select_to_target,
+)
 from linkqa_pipelines.core.difficulty.composition import conjunction_level, level_expr
 from linkqa_pipelines.core.lake import Lake
 from linkqa_pipelines.core.release import verification_screen
@@ -54,12 +68,15 @@ MAX_SEEDS = 5  # SynthesisConfig.max_seeds: the walk seeds a composition takes
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def run_pipeline(home: Path, seeds: list[Path], paths: int, targets: str, package: Path | None = None) -> None:
-    """`linkqa run` offline into `home`, aiming at `targets` (a YAML, or empty: the packaged one);
-    `package`: a folder holding another `linkqa_pipelines` (a baseline revision) to run instead."""
+def run_pipeline(
+    home: Path, seeds: list[Path], paths: int, targets: str, package: Path | None = None, model: bool = False
+) -> None:
+    """`linkqa run` into `home` (offline, or with the LINKQA_LLM_* model when `model`), aiming at
+    `targets` (a YAML, or empty: the packaged one); `package`: a folder holding another
+    `linkqa_pipelines` (a baseline revision) to run instead."""
     cmd = [sys.executable, "-c", "import sys; from linkqa_pipelines.cli import main; sys.exit(main())", "run"]
     cmd += ["--home", str(home), "--paths", str(paths), "--seeds", *map(str, seeds)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKQA_LLM_")}  # offline: no model
+    env = {k: v for k, v in os.environ.items() if model or not k.startswith("LINKQA_LLM_")}
     if targets:
         env["LINKQA_DIFFICULTY_TARGETS"] = str(Path(targets).resolve())
     if package is not None:
@@ -145,13 +162,17 @@ def measure(home: Path, targets: DifficultyTargets) -> pl.DataFrame:
     counted = table.filter(pl.col("goal met").is_not_null())
     print(
         f"disciplines with >= {MIN_ITEMS} selected: {counted.height} of {table.height}; goal met in "
-        f"{int(counted['goal met'].sum())}; items selected {int(table['selected'].sum())} of "
+        f"{counted['goal met'].cast(pl.Int64).sum()}; items selected {int(table['selected'].sum())} of "
         f"{int(table['supply'].sum())} scored"
     )
     print("\n### deficits and their causes")
     for d, causes in table.select("discipline", "short levels (cause)").iter_rows():
         if causes:
             print(f"- {d}: {causes}")
+    asked = requests_vs_scores(scored)
+    if asked.height:
+        print("\n### levels asked of the model -> how its items scored (all disciplines)")
+        print(asked)
     supply = scored.group_by("difficulty").len().sort("difficulty")
     print(f"\nsupply by level, all disciplines: {dict(supply.iter_rows())}")
     rejected = lake.read("difficulty_rejected_variants")
@@ -175,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=Path, nargs="+", default=[DATA / "mmlu" / "test", DATA / "math" / "test.jsonl"])
     parser.add_argument("--paths", type=int, default=600, help="walk paths per discipline when running")
     parser.add_argument("--targets", default="", help="difficulty targets YAML (default: packaged)")
+    parser.add_argument("--model", action="store_true", help="run with the LINKQA_LLM_* model, not offline")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="difficulty_mix_") as tmp:
@@ -183,11 +205,12 @@ def main(argv: list[str] | None = None) -> None:
             base = Path(tmp) / "baseline_home"
             print(f"running the baseline ({args.baseline_ref}, git archive) on {[str(s) for s in args.seeds]} ...")
             package = export_revision(args.baseline_ref, Path(tmp) / "baseline", "linkqa_pipelines")
-            run_pipeline(base, args.seeds, args.paths, args.targets, package)
+            run_pipeline(base, args.seeds, args.paths, args.targets, package, args.model)
         if home is None:
             home = Path(tmp) / "home"
-            print(f"running the offline pipeline on {[str(s) for s in args.seeds]}, {args.paths} paths ...")
-            run_pipeline(home, args.seeds, args.paths, args.targets)
+            how = "with the configured model" if args.model else "offline"
+            print(f"running the pipeline {how} on {[str(s) for s in args.seeds]}, {args.paths} paths ...")
+            run_pipeline(home, args.seeds, args.paths, args.targets, model=args.model)
         targets = PipelineInputs(difficulty_targets=args.targets).targets()
         with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=400, tbl_width_chars=400):
             print("\n## today")
@@ -202,9 +225,8 @@ def main(argv: list[str] | None = None) -> None:
             print(side)
             for name, t in (("baseline", before), ("today", today)):
                 met = t.filter(pl.col("goal met").is_not_null())
-                print(
-                    f"{name}: goal met in {int(met['goal met'].sum())} of {met.height} disciplines with >= {MIN_ITEMS}"
-                )
+                n_met = met["goal met"].cast(pl.Int64).sum()
+                print(f"{name}: goal met in {n_met} of {met.height} disciplines with >= {MIN_ITEMS}")
 
 
 if __name__ == "__main__":
