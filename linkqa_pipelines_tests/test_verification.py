@@ -22,6 +22,7 @@ from linkqa_pipelines.core.contracts import KP_CATALOG_SCHEMA, SEED_SCHEMA
 from linkqa_pipelines.core.difficulty import solver_answers
 from linkqa_pipelines.core.graph.build import SEED_LINK_SCHEMA
 from linkqa_pipelines.core.lake import Lake
+from linkqa_pipelines.core.level_scale import LEVEL_SCALE
 from linkqa_pipelines.core.llm import LLMClient, LLMSettings
 from linkqa_pipelines.core.release import verification_screen
 from linkqa_pipelines.core.verification import (
@@ -31,6 +32,7 @@ from linkqa_pipelines.core.verification import (
     tally,
     verification_summary,
 )
+from linkqa_pipelines.core.verification.repair import build_regenerate_requests
 from linkqa_pipelines.definitions import bind_resources, build_definitions
 from linkqa_pipelines_tests import verify_kill_worker as steered
 from linkqa_pipelines_tests.fake_openai_server import FakeOpenAIServer
@@ -123,6 +125,29 @@ def test_a_disagreeing_verifier_drives_refine_and_regenerate(
         new["qa_id"]: (3, 0),
         "qa_fail_3": (3, 3),
     }
+
+
+def test_a_regenerated_item_is_asked_for_the_level_its_item_was() -> None:
+    item = {
+        "qa_id": "q",
+        "path_id": "p",
+        "discipline": "biology",
+        "language": "en",
+        "qa_type": "free_form",
+        "question": "What links x and y?",
+        "choices": None,
+        "answer": "z",
+        "kp_ids": ["k"],
+        "seed_ids": [],
+        "requested_level": 2,
+    }
+    (en,) = build_regenerate_requests([(item, ["a", "b"])], {"k": "cell"}, {}, 1)
+    assert en.payload["requested_level"] == 2
+    assert f"Difficulty level 2 on this scale: {LEVEL_SCALE['en']}" in en.messages[0]["content"]
+    (zh,) = build_regenerate_requests([({**item, "language": "zh"}, ["a"])], {"k": "细胞"}, {}, 1)
+    assert f"难度为 2 级，量表：{LEVEL_SCALE['zh']}" in zh.messages[0]["content"]
+    (unasked,) = build_regenerate_requests([({**item, "requested_level": None}, ["a"])], {"k": "cell"}, {}, 1)
+    assert "level" not in unasked.messages[0]["content"].lower()  # none asked at synthesis, none now
 
 
 def test_dataset_keeps_verified_and_refined_model_items_and_every_offline_item() -> None:

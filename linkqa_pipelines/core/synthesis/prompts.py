@@ -200,14 +200,14 @@ def synthesis_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...]
         count=t.one if k == 1 else t.many.format(k=k),
         distinct="" if k == 1 else t.distinct,
         retry=retry,
-        difficulty_rule=_difficulty_rule(t, payload.get("levels"), payload["language"]),
+        difficulty_rule=difficulty_rule(t, payload.get("levels"), payload["language"]),
         k=k,
         **shape,
     )
     return ({"role": "user", "content": content},)
 
 
-def _difficulty_rule(t: Template, levels: Sequence[int] | None, language: str) -> str:
+def difficulty_rule(t: Template, levels: Sequence[int] | None, language: str) -> str:
     """The prompt's difficulty requirement: the levels asked for on the shared scale, or no
     easier than the hardest seed when none are."""
     if not levels:

@@ -16,8 +16,8 @@ from typing import Any
 from linkqa_pipelines.core.llm.task import ModelTask
 from linkqa_pipelines.core.llm.types import ChatRequest
 from linkqa_pipelines.core.synthesis.answers import LETTERS, SYNTH_ANSWER_SCHEMA, check_qa_answer, resolve_choice
-from linkqa_pipelines.core.synthesis.prompts import request_piece
-from linkqa_pipelines.core.synthesis.templates import render_item, template_for
+from linkqa_pipelines.core.synthesis.prompts import difficulty_rule, request_piece
+from linkqa_pipelines.core.synthesis.templates import Template, render_item, template_for
 from linkqa_pipelines.core.text import normalize_texts
 
 REFINE_SCHEMA: dict[str, Any] = {
@@ -42,13 +42,13 @@ _REGENERATE = {
     "combines at least two of these knowledge points, in order:\n{kps}\n\nRelated seed questions:\n{seeds}\n\n"
     "An earlier question on this path had no agreed answer (independent solvers answered: {answers}), so it was "
     "ambiguous or its key was wrong:\n{item}\n\nWrite a different question with exactly one defensible answer, in "
-    "English, not copying any seed. Format: {format_rule}\nkp_names_used: the knowledge point names used, copied "
-    "exactly.\n\nReply with one JSON object only:\n"
+    "English, not copying any seed.{difficulty} Format: {format_rule}\nkp_names_used: the knowledge point names "
+    "used, copied exactly.\n\nReply with one JSON object only:\n"
     '{{"question": "...", "qa_type": "{qa_type}", "choices": {choices_example}, "answer": "...", '
     '"rationale": "...", "kp_names_used": ["..."]}}',
     "zh": "你为“{discipline}”学科出题。请写一道新的、自洽的题目，至少结合下列知识点中的两个（按顺序）：\n{kps}\n\n"
     "相关原题：\n{seeds}\n\n此前在这条路径上出的一道题没有公认答案（独立解题者的答案：{answers}），说明题意有歧义或参考答案有误：\n"
-    "{item}\n\n请写一道不同的题目，只有一个站得住的答案，使用中文，不要照抄原题。题型：{format_rule}\n"
+    "{item}\n\n请写一道不同的题目，只有一个站得住的答案，使用中文，不要照抄原题。{difficulty}题型：{format_rule}\n"
     "kp_names_used：用到的知识点名称，须与上面完全一致。\n\n只输出一个 JSON 对象：\n"
     '{{"question": "...", "qa_type": "{qa_type}", "choices": {choices_example}, "answer": "...", '
     '"rationale": "...", "kp_names_used": ["..."]}}',
@@ -109,9 +109,18 @@ def regenerate_messages(payload: Mapping[str, Any]) -> tuple[dict[str, str], ...
         seeds="\n\n".join(render_item(s) for s in payload["seeds"]) or "-",
         answers=", ".join(payload["answers"]) or "-",
         item=render_item(payload),
+        difficulty=_asked_level(t, payload.get("requested_level"), payload["language"]),
         **t.answer_format(payload["qa_type"], n_choices),
     )
     return ({"role": "user", "content": content},)
+
+
+def _asked_level(t: Template, level: int | None, language: str) -> str:
+    """The level the disputed item was asked for, asked of its replacement too (nothing when none was)."""
+    if level is None:
+        return ""
+    rule = difficulty_rule(t, [level], language)
+    return rule if language == "zh" else f" {rule[0].upper()}{rule[1:]}"
 
 
 def build_regenerate_requests(
@@ -139,6 +148,7 @@ def build_regenerate_requests(
                 if s in seeds
             ],
             "answers": list(answers),
+            "requested_level": item.get("requested_level"),  # the replacement is asked for the same level
         }
         requests.append(
             request_piece(
