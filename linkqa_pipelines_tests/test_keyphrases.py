@@ -20,6 +20,7 @@ from linkqa_pipelines.core.knowledge_points import (
     extract_keyphrases,
     seed_grade_and_difficulty,
 )
+from linkqa_pipelines.core.knowledge_points.documents import documents
 from linkqa_pipelines.core.knowledge_points.keyphrases import _UNSHARED_FACTOR  # pyright: ignore[reportPrivateUsage]
 from linkqa_pipelines.core.knowledge_points.lexicon import backfilled
 from linkqa_pipelines.core.seeds import normalise_seeds, read_source
@@ -144,6 +145,26 @@ def test_gsm8k_explanations_feed_free_form_seeds(shared_data: Callable[..., Path
     janet = keys_of(links, seeds, "Janet’s ducks lay 16 eggs per day")
     assert {"duck", "market", "breakfast"} <= janet and not janet & {"per", "16", "day", "dollar"}
     assert set(links["grade_level"].unique()) == {"primary"}
+
+
+def test_word_problems_name_their_concepts_and_not_their_characters(shared_data: Callable[..., Path]) -> None:
+    """GSM8K seeds get the concept their text signals (`lexicon.WORD_PROBLEM_CONCEPTS`), shared
+    across seeds; a one-word name capitalised wherever it occurs is a character, never a KP; a
+    LaTeX problem of MATH is no prose word problem."""
+    seeds = seeds_from(shared_data, "gsm8k/test.jsonl").head(200)
+    links = extract_keyphrases(seeds)
+    assert {"house", "repair", "profit", "percentage"} <= keys_of(links, seeds, "Josh decides to try flipping")
+    assert {"glass", "discount", "percentage"} <= keys_of(links, seeds, "Kylar went to the store")
+    assert "unit rate" in keys_of(links, seeds, "Janet’s ducks lay 16 eggs per day")
+    names = {"janet", "josh", "kylar", "carla", "james", "john"}
+    assert not names & set(canonical_keys(links["kp_name"]).to_list())
+    shared = links.group_by("kp_name").len().sort("len", descending=True).head(4)["kp_name"].to_list()
+    assert set(shared) <= {"fractions", "percentages", "unit rates", "multiples"}, shared
+    problems = documents(seeds.select("seed_id", "question", "discipline"))
+    assert problems["word_problem"].sum() > 0.95 * problems.height  # prose with a number (a few spell every number out)
+    maths = documents(seeds_from(shared_data, "math/test.jsonl").head(50).select("seed_id", "question", "discipline"))
+    latex = maths.filter(pl.col("question").str.contains(r"\\[A-Za-z]"))
+    assert latex.height > 10 and not latex["word_problem"].any()
 
 
 def test_fallback_fills_seeds_without_candidates_and_never_drops_them() -> None:

@@ -22,12 +22,22 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     FORMULA_CONCEPTS,
     GENERIC_NOUNS,
     LY_NOUNS,
+    WORD_PROBLEM_CONCEPTS,
     ZH_STOP_WORDS,
     singular_word,
 )
 
-FIELD_WEIGHTS: dict[str, float] = {"question": 3.0, "answer": 2.0, "explanation": 1.5, "choice": 1.0, "formula": 1.0}
+FIELD_WEIGHTS: dict[str, float] = {
+    "question": 3.0,
+    "answer": 2.0,
+    "explanation": 1.5,
+    "choice": 1.0,
+    "formula": 1.0,
+    "word_problem": 3.0,  # the concept a word problem tests weighs as much as the question's own words
+}
 FORMULA_FIELD = 102
+WORD_PROBLEM_FIELD = 103
+CONCEPT_FIELDS = (FORMULA_FIELD, WORD_PROBLEM_FIELD)  # fields that hold concept names, not text
 
 # Coarse part of speech of a token: N noun (a KP's head), A modifier (may precede a head), V verb
 # (Chinese only: may end a KP right after a noun, "细胞凋亡", "肾损伤"), O anything else.
@@ -47,6 +57,7 @@ _CALCULATOR = r"<<[^<>]*>>"
 # A maths span holds a LaTeX sign or is short ("$x$", "$f(x)$"); "$5 and $7" in a GSM8K text is money.
 _MATH = r"(?s)\$\$.*?\$\$|\$(?:[^$\n]*[\\^_{}=<>][^$\n]*|[A-Za-z0-9+\-*/(). ]{1,8})\$|\\\(.*?\\\)|\\\[.*?\\\]"
 _COMMAND = r"\\(?:begin|end)\{[A-Za-z]+\*?\}|\\[A-Za-z]+"
+_LATEX = r"\\[A-Za-z]|\$\$|\\\(|\\\["  # a LaTeX command or display maths: not a prose word problem
 _SUBJECT_PREFIXES = r"^(?:high_school|college|elementary|middle_school|professional|junior_high|senior_high)_"
 
 
@@ -78,9 +89,15 @@ def subject_label(subject: pl.Expr) -> pl.Expr:
 
 
 def documents(seeds: pl.DataFrame) -> pl.DataFrame:
-    """The columns extraction reads, with a dense `doc` index and the Chinese flag."""
+    """The columns extraction reads, with a dense `doc` index, the Chinese flag and the
+    word-problem flag (a mathematics seed in prose: a number and no LaTeX)."""
     language = optional_column(seeds, "language", pl.String())
     cjk_share = pl.col("question").str.count_matches(f"[{CJK_CLASS}]") / pl.col("question").str.len_chars()
+    word_problem = (
+        (optional_column(seeds, "discipline", pl.String()) == "mathematics")
+        & ~pl.col("question").str.contains(_LATEX)
+        & pl.col("question").str.contains(r"\d")
+    ).fill_null(False)
     return seeds.select(
         "seed_id",
         "question",
@@ -90,6 +107,7 @@ def documents(seeds: pl.DataFrame) -> pl.DataFrame:
         subject=optional_column(seeds, "subject", pl.String()),
         subject_label=subject_label(optional_column(seeds, "subject", pl.String())),
         zh=pl.when(language.is_not_null()).then(language == "zh").otherwise(cjk_share >= 0.3),
+        word_problem=word_problem,
     ).with_row_index("doc")
 
 
@@ -126,7 +144,12 @@ def weighted_fields(docs: pl.DataFrame) -> pl.DataFrame:
         pl.col("text").is_not_null()
     )
     fields = pl.concat(
-        [fields.with_columns(text=strip_markup(pl.col("text"))), formula_concepts(fields, docs)], how="vertical_relaxed"
+        [
+            fields.with_columns(text=strip_markup(pl.col("text"))),
+            formula_concepts(fields, docs),
+            word_problem_concepts(docs),
+        ],
+        how="vertical_relaxed",
     )
     return fields.with_columns(pl.col("field").cast(pl.Int32), pl.col("weight").cast(pl.Float64))
 
@@ -162,6 +185,25 @@ def formula_concepts(fields: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:
         .group_by("doc", maintain_order=True)
         .agg(text=pl.col("concept").str.join(" ; "))
         .select("doc", field=pl.lit(FORMULA_FIELD), weight=pl.lit(FIELD_WEIGHTS["formula"]), text="text")
+    )
+
+
+def word_problem_concepts(docs: pl.DataFrame) -> pl.DataFrame:
+    """One field per word problem naming the concepts its question and worked solution signal
+    (`lexicon.WORD_PROBLEM_CONCEPTS`: "20% off" -> "percentages"), in the doc's language."""
+    problems = docs.filter("word_problem").select(
+        "doc", "zh", text=pl.concat_str("question", pl.col("explanation").fill_null(""), separator="\n")
+    )
+    names = [
+        pl.when(pl.col("zh"))
+        .then(pl.when(pl.col("text").str.contains(zh_pattern)).then(pl.lit(zh_name)))
+        .otherwise(pl.when(pl.col("text").str.contains(en_pattern)).then(pl.lit(en_name)))
+        for en_pattern, zh_pattern, en_name, zh_name in WORD_PROBLEM_CONCEPTS
+    ]
+    return (
+        problems.select("doc", text=pl.concat_list(names).list.drop_nulls().list.join(" ; "))
+        .filter(pl.col("text") != "")
+        .select("doc", field=pl.lit(WORD_PROBLEM_FIELD), weight=pl.lit(FIELD_WEIGHTS["word_problem"]), text="text")
     )
 
 
@@ -218,10 +260,10 @@ def _pieces_and_tags(texts: pl.Series, tag: Callable[[str], list[tuple[str, str]
 
 
 def tokenize(fields: pl.DataFrame, zh_docs: pl.Series) -> pl.DataFrame:
-    """Field texts -> token lists (`pieces`) with coarse tags (`tags`). The formula field is already
-    a list of concept names: each of its words is a noun, names separated by ";"."""
+    """Field texts -> token lists (`pieces`) with coarse tags (`tags`). The concept fields (formula,
+    word problem) are already lists of concept names: each of their words is a noun, names separated by ";"."""
     fields = fields.with_columns(zh=pl.col("doc").is_in(zh_docs.implode()))
-    formula = pl.col("field") == FORMULA_FIELD
+    formula = pl.col("field").is_in(CONCEPT_FIELDS)
     parts = [
         fields.filter(formula)
         .with_columns(pieces=pl.col("text").str.replace_all(";", " ; ").str.split(" "))

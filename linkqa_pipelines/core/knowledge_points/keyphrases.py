@@ -11,6 +11,12 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    calculator annotations, maths spans and LaTeX commands become phrase breaks; a formula
    becomes the concept it expresses through `lexicon.FORMULA_CONCEPTS` ("\\sqrt" -> "square
    root" / "平方根", "\\binom" -> "binomial coefficient") or nothing ("\\frac", "\\cdot").
+   An arithmetic word problem (a mathematics seed in prose: a number, no LaTeX; GSM8K) gets a
+   field (3) naming the concepts its question and solution signal (`lexicon.WORD_PROBLEM_CONCEPTS`:
+   "20% off" -> "percentages", "per hour" -> "unit rates"); these rank first and are kept (they
+   are what the problem tests, and they link problems: GSM8K edges of weight >= 2 2.5% -> 6.3%),
+   and its one-word names capitalised wherever they occur ("Janet", "Kylar") are characters,
+   never KPs. Without this, GSM8K's most popular KPs were john, james, Monday and cookies.
 2. Tokens with part of speech, offline, from maintained libraries that ship their models:
    English by TextBlob's PatternTagger (Brill lexicon, suffix rules, contextual rules), Chinese
    by jieba.posseg (dictionary + HMM). Tags are folded to N (noun, name, verbal noun, Chinese
@@ -71,6 +77,7 @@ import polars as pl
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, conform
 from linkqa_pipelines.core.knowledge_points.documents import (
+    WORD_PROBLEM_FIELD,
     check_seeds,
     documents,
     join_cjk,
@@ -163,6 +170,7 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.concat_str([pl.col(f"lower{k}") for k in ks], separator=" ")),
             members=pl.concat_list([pl.col(f"lemma{k}") for k in ks]).list.set_difference(pl.lit(_CONNECTORS)),
             proper=pl.any_horizontal([pl.col(f"proper{k}") for k in ks]),
+            capitalised=pl.col("original0").str.contains(r"^\p{Lu}"),
             chars=pl.sum_horizontal([pl.col(f"chars{k}") for k in ks]),
         )
 
@@ -193,6 +201,8 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
             members=pl.col("members").first(),
             proper=pl.col("proper").cast(pl.Float64).mean(),
             spread=pl.col("field").n_unique(),
+            concept=(pl.col("field") == WORD_PROBLEM_FIELD).any(),
+            always_capitalised=pl.col("capitalised").all(),
             first_q=pl.col("pos").filter(pl.col("field") == 0).min(),
             display=pl.col("display").get(pl.col("occurrence").arg_min()),
             field=pl.col("field").get(pl.col("occurrence").arg_min()),
@@ -200,12 +210,19 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
             zh=pl.col("zh").first(),
         )
     )
+    # A word problem's one-word names capitalised wherever they occur are its characters ("Janet").
+    problems = docs.filter("word_problem").select("doc", problem=pl.lit(True))
+    per = (
+        per.join(problems, on="doc", how="left")
+        .filter(~(pl.col("problem").fill_null(False) & (pl.col("n") == 1) & pl.col("always_capitalised")))
+        .drop("problem", "always_capitalised")
+    )
     subject = docs.select("doc", subject=pl.col("subject").fill_null(""))
     per = per.join(subject, on="doc", how="left")
     in_subject = pl.len().over("key", "subject") / pl.col("subject_size")
     per = (
         per.join(subject.group_by("subject").agg(subject_size=pl.len()), on="subject", how="left")
-        .filter((pl.col("subject_size") < _TEMPLATE_MIN_SEEDS) | (in_subject < _TEMPLATE_SHARE))
+        .filter((pl.col("subject_size") < _TEMPLATE_MIN_SEEDS) | (in_subject < _TEMPLATE_SHARE) | pl.col("concept"))
         .drop("subject", "subject_size")
     )
     n_docs = docs.height
@@ -233,7 +250,7 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
 
 def _select(scored: pl.DataFrame, min_kps: int, max_kps: int) -> pl.DataFrame:
     """Best non-redundant candidates per doc (rules 7-8 of the module docstring)."""
-    ranked = scored.sort(["doc", "score", "key"], descending=[False, True, False]).with_columns(
+    ranked = scored.sort(["doc", "concept", "score", "key"], descending=[False, True, True, False]).with_columns(
         rank=pl.int_range(pl.len()).over("doc")
     )
     top = ranked.filter(pl.col("rank") < _MAX_CANDIDATES_PER_SEED)
@@ -269,9 +286,9 @@ def _select(scored: pl.DataFrame, min_kps: int, max_kps: int) -> pl.DataFrame:
     )
     keep = (pl.col("pick") < max_kps) & (
         (pl.col("pick") < min_kps)
-        | (~pl.col("dominated") & (pl.col("score") >= _RELATIVE_SCORE_FLOOR * pl.col("best")))
+        | (~pl.col("dominated") & (pl.col("concept") | (pl.col("score") >= _RELATIVE_SCORE_FLOOR * pl.col("best"))))
     )
-    return top.filter(keep).drop("rank", "dominated", "best", "members")
+    return top.filter(keep).drop("rank", "dominated", "best", "members", "concept")
 
 
 def _with_descriptions(picked: pl.DataFrame, tokens: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:
@@ -312,7 +329,7 @@ def extract_keyphrases(
         raise ValueError("extract_keyphrases seeds: missing column 'discipline'")
     if seeds.height == 0:
         return conform(pl.DataFrame(schema={**KP_LINK_SCHEMA, "kp_score": pl.Float64()}), KP_LINK_SCHEMA)
-    used = ["seed_id", "question", "choices", "answer", "explanation", "subject", "language"]
+    used = ["seed_id", "question", "choices", "answer", "explanation", "subject", "language", "discipline"]
     everything = seeds.select([c for c in used if c in seeds.columns])
     if corpus is not None:
         check_seeds(corpus, "extract_keyphrases corpus")

@@ -214,6 +214,7 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     table list pair box hour minute second day week month year time percent dollar cent mile meter
     foot inch pound person people man woman child student teacher friend someone everyone individual
     use purpose reason effect cause role aspect feature factor characteristic region place
+    monday tuesday wednesday thursday friday saturday sunday weekend
     作者 信息 部位 结构 行为 世界 国家 表现 核心 对象 标准 功能 时间 物质 情况 问题 方面 部分 方法 结果 特点 作用
     影响 原因 内容 过程 因素 条件 要求 关系 形式 方式 程度 意义 范围 东西 事情 事物 人们 选项 说法 答案 题目 情形
     现象 特征 能力 水平 活动 工作 地方 地区 时期 阶段 时候 年代 问题 数量 数字 数值 个数 次数 总数 一组 一项 各项
@@ -245,6 +246,49 @@ def backfilled(description: pl.Expr) -> pl.Expr:
     """True for a back-filled label link, by its description (null description: not back-filled)."""
     return pl.any_horizontal([description.str.ends_with(m) for m in BACKFILL_MARKS]).fill_null(False)
 
+
+# Arithmetic word problems (GSM8K-style: a mathematics seed in prose with numbers, no LaTeX) name
+# their concept in words, not formulas: a pattern over the question and its worked solution, and
+# the concept it signals in English and Chinese ("20% off" -> "percentages" / "百分数"). Their
+# nouns are mostly story props and characters ("Janet", "duck eggs"), which link nothing.
+WORD_PROBLEM_CONCEPTS: tuple[tuple[str, str, str, str], ...] = (
+    # (English pattern, Chinese pattern, English name, Chinese name)
+    (r"(?i)\bper ?cent\b|%", r"百分|%", "percentages", "百分数"),
+    # (not "a/b": worked solutions write every division so)
+    (r"(?i)\bhalf\b|\bthirds?\b|\bquarters?\b|\bfractions?\b|\bfifths?\b", r"分之|几分", "fractions", "分数"),
+    (
+        r"(?i)\btwice\b|\bthrice\b|\btimes (?:as|more|less|fewer)\b|\bdoubles?\b|\btriples?\b",
+        r"倍",
+        "multiples",
+        "倍数",
+    ),
+    (
+        r"(?i)\bper (?:hour|minute|day|week|month|year|kilogram|pound|item|person)\b"
+        r"|\bhourly\b|\ban hour\b|\beach hour\b",
+        r"每(?:小时|分钟|天|周|月|年|千克|斤|个|人)",
+        "unit rates",
+        "单位量",
+    ),
+    (r"(?i)\bmph\b|\bmiles per hour\b|\bkm/h\b|\bspeed\b|\bkilometers per hour\b", r"速度|千米/时", "speed", "速度"),
+    (r"(?i)\baverage\b|\bmean\b", r"平均", "averages", "平均数"),
+    (r"(?i)\bratio\b|\bproportion\b", r"比例|之比", "ratios", "比例"),
+    (r"(?i)\bprofit\b|\bloss\b|\brevenue\b", r"利润|盈利|亏损", "profit", "利润"),
+    (r"(?i)\bdiscount\b|\b\d+% off\b|\bsale price\b", r"打折|折扣|[一二三四五六七八九]折", "discounts", "折扣"),
+    (r"(?i)\binterest (?:rate|of)\b|\bsimple interest\b|\bcompound interest\b", r"利息|利率", "interest", "利息"),
+    (r"(?i)\btax\b|\btip\b", r"税|小费", "taxes and tips", "税费"),
+    (r"(?i)\barea\b|\bsquare (?:feet|foot|meters?|inches|yards?|miles?)\b", r"面积", "area", "面积"),
+    (r"(?i)\bperimeter\b", r"周长", "perimeter", "周长"),
+    (r"(?i)\bvolume\b|\bcubic\b", r"体积|容积", "volume", "体积"),
+    (r"(?i)\bremainders?\b|\bevenly\b|\bdivided equally\b", r"余数|余几", "remainders", "余数"),
+    (r"(?i)\byears old\b|\bolder than\b|\byounger than\b", r"岁", "ages", "年龄问题"),
+    (r"(?i)\bprobability\b|\bchance\b", r"概率|可能性", "probability", "概率"),
+    (
+        r"(?i)\bdozens?\b|\b(?:60|sixty) minutes\b|\b(?:12|twelve) inches\b|\bounces?\b",
+        r"换算",
+        "unit conversion",
+        "单位换算",
+    ),
+)
 
 # LaTeX commands and environments that name a concept, with its English and Chinese name: a
 # formula becomes the concept it expresses ("\sqrt" -> "square root" / "平方根"). Commands that
