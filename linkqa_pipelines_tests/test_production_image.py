@@ -211,6 +211,12 @@ def test_image_user_imports_the_definitions_runs_a_step_and_serves(image_root: P
         assert server.poll() is None, f"the code server exited:\n{served}"
         assert health is not None and health.returncode == 0, f"no health check passed:\n{served}"
     finally:
+        # A code server still loading under a busy machine (the suite on 2 workers) can take
+        # longer than 30 s to honour SIGTERM; its shutdown is not what this test checks.
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
         log.close()
