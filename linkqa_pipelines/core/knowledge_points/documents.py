@@ -57,7 +57,12 @@ _CALCULATOR = r"<<[^<>]*>>"
 # A maths span holds a LaTeX sign or is short ("$x$", "$f(x)$"); "$5 and $7" in a GSM8K text is money.
 _MATH = r"(?s)\$\$.*?\$\$|\$(?:[^$\n]*[\\^_{}=<>][^$\n]*|[A-Za-z0-9+\-*/(). ]{1,8})\$|\\\(.*?\\\)|\\\[.*?\\\]"
 _COMMAND = r"\\(?:begin|end)\{[A-Za-z]+\*?\}|\\[A-Za-z]+"
-_LATEX = r"\\[A-Za-z]|\$\$|\\\(|\\\["  # a LaTeX command or display maths: not a prose word problem
+_NUMBER = (
+    r"\d|(?i)\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|hundred)\b"
+)
+# LaTeX: a command, display maths, or an inline maths span ("$r$", "$13.7$", "$x^2 = 4$"); a
+# dollar amount ("$5 and $10") is prose. Any of them: not a prose word problem.
+_LATEX = r"\\[A-Za-z]|\$\$|\\\(|\\\[|\$[^\s$]+\$|\$[^$]*[=^_{}<>+][^$]*\$"
 _SUBJECT_PREFIXES = r"^(?:high_school|college|elementary|middle_school|professional|junior_high|senior_high)_"
 
 
@@ -89,15 +94,12 @@ def subject_label(subject: pl.Expr) -> pl.Expr:
 
 
 def documents(seeds: pl.DataFrame) -> pl.DataFrame:
-    """The columns extraction reads, with a dense `doc` index, the Chinese flag and the
-    word-problem flag (a mathematics seed in prose: a number and no LaTeX)."""
+    """The columns extraction reads, with a dense `doc` index, the Chinese flag, the mathematics
+    flag and the word-problem flag (a mathematics seed in prose: a number and no LaTeX)."""
     language = optional_column(seeds, "language", pl.String())
     cjk_share = pl.col("question").str.count_matches(f"[{CJK_CLASS}]") / pl.col("question").str.len_chars()
-    word_problem = (
-        (optional_column(seeds, "discipline", pl.String()) == "mathematics")
-        & ~pl.col("question").str.contains(_LATEX)
-        & pl.col("question").str.contains(r"\d")
-    ).fill_null(False)
+    mathematics = (optional_column(seeds, "discipline", pl.String()) == "mathematics").fill_null(False)
+    prose = ~pl.col("question").str.contains(_LATEX) & pl.col("question").str.contains(_NUMBER)
     return seeds.select(
         "seed_id",
         "question",
@@ -107,7 +109,8 @@ def documents(seeds: pl.DataFrame) -> pl.DataFrame:
         subject=optional_column(seeds, "subject", pl.String()),
         subject_label=subject_label(optional_column(seeds, "subject", pl.String())),
         zh=pl.when(language.is_not_null()).then(language == "zh").otherwise(cjk_share >= 0.3),
-        word_problem=word_problem,
+        mathematics=mathematics,
+        word_problem=(mathematics & prose).fill_null(False),
     ).with_row_index("doc")
 
 
@@ -192,16 +195,23 @@ def word_problem_concepts(docs: pl.DataFrame) -> pl.DataFrame:
     """One field per word problem naming the concepts its question and worked solution signal
     (`lexicon.WORD_PROBLEM_CONCEPTS`: "20% off" -> "percentages"), in the doc's language."""
     problems = docs.filter("word_problem").select(
-        "doc", "zh", text=pl.concat_str("question", pl.col("explanation").fill_null(""), separator="\n")
+        "doc",
+        "zh",
+        question="question",
+        text=pl.concat_str("question", pl.col("explanation").fill_null(""), separator="\n"),
     )
     names = [
-        pl.when(pl.col("zh"))
-        .then(pl.when(pl.col("text").str.contains(zh_pattern)).then(pl.lit(zh_name)))
-        .otherwise(pl.when(pl.col("text").str.contains(en_pattern)).then(pl.lit(en_name)))
-        for en_pattern, zh_pattern, en_name, zh_name in WORD_PROBLEM_CONCEPTS
+        pl.when(
+            pl.col("question" if c.question_only else "text").str.contains(
+                pl.when("zh").then(pl.lit(c.zh)).otherwise(pl.lit(c.en))
+            )
+        ).then(pl.when("zh").then(pl.lit(c.zh_name)).otherwise(pl.lit(c.en_name)))
+        for c in WORD_PROBLEM_CONCEPTS
     ]
     return (
-        problems.select("doc", text=pl.concat_list(names).list.drop_nulls().list.join(" ; "))
+        problems.select(
+            "doc", text=pl.concat_list(names).list.drop_nulls().list.unique(maintain_order=True).list.join(" ; ")
+        )
         .filter(pl.col("text") != "")
         .select("doc", field=pl.lit(WORD_PROBLEM_FIELD), weight=pl.lit(FIELD_WEIGHTS["word_problem"]), text="text")
     )

@@ -5,6 +5,8 @@ forms that make poor KPs, the CJK character class — and light English plural t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import polars as pl
 
 CJK_CLASS = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK unified ideographs (+ ext. A, compatibility)
@@ -248,42 +250,98 @@ def backfilled(description: pl.Expr) -> pl.Expr:
 
 
 # Arithmetic word problems (GSM8K-style: a mathematics seed in prose with numbers, no LaTeX) name
-# their concept in words, not formulas: a pattern over the question and its worked solution, and
-# the concept it signals in English and Chinese ("20% off" -> "percentages" / "百分数"). Their
-# nouns are mostly story props and characters ("Janet", "duck eggs"), which link nothing.
-WORD_PROBLEM_CONCEPTS: tuple[tuple[str, str, str, str], ...] = (
-    # (English pattern, Chinese pattern, English name, Chinese name)
-    (r"(?i)\bper ?cent\b|%", r"百分|%", "percentages", "百分数"),
-    # (not "a/b": worked solutions write every division so)
-    (r"(?i)\bhalf\b|\bthirds?\b|\bquarters?\b|\bfractions?\b|\bfifths?\b", r"分之|几分", "fractions", "分数"),
-    (
-        r"(?i)\btwice\b|\bthrice\b|\btimes (?:as|more|less|fewer)\b|\bdoubles?\b|\btriples?\b",
-        r"倍",
-        "multiples",
-        "倍数",
+# their concept in words, not formulas: a pattern over the question and its worked solution (or
+# the question alone, where solutions write the same thing for another reason: "20/4" is a
+# division there), and the concept it signals in English and Chinese ("20% off" -> "percentages"
+# / "百分数"). Names follow school usage (Common Core; Chinese primary-school problem types such as
+# 倍数问题), not number theory: "twice as many" is a multiplicative comparison, not "multiples".
+# Their nouns are mostly story props and characters ("Janet", "duck eggs"), which link nothing.
+
+
+class WordProblemConcept(NamedTuple):
+    en: str  # pattern over the English text
+    zh: str  # pattern over the Chinese text
+    en_name: str
+    zh_name: str
+    question_only: bool = False
+
+
+_RATE_UNITS = r"(?:hour|minute|day|week|month|year|kilogram|pound|item|person|morning|night)"
+WORD_PROBLEM_CONCEPTS: tuple[WordProblemConcept, ...] = (
+    WordProblemConcept(r"(?i)\bper ?cent\b|%", r"百分|%", "percentages", "百分数"),
+    WordProblemConcept(
+        r"(?i)\bhalf\b|\bhalves\b|\bthirds?\b|\bfifths?\b|\bfractions?\b|\b(?:a|one|three) quarters? of\b",
+        r"分之|几分",
+        "fractions",
+        "分数",
     ),
-    (
-        r"(?i)\bper (?:hour|minute|day|week|month|year|kilogram|pound|item|person)\b"
-        r"|\bhourly\b|\ban hour\b|\beach hour\b",
+    WordProblemConcept(r"\b\d+/\d+\b", r"\b\d+/\d+\b", "fractions", "分数", question_only=True),
+    WordProblemConcept(
+        r"(?i)\btwice\b|\bthrice\b|\b(?:\d+(?:\.\d+)?|two|three|four|five|six|ten) times "
+        r"(?:as|more|less|fewer|the|what|that|his|her|their)\b"
+        r"|\bdoubles?\b|\btriples?\b",
+        r"倍",
+        "multiplicative comparison",
+        "倍数问题",
+    ),
+    WordProblemConcept(
+        r"(?i)\b(?:more|fewer|less|longer|shorter|taller|older|younger)\b(?: \w+){0,3} than\b"
+        r"|\bhow (?:many|much) (?:more|less|fewer|longer)\b",
+        r"比.{1,12}?[多少]",
+        "additive comparison",
+        "比多少问题",
+    ),
+    WordProblemConcept(
+        rf"(?i)\bper {_RATE_UNITS}\b|\b(?:a|an|each|every) {_RATE_UNITS}\b"
+        r"|\b(?:hourly|daily|weekly|monthly|yearly|annually)\b|\bevery \d+(?:\.\d+)? [a-z]+",
         r"每(?:小时|分钟|天|周|月|年|千克|斤|个|人)",
         "unit rates",
         "单位量",
     ),
-    (r"(?i)\bmph\b|\bmiles per hour\b|\bkm/h\b|\bspeed\b|\bkilometers per hour\b", r"速度|千米/时", "speed", "速度"),
-    (r"(?i)\baverage\b|\bmean\b", r"平均", "averages", "平均数"),
-    (r"(?i)\bratio\b|\bproportion\b", r"比例|之比", "ratios", "比例"),
-    (r"(?i)\bprofit\b|\bloss\b|\brevenue\b", r"利润|盈利|亏损", "profit", "利润"),
-    (r"(?i)\bdiscount\b|\b\d+% off\b|\bsale price\b", r"打折|折扣|[一二三四五六七八九]折", "discounts", "折扣"),
-    (r"(?i)\binterest (?:rate|of)\b|\bsimple interest\b|\bcompound interest\b", r"利息|利率", "interest", "利息"),
-    (r"(?i)\btax\b|\btip\b", r"税|小费", "taxes and tips", "税费"),
-    (r"(?i)\barea\b|\bsquare (?:feet|foot|meters?|inches|yards?|miles?)\b", r"面积", "area", "面积"),
-    (r"(?i)\bperimeter\b", r"周长", "perimeter", "周长"),
-    (r"(?i)\bvolume\b|\bcubic\b", r"体积|容积", "volume", "体积"),
-    (r"(?i)\bremainders?\b|\bevenly\b|\bdivided equally\b", r"余数|余几", "remainders", "余数"),
-    (r"(?i)\byears old\b|\bolder than\b|\byounger than\b", r"岁", "ages", "年龄问题"),
-    (r"(?i)\bprobability\b|\bchance\b", r"概率|可能性", "probability", "概率"),
-    (
-        r"(?i)\bdozens?\b|\b(?:60|sixty) minutes\b|\b(?:12|twelve) inches\b|\bounces?\b",
+    WordProblemConcept(
+        r"(?i)\bmph\b|\bmiles per hour\b|\bkm/h\b|\bspeed\b|\bkilometers per hour\b|/(?:second|minute|hour)\b",
+        r"速度|千米/时",
+        "speed",
+        "速度",
+    ),
+    WordProblemConcept(
+        r"(?i)\bequally\b|\bevenly\b|\bsplit (?:into|between|among)\b|\bgroups of \d+\b|\b\d+-person groups?\b",
+        r"平均分|平分|每组",
+        "equal sharing",
+        "平均分",
+    ),
+    WordProblemConcept(r"(?i)\baverage\b|\bmean\b", r"平均数|平均每|平均成绩", "averages", "平均数"),
+    WordProblemConcept(r"(?i)\bratio\b|\bproportion\b", r"比例|之比", "ratios", "比例"),
+    WordProblemConcept(r"(?i)\bprofit\b|\bloss\b|\brevenue\b", r"利润|盈利|亏损", "profit", "利润"),
+    WordProblemConcept(
+        r"(?i)\bdiscount\b|\b\d+% off\b|\bsale price\b", r"打折|折扣|[一二三四五六七八九]折", "discounts", "折扣"
+    ),
+    WordProblemConcept(
+        r"(?i)\binterest (?:rate|of)\b|\bsimple interest\b|\bcompound interest\b", r"利息|利率", "interest", "利息"
+    ),
+    WordProblemConcept(r"(?i)\btax\b|\btip\b", r"税|小费", "taxes and tips", "税费"),
+    WordProblemConcept(
+        r"(?i)\$\d|\bdollars?\b|\bcents?\b|\bchange\b.{0,30}\$|\b(?:quarters|dimes|nickels|pennies)\b",
+        r"[元角]钱|找回|零钱",
+        "money",
+        "人民币计算",
+        question_only=True,  # a worked solution in LaTeX writes "$21$"
+    ),
+    WordProblemConcept(
+        r"(?i)\b\d{1,2}:\d{2}\b|\bhow (?:long|much time)\b|\b[ap]\.m\.|\d ?[AaPp][Mm]\b",
+        r"几点|经过.{0,4}时间|用了.{0,4}(?:小时|分钟)",
+        "durations",
+        "时间计算",
+    ),
+    WordProblemConcept(r"(?i)\barea\b|\bsquare (?:feet|foot|meters?|inches|yards?|miles?)\b", r"面积", "area", "面积"),
+    WordProblemConcept(r"(?i)\bperimeter\b|\bfenc(?:e|ing)\b", r"周长|围栏", "perimeter", "周长"),
+    WordProblemConcept(r"(?i)\bvolume\b|\bcubic\b", r"体积|容积", "volume", "体积"),
+    WordProblemConcept(r"(?i)\bremainders? when\b|\bleft over\b", r"余数|余几", "remainders", "余数"),
+    WordProblemConcept(r"(?i)\byears old\b|\byears (?:older|younger)\b|\bages?\b", r"岁", "ages", "年龄问题"),
+    WordProblemConcept(r"(?i)\bprobability\b|\bchance\b", r"概率|可能性", "probability", "概率"),
+    WordProblemConcept(
+        r"(?i)\bdozens?\b|\b(?:60|sixty) minutes\b|\b(?:12|twelve) inches\b|\bounces?\b|\bquarts?\b|\bpints?\b"
+        r"|\bconvert",
         r"换算",
         "unit conversion",
         "单位换算",
