@@ -200,7 +200,7 @@ ZH_STOP_WORDS: frozenset[str] = frozenset(
     所示 如图 图中 题 题目 符合 不符合 是否 根据 按照 通过 由于 对于 关于 之间 以上 所有 一般 其他
     此时 看到 人们 处于 提出 认为 要求 某一 一次 本 称 称为 叫 即可 得到 导致 引起 影响 作用 特点
     无关 有关 相关 不能 不会 来自 达到 进入 增加 减少 增大 减小 升高 降低 延长 缩短 携带 合理 变化 不变 位于
-    参与 控制 促进 抑制 完成 需要 说明 体现 反映 表明 显示 适宜 有效 一段时间 本年度
+    参与 控制 促进 抑制 完成 需要 说明 体现 反映 表明 显示 适宜 有效 一段时间 本年度 项是 一项是
     """.split()
 )
 
@@ -214,7 +214,7 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     case fact group member item unit piece step side end term order level degree rate
     scenario statement situation example answer option choice question problem solution figure diagram
     table list pair box hour minute second day week month year time percent dollar cent mile meter
-    foot inch pound person people man woman child student teacher friend someone everyone individual
+    foot inch pound person people man woman child student teacher friend someone everyone individual patient
     use purpose reason effect cause role aspect feature factor characteristic region place
     monday tuesday wednesday thursday friday saturday sunday weekend
     作者 信息 部位 结构 行为 世界 国家 表现 核心 对象 标准 功能 时间 物质 情况 问题 方面 部分 方法 结果 特点 作用
@@ -222,6 +222,7 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     现象 特征 能力 水平 活动 工作 地方 地区 时期 阶段 时候 年代 问题 数量 数字 数值 个数 次数 总数 一组 一项 各项
     发展 规定 实际 基本 代表 行动 计划 性质 学者 人类 时代 同学 理想 目的 依据 原则 措施 手段 途径 主体 客体
     小时 分钟 类型 种类 项目 句子 本质 实质 统一
+    男性 女性 患者 学生 个人 世纪 观点 基础 概念 前提 目标 指标 事件 作品 物体 实验
     """.split()
 )
 # The last row: the generic nouns among the 200 most popular Chinese KPs of CMMLU test (11,554
@@ -229,7 +230,9 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
 # from "…的本质是"; `keyphrases` also treats a Chinese phrase of generic nouns only, 基本|原则, as
 # generic). A rule was measured instead and rejected: the number of disciplines a word is used in
 # does not separate them from concepts (类型 10, 项目 10, 本质 8 disciplines; 频率 10, 动物 10,
-# 能量 8).
+# 能量 8). The row after it: the same list read again after the word-problem change (the people of
+# the English row, and 男性/女性/患者/"patient" from clinical vignettes "患者，男性，45岁"; 世纪 from
+# "20世纪", 观点/概念/前提/基础 from the question frame "…的观点是").
 
 # Bound characters that belong to the word before them when jieba cuts them off: a suffix
 # (授权|性 规则, 现代|化) or a measure word after a numeral (第1|条 规定, 第二|款). A Chinese phrase
