@@ -184,6 +184,28 @@ def test_word_problems_name_their_concepts_not_their_story(shared_data: Callable
     assert {"regular hexagon", "perimeter", "equilateral triangle"} <= hexagon, hexagon
 
 
+def test_chinese_word_problems_name_their_concepts() -> None:
+    """CMMLU-style primary maths: 比 ... 少 is an additive comparison, 1/6 a fraction (the Chinese
+    patterns have no word boundary: a Han character is a word character), 倍 a multiplicative one."""
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["road", "frogs", "book"],
+            "question": [
+                "修路队修一段路，第一周修了全长的1/6，第二周修了全长的1/4，第一周比第二周少修20千米，这段路全长有",
+                "甲数是乙数的3倍，甲数比乙数多24，乙数是多少",
+                "一本故事书共有240页，如果第一天看了全部的1/8，第二天应该从第几页开始看",
+            ],
+            "discipline": ["mathematics"] * 3,
+            "language": ["zh"] * 3,
+        }
+    )
+    links = extract_keyphrases(seeds)
+    concepts = {seed: set(links.filter(pl.col("seed_id") == seed)["kp_name"]) for seed in ("road", "frogs", "book")}
+    assert {"分数", "比多少问题"} <= concepts["road"]
+    assert {"倍数问题", "比多少问题"} <= concepts["frogs"]
+    assert "分数" in concepts["book"]
+
+
 def test_fallback_fills_seeds_without_candidates_and_never_drops_them() -> None:
     seeds = pl.DataFrame(
         {

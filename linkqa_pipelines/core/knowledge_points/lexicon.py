@@ -278,7 +278,8 @@ WORD_PROBLEM_CONCEPTS: tuple[WordProblemConcept, ...] = (
         "fractions",
         "分数",
     ),
-    WordProblemConcept(r"\b\d+/\d+\b", r"\b\d+/\d+\b", "fractions", "分数", question_only=True),
+    # (no \b in Chinese: a Han character is a word character, "全长的1/4")
+    WordProblemConcept(r"\b\d+/\d+\b", r"\d+/\d+", "fractions", "分数", question_only=True),
     WordProblemConcept(
         r"(?i)\btwice\b|\bthrice\b|\b(?:\d+(?:\.\d+)?|two|three|four|five|six|ten) times "
         r"(?:as|more|less|fewer|the|what|that|his|her|their)\b"
