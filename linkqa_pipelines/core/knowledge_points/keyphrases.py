@@ -215,36 +215,7 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
             zh=pl.col("zh").first(),
         )
     )
-    # A word problem's one-word names capitalised wherever they occur are its characters ("Janet"),
-    # never KPs, alone or in a phrase ("ages of Alice", "Dallas and Darla").
-    problems = docs.filter("word_problem").select("doc", problem=pl.lit(True))
-    per = per.join(problems, on="doc", how="left").with_columns(pl.col("problem").fill_null(False))
-    names = per.filter(pl.col("problem") & (pl.col("n") == 1) & pl.col("always_capitalised")).select("doc", name="key")
-    named = (
-        per.filter("problem")
-        .select("doc", "key", name=pl.col("members"))
-        .explode("name")
-        .join(names, on=["doc", "name"], how="semi")
-        .select("doc", "key")
-    )
-    # A concept field holds whole names: "multiplicative" alone is not the concept its words name.
-    named_concepts = per.filter("concept").select("doc", "key", "n", "members")
-    partial = (
-        named_concepts.join(named_concepts, on="doc", suffix="_whole")
-        .filter(
-            (pl.col("n_whole") > pl.col("n"))
-            & (pl.col("members").list.set_difference(pl.col("members_whole")).list.len() == 0)
-        )
-        .select("doc", "key")
-    )
-    per = per.join(pl.concat([named, partial]), on=["doc", "key"], how="anti").drop("always_capitalised")
-    # A key that is a candidate of two or more mathematics seeds that are no word problems is a
-    # term of the field ("equilateral triangle"), not a story prop ("marbles"): see `_select`.
-    maths = docs.filter("mathematics").select("doc")
-    attested = (
-        per.join(maths, on="doc", how="semi").filter(~pl.col("problem")).group_by("key").agg(attested=pl.len() >= 2)
-    )
-    per = per.join(attested, on="key", how="left").with_columns(pl.col("attested").fill_null(False))
+    per = _word_problem_keys(per, docs)
     subject = docs.select("doc", subject=pl.col("subject").fill_null(""))
     per = per.join(subject, on="doc", how="left")
     in_subject = pl.len().over("key", "subject") / pl.col("subject_size")
@@ -274,6 +245,41 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
         .with_columns(score=(1.0 + pl.col("tf").log()) * idf * linkable * features)
         .drop("question_len", "df", "tf", "proper", "spread", "first_q")
     )
+
+
+def _word_problem_keys(per: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:
+    """Per (doc, key) candidates without a word problem's characters and partial concept names,
+    with the `problem` and `attested` flags `_select` drops story props by (rule 1)."""
+    # A word problem's one-word names capitalised wherever they occur are its characters ("Janet"),
+    # never KPs, alone or in a phrase ("ages of Alice", "Dallas and Darla").
+    problems = docs.filter("word_problem").select("doc", problem=pl.lit(True))
+    per = per.join(problems, on="doc", how="left").with_columns(pl.col("problem").fill_null(False))
+    names = per.filter(pl.col("problem") & (pl.col("n") == 1) & pl.col("always_capitalised")).select("doc", name="key")
+    named = (
+        per.filter("problem")
+        .select("doc", "key", name=pl.col("members"))
+        .explode("name")
+        .join(names, on=["doc", "name"], how="semi")
+        .select("doc", "key")
+    )
+    # A concept field holds whole names: "multiplicative" alone is not the concept its words name.
+    named_concepts = per.filter("concept").select("doc", "key", "n", "members")
+    partial = (
+        named_concepts.join(named_concepts, on="doc", suffix="_whole")
+        .filter(
+            (pl.col("n_whole") > pl.col("n"))
+            & (pl.col("members").list.set_difference(pl.col("members_whole")).list.len() == 0)
+        )
+        .select("doc", "key")
+    )
+    per = per.join(pl.concat([named, partial]), on=["doc", "key"], how="anti").drop("always_capitalised")
+    # A key that is a candidate of two or more mathematics seeds that are no word problems is a
+    # term of the field ("equilateral triangle"), not a story prop ("marbles"): see `_select`.
+    maths = docs.filter("mathematics").select("doc")
+    attested = (
+        per.join(maths, on="doc", how="semi").filter(~pl.col("problem")).group_by("key").agg(attested=pl.len() >= 2)
+    )
+    return per.join(attested, on="key", how="left").with_columns(pl.col("attested").fill_null(False))
 
 
 def _select(scored: pl.DataFrame, min_kps: int, max_kps: int) -> pl.DataFrame:
