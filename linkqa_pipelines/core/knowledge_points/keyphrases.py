@@ -96,7 +96,7 @@ from linkqa_pipelines.core.knowledge_points.seed_difficulty import seed_grade_an
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 OFFLINE_BACKEND = "offline"
-OFFLINE_MODEL = "offline-keyphrase-v2"
+OFFLINE_MODEL = "offline-keyphrase-v3"  # v3: word problems name concepts, not their story (rule 1)
 
 _MAX_CANDIDATES_PER_SEED = 24  # best candidates kept for the redundancy join
 _RELATIVE_SCORE_FLOOR = 0.4
