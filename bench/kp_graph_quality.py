@@ -112,8 +112,8 @@ usable paths with their seeds; counts are the reader's judgement, not the lexico
   change subject, 8 have no other seed of the previous subject linked to any KP of the path (e.g.
   chinese_teacher_qualification -> education), so 77% is the most these paths allow.
 - Word problems (`keyphrases` rule 1: concepts signalled, characters and story props dropped),
-  against 66f248d in one run with CMMLU test: English KPs 26,096 -> 24,541, mathematics' 6,252 ->
-  3,771, English edges w>=2 10.0% -> 10.7%, mathematics coverage / uniform 1.09 -> 1.17; GSM8K
+  against 66f248d in one run with CMMLU test: English KPs 26,096 -> 24,540, mathematics' 6,252 ->
+  3,752, English edges w>=2 10.0% -> 10.7%, mathematics coverage / uniform 1.09 -> 1.18; GSM8K
   alone: single-seed 68.2% -> 62.5%, edges w>=2 2.5% -> 20.6%. Its top KPs are money, unit rates,
   fractions, additive and multiplicative comparison, not john, james, Monday. Random sample after
   it (CMMLU test run), en 13 of 20 concepts or named things (spastic paralysis, purchasing power,
