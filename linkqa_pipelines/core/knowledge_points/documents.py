@@ -24,6 +24,7 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     LY_NOUNS,
     WORD_PROBLEM_CONCEPTS,
     ZH_STOP_WORDS,
+    WordProblemConcept,
     singular_word,
 )
 
@@ -107,12 +108,11 @@ def documents(seeds: pl.DataFrame) -> pl.DataFrame:
     def nfkc(text: pl.Expr) -> pl.Expr:
         return pl.when(zh).then(text.str.normalize("NFKC")).otherwise(text)
 
+    choices = optional_column(seeds, "choices", pl.List(pl.String()))
     texts = seeds.select(
         "seed_id",
         nfkc(pl.col("question")),
-        choices=pl.when(zh)
-        .then(optional_column(seeds, "choices", pl.List(pl.String())).list.eval(pl.element().str.normalize("NFKC")))
-        .otherwise(optional_column(seeds, "choices", pl.List(pl.String()))),
+        choices=pl.when(zh).then(choices.list.eval(pl.element().str.normalize("NFKC"))).otherwise(choices),
         answer=nfkc(optional_column(seeds, "answer", pl.String())),
         explanation=nfkc(optional_column(seeds, "explanation", pl.String())),
         subject=optional_column(seeds, "subject", pl.String()),
@@ -220,14 +220,16 @@ def word_problem_concepts(docs: pl.DataFrame) -> pl.DataFrame:
         question="question",
         text=pl.concat_str("question", pl.col("explanation").fill_null(""), separator="\n"),
     )
-    names = [
-        pl.when(
-            pl.col("question" if c.question_only else "text").str.contains(
-                pl.when("zh").then(pl.lit(c.zh)).otherwise(pl.lit(c.en))
-            )
-        ).then(pl.when("zh").then(pl.lit(c.zh_name)).otherwise(pl.lit(c.en_name)))
-        for c in WORD_PROBLEM_CONCEPTS
-    ]
+
+    def signalled(c: WordProblemConcept) -> pl.Expr:
+        text = pl.col("question" if c.question_only else "text")
+        return (
+            pl.when("zh")
+            .then(pl.when(text.str.contains(c.zh)).then(pl.lit(c.zh_name)))
+            .otherwise(pl.when(text.str.contains(c.en)).then(pl.lit(c.en_name)))
+        )
+
+    names = [signalled(c) for c in WORD_PROBLEM_CONCEPTS]
     return (
         problems.select(
             "doc", text=pl.concat_list(names).list.drop_nulls().list.unique(maintain_order=True).list.join(" ; ")
