@@ -152,8 +152,8 @@ def test_gsm8k_explanations_feed_free_form_seeds(shared_data: Callable[..., Path
 def test_word_problems_name_their_concepts_not_their_story(shared_data: Callable[..., Path]) -> None:
     """A GSM8K seed's KPs are the concepts its text signals (`lexicon.WORD_PROBLEM_CONCEPTS`),
     shared across seeds; its characters (a one-word name capitalised wherever it occurs) are
-    never KPs, and its story props are dropped once a concept is found — unless two mathematics
-    seeds that are no word problems name them too (a term of the field)."""
+    never KPs, and its story props are dropped once a concept is found — unless formal mathematics
+    seeds name them too, at least as often as word problems do (a term of the field)."""
     gsm8k = seeds_from(shared_data, "gsm8k/test.jsonl").head(200)
     links = extract_keyphrases(gsm8k)
     assert keys_of(links, gsm8k, "Josh decides to try flipping") == {"profit", "percentage", "money"}

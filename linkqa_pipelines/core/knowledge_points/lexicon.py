@@ -213,7 +213,7 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     value number numeral point sum product result expression form amount part way thing kind type
     case fact group member item unit piece step side end term order level degree rate
     scenario statement situation example answer option choice question problem solution figure diagram
-    table list pair box hour minute second day week month year time percent dollar cent mile meter
+    table list pair box hour minute second day week month year time percent dollar cent mile meter half halves dozen
     foot inch pound person people man woman child student teacher friend someone everyone individual patient
     use purpose reason effect cause role aspect feature factor characteristic region place
     monday tuesday wednesday thursday friday saturday sunday weekend
