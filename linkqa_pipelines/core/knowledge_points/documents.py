@@ -217,7 +217,7 @@ def word_problem_concepts(docs: pl.DataFrame) -> pl.DataFrame:
     problems = docs.filter("word_problem").select(
         "doc",
         "zh",
-        question="question",
+        "question",
         text=pl.concat_str("question", pl.col("explanation").fill_null(""), separator="\n"),
     )
 
@@ -295,9 +295,9 @@ def tokenize(fields: pl.DataFrame, zh_docs: pl.Series) -> pl.DataFrame:
     """Field texts -> token lists (`pieces`) with coarse tags (`tags`). The concept fields (formula,
     word problem) are already lists of concept names: each of their words is a noun, names separated by ";"."""
     fields = fields.with_columns(zh=pl.col("doc").is_in(zh_docs.implode()))
-    formula = pl.col("field").is_in(CONCEPT_FIELDS)
+    named = pl.col("field").is_in(CONCEPT_FIELDS)
     parts = [
-        fields.filter(formula)
+        fields.filter(named)
         .with_columns(pieces=pl.col("text").str.replace_all(";", " ; ").str.split(" "))
         .with_columns(pieces=pl.col("pieces").list.filter(pl.element() != ""))
         .with_columns(
@@ -305,7 +305,7 @@ def tokenize(fields: pl.DataFrame, zh_docs: pl.Series) -> pl.DataFrame:
         )
     ]
     for zh, tagger in ((False, _tag_english), (True, _tag_chinese)):
-        part = fields.filter(~formula & (pl.col("zh") == zh))
+        part = fields.filter(~named & (pl.col("zh") == zh))
         if part.height == 0:  # a one-language corpus never loads the other tagger (jieba: ~1.6 s)
             continue
         pieces, tags = tagger(part["text"])

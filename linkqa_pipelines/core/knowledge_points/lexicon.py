@@ -1,6 +1,7 @@
 """Word lists of the knowledge-point algorithms — English and Chinese stop words, the common verb
-forms that make poor KPs, the CJK character class — and light English plural trimming
-(`singular_word`), so that the catalog's keys and the offline extractor's candidates agree.
+forms that make poor KPs, generic nouns, the CJK character class, and the concept tables of
+formulas and word problems — and light English plural trimming (`singular_word`), so that the
+catalog's keys and the offline extractor's candidates agree.
 """
 
 from __future__ import annotations
@@ -232,7 +233,8 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
 # does not separate them from concepts (类型 10, 项目 10, 本质 8 disciplines; 频率 10, 动物 10,
 # 能量 8). The row after it: the same list read again after the word-problem change (the people of
 # the English row, and 男性/女性/患者/"patient" from clinical vignettes "患者，男性，45岁"; 世纪 from
-# "20世纪", 观点/概念/前提/基础 from the question frame "…的观点是").
+# "20世纪", 观点/概念/前提/基础 from the question frame "…的观点是"); and in English the counting
+# words half, halves and dozen, which word problems name as concepts (fractions, unit conversion).
 
 # Bound characters that belong to the word before them when jieba cuts them off: a suffix
 # (授权|性 规则, 现代|化) or a measure word after a numeral (第1|条 规定, 第二|款). A Chinese phrase
