@@ -260,6 +260,7 @@ SEEDS = pl.DataFrame(
     {
         "seed_id": ["s1", "s2", "s3", "s4", "s5"],
         "language": ["en", "en", "en", "zh", "en"],
+        "discipline": ["biology"] * 5,
         "question": [
             "Which molecules form the bulk of the cell membrane?",
             "Water moves across a membrane from low to high solute concentration by what process?",
@@ -310,6 +311,29 @@ def test_offline_enhancement_adds_an_unused_seed_of_the_path() -> None:
     assert variants.columns[: len(SYNTH_QA_SCHEMA)] == list(SYNTH_QA_SCHEMA)
     rescored = offline_difficulty(pl.concat([qa, variants], how="diagonal_relaxed"), seed_levels(SEEDS))
     assert rescored["difficulty_raw"][1] > rescored["difficulty_raw"][0]  # one more part, not easier
+
+
+def test_enhancement_takes_its_extra_seed_from_the_items_discipline() -> None:
+    """A seed of another discipline linked to the path's KP (a generic KP shared across
+    disciplines) is never the extra part, even when it would come first by seed_id."""
+    qa = _qa([{**SIMPLE, "qa_id": "q1", "kp_ids": ["k1", "k2", "k4"], "seed_ids": ["s1", "s2"]}])
+    economics = pl.DataFrame(
+        {
+            "seed_id": ["s0"],
+            "language": ["en"],
+            "discipline": ["economics"],
+            "question": ["Gross domestic product (GDP) measures"],
+            "choices": [None],
+            "answer": ["the market value of final goods and services"],
+            "explanation": [None],
+        }
+    )
+    seeds = pl.concat([economics, SEEDS], how="diagonal_relaxed")
+    links = pl.concat([pl.DataFrame({"seed_id": ["s0"], "kp_id": ["k4"]}), SEED_KPS])
+    (req,) = build_enhance_requests(qa, KPS, seeds, links)
+    assert req.payload["extra"]["seed_id"] == "s3"
+    (alone,) = build_enhance_requests(qa, KPS, economics, links.filter(pl.col("seed_id") == "s0"))
+    assert alone.payload["extra"] is None
 
 
 def test_offline_enhancement_without_extra_seed_asks_for_justification() -> None:

@@ -92,6 +92,12 @@ def test_linkqa_run_end_to_end_then_instance_shows_materializations(
         assert partitions == disciplines
         backends = {r[0] for r in con.execute("select distinct backend from linkqa_dataset").fetchall()}
         assert backends == {"offline"}
+        # Every released item, hardened variants included, is built from seeds of its own discipline.
+        foreign = con.execute(
+            "select count(*) from (select discipline, unnest(seed_ids) as seed_id from linkqa_dataset) d "
+            "join seed_qa s using (seed_id) where s.discipline <> d.discipline"
+        ).fetchone()
+        assert foreign == (0,)
     finally:
         con.close()
     assert (home / "release" / "README.md").exists()

@@ -130,7 +130,8 @@ def build_enhance_requests(
 
     `kps` is the catalog (kp_id, name, description). With `seeds` (SEED_SCHEMA) and
     `seed_kps` (seed_id, kp_id links, e.g. from kp_graph) each QA gets an extra seed: one
-    linked to a KP of its path, not among its seed_ids, in its language — preferring the
+    linked to a KP of its path, not among its seed_ids, in its language and discipline (a
+    generic KP such as "measure" must not put a GDP question into a physics item) — preferring the
     path's last KP (extending the chain), then the smallest seed_id, so the choice is
     deterministic. Without them (or with no such seed) the request asks to deepen the
     reasoning instead.
@@ -182,14 +183,17 @@ def _extra_seeds(
     limit = int(cast(int | None, qa["seed_ids"].list.len().max()) or 0) + 1  # list lengths: UInt32 or null
     candidates = (
         seed_kps.select("seed_id", pl.col("kp_id").alias("kp_ids"))
-        .join(seeds.select("seed_id", "language", "question", "choices", "answer", "explanation"), on="seed_id")
+        .join(
+            seeds.select("seed_id", "language", "discipline", "question", "choices", "answer", "explanation"),
+            on="seed_id",
+        )
         .sort("seed_id")
-        .group_by("kp_ids", "language", maintain_order=True)
+        .group_by("kp_ids", "language", "discipline", maintain_order=True)
         .head(limit)
     )
     chosen = (
-        kp_info.join(qa.select("qa_id", "seed_ids", "language"), on="qa_id")
-        .join(candidates, on=["kp_ids", "language"])
+        kp_info.join(qa.select("qa_id", "seed_ids", "language", "discipline"), on="qa_id")
+        .join(candidates, on=["kp_ids", "language", "discipline"])
         .filter(~pl.col("seed_ids").list.contains(pl.col("seed_id")))
         .sort(["qa_id", "kp_pos", "seed_id"], descending=[False, True, False])
         .unique("qa_id", keep="first", maintain_order=True)
