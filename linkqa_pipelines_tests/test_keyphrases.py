@@ -184,6 +184,34 @@ def test_word_problems_name_their_concepts_not_their_story(shared_data: Callable
     assert {"regular hexagon", "perimeter", "equilateral triangle"} <= hexagon, hexagon
 
 
+def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., Path]) -> None:
+    """Instructions of a benchmark's frame ("Express your answer as a common fraction.", moral
+    scenarios' "in the US as of 2020") and the people, places and things of a case vignette
+    ("wife", "infant") are not what a seed tests; its doctrine and diagnosis are."""
+    math = seeds_from(shared_data, "math/test.jsonl")
+    math_links = extract_keyphrases(math)
+    probability = keys_of(math_links, math, "What is the probability that a randomly selected integer in the set")
+    assert any("probability" in k for k in probability) and "common fraction" not in probability
+    assert not set(canonical_keys(math_links["kp_name"]).to_list()) & {"comma", "commas", "first"}
+
+    mmlu = seeds_from(
+        shared_data,
+        "mmlu/test/professional_law_test.csv",
+        "mmlu/test/professional_medicine_test.csv",
+        "mmlu/test/moral_scenarios_test.csv",
+    )
+    links = extract_keyphrases(mmlu)
+    assert links["seed_id"].n_unique() == mmlu.height  # no seed dropped
+    murder = keys_of(links, mmlu, "The defendant has been charged with murder in the killing of his wife")
+    assert "voluntary manslaughter" in murder and "wife" not in murder
+    infant = keys_of(links, mmlu, "A 7-month-old infant, who was recently discharged from the hospital")
+    assert "infant" not in infant and any("enteritis" in k for k in infant), infant
+    keys = set(canonical_keys(links["kp_name"]).to_list())
+    assert not keys & {"wife", "husband", "son", "mother", "neighbor", "car", "dog", "mom", "main character"}
+    scenarios = links.join(mmlu.filter(pl.col("subject") == "moral_scenarios").select("seed_id"), on="seed_id")
+    assert not set(canonical_keys(scenarios["kp_name"]).to_list()) & {"united states", "us", "standard"}
+
+
 def test_chinese_word_problems_name_their_concepts() -> None:
     """CMMLU-style primary maths: 比 ... 少 is an additive comparison, 1/6 a fraction (the Chinese
     patterns have no word boundary: a Han character is a word character), 倍 a multiplicative one."""
@@ -261,6 +289,50 @@ def test_cmmlu_generic_nouns_bound_characters_and_labels(shared_data: Callable[.
     assert not links["kp_name"].str.contains(r"^[性化者式型率度条款项章节]").any()
     labels = links.filter(backfilled(pl.col("kp_description")))
     assert labels.height and labels["kp_name"].str.contains(CJK.pattern).all()  # 农学与食品科学, not "agronomy"
+
+
+def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:
+    """王某 / 李某某 name the parties of a legal case, "根据上述定义" frames a definition question."""
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["contract", "definition"],
+            "question": [
+                "王某与李某某签订房屋买卖合同，约定王某先付定金，李某某逾期交房，王某可以主张何种违约责任",
+                "公共物品是指具有非竞争性和非排他性的物品。根据上述定义，下列哪项属于公共物品",
+            ],
+            "discipline": ["law", "economics"],
+            "language": ["zh"] * 2,
+        }
+    )
+    links = extract_keyphrases(seeds)
+    names = set(links["kp_name"])
+    assert not names & {"王某", "李某某", "李某", "根据上述", "根据上述定义", "定义"}
+    assert {"违约责任", "定金"} & set(links.filter(pl.col("seed_id") == "contract")["kp_name"])
+    assert "公共物品" in set(links.filter(pl.col("seed_id") == "definition")["kp_name"])
+
+
+def test_a_chinese_seed_keeps_a_chinese_kp_when_latin_terms_are_shared_more() -> None:
+    """The sample's Calvin-cycle seed: CO2, ATP and NADPH are shared with other seeds, its Chinese
+    terms are not, yet the answer check refuses a Chinese seed without a Chinese KP."""
+    questions = [
+        "光合作用暗反应（卡尔文循环）中，CO₂ 首先与哪种物质结合被固定？",
+        "有氧呼吸第三阶段产生大量 ATP，同时消耗 NADPH 吗？CO₂ 在哪一阶段产生？",
+        "叶绿体中 ATP 和 NADPH 在光反应中生成，CO₂ 浓度升高时会怎样？",
+    ]
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["calvin", "respiration", "chloroplast"],
+            "question": questions,
+            "explanation": ["CO₂ 与 C₅ 结合生成两个 C₃，C₃ 再在 ATP 和 NADPH 的作用下被还原为糖类。", None, None],
+            "discipline": ["biology"] * 3,
+            "language": ["zh"] * 3,
+        }
+    )
+    links = extract_keyphrases(seeds.head(1), corpus=seeds)
+    names = links["kp_name"].to_list()
+    assert {"CO2", "ATP"} <= set(names), names
+    assert any(CJK.search(n) for n in names), names
+    assert len(names) <= 8
 
 
 def test_bad_seeds_fail_naming_the_row() -> None:

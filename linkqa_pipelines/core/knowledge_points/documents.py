@@ -22,6 +22,7 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     FORMULA_CONCEPTS,
     GENERIC_NOUNS,
     LY_NOUNS,
+    QUESTION_FRAMES,
     WORD_PROBLEM_CONCEPTS,
     ZH_STOP_WORDS,
     WordProblemConcept,
@@ -96,7 +97,8 @@ def subject_label(subject: pl.Expr) -> pl.Expr:
 
 def documents(seeds: pl.DataFrame) -> pl.DataFrame:
     """The columns extraction reads, with a dense `doc` index, the Chinese flag, the mathematics
-    flag and the word-problem flag (a mathematics seed in prose: a number and no LaTeX).
+    flag and the word-problem flag (a mathematics seed in prose: a number and no LaTeX). The
+    question and worked solution are read without their frame's instructions (`QUESTION_FRAMES`).
 
     Chinese texts are NFKC-normalised first: some benchmark files write characters as Kangxi
     radicals ("⾯积" for 面积: 537 rows of CMMLU test), which jieba's dictionary does not know."""
@@ -108,13 +110,18 @@ def documents(seeds: pl.DataFrame) -> pl.DataFrame:
     def nfkc(text: pl.Expr) -> pl.Expr:
         return pl.when(zh).then(text.str.normalize("NFKC")).otherwise(text)
 
+    def unframed(text: pl.Expr) -> pl.Expr:
+        for frame in QUESTION_FRAMES:
+            text = text.str.replace_all(frame, " ")
+        return nfkc(text)
+
     choices = optional_column(seeds, "choices", pl.List(pl.String()))
     texts = seeds.select(
         "seed_id",
-        nfkc(pl.col("question")),
+        unframed(pl.col("question")),
         choices=pl.when(zh).then(choices.list.eval(pl.element().str.normalize("NFKC"))).otherwise(choices),
         answer=nfkc(optional_column(seeds, "answer", pl.String())),
-        explanation=nfkc(optional_column(seeds, "explanation", pl.String())),
+        explanation=unframed(optional_column(seeds, "explanation", pl.String())),
         subject=optional_column(seeds, "subject", pl.String()),
         zh=zh,
         mathematics=mathematics,
@@ -335,7 +342,9 @@ def _vocabulary(cores: pl.Series) -> pl.DataFrame:
         # Acronyms and mixed-case terms ("DNA", "type-Ia", "mRNA") are written as in the text.
         acronym=(pl.col("core").str.count_matches(r"\p{Lu}") >= 2) | pl.col("core").str.contains(r"^.+\p{Lu}"),
         chars=pl.col("core").str.len_chars(),
-        generic=lower.is_in(list(GENERIC_NOUNS)) | singular_word(lower).is_in(list(GENERIC_NOUNS)),
+        generic=lower.is_in(list(GENERIC_NOUNS))
+        | singular_word(lower).is_in(list(GENERIC_NOUNS))
+        | pl.col("core").str.contains(f"^[{CJK_CLASS}]某+$"),  # a party of a legal case: 王某, 李某某
     )
 
 

@@ -7,7 +7,9 @@ topics ("supernova", "binary systems" for the type-Ia supernova question, not "t
 Algorithm (all columnar in Polars except the two taggers' per-text calls):
 
 1. Fields: question (weight 3), correct choice or free-form answer (2), explanation (1.5),
-   other choices (1), and a formula field (1). Markup is never a KP: Asymptote drawings, GSM8K
+   other choices (1), and a formula field (1). The question and explanation are read without
+   their benchmark frame's instructions (`lexicon.QUESTION_FRAMES`: "Express your answer as a
+   common fraction.", moral scenarios' "in the US as of 2020"). Markup is never a KP: Asymptote drawings, GSM8K
    calculator annotations, maths spans and LaTeX commands become phrase breaks; a formula
    becomes the concept it expresses through `lexicon.FORMULA_CONCEPTS` ("\\sqrt" -> "square
    root" / "平方根", "\\binom" -> "binomial coefficient") or nothing ("\\frac", "\\cdot").
@@ -35,10 +37,12 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    modifiers then a noun head ("cerebral cortex", "刑罚制度"); "X of Y" / "X and Y" as a 3-gram
    ("law of demand"); a Chinese noun + verb pair as a nominalised term ("细胞凋亡"). A single word
    must be a noun and not a generic noun (`lexicon.GENERIC_NOUNS`: "value", "number", "作者",
-   "信息" alone; fine inside a phrase, though a Chinese phrase of generic nouns only, 基本原则, is
-   generic too). Numbers, Roman numerals and one-letter tokens are never KP words. Chinese
-   phrases are capped at 10 characters and never start with a character bound to the word
-   before it (`lexicon.ZH_BOUND_CHARACTERS`: 授权|性 规则, 第1|条 规定).
+   "信息" alone, and the people, places and things of case vignettes and moral scenarios:
+   "wife", "neighbor", "car", a legal party 王某; fine inside a phrase, though a Chinese phrase
+   of generic nouns only, 基本原则, is generic too). Numbers, Roman numerals and one-letter
+   tokens are never KP words. Chinese phrases are capped at 10 characters and never start
+   with a character bound to the word before it (`lexicon.ZH_BOUND_CHARACTERS`: 授权|性 规则,
+   第1|条 规定).
 4. Key: each word lower-cased with light plural trimming (`lexicon.singular_word`), so
    "binary systems" and "binary system" count as one candidate (the catalog agrees).
 5. Subject templates: a key in >= 25% of the seeds of a subject with >= 20 seeds is that
@@ -55,7 +59,9 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    George"), except that a phrase beats the single word it contains when it scores >= 40% of
    it ("binary system" over "system": the word is shared more, the phrase is the concept).
 8. Selection: the best candidates with score >= 40% of the seed's best, clamped to
-   [min_kps, max_kps] (default 2-8, as the answer schema asks); dropped candidates back-fill up to min_kps, then the
+   [min_kps, max_kps] (default 2-8, as the answer schema asks); a Chinese seed keeps its best
+   Chinese candidate ("CO2", "ATP" and "NADPH" alone would leave 卡尔文循环 out, and the answer
+   check refuses a Chinese seed without a Chinese KP); dropped candidates back-fill up to min_kps, then the
    subject's topic ("astronomy"), the discipline and the full subject name, in the seed's
    language (a Chinese seed gets its discipline's Chinese label, 数学, and no English name), so
    every seed gets rows — nothing is silently dropped. A back-filled label links a whole
@@ -94,12 +100,12 @@ from linkqa_pipelines.core.knowledge_points.documents import (
     tokenize,
     weighted_fields,
 )
-from linkqa_pipelines.core.knowledge_points.lexicon import BACKFILL_MARKS, ZH_BOUND_CHARACTERS
+from linkqa_pipelines.core.knowledge_points.lexicon import BACKFILL_MARKS, CJK_CLASS, ZH_BOUND_CHARACTERS
 from linkqa_pipelines.core.knowledge_points.seed_difficulty import seed_grade_and_difficulty
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 OFFLINE_BACKEND = "offline"
-OFFLINE_MODEL = "offline-keyphrase-v3"  # v3: word problems name concepts, not their story (rule 1)
+OFFLINE_MODEL = "offline-keyphrase-v4"  # v4: question frames and story props of vignettes are no KPs
 
 _MAX_CANDIDATES_PER_SEED = 24  # best candidates kept for the redundancy join
 _RELATIVE_SCORE_FLOOR = 0.4
@@ -334,7 +340,17 @@ def _select(scored: pl.DataFrame, min_kps: int, max_kps: int) -> pl.DataFrame:
         (pl.col("pick") < min_kps)
         | (~pl.col("dominated") & (pl.col("concept") | (pl.col("score") >= _RELATIVE_SCORE_FLOOR * pl.col("best"))))
     )
-    return top.filter(keep).drop("rank", "dominated", "best", "members", "concept", "problem", "attested")
+    # A Chinese seed names at least one KP in Chinese: its best Chinese candidate, in place of its
+    # last pick if it has max_kps already ("CO2", "ATP" and "NADPH" are shared more than 卡尔文循环,
+    # but a Chinese seed with Latin KPs only is no answer a Chinese catalog can use).
+    cjk = pl.col("key").str.contains(f"[{CJK_CLASS}]")
+    top = top.with_columns(keep=keep)
+    need = pl.col("zh") & ~(pl.col("keep") & cjk).any().over("doc") & cjk.any().over("doc")
+    best_cjk = cjk & (pl.col("pick") == pl.col("pick").filter(cjk).min().over("doc"))
+    last_kept = pl.col("keep") & (pl.col("pick") == pl.col("pick").filter("keep").max().over("doc"))
+    full = pl.col("keep").sum().over("doc") >= max_kps
+    keep = (pl.col("keep") & ~(need & full & last_kept)) | (need & best_cjk)
+    return top.filter(keep).drop("rank", "dominated", "best", "members", "concept", "problem", "attested", "keep")
 
 
 def _with_descriptions(picked: pl.DataFrame, tokens: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:

@@ -201,7 +201,7 @@ ZH_STOP_WORDS: frozenset[str] = frozenset(
     所示 如图 图中 题 题目 符合 不符合 是否 根据 按照 通过 由于 对于 关于 之间 以上 所有 一般 其他
     此时 看到 人们 处于 提出 认为 要求 某一 一次 本 称 称为 叫 即可 得到 导致 引起 影响 作用 特点
     无关 有关 相关 不能 不会 来自 达到 进入 增加 减少 增大 减小 升高 降低 延长 缩短 携带 合理 变化 不变 位于
-    参与 控制 促进 抑制 完成 需要 说明 体现 反映 表明 显示 适宜 有效 一段时间 本年度 项是 一项是
+    参与 控制 促进 抑制 完成 需要 说明 体现 反映 表明 显示 适宜 有效 一段时间 本年度 项是 一项是 根据上述
     """.split()
 )
 
@@ -224,17 +224,57 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     发展 规定 实际 基本 代表 行动 计划 性质 学者 人类 时代 同学 理想 目的 依据 原则 措施 手段 途径 主体 客体
     小时 分钟 类型 种类 项目 句子 本质 实质 统一
     男性 女性 患者 学生 个人 世纪 观点 基础 概念 前提 目标 指标 事件 作品 物体 实验
+    boy girl baby infant kid adult teenager husband wife son daughter mother father mom dad parent
+    brother sister sibling grandmother grandfather aunt uncle cousin neighbor neighbour roommate guy lady
+    stranger doctor physician driver farmer owner homeowner customer shopper passenger classmate coworker
+    car truck bicycle bike house home apartment room kitchen store shop park city town street road dog cat
+    pet ball toy gun picture job company country world school object
+    information view idea study approach respect possibility concept definition ability relationship
+    middle bottom top check first word letter comma subtracting substitute squaring plug yield nonzero
+    意思 全部 运用 利用 区别 差异 效果 典型 含义 前者 后者 两者 大量 关键 优点 缺点 优势 办法 状况 用途 例子
+    来源 地点 步骤 环节 人员 人物 人群 父母 学校 分析 研究 标志 任务 材料 资料 生活 现实 地位 主张 要素 定义
+    单位 特性 状态 事实 产物 设置 顺序 经历
     """.split()
 )
-# The last row: the generic nouns among the 200 most popular Chinese KPs of CMMLU test (11,554
-# seeds; the units "hour"/"type"/"item" of the English row, 句子 from "下列句子中…", 本质/实质
-# from "…的本质是"; `keyphrases` also treats a Chinese phrase of generic nouns only, 基本|原则, as
-# generic). A rule was measured instead and rejected: the number of disciplines a word is used in
-# does not separate them from concepts (类型 10, 项目 10, 本质 8 disciplines; 频率 10, 动物 10,
-# 能量 8). The row after it: the same list read again after the word-problem change (the people of
-# the English row, and 男性/女性/患者/"patient" from clinical vignettes "患者，男性，45岁"; 世纪 from
-# "20世纪", 观点/概念/前提/基础 from the question frame "…的观点是"); and in English the counting
-# words half, halves and dozen, which word problems name as concepts (fractions, unit conversion).
+# The rows are read off real popularity lists, in the order they were added:
+# - 小时 ... 统一: the generic nouns among the 200 most popular Chinese KPs of CMMLU test (11,554
+#   seeds; the units "hour"/"type"/"item" of the English rows, 句子 from "下列句子中…", 本质/实质
+#   from "…的本质是"; `keyphrases` also treats a Chinese phrase of generic nouns only, 基本|原则,
+#   as generic). A rule was measured instead and rejected: the number of disciplines a word is
+#   used in does not separate them from concepts (类型 10, 项目 10, 本质 8 disciplines; 频率 10,
+#   动物 10, 能量 8).
+# - 男性 ... 实验: the same list read again after the word-problem change (男性/女性/患者 and
+#   "patient" from clinical vignettes "患者，男性，45岁"; 世纪 from "20世纪", 观点/概念/前提/基础
+#   from the question frame "…的观点是"), with English half, halves and dozen, which word
+#   problems name as concepts (fractions, unit conversion).
+# - boy ... 经历: the 300 most popular English KPs of the shared data and Chinese KPs of CMMLU
+#   test, read again: the people, places and things of case vignettes and moral scenarios
+#   ("wife", "neighbor", "car", "dog": MMLU professional_law, moral_scenarios), the words of a
+#   worked solution's steps ("first", "check", "subtracting", "plug") and generic nouns of either
+#   language (information, view, 意思, 区别, 前者, 材料 from "根据材料"). A word that is a field's
+#   term somewhere stays a KP alone (behavior, system, state, society, energy, image, bill, 运动,
+#   意识, 态度, 规律), as do the parties of a legal case (defendant, plaintiff, victim, witness,
+#   tenant, buyer, employee): their law is about them.
+
+# Instructions of a benchmark's question frame that name no concept: MATH's generic answer
+# formats ("Express your answer as a common fraction.": 155 of its 5,000 problems, which linked
+# every probability problem to "common fraction"; "..., separated by commas."), its solutions'
+# "Equality occurs when" / "with equality at" (AM-GM), MMLU moral_scenarios' frame and the history
+# passages' lead-in. A format that is a concept of its own stays ("in interval notation", "in
+# simplest radical form", "as a polynomial", "in base 10": the only words of some LaTeX problems).
+# Removed from the question and the worked solution before extraction reads them.
+QUESTION_FRAMES: tuple[str, ...] = (
+    r"(?i)\b(?:express|give|write|round) your answer (?:as an? (?:simplified |reduced )?(?:common fraction|fraction"
+    r"|decimal|integer|whole number)|in (?:simplest|lowest) (?:fractional )?(?:form|terms)|in decimal form"
+    r"|to the nearest)\b[^.?!]*[.?!]?",
+    r"(?i),? separated by commas\b",
+    r"(?i)\benter the letters? of the correct options?\b[^.?!]*[.?!]?",
+    r"(?i)\bequality (?:to |cannot |can't |does not |will )?(?:occurs?|holds?|case)\b",
+    r"(?i)\b(?:with|get|have|for) equality\b",
+    r"(?i)\bfor which of these two scenarios does the main character\b[^?]*\?",
+    r"(?i)\baccording to ordinary moral standards in the US as of 2020\b,?",
+    r"(?i)\bthis question refers to the following information\.?",
+)
 
 # Bound characters that belong to the word before them when jieba cuts them off: a suffix
 # (授权|性 规则, 现代|化) or a measure word after a numeral (第1|条 规定, 第二|款). A Chinese phrase
