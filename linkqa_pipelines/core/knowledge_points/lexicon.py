@@ -259,10 +259,11 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
 # Instructions of a benchmark's question frame that name no concept: MATH's generic answer
 # formats ("Express your answer as a common fraction.": 155 of its 5,000 problems, which linked
 # every probability problem to "common fraction"; "..., separated by commas."), its solutions'
-# "Equality occurs when" / "with equality at" (AM-GM), MMLU moral_scenarios' frame and the history
-# passages' lead-in. A format that is a concept of its own stays ("in interval notation", "in
-# simplest radical form", "as a polynomial", "in base 10": the only words of some LaTeX problems).
-# Removed from the question and the worked solution before extraction reads them.
+# "Equality occurs when" / "with equality at" (AM-GM) and step references ("the first equation":
+# a KP of 74 seeds; "the left-hand side", "on the other hand"), MMLU moral_scenarios' frame and
+# the history passages' lead-in. A format that is a concept of its own stays ("in interval
+# notation", "in simplest radical form", "as a polynomial", "in base 10": the only words of some
+# LaTeX problems). Removed from the question and the worked solution before extraction reads them.
 QUESTION_FRAMES: tuple[str, ...] = (
     r"(?i)\b(?:express|give|write|round) your answer (?:as an? (?:simplified |reduced )?(?:common fraction|fraction"
     r"|decimal|integer|whole number)|in (?:simplest|lowest) (?:fractional )?(?:form|terms)|in decimal form"
@@ -271,6 +272,8 @@ QUESTION_FRAMES: tuple[str, ...] = (
     r"(?i)\benter the letters? of the correct options?\b[^.?!]*[.?!]?",
     r"(?i)\bequality (?:to |cannot |can't |does not |will )?(?:occurs?|holds?|case)\b",
     r"(?i)\b(?:with|get|have|for) equality\b",
+    r"(?i)\b(?:first|second|third|original|given|last|resulting) (?:equation|inequality|expression|condition)s?\b",
+    r"(?i)\b(?:left|right)-hand sides?\b|\bon (?:the other|one) hand\b",
     r"(?i)\bfor which of these two scenarios does the main character\b[^?]*\?",
     r"(?i)\baccording to ordinary moral standards in the US as of 2020\b,?",
     r"(?i)\bthis question refers to the following information\.?",
