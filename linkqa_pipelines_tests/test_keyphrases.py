@@ -194,6 +194,9 @@ def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., 
     assert any("probability" in k for k in probability) and "common fraction" not in probability
     math_keys = set(canonical_keys(math_links["kp_name"]).to_list())
     assert not math_keys & {"comma", "first", "first equation", "second equation", "left-hand side"}
+    # "a circle of radius $r$": the quantity's value was a formula; the circle is the KP.
+    assert not math_keys & {"circle of radius", "side of length"}
+    assert "circle" in math_keys
 
     mmlu = seeds_from(
         shared_data,
@@ -290,6 +293,25 @@ def test_cmmlu_generic_nouns_bound_characters_and_labels(shared_data: Callable[.
     assert not links["kp_name"].str.contains(r"^[性化者式型率度条款项章节]").any()
     labels = links.filter(backfilled(pl.col("kp_description")))
     assert labels.height and labels["kp_name"].str.contains(CJK.pattern).all()  # 农学与食品科学, not "agronomy"
+
+
+def test_of_phrases_neither_start_inside_a_name_nor_end_on_a_measured_quantity() -> None:
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["war", "treaty", "law", "reaction"],
+            "question": [
+                "In December 1941 the United States of America entered the war after Pearl Harbor.",
+                "Why did the United States of America not ratify the Treaty of Versailles?",
+                "State the law of conservation of mass for a closed system.",
+                "Which reaction shows conservation of mass when it is balanced?",
+            ],
+            "discipline": ["history", "history", "chemistry", "chemistry"],
+            "language": ["en"] * 4,
+        }
+    )
+    keys = set(canonical_keys(extract_keyphrases(seeds)["kp_name"]).to_list())
+    assert "state of america" not in keys and "united state" in keys, keys
+    assert "conservation of mass" in keys, keys
 
 
 def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:

@@ -35,7 +35,9 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
 3. Candidates are noun phrases: 1-3 tokens, none a stop word (function words, question framing
    such as "following", "下列", "正确", common verbs, relation verbs such as "无关", "增加"),
    modifiers then a noun head ("cerebral cortex", "刑罚制度"); "X of Y" / "X and Y" as a 3-gram
-   ("law of demand"); a Chinese noun + verb pair as a nominalised term ("细胞凋亡"). A single word
+   ("law of demand"), never begun inside a longer name ("States of America") nor ended on a
+   quantity whose value follows ("circle of radius $r$": `lexicon.MEASURED_QUANTITIES`); a
+   Chinese noun + verb pair as a nominalised term ("细胞凋亡"). A single word
    must be a noun and not a generic noun (`lexicon.GENERIC_NOUNS`: "value", "number", "作者",
    "信息" alone, and the people, places and things of case vignettes and moral scenarios:
    "wife", "neighbor", "car", a legal party 王某; fine inside a phrase, though a Chinese phrase
@@ -100,7 +102,12 @@ from linkqa_pipelines.core.knowledge_points.documents import (
     tokenize,
     weighted_fields,
 )
-from linkqa_pipelines.core.knowledge_points.lexicon import BACKFILL_MARKS, CJK_CLASS, ZH_BOUND_CHARACTERS
+from linkqa_pipelines.core.knowledge_points.lexicon import (
+    BACKFILL_MARKS,
+    CJK_CLASS,
+    MEASURED_QUANTITIES,
+    ZH_BOUND_CHARACTERS,
+)
 from linkqa_pipelines.core.knowledge_points.seed_difficulty import seed_grade_and_difficulty
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -148,8 +155,23 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
     connector = nxt("lemma", 1).is_in(_CONNECTORS)
     middle = nxt("word", 1) & ((~nxt("stop", 1) & modifier(1)) | connector)
     # "practice of public" is a truncated "practice of public relations": a 3-gram with a
-    # connector must not run on into another content word.
+    # connector must not run on into another content word; nor may a name start inside a longer
+    # one ("States of America" in "United States of America").
     runs_on = joined(3) & nxt("word", 3) & ~nxt("stop", 3)
+    after_name = (
+        (pl.col("doc").shift(1) == pl.col("doc"))
+        & (pl.col("field").shift(1) == pl.col("field"))
+        & ~pl.col("trail").shift(1)
+        & pl.col("proper").shift(1)
+        & pl.col("word").shift(1)
+    )
+    runs_in = after_name & pl.col("proper")
+    # "circle of radius", "sides of length", "particle of mass": a quantity whose value follows
+    # (a number, a variable, a formula: "of radius $r$"); the thing measured is the KP.
+    value_follows = (nxt("doc", 3) == pl.col("doc")) & (nxt("field", 3) == pl.col("field")) & ~nxt("trail", 2)
+    of_quantity = (
+        (nxt("lemma", 1) == "of") & nxt("lemma", 2).is_in(list(MEASURED_QUANTITIES)) & value_follows & ~nxt("word", 3)
+    )
     t = t.with_columns(
         ok1=content & long_enough & (pl.col("tag") == "N") & ~pl.col("generic"),
         ok2=(can_start & modifier(0) & joined(1) & head(1) & ~all_generic(2)).fill_null(False),
@@ -160,7 +182,8 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
             & joined(2)
             & middle
             & head(2)
-            & ~(connector & runs_on.fill_null(False))
+            & ~(connector & (runs_on | runs_in).fill_null(False))
+            & ~of_quantity.fill_null(False)
             & ~all_generic(3)
         ).fill_null(False),
         **{f"{c}{k}": nxt(c, k) for c in ("lemma", "lower", "original", "proper", "chars") for k in (1, 2)},

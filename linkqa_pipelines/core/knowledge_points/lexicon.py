@@ -256,12 +256,23 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
 #   意识, 态度, 规律), as do the parties of a legal case (defendant, plaintiff, victim, witness,
 #   tenant, buyer, employee): their law is about them.
 
+# Quantities a problem gives a value for ("a circle of radius $r$", "sides of length 5", "a
+# particle of mass m"): "X of <quantity>" followed by its value is a fragment, X is the KP
+# ("circle of radius" was a KP of 24 seeds, "sides of length" of 25); "conservation of mass" is
+# followed by words, not a value, and stays.
+MEASURED_QUANTITIES: frozenset[str] = frozenset(
+    """
+    length radius mass degree width height diameter charge weight side depth wavelength frequency
+    temperature volume perimeter area
+    """.split()
+)
+
 # Instructions of a benchmark's question frame that name no concept: MATH's generic answer
 # formats ("Express your answer as a common fraction.": 155 of its 5,000 problems, which linked
 # every probability problem to "common fraction"; "..., separated by commas."), its solutions'
 # "Equality occurs when" / "with equality at" (AM-GM) and step references ("the first equation":
 # a KP of 74 seeds; "the left-hand side", "on the other hand"), MMLU moral_scenarios' frame and
-# the history passages' lead-in. A format that is a concept of its own stays ("in interval
+# the history passages' lead-in; "without loss of generality". A format that is a concept of its own stays ("in interval
 # notation", "in simplest radical form", "as a polynomial", "in base 10": the only words of some
 # LaTeX problems). Removed from the question and the worked solution before extraction reads them.
 QUESTION_FRAMES: tuple[str, ...] = (
@@ -277,6 +288,7 @@ QUESTION_FRAMES: tuple[str, ...] = (
     r"(?i)\bfor which of these two scenarios does the main character\b[^?]*\?",
     r"(?i)\baccording to ordinary moral standards in the US as of 2020\b,?",
     r"(?i)\bthis question refers to the following information\.?",
+    r"(?i)\bwithout loss of generality\b",
 )
 
 # Bound characters that belong to the word before them when jieba cuts them off: a suffix
