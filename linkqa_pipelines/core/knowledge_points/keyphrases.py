@@ -107,6 +107,7 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     CJK_CLASS,
     MEASURED_QUANTITIES,
     ZH_BOUND_CHARACTERS,
+    ZH_VERB_TAGGED_SUFFIXES,
 )
 from linkqa_pipelines.core.knowledge_points.seed_difficulty import seed_grade_and_difficulty
 from linkqa_pipelines.taxonomy import load_taxonomy
@@ -145,7 +146,10 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
 
     def head(k: int) -> pl.Expr:
         """Token k can end a KP: a noun, or (Chinese) a verb right after a noun ("细胞凋亡")."""
-        nominalised = pl.col("zh") & (nxt("tag", k) == "V") & (nxt("tag", k - 1) == "N")
+        # A one-character verb is a complement or the next clause's verb (观测|到, 孔子|说,
+        # 髋关节疼痛|伴), unless jieba tags a term's suffix as a verb (余额调节|表, 气压|带).
+        verb = (nxt("chars", k) >= 2) | nxt("original", k).is_in(list(ZH_VERB_TAGGED_SUFFIXES))
+        nominalised = pl.col("zh") & (nxt("tag", k) == "V") & (nxt("tag", k - 1) == "N") & verb
         return nxt("word", k) & ~nxt("stop", k) & ((nxt("tag", k) == "N") | nominalised)
 
     def all_generic(n: int) -> pl.Expr:

@@ -233,7 +233,7 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     middle bottom top check first word letter comma subtracting substitute squaring plug yield nonzero
     意思 全部 运用 利用 区别 差异 效果 典型 含义 前者 后者 两者 大量 关键 优点 缺点 优势 办法 状况 用途 例子
     来源 地点 步骤 环节 人员 人物 人群 父母 学校 分析 研究 标志 任务 材料 资料 生活 现实 地位 主张 要素 定义
-    单位 特性 状态 事实 产物 设置 顺序 经历
+    单位 特性 状态 事实 产物 设置 顺序 经历 故事 名称 医生 病人 妇女 总和 根本
     """.split()
 )
 # The rows are read off real popularity lists, in the order they were added:
@@ -267,14 +267,17 @@ MEASURED_QUANTITIES: frozenset[str] = frozenset(
     """.split()
 )
 
-# Instructions of a benchmark's question frame that name no concept: MATH's generic answer
-# formats ("Express your answer as a common fraction.": 155 of its 5,000 problems, which linked
-# every probability problem to "common fraction"; "..., separated by commas."), its solutions'
-# "Equality occurs when" / "with equality at" (AM-GM) and step references ("the first equation":
-# a KP of 74 seeds; "the left-hand side", "on the other hand"), MMLU moral_scenarios' frame and
-# the history passages' lead-in; "without loss of generality". A format that is a concept of its own stays ("in interval
-# notation", "in simplest radical form", "as a polynomial", "in base 10": the only words of some
-# LaTeX problems). Removed from the question and the worked solution before extraction reads them.
+# Instructions of a benchmark's question frame that name no concept, removed from the question
+# and the worked solution before extraction reads them:
+# - MATH's generic answer formats ("Express your answer as a common fraction.": 155 of its 5,000
+#   problems, which linked every probability problem to "common fraction"; "..., separated by
+#   commas."). A format that is a concept of its own stays ("in interval notation", "in simplest
+#   radical form", "as a polynomial", "in base 10": the only words of some LaTeX problems).
+# - MATH solutions' "Equality occurs when" / "with equality at" (AM-GM), step references ("the
+#   first equation": a KP of 74 seeds; "the left-hand side", "on the other hand") and "without
+#   loss of generality".
+# - MMLU moral_scenarios' frame, the history passages' lead-in, and clinical vignettes' "is
+#   brought to the emergency department" ("emergency department" was a KP of 41 seeds).
 QUESTION_FRAMES: tuple[str, ...] = (
     r"(?i)\b(?:express|give|write|round) your answer (?:as an? (?:simplified |reduced )?(?:common fraction|fraction"
     r"|decimal|integer|whole number)|in (?:simplest|lowest) (?:fractional )?(?:form|terms)|in decimal form"
@@ -289,6 +292,8 @@ QUESTION_FRAMES: tuple[str, ...] = (
     r"(?i)\baccording to ordinary moral standards in the US as of 2020\b,?",
     r"(?i)\bthis question refers to the following information\.?",
     r"(?i)\bwithout loss of generality\b",
+    r"(?i)\b(?:is |was )?(?:brought|comes|came|presents|presented) to the "
+    r"(?:emergency department|physician|office|clinic)\b",
 )
 
 # Bound characters that belong to the word before them when jieba cuts them off: a suffix
@@ -296,6 +301,12 @@ QUESTION_FRAMES: tuple[str, ...] = (
 # never starts with one ("性规则", "条规定" are fragments); a longer word holding them (性质,
 # 条件) is another token and is unaffected.
 ZH_BOUND_CHARACTERS: frozenset[str] = frozenset("性 化 者 式 型 率 度 条 款 项 章 节".split())
+
+# One-character words jieba tags as verbs that end a term as its suffix: 余额调节表, 气压带,
+# 英美法系, 想象竞合犯, 沥青混合料, 四格表, Babinski征, 心理学派. Any other one-character verb
+# after a noun is a complement or the next clause's verb, never a term's head (观测|到, 孔子|说,
+# 髋关节疼痛|伴: about 950 links on CMMLU test; 起源说, a theory, is lost with 孔子说).
+ZH_VERB_TAGGED_SUFFIXES: frozenset[str] = frozenset("表 带 系 犯 料 剂 征 派".split())
 
 # Back-filled labels (`keyphrases.extract_keyphrases`, rule 8): a seed with fewer than min_kps KPs
 # of its own gets its subject's topic, discipline or subject name, with one of these descriptions'
