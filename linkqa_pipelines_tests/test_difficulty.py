@@ -410,6 +410,11 @@ def test_a_stray_item_at_one_level_does_not_cap_the_selection() -> None:
     assert selected.height > 400
     assert by_level[2]["selected"] == 1 and by_level[2]["deficit"] > 0 and by_level[2]["cause"]
     assert by_level[5]["deficit"] == 0  # the limiting level with a real supply is met exactly
+    # A small pool: one level-3 item among 24 easy ones used to bound n at 1 / 0.3 = 3 rows.
+    target = {1: 0.05, 2: 0.15, 3: 0.30, 4: 0.30, 5: 0.20}
+    small, _ = select_to_target(_levels({1: 9, 2: 14, 3: 1}), target)
+    assert small.height >= 15
+    assert select_to_target(_levels({1: 9, 2: 14, 3: 5}), target)[0].height == 8  # 5 level-3 items: a real supply
 
 
 def test_select_refuses_unscored_rows_and_bad_targets() -> None:

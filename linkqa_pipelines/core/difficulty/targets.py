@@ -226,7 +226,7 @@ def discipline_shares(dataset: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame
     )
 
 
-SCARCE_LEVEL = 0.02  # below this share of a pool's rows a level is a deficit, not a cap on its size
+SCARCE_LEVEL = 0.02  # below this share of a pool's rows (or 5 rows) a level is a deficit, not a cap on its size
 
 
 def apportion(n: int, target: Mapping[int, float]) -> dict[int, int]:
@@ -320,12 +320,12 @@ def select_to_target(
 
 def _largest_n(available: Mapping[K, int], shares: Mapping[K, float]) -> int:
     """The largest n the keys (levels, or disciplines) with a usable supply meet exactly at their
-    shares. A key holding fewer than `SCARCE_LEVEL` of the rows (and fewer than 5) gives all it
+    shares. A key holding fewer than 5 rows, or fewer than `SCARCE_LEVEL` of them, gives all it
     has and is reported as a deficit instead of capping n: one stray level-2 item must not shrink a
-    discipline of hundreds to five."""
+    discipline of hundreds to five, nor one level-3 item the sample's 24 mathematics items to one."""
     supplied = [k for k in shares if shares[k] > 0 and available.get(k, 0) > 0]
     total = sum(available.values())
-    usable = [k for k in supplied if available[k] >= min(5, SCARCE_LEVEL * total)] or supplied
+    usable = [k for k in supplied if available[k] >= max(5, SCARCE_LEVEL * total)] or supplied
     limits = [available[k] / shares[k] for k in usable]
     return math.floor(min(limits) + 1e-9) if limits else 0
 
