@@ -42,6 +42,19 @@ def keys_of(links: pl.DataFrame, seeds: pl.DataFrame, question_start: str) -> se
     return set(canonical_keys(names).to_list())
 
 
+def chinese_seeds(discipline: str | list[str], **questions: str) -> pl.DataFrame:
+    """Crafted Chinese seeds: seed_id -> question, in one discipline or one each."""
+    disciplines = [discipline] * len(questions) if isinstance(discipline, str) else discipline
+    return pl.DataFrame(
+        {
+            "seed_id": list(questions),
+            "question": list(questions.values()),
+            "discipline": disciplines,
+            "language": ["zh"] * len(questions),
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def mmlu(shared_data: Callable[..., Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
     seeds = seeds_from(
@@ -222,17 +235,11 @@ def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., 
 def test_chinese_word_problems_name_their_concepts() -> None:
     """CMMLU-style primary maths: 比 ... 少 is an additive comparison, 1/6 a fraction (the Chinese
     patterns have no word boundary: a Han character is a word character), 倍 a multiplicative one."""
-    seeds = pl.DataFrame(
-        {
-            "seed_id": ["road", "frogs", "book"],
-            "question": [
-                "修路队修一段路，第一周修了全长的1/6，第二周修了全长的1/4，第一周比第二周少修20千米，这段路全长有",
-                "甲数是乙数的3倍，甲数比乙数多24，乙数是多少",
-                "一本故事书共有240页，如果第一天看了全部的1/8，第二天应该从第几页开始看",
-            ],
-            "discipline": ["mathematics"] * 3,
-            "language": ["zh"] * 3,
-        }
+    seeds = chinese_seeds(
+        "mathematics",
+        road="修路队修一段路，第一周修了全长的1/6，第二周修了全长的1/4，第一周比第二周少修20千米，这段路全长有",
+        frogs="甲数是乙数的3倍，甲数比乙数多24，乙数是多少",
+        book="一本故事书共有240页，如果第一天看了全部的1/8，第二天应该从第几页开始看",
     )
     links = extract_keyphrases(seeds)
     concepts = {seed: set(links.filter(pl.col("seed_id") == seed)["kp_name"]) for seed in ("road", "frogs", "book")}
@@ -319,16 +326,10 @@ def test_of_phrases_neither_start_inside_a_name_nor_end_on_a_measured_quantity()
 
 def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:
     """王某 / 李某某 name the parties of a legal case, "根据上述定义" frames a definition question."""
-    seeds = pl.DataFrame(
-        {
-            "seed_id": ["contract", "definition"],
-            "question": [
-                "王某与李某某签订房屋买卖合同，约定王某先付定金，李某某逾期交房，王某可以主张何种违约责任",
-                "公共物品是指具有非竞争性和非排他性的物品。根据上述定义，下列哪项属于公共物品",
-            ],
-            "discipline": ["law", "economics"],
-            "language": ["zh"] * 2,
-        }
+    seeds = chinese_seeds(
+        ["law", "economics"],
+        contract="王某与李某某签订房屋买卖合同，约定王某先付定金，李某某逾期交房，王某可以主张何种违约责任",
+        definition="公共物品是指具有非竞争性和非排他性的物品。根据上述定义，下列哪项属于公共物品",
     )
     links = extract_keyphrases(seeds)
     names = set(links["kp_name"])
@@ -340,19 +341,13 @@ def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:
 def test_a_chinese_seed_keeps_a_chinese_kp_when_latin_terms_are_shared_more() -> None:
     """The sample's Calvin-cycle seed: CO2, ATP and NADPH are shared with other seeds, its Chinese
     terms are not, yet the answer check refuses a Chinese seed without a Chinese KP."""
-    questions = [
-        "光合作用暗反应（卡尔文循环）中，CO₂ 首先与哪种物质结合被固定？",
-        "有氧呼吸第三阶段产生大量 ATP，同时消耗 NADPH 吗？CO₂ 在哪一阶段产生？",
-        "叶绿体中 ATP 和 NADPH 在光反应中生成，CO₂ 浓度升高时会怎样？",
-    ]
-    seeds = pl.DataFrame(
-        {
-            "seed_id": ["calvin", "respiration", "chloroplast"],
-            "question": questions,
-            "explanation": ["CO₂ 与 C₅ 结合生成两个 C₃，C₃ 再在 ATP 和 NADPH 的作用下被还原为糖类。", None, None],
-            "discipline": ["biology"] * 3,
-            "language": ["zh"] * 3,
-        }
+    seeds = chinese_seeds(
+        "biology",
+        calvin="光合作用暗反应（卡尔文循环）中，CO₂ 首先与哪种物质结合被固定？",
+        respiration="有氧呼吸第三阶段产生大量 ATP，同时消耗 NADPH 吗？CO₂ 在哪一阶段产生？",
+        chloroplast="叶绿体中 ATP 和 NADPH 在光反应中生成，CO₂ 浓度升高时会怎样？",
+    ).with_columns(
+        explanation=pl.Series(["CO₂ 与 C₅ 结合生成两个 C₃，C₃ 再在 ATP 和 NADPH 的作用下被还原为糖类。", None, None])
     )
     links = extract_keyphrases(seeds.head(1), corpus=seeds)
     names = links["kp_name"].to_list()
@@ -364,17 +359,11 @@ def test_a_chinese_seed_keeps_a_chinese_kp_when_latin_terms_are_shared_more() ->
 def test_chinese_one_character_verbs_end_no_term_unless_a_suffix() -> None:
     """观测|到 and 孔子|说 are a noun and the clause's verb; 高气压|带 is a term whose suffix
     jieba tags as a verb."""
-    seeds = pl.DataFrame(
-        {
-            "seed_id": ["star", "confucius", "belt"],
-            "question": [
-                "天文学家在夜空中观测到的恒星视星等与哪项有关",
-                "孔子说“己所不欲，勿施于人”，这体现了儒家的什么思想",
-                "副热带高气压带控制下的地区气候特点是",
-            ],
-            "discipline": ["earth_space_science", "philosophy_religion", "geography"],
-            "language": ["zh"] * 3,
-        }
+    seeds = chinese_seeds(
+        ["earth_space_science", "philosophy_religion", "geography"],
+        star="天文学家在夜空中观测到的恒星视星等与哪项有关",
+        confucius="孔子说“己所不欲，勿施于人”，这体现了儒家的什么思想",
+        belt="副热带高气压带控制下的地区气候特点是",
     )
     names = set(extract_keyphrases(seeds)["kp_name"])
     assert not names & {"观测到", "孔子说"}, names
