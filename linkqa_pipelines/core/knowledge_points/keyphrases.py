@@ -48,7 +48,10 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
 4. Key: each word lower-cased with light plural trimming (`lexicon.singular_word`), so
    "binary systems" and "binary system" count as one candidate (the catalog agrees).
 5. Subject templates: a key in >= 25% of the seeds of a subject with >= 20 seeds is that
-   subject's question template ("scenario" in moral scenarios), not a topic, and is dropped.
+   subject's question template ("scenario" in moral scenarios), not a topic, and is dropped;
+   a concept a word problem signals or a formula expresses is not ("modular arithmetic" from
+   Number Theory's "\\pmod", "matrix" in Precalculus: the rule had left 96 MATH seeds with labels
+   only, and "modular arithmetic" a KP of 4 seeds; 70 now).
 6. Score = (1 + ln weighted TF) x IDF x linkability x YAKE-like features. IDF is smoothed,
    ln((N+1)/(df+1)) + 1, over the seeds plus `corpus` (pass the whole seed set when extracting
    one partition). Linkability is 1 for a key some other seed also has and 0.35 for a key no
@@ -93,6 +96,7 @@ import polars as pl
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, conform
 from linkqa_pipelines.core.knowledge_points.documents import (
+    FORMULA_FIELD,
     WORD_PROBLEM_FIELD,
     check_seeds,
     documents,
@@ -243,6 +247,7 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
             proper=pl.col("proper").cast(pl.Float64).mean(),
             spread=pl.col("field").n_unique(),
             concept=(pl.col("field") == WORD_PROBLEM_FIELD).any(),
+            formula=(pl.col("field") == FORMULA_FIELD).any(),
             always_capitalised=pl.col("capitalised").all(),
             first_q=pl.col("pos").filter(pl.col("field") == 0).min(),
             display=pl.col("display").get(pl.col("occurrence").arg_min()),
@@ -257,8 +262,13 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
     in_subject = pl.len().over("key", "subject") / pl.col("subject_size")
     per = (
         per.join(subject.group_by("subject").agg(subject_size=pl.len()), on="subject", how="left")
-        .filter((pl.col("subject_size") < _TEMPLATE_MIN_SEEDS) | (in_subject < _TEMPLATE_SHARE) | pl.col("concept"))
-        .drop("subject", "subject_size")
+        .filter(
+            (pl.col("subject_size") < _TEMPLATE_MIN_SEEDS)
+            | (in_subject < _TEMPLATE_SHARE)
+            | pl.col("concept")
+            | pl.col("formula")  # a formula's concept is what the subject teaches, not its frame
+        )
+        .drop("subject", "subject_size", "formula")
     )
     n_docs = docs.height
     df = per.group_by("key").agg(df=pl.len())
