@@ -210,6 +210,9 @@ def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., 
     # "a circle of radius $r$": the quantity's value was a formula; the circle is the KP.
     assert not math_keys & {"circle of radius", "side of length"}
     assert "circle" in math_keys
+    # "number" is no stop word: kinds of number are KPs, counts are not.
+    assert {"real number", "complex number", "prime number"} <= math_keys
+    assert not math_keys & {"total number", "number of student", "number of way"}
     # A formula's concept is what a subject teaches, never its template ("\\pmod" in Number Theory).
     assert "binomial coefficient" in keys_of(math_links, math, "Compute $\\dbinom{15}{2}$")
     modular = math_links.filter(pl.col("kp_name") == "modular arithmetic")["seed_id"].n_unique()

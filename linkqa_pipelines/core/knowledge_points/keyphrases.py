@@ -36,7 +36,9 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    such as "following", "下列", "正确", common verbs, relation verbs such as "无关", "增加"),
    modifiers then a noun head ("cerebral cortex", "刑罚制度"); "X of Y" / "X and Y" as a 3-gram
    ("law of demand"), never begun inside a longer name ("States of America") nor ended on a
-   quantity whose value follows ("circle of radius $r$": `lexicon.MEASURED_QUANTITIES`); a
+   quantity whose value follows ("circle of radius $r$": `lexicon.MEASURED_QUANTITIES`);
+   "number" heads a phrase only after a kind of number ("real numbers", "prime number":
+   `lexicon.NUMBER_KINDS`), never as a count ("total number", "number of students"); a
    Chinese noun + verb pair as a nominalised term ("细胞凋亡"). A single word
    must be a noun and not a generic noun (`lexicon.GENERIC_NOUNS`: "value", "number", "作者",
    "信息" alone, and the people, places and things of case vignettes and moral scenarios:
@@ -110,6 +112,7 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     BACKFILL_MARKS,
     CJK_CLASS,
     MEASURED_QUANTITIES,
+    NUMBER_KINDS,
     ZH_BOUND_CHARACTERS,
     ZH_VERB_TAGGED_SUFFIXES,
 )
@@ -180,9 +183,20 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
     of_quantity = (
         (nxt("lemma", 1) == "of") & nxt("lemma", 2).is_in(list(MEASURED_QUANTITIES)) & value_follows & ~nxt("word", 3)
     )
+
+    def kind_of_number(k: int) -> pl.Expr:
+        """Token k names a kind of number ("prime", "real", "two-digit"), not a count ("total")."""
+        return nxt("lemma", k).is_in(list(NUMBER_KINDS)) | nxt("lemma", k).str.ends_with(" digit")
+
+    # "number" heads a KP only after the kind it names ("real numbers", "prime number"), never
+    # as a count ("total number", "number of students").
+    counted2 = (nxt("lemma", 1) == "number") & ~kind_of_number(0)
+    counted3 = ((nxt("lemma", 2) == "number") & ~kind_of_number(1)) | (
+        (pl.col("lemma") == "number") & (nxt("lemma", 1) == "of")
+    )
     t = t.with_columns(
         ok1=content & long_enough & (pl.col("tag") == "N") & ~pl.col("generic"),
-        ok2=(can_start & modifier(0) & joined(1) & head(1) & ~all_generic(2)).fill_null(False),
+        ok2=(can_start & modifier(0) & joined(1) & head(1) & ~all_generic(2) & ~counted2).fill_null(False),
         ok3=(
             can_start
             & modifier(0)
@@ -192,6 +206,7 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
             & head(2)
             & ~(connector & (runs_on | runs_in).fill_null(False))
             & ~of_quantity.fill_null(False)
+            & ~counted3.fill_null(False)
             & ~all_generic(3)
         ).fill_null(False),
         **{f"{c}{k}": nxt(c, k) for c in ("lemma", "lower", "original", "proper", "chars") for k in (1, 2)},

@@ -170,7 +170,7 @@ EXTRACTION_STOP_WORDS: frozenset[str] = frozenset(
         good bad new old different similar certain various important main major minor likely
         unlikely possible impossible necessary usually often never sometimes generally typically
         mainly mostly primarily probably actually really simply directly relatively approximately
-        amount amounts number numbers name names lot lots part parts case cases fact facts time times year
+        amount amounts name names lot lots part parts case cases fact facts time times year
         years day days people person group groups term terms form forms order level levels
         per mr mrs ms dr st shall isn aren wasn weren don doesn didn won't can't cannot
         least greatest first-order
@@ -264,6 +264,17 @@ MEASURED_QUANTITIES: frozenset[str] = frozenset(
     """
     length radius mass degree width height diameter charge weight side depth wavelength frequency
     temperature volume perimeter area
+    """.split()
+)
+
+# Kinds of number, the only words "number" follows in a KP ("real numbers": a KP of 218 shared
+# seeds, "complex number", "prime number"); any other is a count ("total number", "number of
+# students"). "number" alone is a generic noun.
+NUMBER_KINDS: frozenset[str] = frozenset(
+    """
+    real complex prime whole mixed odd even rational irrational natural composite counting negative
+    positive nonnegative nonpositive imaginary decimal binary fibonacci quantum atomic oxidation mass
+    perfect triangular square random integer cardinal ordinal reynolds avogadro coordination
     """.split()
 )
 
