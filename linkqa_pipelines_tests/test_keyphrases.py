@@ -331,6 +331,32 @@ def test_of_phrases_neither_start_inside_a_name_nor_end_on_a_measured_quantity()
     assert "conservation of mass" in keys, keys
 
 
+def test_terms_and_names_that_hold_a_stop_word() -> None:
+    """A stop word inside a known term ("price level", "small intestine") or a capitalised name
+    ("New York", "New Deal") is part of it; capitalised verbs of a title stay breaks."""
+    seeds = pl.DataFrame(
+        {
+            "seed_id": ["macro", "algebra", "history", "biology", "title"],
+            "question": [
+                "An increase in the price level reduces real wealth in the long run.",
+                "Combine like terms and write the answer in standard form.",
+                "The New Deal programs in New York were funded by Congress.",
+                "Most nutrients are absorbed in the small intestine.",
+                "The poem Remember Sharpeville was written after the massacre.",
+            ],
+            "discipline": ["economics", "mathematics", "history", "biology", "history"],
+            "language": ["en"] * 5,
+        }
+    )
+    links = extract_keyphrases(seeds)
+    kps = {seed: set(links.filter(pl.col("seed_id") == seed)["kp_name"]) for seed in seeds["seed_id"]}
+    assert {"price level", "long run"} <= kps["macro"], kps
+    assert {"like terms", "standard form"} <= kps["algebra"], kps
+    assert {"New York"} <= kps["history"] and "York" not in kps["history"], kps
+    assert "small intestine" in kps["biology"], kps
+    assert "Remember Sharpeville" not in kps["title"], kps
+
+
 def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:
     """王某 / 李某某 name the parties of a legal case, "根据上述定义" frames a definition question."""
     seeds = chinese_seeds(

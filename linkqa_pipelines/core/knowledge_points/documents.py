@@ -22,7 +22,9 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     FORMULA_CONCEPTS,
     GENERIC_NOUNS,
     LY_NOUNS,
+    NAME_STOP_WORDS,
     QUESTION_FRAMES,
+    STOP_WORD_TERMS,
     WORD_PROBLEM_CONCEPTS,
     ZH_STOP_WORDS,
     WordProblemConcept,
@@ -368,6 +370,7 @@ def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
     t = t.join(_vocabulary(t["core"]), on="core", how="left", maintain_order="left")
     # Proper noun or term: capitalised where no sentence starts, or an acronym; shown as written.
     proper = (pl.col("capitalised") & ~pl.col("sentence_start") & ~pl.col("zh")) | pl.col("acronym")
+    t = t.with_columns(proper=proper).with_columns(**_term_words())
     return t.select(
         "doc",
         "field",
@@ -384,10 +387,34 @@ def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
         "cjk",
         "tag",
         "generic",
+        "proper",
         word=pl.col("latin") | (pl.col("zh") & pl.col("cjk")),
-        proper=proper,
         original="core",
     )
+
+
+def _term_words() -> dict[str, pl.Expr]:
+    """`stop` and `tag` for stop words that belong to a term: a known term (`STOP_WORD_TERMS`:
+    "price level", "small intestine", "order of operations", whose last word is its head) or a
+    capitalised name ("New York", "Old Testament", "High Contracting Parties": `NAME_STOP_WORDS`
+    capitalised before another capitalised word)."""
+
+    def ahead(column: str, k: int) -> pl.Expr:
+        same = (pl.col("doc").shift(-k) == pl.col("doc")) & (pl.col("field").shift(-k) == pl.col("field"))
+        return pl.when(same).then(pl.col(column).shift(-k))
+
+    lemmas = [ahead("lemma", k) for k in range(3)]
+    two = pl.concat_str(lemmas[:2], separator=" ").is_in(list(STOP_WORD_TERMS)).fill_null(False)
+    three = pl.concat_str(lemmas, separator=" ").is_in(list(STOP_WORD_TERMS)).fill_null(False)
+    # position of the token in a term starting here or up to two tokens back: first / inside / last
+    first = two | three
+    last = two.shift(1).fill_null(False) | three.shift(2).fill_null(False)
+    inside = first | last | three.shift(1).fill_null(False)
+    name = pl.col("proper") & pl.col("lower").is_in(list(NAME_STOP_WORDS)) & ahead("proper", 1).fill_null(False)
+    return {
+        "stop": pl.col("stop") & ~inside & ~name,
+        "tag": pl.when(last).then(pl.lit("N")).when(first | name).then(pl.lit("A")).otherwise("tag"),
+    }
 
 
 def join_cjk(text: pl.Expr) -> pl.Expr:

@@ -38,8 +38,10 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    ("law of demand"), never begun inside a longer name ("States of America") nor ended on a
    quantity whose value follows ("circle of radius $r$": `lexicon.MEASURED_QUANTITIES`);
    "number" heads a phrase only after a kind of number ("real numbers", "prime number":
-   `lexicon.NUMBER_KINDS`), never as a count ("total number", "number of students"); a
-   Chinese noun + verb pair as a nominalised term ("细胞凋亡"). A single word
+   `lexicon.NUMBER_KINDS`), never as a count ("total number", "number of students"); a stop
+   word inside a known term ("price level", "like terms": `lexicon.STOP_WORD_TERMS`) or a
+   capitalised name ("New York": `lexicon.NAME_STOP_WORDS`) is part of it; a Chinese noun +
+   verb pair as a nominalised term ("细胞凋亡"). A single word
    must be a noun and not a generic noun (`lexicon.GENERIC_NOUNS`: "value", "number", "作者",
    "信息" alone, and the people, places and things of case vignettes and moral scenarios:
    "wife", "neighbor", "car", a legal party 王某; fine inside a phrase, though a Chinese phrase

@@ -267,6 +267,26 @@ MEASURED_QUANTITIES: frozenset[str] = frozenset(
     """.split()
 )
 
+# Terms that hold a stop word (written as lemmas: singular, lower case): the stop word is part
+# of the term, not a phrase break ("price level": 23 seeds of the shared data read "price";
+# "like terms" 32, "standard form" 20, "long run" / "short run" 27, "order of operations" 12).
+STOP_WORD_TERMS: frozenset[str] = frozenset(
+    {
+        "price level", "significance level", "energy level", "sea level", "like term", "standard form",
+        "long run", "short run", "order of operation", "good faith", "public good", "normal good",
+        "inferior good", "small intestine", "large intestine", "control group", "functional group",
+        "time series", "major depressive disorder", "blood type", "light year", "main sequence",
+        "high blood pressure", "case law", "rule of law", "new deal",
+    }
+)  # fmt: skip
+
+# Stop words that begin names when capitalised before another capitalised word ("New York",
+# "Old Testament", "High Contracting Parties", "Main Street"); other capitalised stop words in
+# titles ("Remember Sharpeville", "Adding Equations") stay phrase breaks.
+NAME_STOP_WORDS: frozenset[str] = frozenset(
+    "new old high low first second main good great last little big large small major minor".split()
+)
+
 # Kinds of number, the only words "number" follows in a KP ("real numbers": a KP of 218 shared
 # seeds, "complex number", "prime number"); any other is a count ("total number", "number of
 # students"). "number" alone is a generic noun.
