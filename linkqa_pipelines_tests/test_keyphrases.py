@@ -213,6 +213,8 @@ def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., 
     # "number" is no stop word: kinds of number are KPs, counts are not.
     assert {"real number", "complex number", "prime number"} <= math_keys
     assert not math_keys & {"total number", "number of student", "number of way"}
+    assert not math_keys & {"square unit", "square inch", "cubic foot", "centimeter"}  # units of measure
+    assert "square number" in math_keys or "perfect square" in math_keys
     # A formula's concept is what a subject teaches, never its template ("\\pmod" in Number Theory).
     assert "binomial coefficient" in keys_of(math_links, math, "Compute $\\dbinom{15}{2}$")
     modular = math_links.filter(pl.col("kp_name") == "modular arithmetic")["seed_id"].n_unique()

@@ -193,12 +193,14 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
     # "number" heads a KP only after the kind it names ("real numbers", "prime number"), never
     # as a count ("total number", "number of students").
     counted2 = (nxt("lemma", 1) == "number") & ~kind_of_number(0)
+    # "square units", "cubic feet": a unit of measure (a generic noun) squared or cubed.
+    unit2 = pl.col("lemma").is_in(["square", "cubic"]) & nxt("generic", 1) & (nxt("lemma", 1) != "number")
     counted3 = ((nxt("lemma", 2) == "number") & ~kind_of_number(1)) | (
         (pl.col("lemma") == "number") & (nxt("lemma", 1) == "of")
     )
     t = t.with_columns(
         ok1=content & long_enough & (pl.col("tag") == "N") & ~pl.col("generic"),
-        ok2=(can_start & modifier(0) & joined(1) & head(1) & ~all_generic(2) & ~counted2).fill_null(False),
+        ok2=(can_start & modifier(0) & joined(1) & head(1) & ~all_generic(2) & ~counted2 & ~unit2).fill_null(False),
         ok3=(
             can_start
             & modifier(0)

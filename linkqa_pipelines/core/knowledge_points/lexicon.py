@@ -231,6 +231,7 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     pet ball toy gun picture job company country world school object
     information view idea study approach respect possibility concept definition ability relationship
     middle bottom top check first word letter comma subtracting substitute squaring plug yield nonzero
+    equivalent condition measure centimeter kilometer millimeter kilogram gram liter gallon yard ounce
     意思 全部 运用 利用 区别 差异 效果 典型 含义 前者 后者 两者 大量 关键 优点 缺点 优势 办法 状况 用途 例子
     来源 地点 步骤 环节 人员 人物 人群 父母 学校 分析 研究 标志 任务 材料 资料 生活 现实 地位 主张 要素 定义
     单位 特性 状态 事实 产物 设置 顺序 经历 故事 名称 医生 病人 妇女 总和 根本
@@ -250,11 +251,12 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
 # - boy ... 经历: the 300 most popular English KPs of the shared data and Chinese KPs of CMMLU
 #   test, read again: the people, places and things of case vignettes and moral scenarios
 #   ("wife", "neighbor", "car", "dog": MMLU professional_law, moral_scenarios), the words of a
-#   worked solution's steps ("first", "check", "subtracting", "plug") and generic nouns of either
-#   language (information, view, 意思, 区别, 前者, 材料 from "根据材料"). A word that is a field's
-#   term somewhere stays a KP alone (behavior, system, state, society, energy, image, bill, 运动,
-#   意识, 态度, 规律), as do the parties of a legal case (defendant, plaintiff, victim, witness,
-#   tenant, buyer, employee): their law is about them.
+#   worked solution's steps ("first", "check", "subtracting", "plug"), units of measure
+#   ("centimeters"; "square units" and "cubic feet" are units too: `keyphrases`) and generic
+#   nouns of either language (information, view, 意思, 区别, 前者, 材料 from "根据材料"). A word
+#   that is a field's term somewhere stays a KP alone (behavior, system, state, society, energy,
+#   image, bill, 运动, 意识, 态度, 规律), as do the parties of a legal case (defendant, plaintiff,
+#   victim, witness, tenant, buyer, employee): their law is about them.
 
 # Quantities a problem gives a value for ("a circle of radius $r$", "sides of length 5", "a
 # particle of mass m"): "X of <quantity>" followed by its value is a fragment, X is the KP
