@@ -234,6 +234,7 @@ def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., 
     assert "infant" not in infant and any("enteritis" in k for k in infant), infant
     keys = set(canonical_keys(links["kp_name"]).to_list())
     assert not keys & {"wife", "husband", "son", "mother", "neighbor", "car", "dog", "mom"}
+    assert not keys & {"father and son", "husband and wife", "man and woman"}  # generic nouns joined
     assert "emergency department" not in keys_of(
         links, mmlu, "A 15-year-old boy is brought to the emergency department"
     )

@@ -45,7 +45,8 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    must be a noun and not a generic noun (`lexicon.GENERIC_NOUNS`: "value", "number", "作者",
    "信息" alone, and the people, places and things of case vignettes and moral scenarios:
    "wife", "neighbor", "car", a legal party 王某; fine inside a phrase, though a Chinese phrase
-   of generic nouns only, 基本原则, is generic too). Numbers, Roman numerals and one-letter
+   of generic nouns only, 基本原则, is generic too, as is "X and/of Y" of two: "father and
+   son"; "point of view" is lost with them). Numbers, Roman numerals and one-letter
    tokens are never KP words. Chinese phrases are capped at 10 characters and never start
    with a character bound to the word before it (`lexicon.ZH_BOUND_CHARACTERS`: 授权|性 规则,
    第1|条 规定).
@@ -211,6 +212,7 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
             & ~(connector & (runs_on | runs_in).fill_null(False))
             & ~of_quantity.fill_null(False)
             & ~counted3.fill_null(False)
+            & ~(connector & pl.col("generic") & nxt("generic", 2)).fill_null(False)  # "father and son"
             & ~all_generic(3)
         ).fill_null(False),
         **{f"{c}{k}": nxt(c, k) for c in ("lemma", "lower", "original", "proper", "chars") for k in (1, 2)},
