@@ -339,16 +339,17 @@ def test_terms_and_names_that_hold_a_stop_word() -> None:
     ("New York", "New Deal") is part of it; capitalised verbs of a title stay breaks."""
     seeds = pl.DataFrame(
         {
-            "seed_id": ["macro", "algebra", "history", "biology", "title"],
+            "seed_id": ["macro", "algebra", "history", "biology", "title", "box"],
             "question": [
                 "An increase in the price level reduces real wealth in the long run.",
                 "Combine like terms and write the answer in standard form.",
                 "The New Deal programs in New York were funded by Congress.",
                 "Most nutrients are absorbed in the small intestine.",
                 "The poem Remember Sharpeville was written after the massacre.",
+                "A 5 kg box is pushed across the floor with a horizontal force of 30 N.",
             ],
-            "discipline": ["economics", "mathematics", "history", "biology", "history"],
-            "language": ["en"] * 5,
+            "discipline": ["economics", "mathematics", "history", "biology", "history", "physics"],
+            "language": ["en"] * 6,
         }
     )
     links = extract_keyphrases(seeds)
@@ -358,6 +359,7 @@ def test_terms_and_names_that_hold_a_stop_word() -> None:
     assert {"New York"} <= kps["history"] and "York" not in kps["history"], kps
     assert "small intestine" in kps["biology"], kps
     assert "Remember Sharpeville" not in kps["title"], kps
+    assert "horizontal force" in kps["box"] and "kg box" not in kps["box"], kps  # a unit symbol starts no KP
 
 
 def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:

@@ -116,6 +116,7 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     CJK_CLASS,
     MEASURED_QUANTITIES,
     NUMBER_KINDS,
+    UNIT_SYMBOLS,
     ZH_BOUND_CHARACTERS,
     ZH_VERB_TAGGED_SUFFIXES,
 )
@@ -148,7 +149,11 @@ def _candidates(t: pl.DataFrame) -> pl.DataFrame:
 
     content = pl.col("word") & ~pl.col("stop")
     # A Chinese phrase never starts with a character that belongs to the word before it ("性规则").
-    can_start = content & ~(pl.col("zh") & pl.col("original").is_in(list(ZH_BOUND_CHARACTERS)))
+    can_start = (
+        content
+        & ~(pl.col("zh") & pl.col("original").is_in(list(ZH_BOUND_CHARACTERS)))
+        & ~pl.col("lower").is_in(list(UNIT_SYMBOLS))  # "kg box" in "a 5 kg box"
+    )
     long_enough = (pl.col("chars") >= 3) | (pl.col("cjk") & (pl.col("chars") >= 2)) | pl.col("acronym")
 
     def modifier(k: int) -> pl.Expr:

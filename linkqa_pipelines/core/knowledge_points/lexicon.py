@@ -289,6 +289,11 @@ NAME_STOP_WORDS: frozenset[str] = frozenset(
     "new old high low first second main good great last little big large small major minor".split()
 )
 
+# Unit symbols ("a 5 kg box", "120 mm Hg"): a KP never starts with one ("kg box" was a KP).
+UNIT_SYMBOLS: frozenset[str] = frozenset(
+    "kg mg cm mm km ml kn kj kw mv hz khz mhz mph kph ft lb lbs oz kpa atm mol".split()
+)
+
 # Kinds of number, the only words "number" follows in a KP ("real numbers": a KP of 218 shared
 # seeds, "complex number", "prime number"); any other is a count ("total number", "number of
 # students"). "number" alone is a generic noun.
