@@ -398,13 +398,14 @@ def test_chinese_one_character_verbs_end_no_term_unless_a_suffix() -> None:
     """观测|到 and 孔子|说 are a noun and the clause's verb; 高气压|带 is a term whose suffix
     jieba tags as a verb."""
     seeds = chinese_seeds(
-        ["earth_space_science", "philosophy_religion", "geography"],
+        ["earth_space_science", "philosophy_religion", "geography", "psychology"],
         star="天文学家在夜空中观测到的恒星视星等与哪项有关",
         confucius="孔子说“己所不欲，勿施于人”，这体现了儒家的什么思想",
         belt="副热带高气压带控制下的地区气候特点是",
+        study="研究发现，长期睡眠不足会造成记忆力下降",
     )
     names = set(extract_keyphrases(seeds)["kp_name"])
-    assert not names & {"观测到", "孔子说"}, names
+    assert not names & {"观测到", "孔子说", "研究发现"}, names
     assert {"孔子", "儒家", "副热带高气压带"} <= names, names
 
 
