@@ -42,15 +42,15 @@ def keys_of(links: pl.DataFrame, seeds: pl.DataFrame, question_start: str) -> se
     return set(canonical_keys(names).to_list())
 
 
-def chinese_seeds(discipline: str | list[str], **questions: str) -> pl.DataFrame:
-    """Crafted Chinese seeds: seed_id -> question, in one discipline or one each."""
+def crafted_seeds(language: str, discipline: str | list[str], **questions: str) -> pl.DataFrame:
+    """Crafted seeds of one language: seed_id -> question, in one discipline or one each."""
     disciplines = [discipline] * len(questions) if isinstance(discipline, str) else discipline
     return pl.DataFrame(
         {
             "seed_id": list(questions),
             "question": list(questions.values()),
             "discipline": disciplines,
-            "language": ["zh"] * len(questions),
+            "language": [language] * len(questions),
         }
     )
 
@@ -245,7 +245,8 @@ def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., 
 def test_chinese_word_problems_name_their_concepts() -> None:
     """CMMLU-style primary maths: 比 ... 少 is an additive comparison, 1/6 a fraction (the Chinese
     patterns have no word boundary: a Han character is a word character), 倍 a multiplicative one."""
-    seeds = chinese_seeds(
+    seeds = crafted_seeds(
+        "zh",
         "mathematics",
         road="修路队修一段路，第一周修了全长的1/6，第二周修了全长的1/4，第一周比第二周少修20千米，这段路全长有",
         frogs="甲数是乙数的3倍，甲数比乙数多24，乙数是多少",
@@ -316,18 +317,13 @@ def test_cmmlu_generic_nouns_bound_characters_and_labels(shared_data: Callable[.
 
 
 def test_of_phrases_neither_start_inside_a_name_nor_end_on_a_measured_quantity() -> None:
-    seeds = pl.DataFrame(
-        {
-            "seed_id": ["war", "treaty", "law", "reaction"],
-            "question": [
-                "In December 1941 the United States of America entered the war after Pearl Harbor.",
-                "Why did the United States of America not ratify the Treaty of Versailles?",
-                "State the law of conservation of mass for a closed system.",
-                "Which reaction shows conservation of mass when it is balanced?",
-            ],
-            "discipline": ["history", "history", "chemistry", "chemistry"],
-            "language": ["en"] * 4,
-        }
+    seeds = crafted_seeds(
+        "en",
+        ["history", "history", "chemistry", "chemistry"],
+        war="In December 1941 the United States of America entered the war after Pearl Harbor.",
+        treaty="Why did the United States of America not ratify the Treaty of Versailles?",
+        law="State the law of conservation of mass for a closed system.",
+        reaction="Which reaction shows conservation of mass when it is balanced?",
     )
     keys = set(canonical_keys(extract_keyphrases(seeds)["kp_name"]).to_list())
     assert "state of america" not in keys and "united state" in keys, keys
@@ -337,20 +333,15 @@ def test_of_phrases_neither_start_inside_a_name_nor_end_on_a_measured_quantity()
 def test_terms_and_names_that_hold_a_stop_word() -> None:
     """A stop word inside a known term ("price level", "small intestine") or a capitalised name
     ("New York", "New Deal") is part of it; capitalised verbs of a title stay breaks."""
-    seeds = pl.DataFrame(
-        {
-            "seed_id": ["macro", "algebra", "history", "biology", "title", "box"],
-            "question": [
-                "An increase in the price level reduces real wealth in the long run.",
-                "Combine like terms and write the answer in standard form.",
-                "The New Deal programs in New York were funded by Congress.",
-                "Most nutrients are absorbed in the small intestine.",
-                "The poem Remember Sharpeville was written after the massacre.",
-                "A 5 kg box is pushed across the floor with a horizontal force of 30 N.",
-            ],
-            "discipline": ["economics", "mathematics", "history", "biology", "history", "physics"],
-            "language": ["en"] * 6,
-        }
+    seeds = crafted_seeds(
+        "en",
+        ["economics", "mathematics", "history", "biology", "history", "physics"],
+        macro="An increase in the price level reduces real wealth in the long run.",
+        algebra="Combine like terms and write the answer in standard form.",
+        history="The New Deal programs in New York were funded by Congress.",
+        biology="Most nutrients are absorbed in the small intestine.",
+        title="The poem Remember Sharpeville was written after the massacre.",
+        box="A 5 kg box is pushed across the floor with a horizontal force of 30 N.",
     )
     links = extract_keyphrases(seeds)
     kps = {seed: set(links.filter(pl.col("seed_id") == seed)["kp_name"]) for seed in seeds["seed_id"]}
@@ -364,7 +355,8 @@ def test_terms_and_names_that_hold_a_stop_word() -> None:
 
 def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:
     """王某 / 李某某 name the parties of a legal case, "根据上述定义" frames a definition question."""
-    seeds = chinese_seeds(
+    seeds = crafted_seeds(
+        "zh",
         ["law", "economics"],
         contract="王某与李某某签订房屋买卖合同，约定王某先付定金，李某某逾期交房，王某可以主张何种违约责任",
         definition="公共物品是指具有非竞争性和非排他性的物品。根据上述定义，下列哪项属于公共物品",
@@ -379,7 +371,8 @@ def test_chinese_case_parties_and_definition_frame_are_not_kps() -> None:
 def test_a_chinese_seed_keeps_a_chinese_kp_when_latin_terms_are_shared_more() -> None:
     """The sample's Calvin-cycle seed: CO2, ATP and NADPH are shared with other seeds, its Chinese
     terms are not, yet the answer check refuses a Chinese seed without a Chinese KP."""
-    seeds = chinese_seeds(
+    seeds = crafted_seeds(
+        "zh",
         "biology",
         calvin="光合作用暗反应（卡尔文循环）中，CO₂ 首先与哪种物质结合被固定？",
         respiration="有氧呼吸第三阶段产生大量 ATP，同时消耗 NADPH 吗？CO₂ 在哪一阶段产生？",
@@ -397,7 +390,8 @@ def test_a_chinese_seed_keeps_a_chinese_kp_when_latin_terms_are_shared_more() ->
 def test_chinese_one_character_verbs_end_no_term_unless_a_suffix() -> None:
     """观测|到 and 孔子|说 are a noun and the clause's verb; 高气压|带 is a term whose suffix
     jieba tags as a verb."""
-    seeds = chinese_seeds(
+    seeds = crafted_seeds(
+        "zh",
         ["earth_space_science", "philosophy_religion", "geography", "psychology"],
         star="天文学家在夜空中观测到的恒星视星等与哪项有关",
         confucius="孔子说“己所不欲，勿施于人”，这体现了儒家的什么思想",
