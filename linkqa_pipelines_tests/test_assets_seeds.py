@@ -58,9 +58,8 @@ def test_sample_ingest_balances_and_partitions_are_idempotent(tmp_path: Path) ->
     assert part.height == seeds.filter(pl.col("discipline") == discipline).height
     assert part["seed_id"].is_unique().all()
     assert set(part["discipline"]) == {discipline}
-    con = lake.connect(read_only=True)
-    assert con.execute("select count(*) from seed_qa").fetchall() == [(part.height,)]
-    con.close()
+    with lake.connect(read_only=True) as con:
+        assert con.execute("select count(*) from seed_qa").fetchall() == [(part.height,)]
 
 
 def test_bad_rows_are_quarantined_with_file_row_field_and_reason(tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ from linkqa_pipelines.cli.run import check_graph_current
 from linkqa_pipelines.cli.stages import Materialized, StageResult
 from linkqa_pipelines.cli.summary import print_summary
 from linkqa_pipelines.core.lake import Lake
-from linkqa_pipelines.defs.graph.version import GraphLock
 
 GOOD = (
     "question,choices,answer,subject\n"
@@ -84,7 +83,8 @@ def test_home_before_or_after_subcommand_and_tables_on_empty_home(
 def test_query_errors_are_one_line(linkqa_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["query", "select 1"]) == cli.EXIT_ERROR
     assert error_lines(capsys)[0] == f"error: no warehouse at {linkqa_home / 'warehouse.duckdb'}"
-    Lake(linkqa_home).connect().close()  # an empty warehouse
+    with Lake(linkqa_home).connect():  # an empty warehouse
+        pass
     assert cli.main(["query", "select * from seed_qa"]) == cli.EXIT_ERROR
     lines = error_lines(capsys)
     assert lines[0] == "error: query failed: Catalog Error: Table with name seed_qa does not exist!"
@@ -194,18 +194,6 @@ def test_a_partition_on_a_replaced_graph_fails_the_run_in_one_line(linkqa_home: 
     assert str(caught.value).startswith(
         "mixed KP graph versions: walk_paths of ['law'] were built on graph ['old'], but the current graph is new"
     )
-
-
-def test_graph_lock_is_exclusive_against_readers_and_names_its_holder(tmp_path: Path) -> None:
-    writer, reader = GraphLock(tmp_path), GraphLock(tmp_path)
-    waits: list[str] = []
-    with writer.exclusive():
-        with pytest.raises(TimeoutError, match=rf"pid {os.getpid()} since"):
-            reader.shared(waits.append, timeout=0.3)
-        assert waits and waits[0].startswith(f"pid {os.getpid()}")
-        writer.shared()  # the writer now only reads: other readers may join
-        with reader.shared(timeout=1), GraphLock(tmp_path) as other, pytest.raises(TimeoutError):
-            other.exclusive(timeout=0.3)
 
 
 def test_summary_explains_where_rows_went_once_per_failure(linkqa_home: Path) -> None:

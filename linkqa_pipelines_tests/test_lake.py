@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 from pathlib import Path
 
 import duckdb
@@ -48,6 +49,22 @@ def test_invalid_names_rejected(tmp_path: Path) -> None:
         lake.write("Bad Name", pl.DataFrame({"a": [1]}))
     with pytest.raises(ValueError, match=r"invalid partition discipline='\.\./escape'"):
         lake.write("t", pl.DataFrame({"a": [1]}), "../escape")
+
+
+def test_a_view_write_waits_until_the_warehouse_is_closed(tmp_path: Path) -> None:
+    """The warehouse lock spans DuckDB's whole open-write-close, so a writer never opens the file
+    while another process (here: a thread, with its own lock file handle) has it open."""
+    lake = Lake(tmp_path)
+    lake.write("t", pl.DataFrame({"a": [1]}))
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (lake.write("u", pl.DataFrame({"a": [2]})), done.set()))
+    with lake.connect(read_only=True) as con:
+        writer.start()
+        assert not done.wait(0.5)
+        assert con.execute("select count(*) from t").fetchall() == [(1,)]
+    writer.join(30)
+    assert done.is_set()
+    assert lake.tables() == ["t", "u"]
 
 
 def _writer(home: str, key: str) -> None:

@@ -43,11 +43,8 @@ def cmd_query(sql: str) -> int:
     if not lake.warehouse_path.exists():
         raise CLIError(f"no warehouse at {lake.warehouse_path}", "`linkqa run` builds it (or pass the right --home)")
     try:
-        con = lake.connect(read_only=True)
-        try:
+        with lake.connect(read_only=True) as con:
             con.sql(sql).show(max_rows=50)
-        finally:
-            con.close()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise CLIError(f"query failed: {first}", "`linkqa tables` lists the tables") from exc

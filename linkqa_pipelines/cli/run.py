@@ -38,8 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from linkqa_pipelines.core.home_lock import HomeLock
     from linkqa_pipelines.definitions import build_definitions
-    from linkqa_pipelines.defs.graph.version import GraphLock
     from linkqa_pipelines.lib.partitions import key_ranges, registered_disciplines
     from linkqa_pipelines.settings import linkqa_home
     from linkqa_pipelines.taxonomy import load_taxonomy
@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # partitions show as missing rather than failed in the UI; the run itself shows failed, and the CLI's
     # last lines and the run_failures table say which stage and why.
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-    with GraphLock(linkqa_home(), "instance").exclusive():  # concurrent runs on a fresh home
+    with HomeLock(linkqa_home(), "instance").exclusive():  # concurrent runs on a fresh home
         instance = DagsterInstance.get()
     defs = build_definitions(llm=llm)
     ingest_config: dict[str, Any] = {"strict": args.strict}
@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if bad:
             raise RunVerdict(bad)
 
-    lock = GraphLock(linkqa_home())
+    lock = HomeLock(linkqa_home(), "kp_graph")
 
     def waiting(holder: str) -> None:
         console.print(f"[yellow]waiting:[/yellow] another linkqa run on this home is using the KP graph ({holder})")
