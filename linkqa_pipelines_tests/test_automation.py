@@ -277,7 +277,7 @@ def test_every_asset_has_owners_code_version_and_column_schema() -> None:
             assert "dagster/column_schema" in spec.metadata, name
     # Model-backed stages: the code version and kinds name what answers them.
     offline = specs["seed_knowledge_points"]
-    assert str(offline.code_version).endswith("+offline-keyphrase-v4") and "offline" in offline.kinds
+    assert str(offline.code_version).endswith("+offline-keyphrase-v5") and "offline" in offline.kinds
     hosted = {
         s.key.to_user_string(): s
         for s in build_definitions(

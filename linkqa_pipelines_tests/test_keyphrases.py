@@ -22,7 +22,7 @@ from linkqa_pipelines.core.knowledge_points import (
 )
 from linkqa_pipelines.core.knowledge_points.documents import documents
 from linkqa_pipelines.core.knowledge_points.keyphrases import _UNSHARED_FACTOR  # pyright: ignore[reportPrivateUsage]
-from linkqa_pipelines.core.knowledge_points.lexicon import WORD_PROBLEM_CONCEPTS, backfilled
+from linkqa_pipelines.core.knowledge_points.lexicon import MATHS_ACRONYMS, WORD_PROBLEM_CONCEPTS, backfilled
 from linkqa_pipelines.core.seeds import normalise_seeds, read_source
 from linkqa_pipelines.taxonomy import load_taxonomy
 
@@ -197,12 +197,82 @@ def test_word_problems_name_their_concepts_not_their_story(shared_data: Callable
     assert {"regular hexagon", "perimeter", "equilateral triangle"} <= hexagon, hexagon
 
 
-def test_question_frames_and_story_props_are_not_kps(shared_data: Callable[..., Path]) -> None:
+@pytest.fixture(scope="module")
+def math_seeds(shared_data: Callable[..., Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    seeds = seeds_from(shared_data, "math/test.jsonl")
+    return seeds, extract_keyphrases(seeds)
+
+
+def test_formal_maths_problems_name_what_their_notation_signals(math_seeds: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    """A MATH problem written in formulas gets the concepts its notation and wording signal
+    (`lexicon.FORMAL_MATHS_CONCEPTS`), each name whole, where it used to get labels only; card
+    suits, round tables and assignments ("when $x = 25$ and $z = 24$") signal nothing."""
+    seeds, links = math_seeds
+    assert "function composition" in keys_of(links, seeds, "Let $f(x)=2x-4$ and $g(x)=x^2+3$. What is $f(g(2))$?")
+    assert "exponent" in keys_of(links, seeds, "If $2^{x+1}=4^{x-7}$ and $8^{3y}=16^{-y+13}$")
+    assert {"absolute value", "complex number"} <= keys_of(links, seeds, "Evaluate $|\\sqrt5+2i|$.")
+    assert "binary operation" in keys_of(links, seeds, "If $A\\ \\spadesuit\\ B$ is defined as")
+    assert "repeating decimal" in keys_of(links, seeds, "Express $1.\\overline{234}$ as an improper fraction.")
+    assert "system of equation" in keys_of(links, seeds, "Given that $x + y = 3$ and $x - y = 4$")
+    assert "inverse function" in keys_of(links, seeds, "If $f(x)=\\dfrac{2}{x+1}$, then what is the value of $f^{-1}")
+    assert "system of equation" not in keys_of(links, seeds, "If $\\frac{1}{x} + \\frac{1}{y} = \\frac{1}{z}$")
+    assert "binary operation" not in keys_of(links, seeds, "A card is chosen at random from a standard deck of 52")
+    assert "rounding" not in keys_of(links, seeds, "In how many ways can $7$ people sit around a round table")
+    keys = set(canonical_keys(links["kp_name"]).to_list())
+    assert not keys & {"composition", "rational", "of operation", "order of", "solving"}  # parts of names
+    # A figure's points are no KPs ("triangle ABC", "side AE"); acronyms of the field are.
+    capitals = set(links.filter(pl.col("kp_name").str.contains(r"^[A-Z]{2,4}$"))["kp_name"])
+    assert capitals <= MATHS_ACRONYMS, capitals
+    labels_only = (
+        links.with_columns(label=backfilled(pl.col("kp_description"))).group_by("seed_id").agg(pl.col("label").all())
+    )
+    assert labels_only["label"].sum() < 150, labels_only["label"].sum()  # of 5,000 (278 before)
+
+
+def test_prose_maths_of_either_language_names_its_operations() -> None:
+    """MMLU's and CMMLU's elementary arithmetic in prose: the operation taught, not the numbers;
+    plain-text function names ("sin x") as their concept."""
+    en = extract_keyphrases(
+        crafted_seeds(
+            "en",
+            "mathematics",
+            order="Find the value of 4 ÷ 2 • 2 + 8 − 4.",
+            estimate="Estimate 711 + 497. The sum is between which numbers?",
+            percent="If $20\\%$ of a number is $12$, what is $30\\%$ of the same number?",
+        )
+    )
+    zh = extract_keyphrases(
+        crafted_seeds(
+            "zh",
+            "mathematics",
+            order="计算：$36÷4+5×2$ 的结果是",
+            solve="解方程 $3x+5=20$，方程的解是",
+            sine="求函数 f(x) = sin x 在 x = 0 处的导数值。",
+        )
+    )
+    kps = {(lang, seed): set(canonical_keys(frame.filter(pl.col("seed_id") == seed)["kp_name"]).to_list())
+           for lang, frame in (("en", en), ("zh", zh)) for seed in frame["seed_id"].unique()}  # fmt: skip
+    assert "order of operation" in kps["en", "order"]
+    assert "estimation" in kps["en", "estimate"]
+    assert "percentage" in kps["en", "percent"]
+    assert "四则混合运算" in kps["zh", "order"]
+    assert "解方程" in kps["zh", "solve"]
+    # A function name written without its backslash is the concept, not a Latin word KP; the
+    # word "sin" of a text that is no formula stays a word.
+    assert "三角函数" in kps["zh", "sine"] and "sin" not in kps["zh", "sine"]
+    sin = extract_keyphrases(
+        crafted_seeds("en", "philosophy_religion", sin="What does Augustine teach about original sin?")
+    )
+    assert "original sin" in set(canonical_keys(sin["kp_name"]).to_list())
+
+
+def test_question_frames_and_story_props_are_not_kps(
+    shared_data: Callable[..., Path], math_seeds: tuple[pl.DataFrame, pl.DataFrame]
+) -> None:
     """Instructions of a benchmark's frame ("Express your answer as a common fraction.", moral
     scenarios' "in the US as of 2020") and the people, places and things of a case vignette
     ("wife", "infant") are not what a seed tests; its doctrine and diagnosis are."""
-    math = seeds_from(shared_data, "math/test.jsonl")
-    math_links = extract_keyphrases(math)
+    math, math_links = math_seeds
     probability = keys_of(math_links, math, "What is the probability that a randomly selected integer in the set")
     assert any("probability" in k for k in probability) and "common fraction" not in probability
     math_keys = set(canonical_keys(math_links["kp_name"]).to_list())

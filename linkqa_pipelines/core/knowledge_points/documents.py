@@ -19,15 +19,17 @@ import polars as pl
 from linkqa_pipelines.core.knowledge_points.lexicon import (
     CJK_CLASS,
     EXTRACTION_STOP_WORDS,
+    FORMAL_MATHS_CONCEPTS,
     FORMULA_CONCEPTS,
     GENERIC_NOUNS,
     LY_NOUNS,
+    MATHS_ACRONYMS,
     NAME_STOP_WORDS,
     QUESTION_FRAMES,
     STOP_WORD_TERMS,
     WORD_PROBLEM_CONCEPTS,
     ZH_STOP_WORDS,
-    WordProblemConcept,
+    SignalledConcept,
     singular_word,
 )
 
@@ -37,11 +39,14 @@ FIELD_WEIGHTS: dict[str, float] = {
     "explanation": 1.5,
     "choice": 1.0,
     "formula": 1.0,
+    "question_formula": 3.0,  # what the question's own formulas express weighs as much as its words
     "word_problem": 3.0,  # the concept a word problem tests weighs as much as the question's own words
 }
-FORMULA_FIELD = 102
+FORMULA_FIELD = 102  # concepts of the formulas of the answer, choices and explanation
+QUESTION_FORMULA_FIELD = 104  # concepts of the question's formulas and notation
+FORMULA_FIELDS = (FORMULA_FIELD, QUESTION_FORMULA_FIELD)
 WORD_PROBLEM_FIELD = 103
-CONCEPT_FIELDS = (FORMULA_FIELD, WORD_PROBLEM_FIELD)  # fields that hold concept names, not text
+CONCEPT_FIELDS = (*FORMULA_FIELDS, WORD_PROBLEM_FIELD)  # fields that hold concept names, not text
 
 # Coarse part of speech of a token: N noun (a KP's head), A modifier (may precede a head), V verb
 # (Chinese only: may end a KP right after a noun, "细胞凋亡", "肾损伤"), O anything else.
@@ -61,6 +66,13 @@ _CALCULATOR = r"<<[^<>]*>>"
 # A maths span holds a LaTeX sign or is short ("$x$", "$f(x)$"); "$5 and $7" in a GSM8K text is money.
 _MATH = r"(?s)\$\$.*?\$\$|\$(?:[^$\n]*[\\^_{}=<>][^$\n]*|[A-Za-z0-9+\-*/(). ]{1,8})\$|\\\(.*?\\\)|\\\[.*?\\\]"
 _COMMAND = r"\\(?:begin|end)\{[A-Za-z]+\*?\}|\\[A-Za-z]+"
+# A function name written without its backslash, as plain-text maths does ("sin x", "sqrt(2)",
+# "log_2 8", CMMLU's "f(x) = sin x"): before a bracket, index, digit or one-letter variable, so
+# "original sin" and "log cabin" stay words.
+_BARE_FUNCTION = (
+    r"(^|[^A-Za-z\\])(arcsin|arccos|arctan|sin|cos|tan|cot|sec|csc|log|ln|lg|sqrt|lim|deg)"
+    r"(\s*(?:[(_{^\d]|[A-Za-z](?:[^A-Za-z]|$)))"
+)
 _NUMBER = (
     r"\d|(?i)\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|hundred)\b"
 )
@@ -190,18 +202,28 @@ def strip_markup(text: pl.Expr) -> pl.Expr:
     """Drawings, calculator annotations, maths spans and LaTeX commands become phrase breaks (" ; ")."""
     for pattern in (_DRAWING, _CALCULATOR, _MATH, _COMMAND):
         text = text.str.replace_all(pattern, " ; ")
+    text = text.str.replace_all(_BARE_FUNCTION, "${1} ; ${3}")
     return text.str.replace_all(r"[{}^_\\]", " ")
 
 
 def formula_concepts(fields: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:
-    """One field per doc naming the concepts its formulas express (`lexicon.FORMULA_CONCEPTS`,
-    "\\sqrt" -> "square root" / "平方根"), in the doc's language; commands that express no
-    concept of their own ("\\frac", "\\cdot") give nothing."""
+    """Up to two fields per doc naming the concepts its formulas express, in the doc's language:
+    LaTeX commands and function names (`lexicon.FORMULA_CONCEPTS`, "\\sqrt" and "sqrt(2)" ->
+    "square root" / "平方根"; "\\frac" and "\\cdot" name none) and, in a mathematics question,
+    its notation and wording (`lexicon.FORMAL_MATHS_CONCEPTS`: "$g(g(2))$" -> "function
+    composition"). Those of the question weigh as much as its words; the others as a choice."""
     en = {command: names[0] for command, names in FORMULA_CONCEPTS.items()}
     zh = {command: names[1] for command, names in FORMULA_CONCEPTS.items()}
     command = pl.col("command").str.replace(r"^\\(?:begin\{)?", "").str.replace(r"\*?\}$", "")
-    return (
-        fields.select("doc", command=pl.col("text").str.extract_all(_COMMAND))
+    commands = (
+        fields.select(
+            "doc",
+            in_question=pl.col("field") == 0,
+            command=pl.concat_list(
+                pl.col("text").str.extract_all(_COMMAND),
+                pl.col("text").str.extract_all(_BARE_FUNCTION).list.eval(pl.element().str.extract(r"([a-z]+)")),
+            ),
+        )
         .explode("command")
         .drop_nulls()
         .with_columns(command=command)
@@ -209,40 +231,59 @@ def formula_concepts(fields: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:
         .join(docs.select("doc", "zh"), on="doc")
         .select(
             "doc",
+            "in_question",
             concept=pl.when("zh")
             .then(pl.col("command").replace_strict(zh, default=None))
             .otherwise(pl.col("command").replace_strict(en, default=None)),
         )
-        .unique(maintain_order=True)
-        .group_by("doc", maintain_order=True)
-        .agg(text=pl.col("concept").str.join(" ; "))
-        .select("doc", field=pl.lit(FORMULA_FIELD), weight=pl.lit(FIELD_WEIGHTS["formula"]), text="text")
     )
+    notation = (
+        docs.filter("mathematics")
+        .select("doc", "zh", question=pl.col("question").str.replace_all(_DRAWING, " "))
+        .select(
+            "doc",
+            in_question=pl.lit(True),
+            concept=_signalled(FORMAL_MATHS_CONCEPTS, pl.col("question"), pl.col("question")),
+        )
+        .explode("concept")
+    )
+    return (
+        pl.concat([commands, notation])
+        .drop_nulls()
+        .unique(maintain_order=True)
+        .group_by("doc", "in_question", maintain_order=True)
+        .agg(text=pl.col("concept").str.join(" ; "))
+        .select(
+            "doc",
+            field=pl.when("in_question").then(QUESTION_FORMULA_FIELD).otherwise(FORMULA_FIELD),
+            weight=pl.when("in_question").then(FIELD_WEIGHTS["question_formula"]).otherwise(FIELD_WEIGHTS["formula"]),
+            text="text",
+        )
+    )
+
+
+def _signalled(concepts: tuple[SignalledConcept, ...], question: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """The names (in the doc's language: column `zh`) of the concepts whose pattern matches
+    `question` (`question_only`) or `text`, as a list."""
+
+    def name(c: SignalledConcept) -> pl.Expr:
+        where = question if c.question_only else text
+        return (
+            pl.when("zh")
+            .then(pl.when(where.str.contains(c.zh)).then(pl.lit(c.zh_name)))
+            .otherwise(pl.when(where.str.contains(c.en)).then(pl.lit(c.en_name)))
+        )
+
+    return pl.concat_list([name(c) for c in concepts]).list.drop_nulls().list.unique(maintain_order=True)
 
 
 def word_problem_concepts(docs: pl.DataFrame) -> pl.DataFrame:
     """One field per word problem naming the concepts its question and worked solution signal
     (`lexicon.WORD_PROBLEM_CONCEPTS`: "20% off" -> "percentages"), in the doc's language."""
-    problems = docs.filter("word_problem").select(
-        "doc",
-        "zh",
-        "question",
-        text=pl.concat_str("question", pl.col("explanation").fill_null(""), separator="\n"),
-    )
-
-    def signalled(c: WordProblemConcept) -> pl.Expr:
-        text = pl.col("question" if c.question_only else "text")
-        return (
-            pl.when("zh")
-            .then(pl.when(text.str.contains(c.zh)).then(pl.lit(c.zh_name)))
-            .otherwise(pl.when(text.str.contains(c.en)).then(pl.lit(c.en_name)))
-        )
-
-    names = [signalled(c) for c in WORD_PROBLEM_CONCEPTS]
+    text = pl.concat_str("question", pl.col("explanation").fill_null(""), separator="\n")
     return (
-        problems.select(
-            "doc", text=pl.concat_list(names).list.drop_nulls().list.unique(maintain_order=True).list.join(" ; ")
-        )
+        docs.filter("word_problem")
+        .select("doc", text=_signalled(WORD_PROBLEM_CONCEPTS, pl.col("question"), text).list.join(" ; "))
         .filter(pl.col("text") != "")
         .select("doc", field=pl.lit(WORD_PROBLEM_FIELD), weight=pl.lit(FIELD_WEIGHTS["word_problem"]), text="text")
     )
@@ -350,8 +391,10 @@ def _vocabulary(cores: pl.Series) -> pl.DataFrame:
     )
 
 
-def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
-    """One row per token occurrence (ordered by doc, field, pos) with what candidates need."""
+def token_features(tokens: pl.DataFrame, maths_docs: pl.Series | None = None) -> pl.DataFrame:
+    """One row per token occurrence (ordered by doc, field, pos) with what candidates need. In the
+    `maths_docs`, 2-4 capital letters are a figure's points ("ABC", "AE"), no word of a KP, unless
+    one of `lexicon.MATHS_ACRONYMS` ("GCD")."""
     t = (
         tokens.select(
             "doc", "field", "weight", "zh", piece="pieces", tag="tags", pos=pl.int_ranges(pl.col("pieces").list.len())
@@ -368,6 +411,9 @@ def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
         )
     )
     t = t.join(_vocabulary(t["core"]), on="core", how="left", maintain_order="left")
+    if maths_docs is not None:
+        points = pl.col("core").str.contains(r"^[A-Z]{2,4}$") & ~pl.col("core").is_in(list(MATHS_ACRONYMS))
+        t = t.with_columns(latin=pl.col("latin") & ~(points & pl.col("doc").is_in(maths_docs.implode())))
     # Proper noun or term: capitalised where no sentence starts, or an acronym; shown as written.
     proper = (pl.col("capitalised") & ~pl.col("sentence_start") & ~pl.col("zh")) | pl.col("acronym")
     t = t.with_columns(proper=proper).with_columns(**_term_words())
@@ -394,7 +440,7 @@ def token_features(tokens: pl.DataFrame) -> pl.DataFrame:
 
 
 def _term_words() -> dict[str, pl.Expr]:
-    """`stop` and `tag` for stop words that belong to a term: a known term (`STOP_WORD_TERMS`:
+    """`stop` and `tag` for stop words that belong to a term: a concept field's name, a known term (`STOP_WORD_TERMS`:
     "price level", "small intestine", "order of operations", whose last word is its head) or a
     capitalised name ("New York", "Old Testament", "High Contracting Parties": `NAME_STOP_WORDS`
     capitalised before another capitalised word)."""
@@ -411,8 +457,10 @@ def _term_words() -> dict[str, pl.Expr]:
     last = two.shift(1).fill_null(False) | three.shift(2).fill_null(False)
     inside = first | last | three.shift(1).fill_null(False)
     name = pl.col("proper") & pl.col("lower").is_in(list(NAME_STOP_WORDS)) & ahead("proper", 1).fill_null(False)
+    # A concept field holds curated names, whole: "greatest common divisor", "solving equations".
+    named = pl.col("field").is_in(CONCEPT_FIELDS)
     return {
-        "stop": pl.col("stop") & ~inside & ~name,
+        "stop": pl.col("stop") & ~inside & ~name & ~named,
         "tag": pl.when(last).then(pl.lit("N")).when(first | name).then(pl.lit("A")).otherwise("tag"),
     }
 

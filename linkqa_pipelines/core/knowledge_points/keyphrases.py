@@ -7,12 +7,18 @@ topics ("supernova", "binary systems" for the type-Ia supernova question, not "t
 Algorithm (all columnar in Polars except the two taggers' per-text calls):
 
 1. Fields: question (weight 3), correct choice or free-form answer (2), explanation (1.5),
-   other choices (1), and a formula field (1). The question and explanation are read without
-   their benchmark frame's instructions (`lexicon.QUESTION_FRAMES`: "Express your answer as a
-   common fraction.", moral scenarios' "in the US as of 2020"). Markup is never a KP: Asymptote drawings, GSM8K
-   calculator annotations, maths spans and LaTeX commands become phrase breaks; a formula
-   becomes the concept it expresses through `lexicon.FORMULA_CONCEPTS` ("\\sqrt" -> "square
-   root" / "平方根", "\\binom" -> "binomial coefficient") or nothing ("\\frac", "\\cdot").
+   other choices (1), and the concepts of formulas: the question's (3), the others' (1). The
+   question and explanation are read without their benchmark frame's instructions
+   (`lexicon.QUESTION_FRAMES`: "Express your answer as a common fraction.", moral scenarios' "in
+   the US as of 2020"). Markup is never a KP: Asymptote drawings, GSM8K calculator annotations,
+   maths spans, LaTeX commands and plain-text function names ("sin x") become phrase breaks; a
+   formula becomes the concept it expresses through `lexicon.FORMULA_CONCEPTS` ("\\sqrt" ->
+   "square root" / "平方根", "\\binom" -> "binomial coefficient") or nothing ("\\frac", "\\cdot"),
+   and a mathematics question also names what its notation and wording signal
+   (`lexicon.FORMAL_MATHS_CONCEPTS`: "$g(g(2))$" -> "function composition", "$x + y = 3$ and
+   $x - y = 4$" -> "systems of equations", "4 ÷ 2 • 2 + 8 − 4" -> "order of operations"). A
+   concept field's names are kept whole, stop words and all ("greatest common divisor"), and
+   their parts alone are no KPs ("composition").
    An arithmetic word problem (a mathematics seed in prose: a number in digits or words, no
    LaTeX command or inline maths; GSM8K, MATH's and MMLU's prose problems) gets a field (3)
    naming the concepts its text signals (`lexicon.WORD_PROBLEM_CONCEPTS`: "20% off" ->
@@ -46,8 +52,9 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    "信息" alone, and the people, places and things of case vignettes and moral scenarios:
    "wife", "neighbor", "car", a legal party 王某; fine inside a phrase, though a Chinese phrase
    of generic nouns only, 基本原则, is generic too, as is "X and/of Y" of two: "father and
-   son"; "point of view" is lost with them). Numbers, Roman numerals and one-letter
-   tokens are never KP words. Chinese phrases are capped at 10 characters and never start
+   son"; "point of view" is lost with them). Numbers, Roman numerals, one-letter tokens and,
+   in a mathematics seed, a figure's points ("ABC", "AE"; not `lexicon.MATHS_ACRONYMS` such as
+   "GCD") are never KP words. Chinese phrases are capped at 10 characters and never start
    with a character bound to the word before it (`lexicon.ZH_BOUND_CHARACTERS`: 授权|性 规则,
    第1|条 规定).
 4. Key: each word lower-cased with light plural trimming (`lexicon.singular_word`), so
@@ -76,9 +83,9 @@ Algorithm (all columnar in Polars except the two taggers' per-text calls):
    language (a Chinese seed gets its discipline's Chinese label, 数学, and no English name), so
    every seed gets rows — nothing is silently dropped. A back-filled label links a whole
    subject: it is not a topic but a hub, so its description ends with a `lexicon.BACKFILL_MARKS`
-   mark, the catalog does not count it in popularity and the graph leaves it out (1,472 label
-   links on 1,021 of the 20,604 shared seeds, 691 of them MATH seeds; 457 seeds, 302 of them
-   MATH seeds whose text is all formula, have labels only).
+   mark, the catalog does not count it in popularity and the graph leaves it out (1,464 label
+   links on 1,305 of the 20,604 shared seeds, 527 of them MATH seeds; 164 seeds, 61 of them
+   MATH seeds, have labels only: 411 did before formal mathematics concepts, rule 1).
 9. Grade level and difficulty per seed: the difficulty stage's calibrated seed level
    (`seed_difficulty.seed_grade_and_difficulty` over `core.difficulty.seed_levels`), so both
    stages give a seed the same level.
@@ -101,7 +108,7 @@ import polars as pl
 
 from linkqa_pipelines.core.contracts import KP_LINK_SCHEMA, conform
 from linkqa_pipelines.core.knowledge_points.documents import (
-    FORMULA_FIELD,
+    FORMULA_FIELDS,
     WORD_PROBLEM_FIELD,
     check_seeds,
     documents,
@@ -124,7 +131,7 @@ from linkqa_pipelines.core.knowledge_points.seed_difficulty import seed_grade_an
 from linkqa_pipelines.taxonomy import load_taxonomy
 
 OFFLINE_BACKEND = "offline"
-OFFLINE_MODEL = "offline-keyphrase-v4"  # v4: question frames and story props of vignettes are no KPs
+OFFLINE_MODEL = "offline-keyphrase-v5"  # v5: formal mathematics problems name what their notation signals
 
 _MAX_CANDIDATES_PER_SEED = 24  # best candidates kept for the redundancy join
 _RELATIVE_SCORE_FLOOR = 0.4
@@ -273,7 +280,7 @@ def _scored(cands: pl.DataFrame, docs: pl.DataFrame, question_len: pl.DataFrame)
             proper=pl.col("proper").cast(pl.Float64).mean(),
             spread=pl.col("field").n_unique(),
             concept=(pl.col("field") == WORD_PROBLEM_FIELD).any(),
-            formula=(pl.col("field") == FORMULA_FIELD).any(),
+            formula=pl.col("field").is_in(FORMULA_FIELDS).any(),
             always_capitalised=pl.col("capitalised").all(),
             first_q=pl.col("pos").filter(pl.col("field") == 0).min(),
             display=pl.col("display").get(pl.col("occurrence").arg_min()),
@@ -334,8 +341,9 @@ def _word_problem_keys(per: pl.DataFrame, docs: pl.DataFrame) -> pl.DataFrame:
         .join(names, on=["doc", "name"], how="semi")
         .select("doc", "key")
     )
-    # A concept field holds whole names: "multiplicative" alone is not the concept its words name.
-    named_concepts = per.filter("concept").select("doc", "key", "n", "members")
+    # A concept field holds whole names: "multiplicative" or "composition" alone is not the concept
+    # its words name ("multiplicative comparison", "function composition").
+    named_concepts = per.filter(pl.col("concept") | pl.col("formula")).select("doc", "key", "n", "members")
     partial = (
         named_concepts.join(named_concepts, on="doc", suffix="_whole")
         .filter(
@@ -465,7 +473,7 @@ def extract_keyphrases(
         )
     docs = documents(everything)
     tokens = tokenize(weighted_fields(docs), docs.filter("zh")["doc"])
-    features = token_features(tokens)
+    features = token_features(tokens, docs.filter("mathematics")["doc"])
     question_len = tokens.filter(pl.col("field") == 0).select("doc", question_len=pl.col("pieces").list.len())
     scored = _scored(_candidates(features), docs, question_len)
     own = docs.head(seeds.height)

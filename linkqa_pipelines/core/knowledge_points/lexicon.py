@@ -235,6 +235,7 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
     information view idea study approach respect possibility concept definition ability relationship
     middle bottom top check first word letter comma subtracting substitute squaring plug yield nonzero
     equivalent condition measure centimeter kilometer millimeter kilogram gram liter gallon yard ounce
+    metre centimetre kilometre millimetre litre
     意思 全部 运用 利用 区别 差异 效果 典型 含义 前者 后者 两者 大量 关键 优点 缺点 优势 办法 状况 用途 例子
     来源 地点 步骤 环节 人员 人物 人群 父母 学校 分析 研究 标志 任务 材料 资料 生活 现实 地位 主张 要素 定义
     单位 特性 状态 事实 产物 设置 顺序 经历 故事 名称 医生 病人 妇女 总和 根本
@@ -370,7 +371,9 @@ def backfilled(description: pl.Expr) -> pl.Expr:
 # Their nouns are mostly story props and characters ("Janet", "duck eggs"), which link nothing.
 
 
-class WordProblemConcept(NamedTuple):
+class SignalledConcept(NamedTuple):
+    """A pattern that signals a concept in a seed's text, and the concept's English and Chinese name."""
+
     en: str  # pattern over the English text
     zh: str  # pattern over the Chinese text
     en_name: str
@@ -379,17 +382,17 @@ class WordProblemConcept(NamedTuple):
 
 
 _RATE_UNITS = r"(?:hour|minute|day|week|month|year|kilogram|pound|item|person|morning|night)"
-WORD_PROBLEM_CONCEPTS: tuple[WordProblemConcept, ...] = (
-    WordProblemConcept(r"(?i)\bper ?cent\b|%", r"百分|%", "percentages", "百分数"),
-    WordProblemConcept(
+WORD_PROBLEM_CONCEPTS: tuple[SignalledConcept, ...] = (
+    SignalledConcept(r"(?i)\bper ?cent\b|%", r"百分|%", "percentages", "百分数"),
+    SignalledConcept(
         r"(?i)\bhalf\b|\bhalves\b|\bthirds?\b|\bfifths?\b|\bfractions?\b|\b(?:a|one|three) quarters? of\b",
         r"分之|几分",
         "fractions",
         "分数",
     ),
     # (no \b in Chinese: a Han character is a word character, "全长的1/4")
-    WordProblemConcept(r"\b\d+/\d+\b", r"\d+/\d+", "fractions", "分数", question_only=True),
-    WordProblemConcept(
+    SignalledConcept(r"\b\d+/\d+\b", r"\d+/\d+", "fractions", "分数", question_only=True),
+    SignalledConcept(
         r"(?i)\btwice\b|\bthrice\b|\b(?:\d+(?:\.\d+)?|two|three|four|five|six|ten) times "
         r"(?:as|more|less|fewer|the|what|that|his|her|their)\b"
         r"|\bdoubles?\b|\btriples?\b",
@@ -397,67 +400,204 @@ WORD_PROBLEM_CONCEPTS: tuple[WordProblemConcept, ...] = (
         "multiplicative comparison",
         "倍数问题",
     ),
-    WordProblemConcept(
+    SignalledConcept(
         r"(?i)\b(?:more|fewer|less|longer|shorter|taller|older|younger)\b(?: \w+){0,3} than\b"
         r"|\bhow (?:many|much) (?:more|less|fewer|longer)\b",
         r"比.{1,12}?[多少]",
         "additive comparison",
         "比多少问题",
     ),
-    WordProblemConcept(
+    SignalledConcept(
         rf"(?i)\bper {_RATE_UNITS}\b|\b(?:a|an|each|every) {_RATE_UNITS}\b"
         r"|\b(?:hourly|daily|weekly|monthly|yearly|annually)\b|\bevery \d+(?:\.\d+)? [a-z]+",
         r"每(?:小时|分钟|天|周|月|年|千克|斤|个|人)",
         "unit rates",
         "单位量",
     ),
-    WordProblemConcept(
+    SignalledConcept(
         r"(?i)\bmph\b|\bmiles per hour\b|\bkm/h\b|\bspeed\b|\bkilometers per hour\b|/(?:second|minute|hour)\b",
         r"速度|千米/时",
         "speed",
         "速度",
     ),
-    WordProblemConcept(
+    SignalledConcept(
         r"(?i)\bequally\b|\bevenly\b|\bsplit (?:into|between|among)\b|\bgroups of \d+\b|\b\d+-person groups?\b",
         r"平均分|平分|每组",
         "equal sharing",
         "平均分",
     ),
-    WordProblemConcept(r"(?i)\baverage\b|\bmean\b", r"平均数|平均每|平均成绩", "averages", "平均数"),
-    WordProblemConcept(r"(?i)\bratio\b|\bproportion\b", r"比例|之比", "ratios", "比例"),
-    WordProblemConcept(r"(?i)\bprofit\b|\bloss\b|\brevenue\b", r"利润|盈利|亏损", "profit", "利润"),
-    WordProblemConcept(
+    SignalledConcept(r"(?i)\baverage\b|\bmean\b", r"平均数|平均每|平均成绩", "averages", "平均数"),
+    SignalledConcept(r"(?i)\bratio\b|\bproportion\b", r"比例|之比", "ratios", "比例"),
+    SignalledConcept(r"(?i)\bprofit\b|\bloss\b|\brevenue\b", r"利润|盈利|亏损", "profit", "利润"),
+    SignalledConcept(
         r"(?i)\bdiscount\b|\b\d+% off\b|\bsale price\b", r"打折|折扣|[一二三四五六七八九]折", "discounts", "折扣"
     ),
-    WordProblemConcept(
+    SignalledConcept(
         r"(?i)\binterest (?:rate|of)\b|\bsimple interest\b|\bcompound interest\b", r"利息|利率", "interest", "利息"
     ),
-    WordProblemConcept(r"(?i)\btax\b|\btip\b", r"税|小费", "taxes and tips", "税费"),
-    WordProblemConcept(
+    SignalledConcept(r"(?i)\btax\b|\btip\b", r"税|小费", "taxes and tips", "税费"),
+    SignalledConcept(
         r"(?i)\$\d|\bdollars?\b|\bcents?\b|\bchange\b.{0,30}\$|\b(?:quarters|dimes|nickels|pennies)\b",
         r"[元角]钱|找回|零钱",
         "money",
         "人民币计算",
         question_only=True,  # a worked solution in LaTeX writes "$21$"
     ),
-    WordProblemConcept(
+    SignalledConcept(
         r"(?i)\b\d{1,2}:\d{2}\b|\bhow (?:long|much time)\b|\b[ap]\.m\.|\d ?[AaPp][Mm]\b",
         r"几点|经过.{0,4}时间|用了.{0,4}(?:小时|分钟)",
         "durations",
         "时间计算",
     ),
-    WordProblemConcept(r"(?i)\barea\b|\bsquare (?:feet|foot|meters?|inches|yards?|miles?)\b", r"面积", "area", "面积"),
-    WordProblemConcept(r"(?i)\bperimeter\b|\bfenc(?:e|ing)\b", r"周长|围栏", "perimeter", "周长"),
-    WordProblemConcept(r"(?i)\bvolume\b|\bcubic\b", r"体积|容积", "volume", "体积"),
-    WordProblemConcept(r"(?i)\bremainders? when\b|\bleft over\b", r"余数|余几", "remainders", "余数"),
-    WordProblemConcept(r"(?i)\byears old\b|\byears (?:older|younger)\b|\bages?\b", r"岁", "ages", "年龄问题"),
-    WordProblemConcept(r"(?i)\bprobability\b|\bchance\b", r"概率|可能性", "probability", "概率"),
-    WordProblemConcept(
+    SignalledConcept(r"(?i)\barea\b|\bsquare (?:feet|foot|meters?|inches|yards?|miles?)\b", r"面积", "area", "面积"),
+    SignalledConcept(r"(?i)\bperimeter\b|\bfenc(?:e|ing)\b", r"周长|围栏", "perimeter", "周长"),
+    SignalledConcept(r"(?i)\bvolume\b|\bcubic\b", r"体积|容积", "volume", "体积"),
+    SignalledConcept(r"(?i)\bremainders? when\b|\bleft over\b", r"余数|余几", "remainders", "余数"),
+    SignalledConcept(r"(?i)\byears old\b|\byears (?:older|younger)\b|\bages?\b", r"岁", "ages", "年龄问题"),
+    SignalledConcept(r"(?i)\bprobability\b|\bchance\b", r"概率|可能性", "probability", "概率"),
+    SignalledConcept(
         r"(?i)\bdozens?\b|\b(?:60|sixty) minutes\b|\b(?:12|twelve) inches\b|\bounces?\b|\bquarts?\b|\bpints?\b"
         r"|\bconvert",
         r"换算",
         "unit conversion",
         "单位换算",
+    ),
+)
+
+# Capital letters name points in a mathematics seed: "triangle ABC", "side AE", "HK" are labels
+# of a figure (233 links of the shared mathematics seeds, joining unrelated geometry problems), not
+# KPs. These are the acronyms of mathematics that are terms.
+MATHS_ACRONYMS: frozenset[str] = frozenset(
+    "GCD GCF LCM LCD AM GM HM QM RMS ASA SAS SSS AAS HL CPCTC PEMDAS BODMAS FOIL SD IQR".split()
+)
+
+# The concepts a formal mathematics problem's own notation and wording signal, as textbooks name
+# them: "$2^{x+1}=4^{x-7}$" is about exponents, "$g(g(2))$" about function composition, "$x + y = 3$
+# and $x - y = 4$" a system of equations. Matched on the question (drawings removed) of every
+# mathematics seed; the names join the question's formula field. Without them a MATH problem
+# written all in formulas had no KP of its own (406 of the shared English seeds had labels only;
+# 159 now). Read on the shared MATH, MMLU and CMMLU mathematics seeds (`bench/kp_graph_quality.py`
+# docstring): patterns
+# that also matched card suits (\clubsuit), a round table, circles ("x^2 + y^2 =") or lists of
+# variables ("$x_1,$ $x_2,$ $\dots$") were narrowed or left out ("quadratic equations", "sequences").
+_TIMES = r"(?:×|÷|\\times|\\div|\\cdot|•|\*| x | / )"
+_PLUS = r"[+\-−]"
+# An equation in a maths span with an operation before "=" ("$x + y = 3$", not "$x = 25$").
+_EQUATION = r"\$[^$(=]*\b[a-z]\b[^$(=]*[+\-−*/^][^$(=]*=[^$(]*\$"
+_NUMERIC_FRACTION = r"\\[dt]?frac\s*\{\s*\d+\s*\}\s*\{\s*\d+\s*\}"
+FORMAL_MATHS_CONCEPTS: tuple[SignalledConcept, ...] = (
+    SignalledConcept(
+        _power := r"(?:\d|\)|\})\s*\^\s*\{?\s*-?\s*(?:\d{2,}|[3-9]|[a-z]|\()|[A-Za-z]\s*\^\s*\{?\s*-?\s*\(?[a-z]\b"
+        r"|\d\s*\^\s*\{?\s*-\s*\d",
+        _power,
+        "exponents",
+        "指数",
+    ),
+    SignalledConcept(r"[a-z]\s*\^\s*\{?\s*[3-9]\b", r"[a-z]\s*\^\s*\{?\s*[3-9]\b", "polynomials", "多项式"),
+    SignalledConcept(
+        r"\b[a-z]\s*\(\s*[a-z]\s*\(|\b[a-z]\s*\\circ\s*[a-z]\b",
+        r"\b[a-z]\s*\(\s*[a-z]\s*\(",
+        "function composition",
+        "复合函数",
+    ),
+    SignalledConcept(
+        _inverse := r"\b[a-z]\s*\^\s*\{\s*-1\s*\}\s*(?:\\left)?\s*\(",
+        _inverse + "|反函数",
+        "inverse functions",
+        "反函数",
+    ),
+    SignalledConcept(
+        _absolute := r"\\left\s*\||\\lvert|\\vert|(?:^|[^\\|])\|[^|$]{1,40}[^\\|]\|",
+        _absolute + "|绝对值",
+        "absolute value",
+        "绝对值",
+    ),
+    SignalledConcept(
+        r"[+\-−]\s*\\[lc]?dots(?:b)?|\\dotsb", r"[+\-−]\s*\\[lc]?dots(?:b)?|\\dotsb|数列求和", "series", "级数"
+    ),
+    SignalledConcept(
+        r"(?:\d|\)|(?:^|[^A-Za-z\\])[a-z])\s*!", r"(?:\d|\)|(?:^|[^A-Za-z\\])[a-z])\s*!|阶乘", "factorials", "阶乘"
+    ),
+    SignalledConcept(
+        r"(?:^|[^_\d{])\d+\s*i\b|\bi\s*\^\s*\{?\d|\\overline\{z\}|\\bar\{z\}",
+        r"(?:^|[^_\d{])\d+\s*i\b|\bi\s*\^\s*\{?\d|\\overline\{z\}|\\bar\{z\}|复数",
+        "complex numbers",
+        "复数",
+    ),
+    SignalledConcept(
+        r"\\times\s*10\s*\^|\d\s*[x×]\s*10\s*\^", r"\\times\s*10\s*\^|科学记数法", "scientific notation", "科学记数法"
+    ),
+    SignalledConcept(
+        r"\\overline\{\s*\d|\d\.\d+\.\.\.", r"\\overline\{\s*\d|循环小数", "repeating decimals", "循环小数"
+    ),
+    SignalledConcept(
+        _fractions := rf"{_NUMERIC_FRACTION}\s*(?:[+\-−*/÷×]|\\cdot|\\times|\\div)\s*{_NUMERIC_FRACTION}"
+        rf"|(?:^|\s)\d+/\d+\s*[+\-−*/÷×x]\s*\d+/\d+|{_NUMERIC_FRACTION}\$? of\b|\\[dt]?frac\s*\{{\s*-?\s*\\[dt]?frac",
+        _fractions,
+        "fractions",
+        "分数",
+    ),
+    SignalledConcept(
+        _mixed := r"(?:^|[\s$(+\-])\d+\s*" + _NUMERIC_FRACTION, _mixed + "|带分数", "mixed numbers", "带分数"
+    ),
+    SignalledConcept(
+        _system := rf"{_EQUATION}\s*,?\s*(?:and\s*)?{_EQUATION}"
+        r"|\\begin\{align\*?\}[^(]*?=[^(]*?\\\\[^(]*?=",
+        _system + r"|方程组",
+        "systems of equations",
+        "方程组",
+    ),
+    SignalledConcept(
+        _rational := r"\\[dt]?frac\s*\{[^{}]*\}\s*\{[^{}]*[a-z][^{}]*[+\-][^{}]*\}",
+        _rational + "|分式",
+        "rational expressions",
+        "分式",
+    ),
+    SignalledConcept(
+        r"\\(?:star|odot|oplus|otimes|bowtie|dagger|circledast|boxtimes)\b"
+        r"|\\(?:clubsuit|spadesuit|diamondsuit|heartsuit)[^.?]*\bdefined\b|(?i)\boperation\b",
+        r"\\(?:star|odot|oplus|otimes|bowtie|dagger|circledast|boxtimes)\b|新运算|定义.{0,6}运算",
+        "binary operations",
+        "新定义运算",
+    ),
+    SignalledConcept(
+        r"(?i)\bsolve\b|\bsolutions? (?:to|of) the equation\b",
+        r"解方程|方程的解|方程的根",
+        "solving equations",
+        "解方程",
+    ),
+    SignalledConcept(
+        r"(?i)\bround(?:s|ed|ing)?\b[^.?]{0,40}\bnearest\b|\bround(?:ed)? (?:off|up|down)\b",
+        r"四舍五入|近似数",
+        "rounding",
+        "近似数",
+    ),
+    SignalledConcept(r"(?i)\bestimat", r"估算|估计", "estimation", "估算"),
+    SignalledConcept(
+        r"(?i)\bexpressions?\b[^.?]{0,30}\bequivalent\b|\bequivalent expressions?\b",
+        r"等价的?(?:代数)?式",
+        "equivalent expressions",
+        "等价式",
+    ),
+    SignalledConcept(
+        _operations := rf"\d\s*{_TIMES}\s*\d+(?:\.\d+)?\s*{_PLUS}\s*\d|\d\s*{_PLUS}\s*\d+(?:\.\d+)?\s*{_TIMES}\s*\d",
+        _operations + "|运算顺序|混合运算",
+        "order of operations",
+        "四则混合运算",
+    ),
+    SignalledConcept(
+        r"(?:^|[\s$])\d[\d,.]*\s*(?:×|x|\\times|\*)\s*\d[\d,.]*(?:\s*[.?$]|$)|(?i)^\s*multiply\b",
+        r"\d\s*×\s*\d",
+        "multiplication",
+        "乘法",
+    ),
+    SignalledConcept(r"\d\s*(?:÷|\\div)\s*\d|(?i)^\s*divide\b", r"\d\s*(?:÷|\\div)\s*\d", "division", "除法"),
+    SignalledConcept(r"\d\s*\\?%", r"\d\s*\\?%|百分", "percentages", "百分数"),
+    SignalledConcept(
+        r"(?i)\b(?:evaluate|value of)\b[^.?]*\b(?:when|if|for)\s*\$?[a-z]\s*=",
+        r"当\s*\$?[a-z]\s*=.{0,20}(?:值|求)",
+        "evaluating expressions",
+        "代数式求值",
     ),
 )
 
@@ -468,6 +608,8 @@ FORMULA_CONCEPTS: dict[str, tuple[str, str]] = {
     "sqrt": ("square root", "平方根"),
     "log": ("logarithm", "对数"),
     "ln": ("logarithm", "对数"),
+    "lg": ("logarithm", "对数"),
+    "deg": ("polynomial degree", "多项式次数"),
     **dict.fromkeys(["sin", "cos", "tan", "cot", "sec", "csc"], ("trigonometric function", "三角函数")),
     **dict.fromkeys(["arcsin", "arccos", "arctan"], ("inverse trigonometric function", "反三角函数")),
     **dict.fromkeys(["binom", "dbinom", "tbinom", "choose"], ("binomial coefficient", "二项式系数")),
