@@ -485,74 +485,52 @@ _PLUS = r"[+\-−]"
 # An equation in a maths span with an operation before "=" ("$x + y = 3$", not "$x = 25$").
 _EQUATION = r"\$[^$(=]*\b[a-z]\b[^$(=]*[+\-−*/^][^$(=]*=[^$(]*\$"
 _NUMERIC_FRACTION = r"\\[dt]?frac\s*\{\s*\d+\s*\}\s*\{\s*\d+\s*\}"
+
+
+def _notation(pattern: str, en_name: str, zh_name: str, zh_words: str = "") -> SignalledConcept:
+    """A concept maths notation signals the same in both languages; Chinese wording adds `zh_words`."""
+    return SignalledConcept(pattern, f"{pattern}|{zh_words}" if zh_words else pattern, en_name, zh_name)
+
+
 FORMAL_MATHS_CONCEPTS: tuple[SignalledConcept, ...] = (
-    SignalledConcept(
-        _power := r"(?:\d|\)|\})\s*\^\s*\{?\s*-?\s*(?:\d{2,}|[3-9]|[a-z]|\()|[A-Za-z]\s*\^\s*\{?\s*-?\s*\(?[a-z]\b"
+    _notation(
+        r"(?:\d|\)|\})\s*\^\s*\{?\s*-?\s*(?:\d{2,}|[3-9]|[a-z]|\()|[A-Za-z]\s*\^\s*\{?\s*-?\s*\(?[a-z]\b"
         r"|\d\s*\^\s*\{?\s*-\s*\d",
-        _power,
         "exponents",
         "指数",
     ),
-    SignalledConcept(r"[a-z]\s*\^\s*\{?\s*[3-9]\b", r"[a-z]\s*\^\s*\{?\s*[3-9]\b", "polynomials", "多项式"),
+    _notation(r"[a-z]\s*\^\s*\{?\s*[3-9]\b", "polynomials", "多项式"),
     SignalledConcept(
         r"\b[a-z]\s*\(\s*[a-z]\s*\(|\b[a-z]\s*\\circ\s*[a-z]\b",
         r"\b[a-z]\s*\(\s*[a-z]\s*\(",
         "function composition",
         "复合函数",
     ),
-    SignalledConcept(
-        _inverse := r"\b[a-z]\s*\^\s*\{\s*-1\s*\}\s*(?:\\left)?\s*\(",
-        _inverse + "|反函数",
-        "inverse functions",
-        "反函数",
-    ),
-    SignalledConcept(
-        _absolute := r"\\left\s*\||\\lvert|\\vert|(?:^|[^\\|])\|[^|$]{1,40}[^\\|]\|",
-        _absolute + "|绝对值",
-        "absolute value",
-        "绝对值",
-    ),
-    SignalledConcept(
-        r"[+\-−]\s*\\[lc]?dots(?:b)?|\\dotsb", r"[+\-−]\s*\\[lc]?dots(?:b)?|\\dotsb|数列求和", "series", "级数"
-    ),
-    SignalledConcept(
-        r"(?:\d|\)|(?:^|[^A-Za-z\\])[a-z])\s*!", r"(?:\d|\)|(?:^|[^A-Za-z\\])[a-z])\s*!|阶乘", "factorials", "阶乘"
-    ),
-    SignalledConcept(
-        r"(?:^|[^_\d{])\d+\s*i\b|\bi\s*\^\s*\{?\d|\\overline\{z\}|\\bar\{z\}",
-        r"(?:^|[^_\d{])\d+\s*i\b|\bi\s*\^\s*\{?\d|\\overline\{z\}|\\bar\{z\}|复数",
-        "complex numbers",
-        "复数",
-    ),
+    _notation(r"\b[a-z]\s*\^\s*\{\s*-1\s*\}\s*(?:\\left)?\s*\(", "inverse functions", "反函数", "反函数"),
+    _notation(r"\\left\s*\||\\lvert|\\vert|(?:^|[^\\|])\|[^|$]{1,40}[^\\|]\|", "absolute value", "绝对值", "绝对值"),
+    _notation(r"[+\-−]\s*\\[lc]?dots(?:b)?|\\dotsb", "series", "级数", "数列求和"),
+    _notation(r"(?:\d|\)|(?:^|[^A-Za-z\\])[a-z])\s*!", "factorials", "阶乘", "阶乘"),
+    _notation(r"(?:^|[^_\d{])\d+\s*i\b|\bi\s*\^\s*\{?\d|\\overline\{z\}|\\bar\{z\}", "complex numbers", "复数", "复数"),
     SignalledConcept(
         r"\\times\s*10\s*\^|\d\s*[x×]\s*10\s*\^", r"\\times\s*10\s*\^|科学记数法", "scientific notation", "科学记数法"
     ),
     SignalledConcept(
         r"\\overline\{\s*\d|\d\.\d+\.\.\.", r"\\overline\{\s*\d|循环小数", "repeating decimals", "循环小数"
     ),
-    SignalledConcept(
-        _fractions := rf"{_NUMERIC_FRACTION}\s*(?:[+\-−*/÷×]|\\cdot|\\times|\\div)\s*{_NUMERIC_FRACTION}"
+    _notation(
+        rf"{_NUMERIC_FRACTION}\s*(?:[+\-−*/÷×]|\\cdot|\\times|\\div)\s*{_NUMERIC_FRACTION}"
         rf"|(?:^|\s)\d+/\d+\s*[+\-−*/÷×x]\s*\d+/\d+|{_NUMERIC_FRACTION}\$? of\b|\\[dt]?frac\s*\{{\s*-?\s*\\[dt]?frac",
-        _fractions,
         "fractions",
         "分数",
     ),
-    SignalledConcept(
-        _mixed := r"(?:^|[\s$(+\-])\d+\s*" + _NUMERIC_FRACTION, _mixed + "|带分数", "mixed numbers", "带分数"
-    ),
-    SignalledConcept(
-        _system := rf"{_EQUATION}\s*,?\s*(?:and\s*)?{_EQUATION}"
-        r"|\\begin\{align\*?\}[^(]*?=[^(]*?\\\\[^(]*?=",
-        _system + r"|方程组",
+    _notation(r"(?:^|[\s$(+\-])\d+\s*" + _NUMERIC_FRACTION, "mixed numbers", "带分数", "带分数"),
+    _notation(
+        rf"{_EQUATION}\s*,?\s*(?:and\s*)?{_EQUATION}|\\begin\{{align\*?\}}[^(]*?=[^(]*?\\\\[^(]*?=",
         "systems of equations",
         "方程组",
+        "方程组",
     ),
-    SignalledConcept(
-        _rational := r"\\[dt]?frac\s*\{[^{}]*\}\s*\{[^{}]*[a-z][^{}]*[+\-][^{}]*\}",
-        _rational + "|分式",
-        "rational expressions",
-        "分式",
-    ),
+    _notation(r"\\[dt]?frac\s*\{[^{}]*\}\s*\{[^{}]*[a-z][^{}]*[+\-][^{}]*\}", "rational expressions", "分式", "分式"),
     SignalledConcept(
         r"\\(?:star|odot|oplus|otimes|bowtie|dagger|circledast|boxtimes)\b"
         r"|\\(?:clubsuit|spadesuit|diamondsuit|heartsuit)[^.?]*\bdefined\b|(?i)\boperation\b",
@@ -579,11 +557,11 @@ FORMAL_MATHS_CONCEPTS: tuple[SignalledConcept, ...] = (
         "equivalent expressions",
         "等价式",
     ),
-    SignalledConcept(
-        _operations := rf"\d\s*{_TIMES}\s*\d+(?:\.\d+)?\s*{_PLUS}\s*\d|\d\s*{_PLUS}\s*\d+(?:\.\d+)?\s*{_TIMES}\s*\d",
-        _operations + "|运算顺序|混合运算",
+    _notation(
+        rf"\d\s*{_TIMES}\s*\d+(?:\.\d+)?\s*{_PLUS}\s*\d|\d\s*{_PLUS}\s*\d+(?:\.\d+)?\s*{_TIMES}\s*\d",
         "order of operations",
         "四则混合运算",
+        "运算顺序|混合运算",
     ),
     SignalledConcept(
         r"(?:^|[\s$])\d[\d,.]*\s*(?:×|x|\\times|\*)\s*\d[\d,.]*(?:\s*[.?$]|$)|(?i)^\s*multiply\b",
@@ -592,7 +570,7 @@ FORMAL_MATHS_CONCEPTS: tuple[SignalledConcept, ...] = (
         "乘法",
     ),
     SignalledConcept(r"\d\s*(?:÷|\\div)\s*\d|(?i)^\s*divide\b", r"\d\s*(?:÷|\\div)\s*\d", "division", "除法"),
-    SignalledConcept(r"\d\s*\\?%", r"\d\s*\\?%|百分", "percentages", "百分数"),
+    _notation(r"\d\s*\\?%", "percentages", "百分数", "百分"),
     SignalledConcept(
         r"(?i)\b(?:evaluate|value of)\b[^.?]*\b(?:when|if|for)\s*\$?[a-z]\s*=",
         r"当\s*\$?[a-z]\s*=.{0,20}(?:值|求)",
