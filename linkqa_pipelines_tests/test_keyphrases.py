@@ -260,6 +260,9 @@ def test_prose_maths_of_either_language_names_its_operations() -> None:
     # A function name written without its backslash is the concept, not a Latin word KP; the
     # word "sin" of a text that is no formula stays a word.
     assert "三角函数" in kps["zh", "sine"] and "sin" not in kps["zh", "sine"]
+    assert (
+        "函数" in kps["zh", "sine"] and "求函数" not in kps["zh", "sine"]
+    )  # a verb and its object in jieba's dictionary
     sin = extract_keyphrases(
         crafted_seeds("en", "philosophy_religion", sin="What does Augustine teach about original sin?")
     )

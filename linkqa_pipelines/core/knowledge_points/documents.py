@@ -28,6 +28,7 @@ from linkqa_pipelines.core.knowledge_points.lexicon import (
     QUESTION_FRAMES,
     STOP_WORD_TERMS,
     WORD_PROBLEM_CONCEPTS,
+    ZH_DICTIONARY_NON_WORDS,
     ZH_STOP_WORDS,
     SignalledConcept,
     singular_word,
@@ -295,6 +296,8 @@ def _tag_chinese(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
+    for word in ZH_DICTIONARY_NON_WORDS:
+        jieba.del_word(word)
     cut = cast(Callable[[str], list[tuple[str, str]]], jieba.posseg.lcut)  # jieba is untyped
     return _pieces_and_tags(texts, lambda text: [(w, _ZH_TAGS.get(f, "O")) for w, f in cut(text) if w.strip()])
 

@@ -344,6 +344,11 @@ QUESTION_FRAMES: tuple[str, ...] = (
 # 条件) is another token and is unaffected.
 ZH_BOUND_CHARACTERS: frozenset[str] = frozenset("性 化 者 式 型 率 度 条 款 项 章 节".split())
 
+# Entries of jieba's dictionary that are a verb and its object, not a word: "求函数 f(x) = x³ − 3x
+# 的极值" (find the function's extrema) made 求函数 a KP of the sample's calculus seeds. They are
+# removed from the dictionary before tagging, so jieba cuts 求|函数.
+ZH_DICTIONARY_NON_WORDS: frozenset[str] = frozenset({"求函数"})
+
 # One-character words jieba tags as verbs that end a term as its suffix: 余额调节表, 气压带,
 # 英美法系, 想象竞合犯, 沥青混合料, 四格表, Babinski征, 心理学派. Any other one-character verb
 # after a noun is a complement or the next clause's verb, never a term's head (观测|到, 孔子|说,
