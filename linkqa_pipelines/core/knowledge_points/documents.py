@@ -200,7 +200,8 @@ def weighted_fields(docs: pl.DataFrame) -> pl.DataFrame:
 
 
 def strip_markup(text: pl.Expr) -> pl.Expr:
-    """Drawings, calculator annotations, maths spans and LaTeX commands become phrase breaks (" ; ")."""
+    """Drawings, calculator annotations, maths spans, LaTeX commands and plain-text function names
+    ("sin x") become phrase breaks (" ; ")."""
     for pattern in (_DRAWING, _CALCULATOR, _MATH, _COMMAND):
         text = text.str.replace_all(pattern, " ; ")
     text = text.str.replace_all(_BARE_FUNCTION, "${1} ; ${3}")
